@@ -1,0 +1,73 @@
+//! The one place that chooses atomics, `Arc` and the blocking mutex.
+//!
+//! Every module imports these from `crate::loom::sync` instead of `core`/`alloc`/`std`, so
+//! that loom model tests (`RUSTFLAGS="--cfg loom"`) swap in loom's types everywhere at once.
+//!
+//! The blocking [`Mutex`](sync::Mutex) is closure-scoped (`with`) so that one API covers
+//! `std::sync::Mutex` (with `std`), a `critical-section` mutex (without `std`: interrupt-free
+//! sections on a microcontroller, where the final binary supplies the implementation), and
+//! loom's mutex. Critical sections are kept to a few instructions: never await or call user
+//! code inside `with`.
+
+#[cfg(loom)]
+pub(crate) mod sync {
+    pub(crate) use loom::sync::atomic;
+    pub(crate) use loom::sync::Arc;
+
+    /// loom's mutex behind the closure-scoped API.
+    #[derive(Debug)]
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Mutex(loom::sync::Mutex::new(value))
+        }
+
+        pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+            f(&mut self.0.lock().unwrap())
+        }
+    }
+}
+
+#[cfg(not(loom))]
+pub(crate) mod sync {
+    pub(crate) use alloc::sync::Arc;
+    pub(crate) use core::sync::atomic;
+
+    /// `std::sync::Mutex` behind the closure-scoped API. Poisoning is ignored: no code
+    /// that runs under the lock can panic half-way through an update.
+    #[cfg(feature = "std")]
+    #[derive(Debug, Default)]
+    pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
+
+    #[cfg(feature = "std")]
+    impl<T> Mutex<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            Mutex(std::sync::Mutex::new(value))
+        }
+
+        pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+            let mut guard = match self.0.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            f(&mut guard)
+        }
+    }
+
+    /// A `critical-section` mutex behind the closure-scoped API.
+    #[cfg(not(feature = "std"))]
+    #[derive(Debug, Default)]
+    pub(crate) struct Mutex<T>(critical_section::Mutex<core::cell::RefCell<T>>);
+
+    #[cfg(not(feature = "std"))]
+    impl<T> Mutex<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            Mutex(critical_section::Mutex::new(core::cell::RefCell::new(value)))
+        }
+
+        pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+            critical_section::with(|cs| f(&mut self.0.borrow_ref_mut(cs)))
+        }
+    }
+}
