@@ -10,6 +10,7 @@
 //! code inside `with`.
 
 #[cfg(loom)]
+#[allow(unused_imports)]
 pub(crate) mod sync {
     pub(crate) use loom::sync::atomic;
     pub(crate) use loom::sync::Arc;
@@ -30,6 +31,7 @@ pub(crate) mod sync {
 }
 
 #[cfg(not(loom))]
+#[allow(unused_imports, dead_code)]
 pub(crate) mod sync {
     pub(crate) use alloc::sync::Arc;
     pub(crate) use core::sync::atomic;
@@ -37,7 +39,7 @@ pub(crate) mod sync {
     /// `std::sync::Mutex` behind the closure-scoped API. Poisoning is ignored: no code
     /// that runs under the lock can panic half-way through an update.
     #[cfg(feature = "std")]
-    #[derive(Debug, Default)]
+    #[derive(Debug)]
     pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
 
     #[cfg(feature = "std")]
@@ -57,7 +59,7 @@ pub(crate) mod sync {
 
     /// A `critical-section` mutex behind the closure-scoped API.
     #[cfg(not(feature = "std"))]
-    #[derive(Debug, Default)]
+    #[derive(Debug)]
     pub(crate) struct Mutex<T>(critical_section::Mutex<core::cell::RefCell<T>>);
 
     #[cfg(not(feature = "std"))]
