@@ -11,3 +11,5 @@ mod loom;
 
 pub mod runtime;
 pub mod time;
+pub mod sync;
+pub mod utils;

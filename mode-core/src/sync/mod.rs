@@ -1,0 +1,1 @@
+//! Async primitives: events, flow control, queues, signals and stampede protection.

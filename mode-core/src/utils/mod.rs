@@ -1,0 +1,1 @@
+//! Utilities: durations and rates from strings, rate limiting, stream helpers.
