@@ -1,7 +1,105 @@
 //! mode-core: services you start, stop, restart and supervise, on any executor.
+//!
+//! A program built with mode is a tree of [`Service`]s. Each service has async hooks that
+//! mode calls in a fixed order, may own background tasks, timers and resources, and may have
+//! children. mode starts the tree in order, stops it in reverse order, and makes sure that
+//! nothing a service started outlives it.
+//!
+//! This crate is the runtime-independent core: `#![no_std]` + `alloc`, no executor. Adapters
+//! (`mode-tokio`, `mode-smol`, `mode-embassy`) implement two small traits,
+//! [`runtime::Spawner`] and [`runtime::Timer`]; the `mode` crate re-exports everything with
+//! the adapter of your choice.
+//!
+//! # Example
+//!
+//! ```
+//! use mode_core::testing::VirtualRuntime;
+//! use mode_core::{Context, Dependencies, Result, Service, Tree};
+//! use std::time::Duration;
+//!
+//! struct App;
+//! struct Ticker;
+//!
+//! impl Service for App {
+//!     fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
+//!         deps.add(Ticker);
+//!     }
+//! }
+//!
+//! impl Service for Ticker {
+//!     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+//!         cx.timer(Duration::from_millis(100), || async {
+//!             // ... periodic work, on a drift-free schedule ...
+//!             Ok(())
+//!         })?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let rt = VirtualRuntime::new();
+//! let tree = Tree::new(App, rt.clone(), rt.clone());
+//! let app = tree.handle();
+//! let reason = rt
+//!     .block_on(async {
+//!         let (reason, ()) = futures_lite::future::zip(tree.run(), async {
+//!             app.wait_until_running().await.unwrap();
+//!             app.stop().await;
+//!         })
+//!         .await;
+//!         reason
+//!     })
+//!     .unwrap();
+//! assert!(!reason.is_failure());
+//! ```
+//!
+//! # Lifecycle
+//!
+//! Start ([`Tree::run`], [`ServiceHandle::start`]):
+//! 1. `on_first_start` (first start only; `on_restart` on later starts)
+//! 2. log `[^-Service]: Starting...`
+//! 3. `on_start`
+//! 4. background tasks and timers added so far start, in the order added
+//! 5. children start in declaration order, each fully started before the next
+//! 6. log `Started`
+//! 7. `on_started`
+//!
+//! Stop ([`ServiceHandle::stop`], a crash, the parent stopping):
+//! 1. log `Stopping...`
+//! 2. `on_stop` ([`Context::stop_reason`](ServiceHandle::stop_reason) says why)
+//! 3. children stop, in reverse order
+//! 4. the service's tasks are cancelled
+//! 5. log `Stopped`
+//! 6. if [`Service::wait_for_shutdown`], wait for [`ServiceHandle::set_shutdown`]
+//! 7. wait until every task is gone
+//! 8. resources ([`Context::add_context`]) are released in reverse order
+//! 9. `on_shutdown`
+//! 10. log `Shutdown complete!`
+//!
+//! Every step of a stop is bounded by the service's stop timeout: a stop never hangs.
+//! Restart ([`ServiceHandle::restart`]) is a stop followed by a start (which calls
+//! `on_restart`).
+//!
+//! # Send, and where things run
+//!
+//! Hooks run inside [`Tree::run`], so they need not be `Send`; background tasks spawned
+//! with [`ServiceHandle::spawn`] run on the executor and must be `Send` (use
+//! [`Context::spawn_local`] for the others). Handles are `Send + Sync` and work from any
+//! thread.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `std` | yes | panics in hooks and tasks become crashes; the Worker's logger ([`log_format`]) |
+//! | `test-util` | no | [`testing::VirtualRuntime`], a deterministic virtual-time runtime |
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core
+)]
 
 extern crate alloc;
 #[cfg(feature = "std")]
@@ -9,7 +107,36 @@ extern crate std;
 
 mod loom;
 
+mod context;
+mod error;
+pub mod events;
+pub mod graph;
+mod handle;
+mod interval;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod log_format;
+mod node;
 pub mod runtime;
-pub mod time;
+mod service;
+mod state;
 pub mod sync;
+mod task;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod testing;
+pub mod time;
+mod timer_queue;
+mod tree;
+mod util;
 pub mod utils;
+
+pub use context::{Context, Dependencies};
+pub use error::{BoxError, Crash, Error, Panicked, Result, Stopped, WaitError};
+pub use graph::Graph;
+pub use handle::ServiceHandle;
+pub use interval::MissedTickBehavior;
+pub use service::{AsyncClose, Service};
+pub use state::{State, StopReason, WaitingOn};
+pub use timer_queue::SleepUntil;
+pub use tree::Tree;

@@ -65,7 +65,9 @@ pub(crate) mod sync {
     #[cfg(not(feature = "std"))]
     impl<T> Mutex<T> {
         pub(crate) const fn new(value: T) -> Self {
-            Mutex(critical_section::Mutex::new(core::cell::RefCell::new(value)))
+            Mutex(critical_section::Mutex::new(core::cell::RefCell::new(
+                value,
+            )))
         }
 
         pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {

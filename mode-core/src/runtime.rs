@@ -132,7 +132,9 @@ impl fmt::Display for SpawnError {
             SpawnError::LocalUnsupported => {
                 "the executor cannot run futures that are not Send (no local spawner)"
             }
-            SpawnError::ServiceStopped => "the service is stopping or stopped and takes no new tasks",
+            SpawnError::ServiceStopped => {
+                "the service is stopping or stopped and takes no new tasks"
+            }
         })
     }
 }

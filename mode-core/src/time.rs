@@ -48,7 +48,11 @@ impl Instant {
     pub const fn from_duration(duration: Duration) -> Self {
         let nanos = duration.as_nanos();
         Instant {
-            nanos: if nanos > u64::MAX as u128 { u64::MAX } else { nanos as u64 },
+            nanos: if nanos > u64::MAX as u128 {
+                u64::MAX
+            } else {
+                nanos as u64
+            },
         }
     }
 

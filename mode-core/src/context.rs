@@ -1,0 +1,183 @@
+//! What a hook receives: [`Context`], and [`Dependencies`] for declaring children.
+//!
+//! A `Context` is a [`ServiceHandle`] (it derefs to one) plus what only makes sense inside
+//! the tree's driver: starting a runtime dependency and waiting for it, spawning futures
+//! that are not `Send`, and owning resources that close when the service stops.
+
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use core::any::Any;
+use core::future::Future;
+use core::ops::Deref;
+
+use crate::error::{Error, Result};
+use crate::graph::ChildKind;
+use crate::handle::ServiceHandle;
+use crate::runtime::LocalBoxFuture;
+use crate::service::{AsyncClose, Service};
+use crate::state::State;
+use crate::task::OwnedTask;
+use crate::tree::{Driver, LocalNode, Resource, StartError};
+
+/// The service's view of itself inside a hook.
+///
+/// Derefs to its [`ServiceHandle`], so `cx.sleep(..)`, `cx.spawn(..)`, `cx.timer(..)`,
+/// `cx.should_stop()` and `cx.info(..)` all work here.
+pub struct Context<'a> {
+    pub(crate) driver: &'a Driver,
+    pub(crate) local: &'a Rc<LocalNode>,
+}
+
+impl core::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Context")
+            .field("service", &self.local.handle)
+            .finish()
+    }
+}
+
+impl Deref for Context<'_> {
+    type Target = ServiceHandle;
+
+    fn deref(&self) -> &ServiceHandle {
+        &self.local.handle
+    }
+}
+
+impl Context<'_> {
+    /// This service's handle, to keep or send to tasks.
+    #[must_use]
+    pub fn handle(&self) -> &ServiceHandle {
+        &self.local.handle
+    }
+
+    /// Adds a child service at runtime (mode's `add_runtime_dependency`).
+    ///
+    /// If this service is running, the child is started now and this returns once it runs;
+    /// while this service is starting, the child starts with the declared children, after
+    /// them. Either way it is stopped with this service (in reverse order), and removed
+    /// when this service stops, so that a restart's `on_start` adds it afresh.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ServiceStopped`] if this service is stopping or stopped;
+    /// [`Error::Crashed`] if the child's start failed (return it with `?` to crash this
+    /// service too).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future part-way through the child's start leaves the
+    /// child starting; it is stopped with this service.
+    pub async fn add_runtime_dependency(
+        &self,
+        service: impl Service,
+    ) -> Result<ServiceHandle, Error> {
+        let state = self.state();
+        if !state.is_active() || self.should_stop() {
+            return Err(Error::ServiceStopped);
+        }
+        let child =
+            self.driver
+                .create_node(Box::new(service), Some(self.local), ChildKind::Runtime);
+        let handle = child.handle.clone();
+        if state == State::Running {
+            match Box::pin(self.driver.start_node(&child)).await {
+                Ok(()) => {}
+                Err(StartError::Crashed(crash)) => return Err(Error::Crashed(crash)),
+                Err(StartError::Interrupted) => return Err(Error::ServiceStopped),
+            }
+        }
+        Ok(handle)
+    }
+
+    /// Spawns a future that is not `Send` on the current thread, owned by this service
+    /// like [`spawn`](ServiceHandle::spawn)'s tasks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ServiceStopped`], or [`Error::Spawn`] with
+    /// [`SpawnError::LocalUnsupported`](crate::runtime::SpawnError::LocalUnsupported) when
+    /// the executor has no local spawner.
+    pub fn spawn_local<F>(&self, future: F) -> Result<(), Error>
+    where
+        F: Future<Output = Result> + 'static,
+    {
+        let node = self.local.handle.node();
+        let run = node.tasks();
+        if matches!(self.state(), State::Stopping | State::Stopped) || run.is_cancelled() {
+            return Err(Error::ServiceStopped);
+        }
+        let task: LocalBoxFuture = Box::pin(OwnedTask::new(future, run, node.clone()));
+        let task = match self.local.local_deferred.borrow_mut().as_mut() {
+            Some(deferred) => {
+                deferred.push(task);
+                return Ok(());
+            }
+            None => task,
+        };
+        node.tree.spawner.spawn_local(task).map_err(Error::from)
+    }
+
+    /// Keeps `value` until this service stops, then drops it (mode's `add_context`).
+    /// Values and async resources are released in reverse order of adding, after the
+    /// service's tasks are gone and before `on_shutdown`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ServiceStopped`] if the service is stopping or stopped (`value` is dropped
+    /// at once).
+    pub fn add_context<T: 'static>(&self, value: T) -> Result<(), Error> {
+        self.add_resource(Resource::Value(Box::new(value) as Box<dyn Any>))
+    }
+
+    /// Keeps `resource` until this service stops, then awaits its
+    /// [`close`](AsyncClose::close) (mode's `add_async_context`); ordered as
+    /// [`add_context`](Self::add_context).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ServiceStopped`] if the service is stopping or stopped (`resource` is
+    /// dropped without closing).
+    pub fn add_async_context(&self, resource: impl AsyncClose) -> Result<(), Error> {
+        self.add_resource(Resource::Async(Box::new(resource)))
+    }
+
+    fn add_resource(&self, resource: Resource) -> Result<(), Error> {
+        if matches!(self.state(), State::Stopping | State::Stopped) {
+            return Err(Error::ServiceStopped);
+        }
+        self.local.resources.borrow_mut().push(resource);
+        Ok(())
+    }
+}
+
+/// Declares a service's children in [`Service::on_init_dependencies`].
+pub struct Dependencies<'a> {
+    pub(crate) driver: &'a Driver,
+    pub(crate) parent: &'a Rc<LocalNode>,
+}
+
+impl core::fmt::Debug for Dependencies<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Dependencies")
+            .field("parent", &self.parent.handle)
+            .finish()
+    }
+}
+
+impl Dependencies<'_> {
+    /// Declares `service` as a child; children start in the order declared. Returns its
+    /// handle, valid for the life of the tree.
+    pub fn add(&mut self, service: impl Service) -> ServiceHandle {
+        self.driver
+            .create_node(Box::new(service), Some(self.parent), ChildKind::Declared)
+            .handle
+            .clone()
+    }
+
+    /// The parent's handle.
+    #[must_use]
+    pub fn parent(&self) -> &ServiceHandle {
+        &self.parent.handle
+    }
+}

@@ -1,0 +1,269 @@
+//! Errors: what a hook or task returns, why a service crashed, and misuse of the API.
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::fmt;
+
+use crate::loom::sync::Arc;
+use crate::runtime::SpawnError;
+use crate::time::Duration;
+
+/// The error a hook, background task or timer callback may return.
+///
+/// Any error type converts into it with `?`, and so do strings:
+///
+/// ```
+/// use mode_core::BoxError;
+///
+/// fn parse(port: &str) -> Result<u16, BoxError> {
+///     let port: u16 = port.parse()?;
+///     if port == 0 {
+///         return Err("port 0 is not a listening port".into());
+///     }
+///     Ok(port)
+/// }
+/// assert_eq!(parse("8000").unwrap(), 8000);
+/// assert!(parse("x").is_err());
+/// ```
+pub type BoxError = Box<dyn core::error::Error + Send + Sync + 'static>;
+
+/// The result of a service hook, background task or timer callback.
+pub type Result<T = (), E = BoxError> = core::result::Result<T, E>;
+
+/// Why a service crashed: the service that failed first and the error it failed with.
+///
+/// Cheap to clone (reference counted), so every waiter, the parent and the root can hold
+/// the same reason.
+///
+/// ```
+/// use mode_core::Crash;
+///
+/// let crash = Crash::new("Webserver", "address in use".into());
+/// assert_eq!(crash.service(), "Webserver");
+/// assert_eq!(crash.to_string(), "Webserver crashed: address in use");
+/// ```
+#[derive(Clone)]
+pub struct Crash {
+    inner: Arc<CrashInner>,
+}
+
+struct CrashInner {
+    service: Cow<'static, str>,
+    error: BoxError,
+}
+
+impl Crash {
+    /// A crash of the service labelled `service` with `error`.
+    pub fn new(service: impl Into<Cow<'static, str>>, error: BoxError) -> Self {
+        Crash {
+            inner: Arc::new(CrashInner {
+                service: service.into(),
+                error,
+            }),
+        }
+    }
+
+    /// The label of the service that crashed.
+    #[must_use]
+    pub fn service(&self) -> &str {
+        &self.inner.service
+    }
+
+    /// The error the service crashed with.
+    #[must_use]
+    pub fn error(&self) -> &(dyn core::error::Error + Send + Sync + 'static) {
+        &*self.inner.error
+    }
+
+    /// Whether two values are the same crash (not merely equal text).
+    #[must_use]
+    pub fn ptr_eq(&self, other: &Crash) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl fmt::Debug for Crash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Crash")
+            .field("service", &self.service())
+            .field("error", &self.inner.error)
+            .finish()
+    }
+}
+
+impl fmt::Display for Crash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} crashed: {}", self.service(), self.inner.error)
+    }
+}
+
+impl core::error::Error for Crash {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&*self.inner.error)
+    }
+}
+
+/// A panic caught in a hook or task (with `std`), as the reason of a crash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Panicked {
+    message: String,
+}
+
+impl Panicked {
+    /// A panic with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Panicked {
+            message: message.into(),
+        }
+    }
+
+    /// The panic message.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    #[cfg(feature = "std")]
+    pub(crate) fn from_payload(payload: &(dyn core::any::Any + Send)) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            String::from(*s)
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            String::from("Box<dyn Any>")
+        };
+        Panicked { message }
+    }
+}
+
+impl fmt::Display for Panicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "panicked: {}", self.message)
+    }
+}
+
+impl core::error::Error for Panicked {}
+
+/// Returned by waits that ended early because the service was asked to stop.
+///
+/// A background task may propagate it with `?`: a task that ends with `Stopped` is a clean
+/// exit, not a crash.
+///
+/// ```
+/// use mode_core::Stopped;
+/// assert_eq!(Stopped.to_string(), "the service is stopping");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stopped;
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the service is stopping")
+    }
+}
+
+impl core::error::Error for Stopped {}
+
+/// Why a [`wait`](crate::ServiceHandle::wait) did not return the future's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitError {
+    /// The service was asked to stop first.
+    Stopped,
+    /// The timeout elapsed first.
+    TimedOut(Duration),
+    /// The timeout was zero; the future was not polled.
+    ZeroTimeout,
+}
+
+impl fmt::Display for WaitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitError::Stopped => f.write_str("the service is stopping"),
+            WaitError::TimedOut(after) => write!(f, "timed out after {after:?}"),
+            WaitError::ZeroTimeout => f.write_str("a timeout must be greater than zero"),
+        }
+    }
+}
+
+impl core::error::Error for WaitError {}
+
+impl From<Stopped> for WaitError {
+    fn from(_: Stopped) -> Self {
+        WaitError::Stopped
+    }
+}
+
+/// Misuse of the service API, or an operation the service's state does not allow.
+///
+/// ```
+/// use mode_core::Error;
+/// assert_eq!(
+///     Error::NotStarted.to_string(),
+///     "the service was never started"
+/// );
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Error {
+    /// `start` on a service that is starting or running.
+    AlreadyStarted,
+    /// `restart` on a service that was never started.
+    NotStarted,
+    /// The service is stopping or stopped and takes no new children, tasks or timers.
+    ServiceStopped,
+    /// The parent of the service is not running, so the service cannot be started.
+    ParentNotRunning,
+    /// A timer interval of zero.
+    ZeroInterval,
+    /// A timeout of zero.
+    ZeroTimeout,
+    /// The executor refused a task.
+    Spawn(SpawnError),
+    /// The service crashed (while starting, or instead of restarting).
+    Crashed(Crash),
+    /// The tree that runs the service has finished; nothing drives it any more.
+    TreeFinished,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::AlreadyStarted => f.write_str("the service is already started"),
+            Error::NotStarted => f.write_str("the service was never started"),
+            Error::ServiceStopped => f.write_str("the service is stopping or stopped"),
+            Error::ParentNotRunning => f.write_str("the parent service is not running"),
+            Error::ZeroInterval => f.write_str("a timer interval must be greater than zero"),
+            Error::ZeroTimeout => f.write_str("a timeout must be greater than zero"),
+            Error::Spawn(err) => write!(f, "spawn failed: {err}"),
+            Error::Crashed(crash) => fmt::Display::fmt(crash, f),
+            Error::TreeFinished => f.write_str("the service tree is no longer running"),
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Spawn(err) => Some(err),
+            Error::Crashed(crash) => Some(crash),
+            _ => None,
+        }
+    }
+}
+
+impl From<SpawnError> for Error {
+    fn from(err: SpawnError) -> Self {
+        match err {
+            SpawnError::ServiceStopped => Error::ServiceStopped,
+            other => Error::Spawn(other),
+        }
+    }
+}
+
+/// Whether an error ends a task cleanly: the service was stopping.
+pub(crate) fn is_clean_exit(err: &BoxError) -> bool {
+    err.downcast_ref::<Stopped>().is_some()
+        || matches!(err.downcast_ref::<WaitError>(), Some(WaitError::Stopped))
+}

@@ -1,0 +1,187 @@
+//! Lifecycle events: the one place every transition is reported.
+//!
+//! Each transition (starting, started, stopping, stopped, crashed, restarting, a stop
+//! timeout, a timer overlap) is emitted here once. The first observer is always the `log`
+//! crate, with mode's depth prefix (`[^--Webserver]: Starting...`); further [`Observer`]s
+//! (tracing, metrics, health) are added with
+//! [`Tree::with_observer`](crate::Tree::with_observer). With no extra observer and logging
+//! disabled, an event costs two atomic loads.
+
+use core::fmt;
+
+use crate::error::Crash;
+use crate::node::Node;
+use crate::state::{StopReason, WaitingOn};
+use crate::time::Duration;
+
+/// A lifecycle transition of one service.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum LifecycleEvent<'a> {
+    /// The start sequence began (`Starting...`).
+    Starting,
+    /// Tasks and children are running (`Started`).
+    Started,
+    /// The stop sequence began (`Stopping...`), for this reason.
+    Stopping(&'a StopReason),
+    /// Children and tasks are stopped (`Stopped`).
+    Stopped,
+    /// The stop sequence finished (`Shutdown complete!`).
+    ShutdownComplete,
+    /// The service crashed.
+    Crashed(&'a Crash),
+    /// The service is being restarted.
+    Restarting,
+    /// A step of the stop sequence exceeded the stop timeout and was cut short.
+    StopTimeout {
+        /// The step that was cut short.
+        waiting_on: WaitingOn,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+    /// A periodic timer's callback overran its interval; missed ticks were skipped.
+    TimerOverlap {
+        /// The timer's interval.
+        interval: Duration,
+        /// How late the tick was.
+        late_by: Duration,
+        /// How many ticks were skipped.
+        skipped: u64,
+    },
+    /// A hook failed during the stop sequence; the stop went on.
+    HookFailed {
+        /// The hook's name (`on_stop`, `on_shutdown`).
+        hook: &'static str,
+        /// The error it returned.
+        error: &'a (dyn core::error::Error + Send + Sync + 'static),
+    },
+}
+
+/// Which service an event is about.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ServiceInfo<'a> {
+    /// The service's unique id within its tree.
+    pub id: u64,
+    /// The service's label.
+    pub label: &'a str,
+    /// Depth in the tree (the root has the tree's root depth, 1 by default).
+    pub depth: usize,
+}
+
+/// Receives every lifecycle event of a tree.
+///
+/// Called synchronously where the transition happens, possibly from several threads at
+/// once: keep it short and never block.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use mode_core::events::{LifecycleEvent, Observer, ServiceInfo};
+///
+/// #[derive(Default)]
+/// struct Count(Mutex<usize>);
+///
+/// impl Observer for Count {
+///     fn observe(&self, _service: &ServiceInfo<'_>, event: &LifecycleEvent<'_>) {
+///         if matches!(event, LifecycleEvent::Started) {
+///             *self.0.lock().unwrap() += 1;
+///         }
+///     }
+/// }
+/// # let _ = Count::default();
+/// ```
+pub trait Observer: Send + Sync + 'static {
+    /// Called for each event.
+    fn observe(&self, service: &ServiceInfo<'_>, event: &LifecycleEvent<'_>);
+}
+
+pub(crate) use LifecycleEvent as Emit;
+
+/// mode's log prefix: `[^--Webserver]`, one dash per level of depth.
+pub(crate) struct Prefix<'a> {
+    pub(crate) label: &'a str,
+    pub(crate) depth: usize,
+}
+
+impl fmt::Display for Prefix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[^")?;
+        for _ in 0..self.depth {
+            f.write_str("-")?;
+        }
+        write!(f, "{}]", self.label)
+    }
+}
+
+impl Node {
+    pub(crate) fn prefix(&self) -> Prefix<'_> {
+        Prefix {
+            label: &self.label,
+            depth: self.depth + self.tree.base_depth(),
+        }
+    }
+}
+
+/// Reports `event` of `node` to the log and to the tree's observers.
+pub(crate) fn emit(node: &Node, event: Emit<'_>) {
+    log_event(node, &event);
+    if let Some(observers) = node.tree.observers() {
+        let info = ServiceInfo {
+            id: node.id,
+            label: &node.label,
+            depth: node.depth + node.tree.base_depth(),
+        };
+        for observer in &observers {
+            observer.observe(&info, &event);
+        }
+    }
+}
+
+fn log_event(node: &Node, event: &Emit<'_>) {
+    use log::Level;
+
+    let level = match event {
+        Emit::Crashed(_) | Emit::HookFailed { .. } => Level::Error,
+        Emit::StopTimeout { .. } | Emit::TimerOverlap { .. } => Level::Warn,
+        _ => Level::Info,
+    };
+    if level > log::max_level() {
+        return;
+    }
+    let target = node.target;
+    let prefix = node.prefix();
+    match event {
+        Emit::Starting => log::log!(target: target, level, "{prefix}: Starting..."),
+        Emit::Started => log::log!(target: target, level, "{prefix}: Started"),
+        Emit::Stopping(_) => log::log!(target: target, level, "{prefix}: Stopping..."),
+        Emit::Stopped => log::log!(target: target, level, "{prefix}: Stopped"),
+        Emit::ShutdownComplete => {
+            log::log!(target: target, level, "{prefix}: Shutdown complete!");
+        }
+        Emit::Crashed(crash) => {
+            log::log!(target: target, level, "{prefix}: Crashed reason={}", crash.error());
+        }
+        Emit::Restarting => log::log!(target: target, level, "{prefix}: Restarting..."),
+        Emit::StopTimeout {
+            waiting_on,
+            timeout,
+        } => log::log!(
+            target: target,
+            level,
+            "{prefix}: Stop timed out after {timeout:?} waiting for {waiting_on}; aborting it"
+        ),
+        Emit::TimerOverlap {
+            interval,
+            late_by,
+            skipped,
+        } => log::log!(
+            target: target,
+            level,
+            "{prefix}: Timer woke up too late (by {late_by:?}, interval {interval:?}); \
+             skipped {skipped} tick(s)"
+        ),
+        Emit::HookFailed { hook, error } => {
+            log::log!(target: target, level, "{prefix}: {hook} failed: {error}");
+        }
+    }
+}

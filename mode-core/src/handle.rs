@@ -1,0 +1,640 @@
+//! [`ServiceHandle`]: a cheap, clonable, `Send + Sync` reference to a running service.
+//!
+//! Everything that may happen from another task or thread goes through a handle: asking a
+//! service to stop, restart or start, crashing it, reading its state, sleeping and waiting
+//! with early return on stop, spawning owned tasks and timers, logging with its prefix.
+//! Requests are queued for the future that drives the tree, so a handle never runs a hook
+//! itself; the futures it returns wait for the outcome.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::Poll;
+
+use crate::error::{BoxError, Crash, Error, Result, Stopped, WaitError};
+use crate::events::{self, Emit};
+use crate::graph::{Graph, GraphNode};
+use crate::interval::{MissedTickBehavior, Schedule, WarnLimiter};
+use crate::node::{Command, Node};
+use crate::state::{State, StopReason};
+use crate::task::{boxed, OwnedTask};
+use crate::time::{Duration, Instant};
+use crate::util::{race, Either, StopSignal};
+
+/// How often a periodic timer may log that it overran its interval.
+const OVERLAP_WARNING_EVERY: Duration = Duration::from_secs(10);
+
+/// A reference to a service in a running tree.
+///
+/// Cheap to clone, `Send + Sync`, and valid across restarts (same handle, fresh state).
+/// Equality is identity: two handles are equal when they refer to the same service.
+#[derive(Clone)]
+pub struct ServiceHandle {
+    node: Arc<Node>,
+}
+
+impl PartialEq for ServiceHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.node, &other.node)
+    }
+}
+
+impl Eq for ServiceHandle {}
+
+impl fmt::Debug for ServiceHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceHandle")
+            .field("id", &self.node.id)
+            .field("label", &self.node.label)
+            .field("state", &self.node.state())
+            .finish()
+    }
+}
+
+impl ServiceHandle {
+    pub(crate) fn new(node: Arc<Node>) -> Self {
+        ServiceHandle { node }
+    }
+
+    pub(crate) fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    // ===== identity and state =====
+
+    /// The service's id, unique within its tree.
+    #[must_use]
+    pub fn id(&self) -> u64 {
+        self.node.id
+    }
+
+    /// The service's label, as in logs and graphs.
+    #[must_use]
+    pub fn label(&self) -> &str {
+        &self.node.label
+    }
+
+    /// The service's lifecycle state.
+    #[must_use]
+    pub fn state(&self) -> State {
+        self.node.state()
+    }
+
+    /// Whether the service was asked to stop (or crashed, or an ancestor is stopping).
+    /// Loops in background tasks check it, or better, use [`sleep`](Self::sleep).
+    #[must_use]
+    pub fn should_stop(&self) -> bool {
+        self.node.should_stop()
+    }
+
+    /// The crash of the current (or last) run, if it crashed.
+    #[must_use]
+    pub fn crash_reason(&self) -> Option<Crash> {
+        self.node.crash_reason()
+    }
+
+    /// Whether the current (or last) run crashed.
+    #[must_use]
+    pub fn is_crashed(&self) -> bool {
+        self.node.crash_reason().is_some()
+    }
+
+    /// Why the service is stopping or stopped; `None` while it runs.
+    #[must_use]
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.node.stop_reason()
+    }
+
+    /// How many times the service was restarted.
+    #[must_use]
+    pub fn restart_count(&self) -> u32 {
+        self.node.restart_count()
+    }
+
+    /// The service's children, declared and runtime, in start order.
+    #[must_use]
+    pub fn children(&self) -> Vec<ServiceHandle> {
+        self.node
+            .children()
+            .into_iter()
+            .map(ServiceHandle::new)
+            .collect()
+    }
+
+    /// The service's parent, if it is not the root.
+    #[must_use]
+    pub fn parent(&self) -> Option<ServiceHandle> {
+        self.node.parent().map(ServiceHandle::new)
+    }
+
+    /// The service and its descendants as a graph (export with
+    /// [`Graph::to_dot`] or [`Graph::to_mermaid`]).
+    #[must_use]
+    pub fn graph(&self) -> Graph {
+        let mut nodes = Vec::new();
+        let mut stack = alloc::vec![(self.node.clone(), None)];
+        while let Some((node, parent)) = stack.pop() {
+            nodes.push(GraphNode::new(
+                node.id,
+                node.label.clone().into_owned(),
+                parent,
+                node.kind,
+            ));
+            for child in node.children().into_iter().rev() {
+                stack.push((child, Some(node.id)));
+            }
+        }
+        Graph::new(nodes)
+    }
+
+    /// The current time on the tree's clock.
+    #[must_use]
+    pub fn now(&self) -> Instant {
+        self.node.tree.timers.now()
+    }
+
+    // ===== lifecycle requests =====
+
+    /// Asks the service to stop and returns a future that completes once it has stopped.
+    ///
+    /// The request is made at once, whether or not the future is awaited. Stopping a
+    /// service that never started, or that has stopped, does nothing; concurrent calls stop
+    /// it once. The stop runs in the task that drives the tree: do not await the stop of a
+    /// service (or of an ancestor) from inside its own hooks, which that task is running.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only stops waiting; the stop goes on.
+    pub fn stop(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.request_stop();
+        self.wait_until_stopped()
+    }
+
+    /// Asks the service to stop, without waiting: [`stop`](Self::stop) for callers that do
+    /// not await, such as a hook stopping its own service or a signal handler.
+    pub fn request_stop(&self) {
+        if matches!(self.state(), State::Starting | State::Running) {
+            self.node.set_stop_reason_if_unset(StopReason::Requested);
+            self.node.request_stop();
+        }
+    }
+
+    /// Starts a service that was never started or was stopped, and waits until it runs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyStarted`] if it is starting or running; [`Error::ParentNotRunning`]
+    /// if its parent is not running; [`Error::Crashed`] if its start failed;
+    /// [`Error::TreeFinished`] if the tree no longer runs.
+    pub fn start(&self) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let early = if self.state().is_active() {
+            Some(Err(Error::AlreadyStarted))
+        } else {
+            None
+        };
+        self.request(Command::Start(self.node.clone()), early)
+    }
+
+    /// Starts the service unless it is already starting or running; returns whether it
+    /// started it.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start), except that a started service is `Ok(false)`.
+    pub fn maybe_start(&self) -> impl Future<Output = Result<bool, Error>> + Send + 'static {
+        let start = self.start();
+        async move {
+            match start.await {
+                Ok(()) => Ok(true),
+                Err(Error::AlreadyStarted) => Ok(false),
+                Err(err) => Err(err),
+            }
+        }
+    }
+
+    /// Restarts the service: stop, `on_restart`, start (with its children). Waits until it
+    /// runs again. Restarting a crashed service is how supervisors recover it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotStarted`] for a service that was never started, [`Error::Crashed`] if
+    /// the new start failed, [`Error::ParentNotRunning`], [`Error::TreeFinished`].
+    pub fn restart(&self) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let early = if self.state() == State::Init {
+            Some(Err(Error::NotStarted))
+        } else {
+            None
+        };
+        self.request(Command::Restart(self.node.clone()), early)
+    }
+
+    fn request(
+        &self,
+        command: Command,
+        early: Option<Result<(), Error>>,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let node = self.node.clone();
+        let early = early.or_else(|| {
+            if node.tree.is_finished() {
+                Some(Err(Error::TreeFinished))
+            } else {
+                None
+            }
+        });
+        let starts = node.starts();
+        if early.is_none() {
+            node.tree.send(command);
+        }
+        async move {
+            if let Some(result) = early {
+                return result;
+            }
+            wait_for(&node, || {
+                if node.starts() > starts {
+                    Some(node.last_start().unwrap_or(Ok(())))
+                } else if node.tree.is_finished() {
+                    Some(Err(Error::TreeFinished))
+                } else {
+                    None
+                }
+            })
+            .await
+        }
+    }
+
+    /// Crashes the service with `reason`: it is marked crashed, asked to stop, and its
+    /// parent is told at once (a supervisor restarts it; without one the tree stops with
+    /// this crash). Crashing a service that is not running does nothing.
+    pub fn crash(&self, reason: impl Into<BoxError>) {
+        if matches!(self.state(), State::Init | State::Stopped) {
+            return;
+        }
+        self.node.crash_from_task(reason.into());
+    }
+
+    /// Waits until the service has stopped (its stop sequence finished).
+    ///
+    /// A service that never started counts as stopped once the tree has finished.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub fn wait_until_stopped(&self) -> impl Future<Output = ()> + Send + 'static {
+        let node = self.node.clone();
+        async move {
+            wait_for(&node, || match node.state() {
+                State::Stopped => Some(()),
+                State::Init if node.tree.is_finished() => Some(()),
+                _ => None,
+            })
+            .await;
+        }
+    }
+
+    /// Waits until the service runs (its start sequence finished).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Crashed`] if its start failed; [`Error::ServiceStopped`] if it stopped
+    /// first; [`Error::TreeFinished`].
+    pub fn wait_until_running(&self) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let node = self.node.clone();
+        async move {
+            wait_for(&node, || match node.state() {
+                State::Running => Some(Ok(())),
+                State::Stopping | State::Stopped => Some(Err(match node.crash_reason() {
+                    Some(crash) => Error::Crashed(crash),
+                    None => Error::ServiceStopped,
+                })),
+                _ if node.tree.is_finished() => Some(Err(Error::TreeFinished)),
+                _ => None,
+            })
+            .await
+        }
+    }
+
+    /// Sets the shutdown flag that a service with
+    /// [`wait_for_shutdown`](crate::Service::wait_for_shutdown) waits for while stopping.
+    pub fn set_shutdown(&self) {
+        self.node.set_shutdown();
+    }
+
+    // ===== waiting, with early return on stop =====
+
+    /// Sleeps for `duration`, or until the service is asked to stop.
+    ///
+    /// # Errors
+    ///
+    /// [`Stopped`] if the service was asked to stop first (`?` in a task makes that a
+    /// clean exit).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub fn sleep(&self, duration: Duration) -> impl Future<Output = Result<(), Stopped>> + Send {
+        let deadline = self.now() + duration;
+        self.sleep_until(deadline)
+    }
+
+    /// Sleeps until `deadline`, or until the service is asked to stop.
+    ///
+    /// # Errors
+    ///
+    /// [`Stopped`] if the service was asked to stop first.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub fn sleep_until(
+        &self,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), Stopped>> + Send {
+        let node = self.node.clone();
+        async move {
+            let sleep = node.tree.timers.sleep_until(deadline);
+            let mut stop = StopSignal::new(&node);
+            match race(sleep, stop.wait()).await {
+                Either::Left(()) => Ok(()),
+                Either::Right(()) => Err(Stopped),
+            }
+        }
+    }
+
+    /// Runs `future` until it completes or the service is asked to stop. A future that is
+    /// ready when polled wins over a stop.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Stopped`] if the service was asked to stop first.
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel safe as `future`.
+    pub async fn wait<F: Future>(&self, future: F) -> Result<F::Output, WaitError> {
+        let mut stop = StopSignal::new(&self.node);
+        match race(future, stop.wait()).await {
+            Either::Left(value) => Ok(value),
+            Either::Right(()) => Err(WaitError::Stopped),
+        }
+    }
+
+    /// Runs `future` until it completes, `timeout` elapses, or the service is asked to stop.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Stopped`], [`WaitError::TimedOut`], or [`WaitError::ZeroTimeout`] for a
+    /// zero `timeout` (the future is not polled).
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel safe as `future`.
+    pub async fn wait_timeout<F: Future>(
+        &self,
+        future: F,
+        timeout: Duration,
+    ) -> Result<F::Output, WaitError> {
+        if timeout.is_zero() {
+            return Err(WaitError::ZeroTimeout);
+        }
+        let sleep = self.node.tree.timers.sleep_until(self.now() + timeout);
+        match self.wait(race(future, sleep)).await? {
+            Either::Left(value) => Ok(value),
+            Either::Right(()) => Err(WaitError::TimedOut(timeout)),
+        }
+    }
+
+    /// Waits for the first of `futures` to complete; returns its index and output.
+    ///
+    /// # Errors
+    ///
+    /// [`Stopped`] if the service was asked to stop first, or `futures` is empty and the
+    /// service is then asked to stop.
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel safe as the futures; the others are dropped when one completes.
+    pub async fn wait_first<F, I>(&self, futures: I) -> Result<(usize, F::Output), Stopped>
+    where
+        I: IntoIterator<Item = F>,
+        F: Future,
+    {
+        let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+        let first = core::future::poll_fn(|cx| {
+            for (index, future) in futures.iter_mut().enumerate() {
+                if let Poll::Ready(value) = future.as_mut().poll(cx) {
+                    return Poll::Ready((index, value));
+                }
+            }
+            Poll::Pending
+        });
+        self.wait(first).await.map_err(|_| Stopped)
+    }
+
+    /// Waits for all of `futures`; returns their outputs in order.
+    ///
+    /// # Errors
+    ///
+    /// [`Stopped`] if the service was asked to stop before all completed.
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel safe as the futures; outputs of completed ones are lost if dropped.
+    pub async fn wait_many<F, I>(&self, futures: I) -> Result<Vec<F::Output>, Stopped>
+    where
+        I: IntoIterator<Item = F>,
+        F: Future,
+    {
+        type Slot<F> = (Option<Pin<Box<F>>>, Option<<F as Future>::Output>);
+        let mut slots: Vec<Slot<F>> = futures
+            .into_iter()
+            .map(|future| (Some(Box::pin(future)), None))
+            .collect();
+        let all = core::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (future, output) in &mut slots {
+                if let Some(running) = future {
+                    match running.as_mut().poll(cx) {
+                        Poll::Ready(value) => {
+                            *output = Some(value);
+                            *future = None;
+                        }
+                        Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        });
+        self.wait(all).await.map_err(|_| Stopped)?;
+        Ok(slots.into_iter().filter_map(|(_, output)| output).collect())
+    }
+
+    /// Waits until `other` has stopped, returning early if this service is asked to stop.
+    ///
+    /// # Errors
+    ///
+    /// [`Stopped`] if this service was asked to stop first.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn wait_for_stopped(&self, other: &ServiceHandle) -> Result<(), Stopped> {
+        self.wait(other.wait_until_stopped())
+            .await
+            .map_err(|_| Stopped)
+    }
+
+    // ===== owned tasks and timers =====
+
+    /// Spawns a background task owned by this service (mode's `@Service.task` and
+    /// `add_future`).
+    ///
+    /// A task added while the service is starting (from `on_first_start` or `on_start`)
+    /// starts after `on_start`, in the order added, before the children; later ones start
+    /// at once. Stopping the service cancels the task (drops it at its next poll) and waits
+    /// until it is gone. A task that returns `Err` (or panics, with `std`) crashes the
+    /// service; returning [`Stopped`] is a clean exit.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ServiceStopped`] if the service is stopping or stopped, [`Error::Spawn`] if
+    /// the executor refused the task.
+    pub fn spawn<F>(&self, future: F) -> Result<(), Error>
+    where
+        F: Future<Output = Result> + Send + 'static,
+    {
+        if matches!(self.state(), State::Stopping | State::Stopped) {
+            return Err(Error::ServiceStopped);
+        }
+        let run = self.node.tasks();
+        if run.is_cancelled() {
+            return Err(Error::ServiceStopped);
+        }
+        let task = boxed(OwnedTask::new(future, run.clone(), self.node.clone()));
+        match run.defer(task) {
+            None => Ok(()),
+            Some(task) => self.node.tree.spawner.spawn(task).map_err(Error::from),
+        }
+    }
+
+    /// Calls `callback` every `interval`, on deadlines `start + k·interval` (no drift), as a
+    /// background task of this service. Missed ticks are skipped; see
+    /// [`timer_with`](Self::timer_with).
+    ///
+    /// No tick fires once the service was asked to stop. A callback that returns `Err`
+    /// crashes the service, like any task.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ZeroInterval`] for a zero interval, and as [`spawn`](Self::spawn).
+    pub fn timer<F, Fut>(&self, interval: Duration, callback: F) -> Result<(), Error>
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result> + Send + 'static,
+    {
+        self.timer_with(interval, MissedTickBehavior::Skip, callback)
+    }
+
+    /// [`timer`](Self::timer) with a chosen [`MissedTickBehavior`].
+    ///
+    /// # Errors
+    ///
+    /// As [`timer`](Self::timer).
+    pub fn timer_with<F, Fut>(
+        &self,
+        interval: Duration,
+        behavior: MissedTickBehavior,
+        mut callback: F,
+    ) -> Result<(), Error>
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result> + Send + 'static,
+    {
+        if interval.is_zero() {
+            return Err(Error::ZeroInterval);
+        }
+        let node = self.node.clone();
+        self.spawn(async move {
+            let timers = node.tree.timers.clone();
+            let mut schedule = Schedule::new(timers.now() + interval, interval, behavior);
+            let mut sleep = timers.sleep_until(schedule.deadline());
+            let mut stop = StopSignal::new(&node);
+            let mut warnings = WarnLimiter::new(OVERLAP_WARNING_EVERY);
+            loop {
+                if let Either::Right(()) = race(&mut sleep, stop.wait()).await {
+                    return Ok(());
+                }
+                if node.should_stop() {
+                    return Ok(());
+                }
+                callback().await?;
+                let now = timers.now();
+                let advance = schedule.advance(now);
+                if let Some(late_by) = advance.late_by {
+                    if warnings.allow(now) {
+                        events::emit(
+                            &node,
+                            Emit::TimerOverlap {
+                                interval: schedule.interval(),
+                                late_by,
+                                skipped: advance.skipped,
+                            },
+                        );
+                    }
+                }
+                sleep.reset(advance.next);
+            }
+        })
+    }
+
+    // ===== logging with the service's prefix =====
+
+    /// Logs `message` at `level` with the service's prefix (`[^--Webserver]: …`) and its
+    /// module as the target.
+    pub fn log(&self, level: log::Level, message: fmt::Arguments<'_>) {
+        if level <= log::max_level() {
+            log::log!(target: self.node.target, level, "{}: {}", self.node.prefix(), message);
+        }
+    }
+
+    /// [`log`](Self::log) at debug level.
+    pub fn debug(&self, message: fmt::Arguments<'_>) {
+        self.log(log::Level::Debug, message);
+    }
+
+    /// [`log`](Self::log) at info level.
+    pub fn info(&self, message: fmt::Arguments<'_>) {
+        self.log(log::Level::Info, message);
+    }
+
+    /// [`log`](Self::log) at warn level.
+    pub fn warn(&self, message: fmt::Arguments<'_>) {
+        self.log(log::Level::Warn, message);
+    }
+
+    /// [`log`](Self::log) at error level.
+    pub fn error(&self, message: fmt::Arguments<'_>) {
+        self.log(log::Level::Error, message);
+    }
+}
+
+/// Waits until `check` returns `Some`, re-checking after every change of `node`.
+pub(crate) async fn wait_for<T>(node: &Node, mut check: impl FnMut() -> Option<T>) -> T {
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        let listener = node.changed.listen();
+        // Re-check after listening, or a change in between would be missed.
+        if let Some(value) = check() {
+            return value;
+        }
+        listener.await;
+    }
+}

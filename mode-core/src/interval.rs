@@ -1,0 +1,186 @@
+//! Drift-free periodic schedules.
+//!
+//! A periodic timer's deadlines are `start + k·interval`, computed here in core, never
+//! `now + interval`: however long the run and however late a wake-up, the k-th tick is due
+//! at the same instant. What happens when a tick is late is a stated policy,
+//! [`MissedTickBehavior`].
+
+use crate::time::{Duration, Instant};
+
+/// What a periodic timer does when its callback (or a late wake-up) overran one or more
+/// deadlines.
+///
+/// Timeline for an interval of 10 ms whose tick at 10 ms took 25 ms (callback ends at 35):
+///
+/// - `Skip` (default): ticks due at 20 and 30 are skipped; the next fires at 40, still on the
+///   original grid.
+/// - `Burst`: the ticks due at 20 and 30 fire back to back at 35, then 40, 50, …
+/// - `Delay`: the next tick fires at 45 (35 + 10); the grid moves.
+///
+/// An overrun is reported as a [`TimerOverlap`](crate::events::LifecycleEvent::TimerOverlap)
+/// event (a rate-limited warning in the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum MissedTickBehavior {
+    /// Skip missed ticks and stay on the original grid.
+    #[default]
+    Skip,
+    /// Fire missed ticks immediately, one after the other.
+    Burst,
+    /// Restart the grid from the moment the late tick finished.
+    Delay,
+}
+
+/// The deadlines of one periodic timer.
+#[derive(Debug, Clone)]
+pub(crate) struct Schedule {
+    deadline: Instant,
+    interval: Duration,
+    behavior: MissedTickBehavior,
+}
+
+/// The outcome of moving a schedule past a tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Advance {
+    /// When the next tick is due.
+    pub(crate) next: Instant,
+    /// Ticks that will never fire.
+    pub(crate) skipped: u64,
+    /// How far `now` was past the next nominal deadline (zero if on time).
+    pub(crate) late_by: Option<Duration>,
+}
+
+impl Schedule {
+    /// A schedule whose first tick is due at `first`. `interval` must not be zero.
+    pub(crate) fn new(first: Instant, interval: Duration, behavior: MissedTickBehavior) -> Self {
+        debug_assert!(!interval.is_zero());
+        Schedule {
+            deadline: first,
+            interval,
+            behavior,
+        }
+    }
+
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    pub(crate) fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Moves past the tick due at [`deadline`](Self::deadline), given the time `now` after
+    /// its callback ran.
+    pub(crate) fn advance(&mut self, now: Instant) -> Advance {
+        let due = self.deadline + self.interval;
+        if now < due {
+            self.deadline = due;
+            return Advance {
+                next: due,
+                skipped: 0,
+                late_by: None,
+            };
+        }
+        let late_by = now - due;
+        let (next, skipped) = match self.behavior {
+            MissedTickBehavior::Skip => {
+                let interval = self.interval.as_nanos().max(1);
+                let missed = late_by.as_nanos() / interval + 1;
+                let missed = u64::try_from(missed).unwrap_or(u64::MAX);
+                let step = Duration::from_nanos(
+                    u64::try_from(self.interval.as_nanos().saturating_mul(u128::from(missed)))
+                        .unwrap_or(u64::MAX),
+                );
+                (due + step, missed)
+            }
+            MissedTickBehavior::Burst => (due, 0),
+            MissedTickBehavior::Delay => (now + self.interval, 0),
+        };
+        self.deadline = next;
+        Advance {
+            next,
+            skipped,
+            late_by: Some(late_by),
+        }
+    }
+}
+
+/// Lets one warning through per `every`.
+#[derive(Debug, Clone)]
+pub(crate) struct WarnLimiter {
+    every: Duration,
+    last: Option<Instant>,
+}
+
+impl WarnLimiter {
+    pub(crate) const fn new(every: Duration) -> Self {
+        WarnLimiter { every, last: None }
+    }
+
+    pub(crate) fn allow(&mut self, now: Instant) -> bool {
+        match self.last {
+            Some(last) if now - last < self.every => false,
+            _ => {
+                self.last = Some(now);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn at(n: u64) -> Instant {
+        Instant::ZERO + ms(n)
+    }
+
+    #[test]
+    fn on_time_ticks_stay_on_the_grid() {
+        let mut s = Schedule::new(at(10), ms(10), MissedTickBehavior::Skip);
+        for k in 1..=10_000u64 {
+            // Each callback finishes a little after its deadline, as real ticks do.
+            let a = s.advance(s.deadline() + Duration::from_micros(300));
+            assert_eq!(a.next, at(10 + 10 * k));
+            assert_eq!(a.skipped, 0);
+        }
+    }
+
+    #[test]
+    fn skip_jumps_to_the_next_grid_point() {
+        let mut s = Schedule::new(at(10), ms(10), MissedTickBehavior::Skip);
+        let a = s.advance(at(35));
+        assert_eq!(a.next, at(40));
+        assert_eq!(a.skipped, 2);
+        assert_eq!(a.late_by, Some(ms(15)));
+        // Landing exactly on a grid point skips it too: it is already past.
+        let a = s.advance(at(50));
+        assert_eq!(a.next, at(60));
+        assert_eq!(a.skipped, 1);
+    }
+
+    #[test]
+    fn burst_and_delay() {
+        let mut s = Schedule::new(at(10), ms(10), MissedTickBehavior::Burst);
+        assert_eq!(s.advance(at(35)).next, at(20));
+        assert_eq!(s.advance(at(35)).next, at(30));
+        assert_eq!(s.advance(at(35)).next, at(40));
+        let mut s = Schedule::new(at(10), ms(10), MissedTickBehavior::Delay);
+        assert_eq!(s.advance(at(35)).next, at(45));
+        assert_eq!(s.advance(at(46)).next, at(55));
+    }
+
+    #[test]
+    fn warn_limiter_lets_one_through_per_window() {
+        let mut w = WarnLimiter::new(ms(1000));
+        assert!(w.allow(at(0)));
+        assert!(!w.allow(at(999)));
+        assert!(w.allow(at(1000)));
+        assert!(!w.allow(at(1500)));
+    }
+}

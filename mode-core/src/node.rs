@@ -1,0 +1,368 @@
+//! The shared half of a service: state, flags and children that handles on any thread read.
+//!
+//! A service lives in two halves. The [`Node`] (this module) is `Send + Sync`, reference
+//! counted and reachable from every [`ServiceHandle`](crate::ServiceHandle): it holds the
+//! state, the stop flag, the reasons and the list of children. The service value itself and
+//! everything that need not be `Send` live in the driver's `LocalNode` (see `tree.rs`),
+//! which only the future driving the tree touches.
+//!
+//! # Invariants
+//!
+//! - Only the driver changes [`State`]; handles and tasks only set flags and queue
+//!   [`Command`]s, then notify [`TreeShared::wake`].
+//! - Every change a waiter may care about (state, stop flag, crash, shutdown flag,
+//!   children) is followed by `changed.notify`, after the change is visible, so waiters
+//!   that check, listen and check again never miss it.
+//! - Lock order: a node's `inner` lock is never held while another node's is taken, nor
+//!   while waking, logging or running user code.
+
+use alloc::borrow::Cow;
+use alloc::collections::VecDeque;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+
+use event_listener::Event;
+
+use crate::error::{BoxError, Crash, Error};
+use crate::events::{self, Emit, Observer};
+use crate::graph::ChildKind;
+use crate::loom::sync::Mutex;
+use crate::runtime::Spawner;
+use crate::state::{State, StopReason};
+use crate::task::TaskRun;
+use crate::time::Duration;
+use crate::timer_queue::TimerQueue;
+
+/// Default stop timeout of a tree.
+pub(crate) const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What handles ask the driver to do.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Start(Arc<Node>),
+    Stop(Arc<Node>),
+    Restart(Arc<Node>),
+    Crashed(Arc<Node>),
+}
+
+/// State shared by every node of one tree.
+pub(crate) struct TreeShared {
+    pub(crate) spawner: Arc<dyn Spawner>,
+    pub(crate) timers: Arc<TimerQueue>,
+    commands: Mutex<VecDeque<Command>>,
+    /// Wakes the driver when a command is queued.
+    pub(crate) wake: Event,
+    finished: AtomicBool,
+    next_id: AtomicU64,
+    stop_timeout_nanos: AtomicU64,
+    base_depth: AtomicUsize,
+    observers: Mutex<Vec<Arc<dyn Observer>>>,
+    has_observers: AtomicBool,
+}
+
+impl core::fmt::Debug for TreeShared {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TreeShared")
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TreeShared {
+    pub(crate) fn new(spawner: Arc<dyn Spawner>, timers: Arc<TimerQueue>) -> Self {
+        TreeShared {
+            spawner,
+            timers,
+            commands: Mutex::new(VecDeque::new()),
+            wake: Event::new(),
+            finished: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+            stop_timeout_nanos: AtomicU64::new(DEFAULT_STOP_TIMEOUT.as_nanos() as u64),
+            base_depth: AtomicUsize::new(1),
+            observers: Mutex::new(Vec::new()),
+            has_observers: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn send(&self, command: Command) {
+        self.commands.with(|queue| queue.push_back(command));
+        self.wake.notify(1);
+    }
+
+    pub(crate) fn next_command(&self) -> Option<Command> {
+        self.commands.with(VecDeque::pop_front)
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_finished(&self) {
+        self.finished.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn default_stop_timeout(&self) -> Duration {
+        Duration::from_nanos(self.stop_timeout_nanos.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_default_stop_timeout(&self, timeout: Duration) {
+        let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+        self.stop_timeout_nanos.store(nanos, Ordering::Relaxed);
+    }
+
+    /// The log depth of the root (1 by default: `[^-App]`, below the Worker's `[^Worker]`).
+    pub(crate) fn base_depth(&self) -> usize {
+        self.base_depth.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_base_depth(&self, depth: usize) {
+        self.base_depth.store(depth, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_observer(&self, observer: Arc<dyn Observer>) {
+        self.observers.with(|list| list.push(observer));
+        self.has_observers.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn observers(&self) -> Option<Vec<Arc<dyn Observer>>> {
+        if self.has_observers.load(Ordering::Acquire) {
+            Some(self.observers.with(|list| list.clone()))
+        } else {
+            None
+        }
+    }
+}
+
+/// The shared half of one service.
+pub(crate) struct Node {
+    pub(crate) id: u64,
+    pub(crate) label: Cow<'static, str>,
+    /// The `log` target: the module of the service's type.
+    pub(crate) target: &'static str,
+    /// Depth below the root (the root is 0); logs add the tree's base depth.
+    pub(crate) depth: usize,
+    pub(crate) kind: ChildKind,
+    pub(crate) parent: Option<Weak<Node>>,
+    pub(crate) tree: Arc<TreeShared>,
+    state: AtomicU8,
+    stop_flag: AtomicBool,
+    shutdown_flag: AtomicBool,
+    /// Notified after every change of state or flags.
+    pub(crate) changed: Event,
+    inner: Mutex<NodeInner>,
+}
+
+#[derive(Debug)]
+struct NodeInner {
+    children: Vec<Arc<Node>>,
+    stop_reason: Option<StopReason>,
+    crash: Option<Crash>,
+    tasks: Arc<TaskRun>,
+    restart_count: u32,
+    /// Completed start attempts, for restart waiters.
+    starts: u64,
+    last_start: Option<Result<(), Error>>,
+    stop_queued: bool,
+}
+
+impl core::fmt::Debug for Node {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.id)
+            .field("label", &self.label)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    pub(crate) fn new(
+        tree: Arc<TreeShared>,
+        label: Cow<'static, str>,
+        target: &'static str,
+        parent: Option<&Arc<Node>>,
+        depth: usize,
+        kind: ChildKind,
+    ) -> Arc<Node> {
+        Arc::new(Node {
+            id: tree.next_id(),
+            label,
+            target,
+            depth,
+            kind,
+            parent: parent.map(Arc::downgrade),
+            tree,
+            state: AtomicU8::new(State::Init as u8),
+            stop_flag: AtomicBool::new(false),
+            shutdown_flag: AtomicBool::new(false),
+            changed: Event::new(),
+            inner: Mutex::new(NodeInner {
+                children: Vec::new(),
+                stop_reason: None,
+                crash: None,
+                tasks: Arc::new(TaskRun::new()),
+                restart_count: 0,
+                starts: 0,
+                last_start: None,
+                stop_queued: false,
+            }),
+        })
+    }
+
+    pub(crate) fn parent(&self) -> Option<Arc<Node>> {
+        self.parent.as_ref().and_then(Weak::upgrade)
+    }
+
+    pub(crate) fn state(&self) -> State {
+        State::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn set_state(&self, state: State) {
+        self.state.store(state as u8, Ordering::Release);
+        self.changed.notify(usize::MAX);
+    }
+
+    pub(crate) fn should_stop(&self) -> bool {
+        self.stop_flag.load(Ordering::Acquire)
+    }
+
+    /// Sets the stop flag of this node and its whole subtree, waking their waiters.
+    pub(crate) fn flag_stop(&self) {
+        if !self.stop_flag.swap(true, Ordering::AcqRel) {
+            self.changed.notify(usize::MAX);
+        }
+        for child in self.children() {
+            child.flag_stop();
+        }
+    }
+
+    /// Clears the stop flag for a new start, unless an ancestor is stopping.
+    pub(crate) fn clear_stop_flag(&self) {
+        self.stop_flag.store(false, Ordering::Release);
+        // Re-check after clearing: a stop of an ancestor that walked this subtree before the
+        // store would otherwise be lost.
+        if self.parent().is_some_and(|parent| parent.should_stop()) {
+            self.stop_flag.store(true, Ordering::Release);
+        }
+    }
+
+    pub(crate) fn shutdown_set(&self) -> bool {
+        self.shutdown_flag.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_shutdown(&self) {
+        self.shutdown_flag.store(true, Ordering::Release);
+        self.changed.notify(usize::MAX);
+    }
+
+    pub(crate) fn children(&self) -> Vec<Arc<Node>> {
+        self.inner.with(|inner| inner.children.clone())
+    }
+
+    pub(crate) fn push_child(&self, child: Arc<Node>) {
+        self.inner.with(|inner| inner.children.push(child));
+    }
+
+    pub(crate) fn remove_child(&self, id: u64) {
+        self.inner
+            .with(|inner| inner.children.retain(|child| child.id != id));
+    }
+
+    pub(crate) fn tasks(&self) -> Arc<TaskRun> {
+        self.inner.with(|inner| inner.tasks.clone())
+    }
+
+    pub(crate) fn stop_reason(&self) -> Option<StopReason> {
+        self.inner.with(|inner| inner.stop_reason.clone())
+    }
+
+    pub(crate) fn set_stop_reason(&self, reason: StopReason) {
+        self.inner.with(|inner| inner.stop_reason = Some(reason));
+    }
+
+    pub(crate) fn set_stop_reason_if_unset(&self, reason: StopReason) {
+        self.inner
+            .with(|inner| inner.stop_reason.get_or_insert(reason).clone());
+    }
+
+    pub(crate) fn crash_reason(&self) -> Option<Crash> {
+        self.inner.with(|inner| inner.crash.clone())
+    }
+
+    pub(crate) fn restart_count(&self) -> u32 {
+        self.inner.with(|inner| inner.restart_count)
+    }
+
+    pub(crate) fn starts(&self) -> u64 {
+        self.inner.with(|inner| inner.starts)
+    }
+
+    pub(crate) fn last_start(&self) -> Option<Result<(), Error>> {
+        self.inner.with(|inner| inner.last_start.clone())
+    }
+
+    /// Resets per-run state for a new start and opens a fresh task run.
+    pub(crate) fn begin_run(&self, restarting: bool) {
+        self.inner.with(|inner| {
+            inner.stop_reason = None;
+            inner.crash = None;
+            inner.stop_queued = false;
+            inner.tasks = Arc::new(TaskRun::new());
+            if restarting {
+                inner.restart_count += 1;
+            }
+        });
+        self.shutdown_flag.store(false, Ordering::Release);
+        self.clear_stop_flag();
+    }
+
+    pub(crate) fn finish_start(&self, result: Result<(), Error>) {
+        self.inner.with(|inner| {
+            inner.starts += 1;
+            inner.last_start = Some(result);
+        });
+        self.changed.notify(usize::MAX);
+    }
+
+    /// Records a crash (the first one wins), sets the stop flag and wakes waiters.
+    /// Returns the crash now recorded, and whether it is new.
+    pub(crate) fn record_crash(&self, crash: Crash) -> (Crash, bool) {
+        let (crash, new) = self.inner.with(|inner| match &inner.crash {
+            Some(existing) => (existing.clone(), false),
+            None => {
+                inner.crash = Some(crash.clone());
+                (crash, true)
+            }
+        });
+        if new {
+            self.stop_flag.store(true, Ordering::Release);
+            self.changed.notify(usize::MAX);
+        }
+        (crash, new)
+    }
+
+    /// A crash reported from outside the driver: a task, a timer or a handle.
+    pub(crate) fn crash_from_task(self: &Arc<Self>, error: BoxError) {
+        let (crash, new) = self.record_crash(Crash::new(self.label.clone(), error));
+        if new {
+            events::emit(self, Emit::Crashed(&crash));
+            self.tree.send(Command::Crashed(self.clone()));
+        }
+    }
+
+    /// Queues a stop once, whatever the number of concurrent callers.
+    pub(crate) fn request_stop(self: &Arc<Self>) {
+        let first = self
+            .inner
+            .with(|inner| !core::mem::replace(&mut inner.stop_queued, true));
+        self.flag_stop();
+        if first {
+            self.tree.send(Command::Stop(self.clone()));
+        }
+    }
+}

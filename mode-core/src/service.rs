@@ -1,0 +1,229 @@
+//! The [`Service`] trait: what a user implements.
+//!
+//! A service is a value whose async hooks mode calls in a fixed order (see the crate docs
+//! for the exact start, stop and restart sequences). Every hook has an empty default, so a
+//! service implements only what it needs.
+//!
+//! # Send
+//!
+//! Hooks do not have to be `Send`: they run inside the future that drives the service tree
+//! ([`Tree::run`](crate::Tree::run)), so a service may hold `Rc`s or `RefCell`s across
+//! awaits. What runs elsewhere is what you hand to [`ServiceHandle::spawn`], which must be
+//! `Send` on multi-threaded executors ([`Context::spawn_local`] takes the rest).
+//!
+//! [`ServiceHandle::spawn`]: crate::ServiceHandle::spawn
+//! [`Context::spawn_local`]: crate::Context::spawn_local
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use core::future::Future;
+use core::pin::Pin;
+
+use crate::context::{Context, Dependencies};
+use crate::error::Result;
+use crate::time::Duration;
+
+/// A unit of a program that can be started, stopped, restarted and supervised.
+///
+/// ```
+/// use mode_core::{Context, Result, Service};
+///
+/// struct Webserver {
+///     port: u16,
+/// }
+///
+/// impl Service for Webserver {
+///     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+///         cx.info(format_args!("Serving on port {}", self.port));
+///         Ok(())
+///     }
+/// }
+/// # let _ = Webserver { port: 8000 };
+/// ```
+#[allow(async_fn_in_trait)] // Hooks are deliberately not required to be `Send`: see the module docs.
+pub trait Service: 'static {
+    /// The label used in logs (`[^--Webserver]`) and graphs. Defaults to the type's name.
+    fn label(&self) -> Cow<'static, str> {
+        Cow::Borrowed(short_type_name::<Self>())
+    }
+
+    /// Declares the child services, started in declaration order after this service's
+    /// background tasks and stopped in reverse order. Called once, when the service joins
+    /// a tree (mode's `on_init_dependencies`).
+    fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
+        let _ = deps;
+    }
+
+    /// How long this service's stop may take before its remaining work is aborted.
+    /// `None` uses the tree's default ([`Tree::with_stop_timeout`](crate::Tree::with_stop_timeout)).
+    fn stop_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Whether stopping waits for [`set_shutdown`](crate::ServiceHandle::set_shutdown)
+    /// (mode's `wait_for_shutdown`), after `Stopped` is logged.
+    fn wait_for_shutdown(&self) -> bool {
+        false
+    }
+
+    /// Called before the first start only (not on restarts).
+    async fn on_first_start(&mut self, cx: &Context<'_>) -> Result {
+        let _ = cx;
+        Ok(())
+    }
+
+    /// The service is starting: called after `Starting...` is logged, before its background
+    /// tasks and children start.
+    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+        let _ = cx;
+        Ok(())
+    }
+
+    /// The service has started: its tasks and children are running.
+    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+        let _ = cx;
+        Ok(())
+    }
+
+    /// The service is stopping: called first, before its children are stopped.
+    /// [`Context::stop_reason`] says why.
+    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+        let _ = cx;
+        Ok(())
+    }
+
+    /// The service has stopped: called last, after its children, tasks and resources are
+    /// gone.
+    async fn on_shutdown(&mut self, cx: &Context<'_>) -> Result {
+        let _ = cx;
+        Ok(())
+    }
+
+    /// The service is restarting: called after it stopped and before it starts again.
+    /// Re-initialise per-run state here (mode's `__post_init__` role).
+    async fn on_restart(&mut self, cx: &Context<'_>) -> Result {
+        let _ = cx;
+        Ok(())
+    }
+}
+
+/// The last path segment of a type's name, without generic arguments.
+pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
+    let full = core::any::type_name::<T>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
+}
+
+/// The log target of a service type: its module path, as mode logs with the module's logger.
+pub(crate) fn module_of<T: ?Sized>() -> &'static str {
+    let full = core::any::type_name::<T>();
+    let base = full.split('<').next().unwrap_or(full);
+    match base.rfind("::") {
+        Some(end) => &base[..end],
+        None => base,
+    }
+}
+
+/// The hooks, for dynamic dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hook {
+    FirstStart,
+    Start,
+    Started,
+    Stop,
+    Shutdown,
+    Restart,
+}
+
+impl Hook {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Hook::FirstStart => "on_first_start",
+            Hook::Start => "on_start",
+            Hook::Started => "on_started",
+            Hook::Stop => "on_stop",
+            Hook::Shutdown => "on_shutdown",
+            Hook::Restart => "on_restart",
+        }
+    }
+}
+
+pub(crate) type HookFuture<'a> = Pin<Box<dyn Future<Output = Result> + 'a>>;
+
+/// [`Service`] made object safe: one boxed future per hook call.
+pub(crate) trait DynService: 'static {
+    fn label(&self) -> Cow<'static, str>;
+    fn log_target(&self) -> &'static str;
+    fn init_dependencies(&mut self, deps: &mut Dependencies<'_>);
+    fn stop_timeout(&self) -> Option<Duration>;
+    fn wait_for_shutdown(&self) -> bool;
+    fn call<'a>(&'a mut self, hook: Hook, cx: &'a Context<'a>) -> HookFuture<'a>;
+}
+
+impl<S: Service> DynService for S {
+    fn label(&self) -> Cow<'static, str> {
+        Service::label(self)
+    }
+
+    fn log_target(&self) -> &'static str {
+        module_of::<S>()
+    }
+
+    fn init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
+        self.on_init_dependencies(deps);
+    }
+
+    fn stop_timeout(&self) -> Option<Duration> {
+        Service::stop_timeout(self)
+    }
+
+    fn wait_for_shutdown(&self) -> bool {
+        Service::wait_for_shutdown(self)
+    }
+
+    fn call<'a>(&'a mut self, hook: Hook, cx: &'a Context<'a>) -> HookFuture<'a> {
+        match hook {
+            Hook::FirstStart => Box::pin(self.on_first_start(cx)),
+            Hook::Start => Box::pin(self.on_start(cx)),
+            Hook::Started => Box::pin(self.on_started(cx)),
+            Hook::Stop => Box::pin(self.on_stop(cx)),
+            Hook::Shutdown => Box::pin(self.on_shutdown(cx)),
+            Hook::Restart => Box::pin(self.on_restart(cx)),
+        }
+    }
+}
+
+/// A resource whose close is awaited when its service stops (mode's `add_async_context`).
+///
+/// Resources close in reverse order of adding, after the service's tasks are gone and
+/// before `on_shutdown`.
+#[allow(async_fn_in_trait)] // Closed inside the tree's driver, which need not be `Send`.
+pub trait AsyncClose: 'static {
+    /// Closes the resource.
+    async fn close(self);
+}
+
+pub(crate) trait DynAsyncClose {
+    fn close(self: Box<Self>) -> Pin<Box<dyn Future<Output = ()>>>;
+}
+
+impl<T: AsyncClose> DynAsyncClose for T {
+    fn close(self: Box<Self>) -> Pin<Box<dyn Future<Output = ()>>> {
+        Box::pin(AsyncClose::close(*self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Plain;
+    struct Generic<T>(T);
+
+    #[test]
+    fn labels_are_short_type_names() {
+        assert_eq!(short_type_name::<Plain>(), "Plain");
+        assert_eq!(short_type_name::<Generic<Plain>>(), "Generic");
+        assert_eq!(module_of::<Plain>(), "mode_core::service::tests");
+    }
+}

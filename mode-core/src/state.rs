@@ -1,0 +1,140 @@
+//! A service's lifecycle state and the reason it stopped.
+
+use core::fmt;
+
+use crate::error::Crash;
+
+/// Where a service is in its lifecycle.
+///
+/// `Init → Starting → Running → Stopping → Stopped`; a restart goes from `Stopped` back to
+/// `Starting`. A crash is not a state of its own: the crashed service is stopped, and
+/// [`ServiceHandle::crash_reason`](crate::ServiceHandle::crash_reason) keeps the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum State {
+    /// Created, never started.
+    Init = 0,
+    /// Running its start sequence.
+    Starting = 1,
+    /// Started and running.
+    Running = 2,
+    /// Running its stop sequence.
+    Stopping = 3,
+    /// Stopped (may be started again by a restart).
+    Stopped = 4,
+}
+
+impl State {
+    pub(crate) fn from_u8(value: u8) -> State {
+        match value {
+            0 => State::Init,
+            1 => State::Starting,
+            2 => State::Running,
+            3 => State::Stopping,
+            _ => State::Stopped,
+        }
+    }
+
+    /// Whether the service is starting or running.
+    #[must_use]
+    pub fn is_active(self) -> bool {
+        matches!(self, State::Starting | State::Running)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            State::Init => "init",
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Stopping => "stopping",
+            State::Stopped => "stopped",
+        })
+    }
+}
+
+/// Why a service stopped (or is stopping).
+///
+/// `on_stop`, the log and every waiter can read it; the root's reason becomes the
+/// process's exit status in the Worker.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// Somebody asked it to stop ([`ServiceHandle::stop`](crate::ServiceHandle::stop), a
+    /// signal).
+    Requested,
+    /// Its parent is stopping.
+    ParentStopping,
+    /// It (or, for an ancestor, a descendant without a supervisor) crashed.
+    Crashed(Crash),
+    /// It is being restarted.
+    Restarting,
+    /// Its stop did not finish within its stop timeout; the rest was cut short.
+    StopTimeout {
+        /// The step the stop was still waiting on.
+        waiting_on: WaitingOn,
+    },
+}
+
+impl StopReason {
+    /// The crash, if the service stopped because of one.
+    #[must_use]
+    pub fn crash(&self) -> Option<&Crash> {
+        match self {
+            StopReason::Crashed(crash) => Some(crash),
+            _ => None,
+        }
+    }
+
+    /// Whether this reason means failure (a crash or a stop timeout).
+    #[must_use]
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            StopReason::Crashed(_) | StopReason::StopTimeout { .. }
+        )
+    }
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::Requested => f.write_str("asked to stop"),
+            StopReason::ParentStopping => f.write_str("parent stopping"),
+            StopReason::Crashed(crash) => write!(f, "crashed: {crash}"),
+            StopReason::Restarting => f.write_str("restarting"),
+            StopReason::StopTimeout { waiting_on } => {
+                write!(f, "stop timed out waiting for {waiting_on}")
+            }
+        }
+    }
+}
+
+/// The step of a stop sequence that a timed-out stop was waiting on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitingOn {
+    /// The `on_stop` hook.
+    OnStop,
+    /// The service's background tasks and futures (how many were left).
+    Tasks(usize),
+    /// The shutdown flag (`wait_for_shutdown`), never set.
+    Shutdown,
+    /// An async resource's close.
+    Resource,
+    /// The `on_shutdown` hook.
+    OnShutdown,
+}
+
+impl fmt::Display for WaitingOn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitingOn::OnStop => f.write_str("on_stop"),
+            WaitingOn::Tasks(n) => write!(f, "{n} task(s)"),
+            WaitingOn::Shutdown => f.write_str("the shutdown flag (set_shutdown)"),
+            WaitingOn::Resource => f.write_str("a resource to close"),
+            WaitingOn::OnShutdown => f.write_str("on_shutdown"),
+        }
+    }
+}

@@ -1,0 +1,663 @@
+//! [`Tree`]: runs a root service and its descendants, and the sequences that start, stop
+//! and restart them.
+//!
+//! One future, [`Tree::run`], drives the whole tree: it runs every hook, in the exact
+//! order of mode's lifecycle, and executes the requests that handles queue (stop, start,
+//! restart, crash). It also drives the tree's timer queue, so every sleep and periodic
+//! timer of the tree shares a single adapter sleep. Background tasks run on the executor
+//! through the [`Spawner`].
+//!
+//! Because hooks run inside this future, they need not be `Send`, and so `run` is not
+//! `Send` either: await it from `main` (`block_on`), from a `LocalSet`, or from one task
+//! of an embedded executor.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::cell::{Cell, RefCell};
+use core::fmt;
+
+use crate::context::{Context, Dependencies};
+use crate::error::{Crash, Error};
+use crate::events::{self, Emit, Observer};
+use crate::graph::ChildKind;
+use crate::handle::{wait_for, ServiceHandle};
+use crate::node::{Command, Node, TreeShared};
+use crate::runtime::{LocalBoxFuture, Spawner, Timer};
+use crate::service::{DynAsyncClose, DynService, Hook, Service};
+use crate::state::{State, StopReason, WaitingOn};
+use crate::task::CatchPanic;
+use crate::time::{Duration, Instant};
+use crate::timer_queue::{self, Clock, TimerQueue};
+use crate::util::{race, Either};
+
+/// A service tree, ready to run.
+///
+/// ```
+/// use mode_core::testing::VirtualRuntime;
+/// use mode_core::{Context, Result, Service, StopReason, Tree};
+/// use std::time::Duration;
+///
+/// struct App;
+///
+/// impl Service for App {
+///     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+///         // Stop after one second of (virtual) time.
+///         let handle = cx.handle().clone();
+///         cx.spawn(async move {
+///             handle.sleep(Duration::from_secs(1)).await?;
+///             handle.request_stop();
+///             Ok(())
+///         })?;
+///         Ok(())
+///     }
+/// }
+///
+/// let rt = VirtualRuntime::new();
+/// let tree = Tree::new(App, rt.clone(), rt.clone());
+/// let reason = rt.block_on(tree.run()).unwrap();
+/// assert!(matches!(reason, StopReason::Requested));
+/// assert_eq!(rt.now().as_duration(), Duration::from_secs(1));
+/// ```
+pub struct Tree<T: Timer> {
+    driver: Driver,
+    root: Rc<LocalNode>,
+    timer: Arc<T>,
+}
+
+impl<T: Timer> fmt::Debug for Tree<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tree")
+            .field("root", &self.root.handle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Timer> Tree<T> {
+    /// A tree with `root` at the top; background tasks go to `spawner`, time comes from
+    /// `timer`. Children declared in `on_init_dependencies` are created now (so the graph
+    /// is complete before the tree starts); nothing starts until [`run`](Self::run).
+    pub fn new(root: impl Service, spawner: impl Spawner, timer: T) -> Self {
+        let timer = Arc::new(timer);
+        let clock: Arc<dyn Clock> = timer.clone();
+        let timers = Arc::new(TimerQueue::new(clock));
+        let spawner: Arc<dyn Spawner> = Arc::new(spawner);
+        let driver = Driver {
+            shared: Arc::new(TreeShared::new(spawner, timers)),
+            registry: RefCell::new(BTreeMap::new()),
+        };
+        let root = driver.create_node(Box::new(root), None, ChildKind::Root);
+        Tree {
+            driver,
+            root,
+            timer,
+        }
+    }
+
+    /// The default stop timeout of every service that does not set its own
+    /// ([`Service::stop_timeout`]); 10 seconds unless changed.
+    #[must_use]
+    pub fn with_stop_timeout(self, timeout: Duration) -> Self {
+        self.driver.shared.set_default_stop_timeout(timeout);
+        self
+    }
+
+    /// Adds an observer of every lifecycle event (after the log).
+    #[must_use]
+    pub fn with_observer(self, observer: impl Observer) -> Self {
+        self.driver.shared.add_observer(Arc::new(observer));
+        self
+    }
+
+    /// The number of dashes in the root's log prefix: 1 by default (`[^-App]`), leaving
+    /// depth 0 (`[^Worker]`) to the program that runs the tree.
+    #[must_use]
+    pub fn with_log_depth(self, depth: usize) -> Self {
+        self.driver.shared.set_base_depth(depth);
+        self
+    }
+
+    /// The root service's handle.
+    #[must_use]
+    pub fn handle(&self) -> ServiceHandle {
+        self.root.handle.clone()
+    }
+
+    /// Starts the tree, serves requests until the root has stopped, and returns why it
+    /// stopped.
+    ///
+    /// The root stops when asked to ([`ServiceHandle::stop`]), or when a service crashes
+    /// with no supervisor above it; the reason is then
+    /// [`StopReason::Crashed`] with that crash. When `run` returns, every service has
+    /// stopped and every task it spawned is gone (unless a stop timed out).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future abandons the stop sequence: every task of the tree is cancelled
+    /// (dropped at its next poll), but hooks such as `on_stop` do not run.
+    pub async fn run(self) -> StopReason {
+        let Tree {
+            driver,
+            root,
+            timer,
+        } = self;
+        let timers = driver.shared.timers.clone();
+        let main = driver.main(&root);
+        let drive = timer_queue::drive(&timers, &*timer);
+        match race(main, drive).await {
+            Either::Left(reason) => reason,
+            Either::Right(never) => match never {},
+        }
+    }
+}
+
+/// Why a start sequence did not finish.
+#[derive(Debug)]
+pub(crate) enum StartError {
+    /// The service (or a child it started) crashed.
+    Crashed(Crash),
+    /// The service was asked to stop; the queued stop finishes the job.
+    Interrupted,
+}
+
+/// A value or async resource owned by a service until it stops.
+pub(crate) enum Resource {
+    Value(#[allow(dead_code)] Box<dyn Any>),
+    Async(Box<dyn DynAsyncClose>),
+}
+
+/// The driver's half of a service: the service value and everything that need not be
+/// `Send`. Only the future running the tree touches it.
+pub(crate) struct LocalNode {
+    pub(crate) handle: ServiceHandle,
+    /// Taken out while one of its hooks runs.
+    service: Cell<Option<Box<dyn DynService>>>,
+    children: RefCell<Vec<Rc<LocalNode>>>,
+    pub(crate) resources: RefCell<Vec<Resource>>,
+    /// Local tasks spawned before the start sequence's task step; `None` after it.
+    pub(crate) local_deferred: RefCell<Option<Vec<LocalBoxFuture>>>,
+    started_once: Cell<bool>,
+    stop_timeout: Option<Duration>,
+    wait_for_shutdown: bool,
+}
+
+impl LocalNode {
+    fn node(&self) -> &Arc<Node> {
+        self.handle.node()
+    }
+}
+
+/// Holds a service taken out of its node while a hook runs; puts it back when dropped.
+struct ServiceSlot<'a> {
+    local: &'a LocalNode,
+    service: Option<Box<dyn DynService>>,
+}
+
+impl Drop for ServiceSlot<'_> {
+    fn drop(&mut self) {
+        self.local.service.set(self.service.take());
+    }
+}
+
+/// Runs the lifecycle sequences. Lives inside [`Tree::run`].
+pub(crate) struct Driver {
+    shared: Arc<TreeShared>,
+    registry: RefCell<BTreeMap<u64, Rc<LocalNode>>>,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The tree is gone, finished or abandoned: make every task that may still exist
+        // finish at its next poll, and release every waiter. Nothing here blocks.
+        self.shared.set_finished();
+        let registry = core::mem::take(&mut *self.registry.borrow_mut());
+        for local in registry.values() {
+            local.node().tasks().cancel();
+            local.node().changed.notify(usize::MAX);
+            local.children.borrow_mut().clear();
+        }
+    }
+}
+
+impl Driver {
+    /// Creates a node for `service` under `parent`, then its declared children.
+    pub(crate) fn create_node(
+        &self,
+        mut service: Box<dyn DynService>,
+        parent: Option<&Rc<LocalNode>>,
+        kind: ChildKind,
+    ) -> Rc<LocalNode> {
+        let parent_node = parent.map(|p| p.node());
+        let node = Node::new(
+            self.shared.clone(),
+            service.label(),
+            service.log_target(),
+            parent_node,
+            parent_node.map_or(0, |p| p.depth + 1),
+            kind,
+        );
+        if let Some(parent) = parent_node {
+            parent.push_child(node.clone());
+        }
+        let local = Rc::new(LocalNode {
+            handle: ServiceHandle::new(node.clone()),
+            service: Cell::new(None),
+            children: RefCell::new(Vec::new()),
+            resources: RefCell::new(Vec::new()),
+            local_deferred: RefCell::new(Some(Vec::new())),
+            started_once: Cell::new(false),
+            stop_timeout: service.stop_timeout(),
+            wait_for_shutdown: service.wait_for_shutdown(),
+        });
+        self.registry.borrow_mut().insert(node.id, local.clone());
+        if let Some(parent) = parent {
+            parent.children.borrow_mut().push(local.clone());
+        }
+        service.init_dependencies(&mut Dependencies {
+            driver: self,
+            parent: &local,
+        });
+        local.service.set(Some(service));
+        local
+    }
+
+    fn find(&self, node: &Node) -> Option<Rc<LocalNode>> {
+        self.registry.borrow().get(&node.id).cloned()
+    }
+
+    async fn main(&self, root: &Rc<LocalNode>) -> StopReason {
+        if let Err(StartError::Crashed(crash)) = self.start_node(root).await {
+            self.stop_node(root, StopReason::Crashed(crash)).await;
+        }
+        while root.node().state() != State::Stopped {
+            let command = self.next_command().await;
+            self.execute(command).await;
+        }
+        root.node().stop_reason().unwrap_or(StopReason::Requested)
+    }
+
+    async fn next_command(&self) -> Command {
+        loop {
+            if let Some(command) = self.shared.next_command() {
+                return command;
+            }
+            let listener = self.shared.wake.listen();
+            // Re-check: a command queued before the listener existed notified nobody.
+            if let Some(command) = self.shared.next_command() {
+                return command;
+            }
+            listener.await;
+        }
+    }
+
+    async fn execute(&self, command: Command) {
+        match command {
+            Command::Stop(node) => {
+                if let Some(local) = self.find(&node) {
+                    self.stop_node(&local, StopReason::Requested).await;
+                }
+            }
+            Command::Start(node) => {
+                let Some(local) = self.find(&node) else {
+                    node.finish_start(Err(Error::TreeFinished));
+                    return;
+                };
+                if let Err(err) = self.check_startable(&node) {
+                    node.finish_start(Err(err));
+                    return;
+                }
+                self.start_and_handle(&local).await;
+            }
+            Command::Restart(node) => {
+                let Some(local) = self.find(&node) else {
+                    node.finish_start(Err(Error::TreeFinished));
+                    return;
+                };
+                if node.state() == State::Init {
+                    node.finish_start(Err(Error::NotStarted));
+                    return;
+                }
+                if node.parent().is_some_and(|p| p.state() != State::Running) {
+                    node.finish_start(Err(Error::ParentNotRunning));
+                    return;
+                }
+                events::emit(&node, Emit::Restarting);
+                self.stop_node(&local, StopReason::Restarting).await;
+                self.start_and_handle(&local).await;
+            }
+            Command::Crashed(node) => {
+                if let Some(local) = self.find(&node) {
+                    self.handle_crash(&local).await;
+                }
+            }
+        }
+    }
+
+    fn check_startable(&self, node: &Node) -> Result<(), Error> {
+        if node.state().is_active() {
+            return Err(Error::AlreadyStarted);
+        }
+        if node.parent().is_some_and(|p| p.state() != State::Running) {
+            return Err(Error::ParentNotRunning);
+        }
+        Ok(())
+    }
+
+    async fn start_and_handle(&self, local: &Rc<LocalNode>) {
+        if let Err(StartError::Crashed(_)) = self.start_node(local).await {
+            self.handle_crash(local).await;
+        }
+    }
+
+    /// A service crashed: without a supervisor above it, the crash stops the whole tree.
+    async fn handle_crash(&self, local: &Rc<LocalNode>) {
+        let node = local.node();
+        let Some(crash) = node.crash_reason() else {
+            return;
+        };
+        if matches!(node.state(), State::Init | State::Stopped) && node.parent().is_some() {
+            // Already stopped by whoever handled it first.
+            return;
+        }
+        let mut root = local.clone();
+        while let Some(parent) = root.node().parent() {
+            parent.record_crash(crash.clone());
+            match self.find(&parent) {
+                Some(parent) => root = parent,
+                None => break,
+            }
+        }
+        self.stop_node(&root, StopReason::Crashed(crash)).await;
+    }
+
+    /// The start sequence (mode's order): `on_first_start` (or `on_restart`), `Starting...`,
+    /// `on_start`, background tasks, children one by one, `Started`, `on_started`.
+    pub(crate) async fn start_node(&self, local: &Rc<LocalNode>) -> Result<(), StartError> {
+        let node = local.node();
+        let restarting = local.started_once.get();
+        node.begin_run(restarting);
+        *local.local_deferred.borrow_mut() = Some(Vec::new());
+        node.set_state(State::Starting);
+        let result = self.start_steps(local, restarting).await;
+        node.finish_start(match &result {
+            Ok(()) => Ok(()),
+            Err(StartError::Crashed(crash)) => Err(Error::Crashed(crash.clone())),
+            Err(StartError::Interrupted) => Err(Error::ServiceStopped),
+        });
+        result
+    }
+
+    async fn start_steps(&self, local: &Rc<LocalNode>, restarting: bool) -> Result<(), StartError> {
+        let node = local.node();
+        if restarting {
+            self.call_start_hook(local, Hook::Restart).await?;
+        } else {
+            local.started_once.set(true);
+            self.call_start_hook(local, Hook::FirstStart).await?;
+        }
+        check_stop(node)?;
+        events::emit(node, Emit::Starting);
+        self.call_start_hook(local, Hook::Start).await?;
+        check_stop(node)?;
+
+        // Background tasks, in the order they were added.
+        for task in node.tasks().take_deferred() {
+            if let Err(err) = node.tree.spawner.spawn(task) {
+                return Err(self.crashed(node, Box::new(err)));
+            }
+        }
+        let local_tasks = local.local_deferred.borrow_mut().take().unwrap_or_default();
+        for task in local_tasks {
+            if let Err(err) = node.tree.spawner.spawn_local(task) {
+                return Err(self.crashed(node, Box::new(err)));
+            }
+        }
+
+        // Children, each fully started before the next; the list may grow meanwhile.
+        let mut index = 0;
+        loop {
+            let child = local.children.borrow().get(index).cloned();
+            let Some(child) = child else { break };
+            index += 1;
+            if matches!(child.node().state(), State::Init | State::Stopped) {
+                match Box::pin(self.start_node(&child)).await {
+                    Ok(()) => {}
+                    Err(StartError::Crashed(crash)) => {
+                        node.record_crash(crash.clone());
+                        return Err(StartError::Crashed(crash));
+                    }
+                    Err(StartError::Interrupted) => return Err(StartError::Interrupted),
+                }
+            }
+            check_stop(node)?;
+        }
+
+        events::emit(node, Emit::Started);
+        node.set_state(State::Running);
+        self.call_start_hook(local, Hook::Started).await
+    }
+
+    fn crashed(&self, node: &Arc<Node>, error: crate::BoxError) -> StartError {
+        let (crash, new) = node.record_crash(Crash::new(node.label.clone(), error));
+        if new {
+            events::emit(node, Emit::Crashed(&crash));
+        }
+        StartError::Crashed(crash)
+    }
+
+    async fn call_start_hook(&self, local: &Rc<LocalNode>, hook: Hook) -> Result<(), StartError> {
+        self.call_hook(local, hook)
+            .await
+            .map_err(|error| self.crashed(local.node(), error))
+    }
+
+    async fn call_hook(&self, local: &Rc<LocalNode>, hook: Hook) -> crate::Result {
+        let Some(service) = local.service.take() else {
+            // Only reachable if a hook of this service is already running further up the
+            // stack, e.g. a hook that awaits its own restart.
+            return Err(alloc::format!("{} called while another hook runs", hook.name()).into());
+        };
+        // Puts the service back even if this future is dropped mid-hook (a stop timeout).
+        let mut slot = ServiceSlot {
+            local,
+            service: Some(service),
+        };
+        let cx = Context {
+            driver: self,
+            local,
+        };
+        let Some(service) = slot.service.as_mut() else {
+            return Ok(());
+        };
+        CatchPanic::new(service.call(hook, &cx)).await
+    }
+
+    /// The stop sequence (mode's order): `Stopping...`, `on_stop`, children in reverse
+    /// order, tasks cancelled, `Stopped`, the shutdown flag if the service waits for it,
+    /// tasks gone, resources released in reverse order, `on_shutdown`,
+    /// `Shutdown complete!`.
+    pub(crate) async fn stop_node(&self, local: &Rc<LocalNode>, reason: StopReason) {
+        let node = local.node();
+        if matches!(node.state(), State::Init | State::Stopping | State::Stopped) {
+            return;
+        }
+        let reason = match (node.crash_reason(), reason) {
+            (Some(crash), _) => StopReason::Crashed(crash),
+            (None, StopReason::Restarting) => StopReason::Restarting,
+            (None, reason) => node.stop_reason().unwrap_or(reason),
+        };
+        node.set_stop_reason(reason.clone());
+        node.flag_stop();
+        node.set_state(State::Stopping);
+        events::emit(node, Emit::Stopping(&reason));
+
+        let timeout = local
+            .stop_timeout
+            .unwrap_or_else(|| self.shared.default_stop_timeout());
+        let mut budget = StopBudget {
+            timers: &self.shared.timers,
+            node,
+            timeout,
+            deadline: self.shared.timers.now() + timeout,
+            timed_out: None,
+        };
+
+        if let Some(Err(error)) = budget
+            .bounded(self.call_hook(local, Hook::Stop), WaitingOn::OnStop)
+            .await
+        {
+            hook_failed(node, Hook::Stop, &error);
+        }
+
+        let children_started = self.shared.timers.now();
+        let children: Vec<Rc<LocalNode>> = local.children.borrow().clone();
+        for child in children.iter().rev() {
+            Box::pin(self.stop_node(child, StopReason::ParentStopping)).await;
+        }
+        budget.extend(self.shared.timers.now() - children_started);
+        self.remove_runtime_children(local);
+
+        let run = node.tasks();
+        run.cancel();
+        local.local_deferred.borrow_mut().take();
+        events::emit(node, Emit::Stopped);
+
+        if local.wait_for_shutdown {
+            let flag = wait_for(node, || node.shutdown_set().then_some(()));
+            budget.bounded(flag, WaitingOn::Shutdown).await;
+        }
+        if run.live() > 0
+            && budget
+                .bounded(run.wait_empty(), WaitingOn::Tasks(0))
+                .await
+                .is_none()
+        {
+            budget.timed_out = Some(WaitingOn::Tasks(run.live()));
+        }
+
+        let resources = core::mem::take(&mut *local.resources.borrow_mut());
+        for resource in resources.into_iter().rev() {
+            match resource {
+                Resource::Value(value) => drop(value),
+                Resource::Async(resource) => {
+                    budget.bounded(resource.close(), WaitingOn::Resource).await;
+                }
+            }
+        }
+
+        if let Some(Err(error)) = budget
+            .bounded(self.call_hook(local, Hook::Shutdown), WaitingOn::OnShutdown)
+            .await
+        {
+            hook_failed(node, Hook::Shutdown, &error);
+        }
+        events::emit(node, Emit::ShutdownComplete);
+        if let Some(waiting_on) = budget.timed_out {
+            node.set_stop_reason(StopReason::StopTimeout { waiting_on });
+        }
+        node.set_state(State::Stopped);
+    }
+
+    /// Runtime dependencies leave with the run that added them.
+    fn remove_runtime_children(&self, local: &Rc<LocalNode>) {
+        let removed: Vec<Rc<LocalNode>> = {
+            let mut children = local.children.borrow_mut();
+            let (runtime, declared) = core::mem::take(&mut *children)
+                .into_iter()
+                .partition(|child| child.node().kind == ChildKind::Runtime);
+            *children = declared;
+            runtime
+        };
+        for child in removed {
+            local.node().remove_child(child.node().id);
+            self.forget(&child);
+        }
+    }
+
+    /// Drops a stopped subtree from the registry.
+    fn forget(&self, local: &Rc<LocalNode>) {
+        self.registry.borrow_mut().remove(&local.node().id);
+        let children = core::mem::take(&mut *local.children.borrow_mut());
+        for child in &children {
+            self.forget(child);
+        }
+    }
+}
+
+fn check_stop(node: &Node) -> Result<(), StartError> {
+    if node.should_stop() {
+        Err(StartError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+fn hook_failed(node: &Node, hook: Hook, error: &crate::BoxError) {
+    events::emit(
+        node,
+        Emit::HookFailed {
+            hook: hook.name(),
+            error: &**error,
+        },
+    );
+}
+
+/// The time a service's stop may take: one deadline for its own steps, extended by the
+/// time its children took (they have their own).
+struct StopBudget<'a> {
+    timers: &'a Arc<TimerQueue>,
+    node: &'a Node,
+    timeout: Duration,
+    deadline: Instant,
+    timed_out: Option<WaitingOn>,
+}
+
+impl StopBudget<'_> {
+    fn extend(&mut self, by: Duration) {
+        self.deadline += by;
+    }
+
+    /// Runs `step` until the deadline; `None` (and a logged stop timeout) if it expired.
+    async fn bounded<F: core::future::Future>(
+        &mut self,
+        step: F,
+        waiting_on: WaitingOn,
+    ) -> Option<F::Output> {
+        let sleep = self.timers.sleep_until(self.deadline);
+        match race(step, sleep).await {
+            Either::Left(value) => Some(value),
+            Either::Right(()) => {
+                let waiting_on = match waiting_on {
+                    WaitingOn::Tasks(_) => WaitingOn::Tasks(self.node.tasks().live()),
+                    other => other,
+                };
+                events::emit(
+                    self.node,
+                    Emit::StopTimeout {
+                        waiting_on,
+                        timeout: self.timeout,
+                    },
+                );
+                self.timed_out.get_or_insert(waiting_on);
+                None
+            }
+        }
+    }
+}
+
+impl fmt::Debug for LocalNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalNode")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,102 @@
+//! Small future combinators the engine needs (kept here to keep mode-core's dependencies
+//! small).
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use event_listener::EventListener;
+
+use crate::node::Node;
+
+/// Which of two raced futures finished first.
+#[derive(Debug)]
+pub(crate) enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+pin_project_lite::pin_project! {
+    /// Polls `left` then `right`; finishes with the first that is ready (biased to `left`).
+    pub(crate) struct Race<A, B> {
+        #[pin]
+        left: A,
+        #[pin]
+        right: B,
+    }
+}
+
+pub(crate) fn race<A: Future, B: Future>(left: A, right: B) -> Race<A, B> {
+    Race { left, right }
+}
+
+impl<A: Future, B: Future> Future for Race<A, B> {
+    type Output = Either<A::Output, B::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(value) = this.left.poll(cx) {
+            return Poll::Ready(Either::Left(value));
+        }
+        if let Poll::Ready(value) = this.right.poll(cx) {
+            return Poll::Ready(Either::Right(value));
+        }
+        Poll::Pending
+    }
+}
+
+/// Completes once `node` is asked to stop. Reusable: keeps one listener registered across
+/// polls, so a loop that races it against each tick allocates only when the node changes.
+#[derive(Debug)]
+pub(crate) struct StopSignal<'a> {
+    node: &'a Node,
+    listener: Option<EventListener>,
+}
+
+impl<'a> StopSignal<'a> {
+    pub(crate) fn new(node: &'a Node) -> Self {
+        StopSignal {
+            node,
+            listener: None,
+        }
+    }
+
+    /// Waits for the stop flag.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: nothing is lost if the future is dropped.
+    pub(crate) fn wait(&mut self) -> WaitStop<'_, 'a> {
+        WaitStop { signal: self }
+    }
+}
+
+/// The future of [`StopSignal::wait`].
+#[derive(Debug)]
+pub(crate) struct WaitStop<'s, 'a> {
+    signal: &'s mut StopSignal<'a>,
+}
+
+impl Future for WaitStop<'_, '_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let signal = &mut *self.get_mut().signal;
+        loop {
+            if signal.node.should_stop() {
+                return Poll::Ready(());
+            }
+            match &mut signal.listener {
+                None => {
+                    // Listen, then loop to re-check: a notification sent before the
+                    // listener existed would otherwise be missed.
+                    signal.listener = Some(signal.node.changed.listen());
+                }
+                Some(listener) => match Pin::new(listener).poll(cx) {
+                    Poll::Ready(()) => signal.listener = None,
+                    Poll::Pending => return Poll::Pending,
+                },
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The conformance suite: every behaviour of mode-core, written once against the core API
+//! and instantiated for each backend with [`conformance_tests!`].
+//!
+//! A backend says how to build a [`Tree`] on its executor and how to block on a future
+//! ([`Backend`]). Test names carry the backend (`tokio_multi_thread::lifecycle_order`), so a
+//! failure says where. Timing assertions are exact on virtual time and tolerant on real
+//! clocks ([`Backend::is_virtual`]); no behaviour is skipped on any backend.
+//!
+//! Hooks and log lines are recorded in one per-thread [`journal`], so a test can assert their
+//! exact interleaving: the tree's driver (which runs hooks and emits lifecycle logs) runs on
+//! the thread that blocks on it, on every backend.
+
+use core::future::Future;
+
+use mode_core::runtime::Timer;
+use mode_core::{Service, Tree};
+
+pub mod journal;
+pub mod probe;
+
+pub mod crash;
+pub mod graph;
+pub mod lifecycle;
+pub mod resources;
+pub mod tasks;
+pub mod timers;
+pub mod waits;
+
+/// An executor the suite runs on.
+pub trait Backend: 'static {
+    /// The backend's timer.
+    type Timer: Timer;
+
+    /// A tree for `root` on this backend.
+    fn tree<S: Service>(&self, root: S) -> Tree<Self::Timer>;
+
+    /// Runs `future` to completion on this backend, from the calling thread.
+    fn block_on<F: Future>(&self, future: F) -> F::Output;
+
+    /// Whether time is virtual (deterministic, exact) rather than a real clock.
+    fn is_virtual(&self) -> bool;
+}
+
+/// The virtual-time backend of mode-core's `testing` module.
+#[derive(Debug, Clone, Default)]
+pub struct Virtual {
+    rt: mode_core::testing::VirtualRuntime,
+}
+
+impl Virtual {
+    /// A fresh virtual runtime.
+    #[must_use]
+    pub fn new() -> Self {
+        Virtual::default()
+    }
+
+    /// The runtime, e.g. to count its live tasks.
+    #[must_use]
+    pub fn runtime(&self) -> &mode_core::testing::VirtualRuntime {
+        &self.rt
+    }
+}
+
+impl Backend for Virtual {
+    type Timer = mode_core::testing::VirtualRuntime;
+
+    fn tree<S: Service>(&self, root: S) -> Tree<Self::Timer> {
+        Tree::new(root, self.rt.clone(), self.rt.clone())
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        match self.rt.block_on(future) {
+            Ok(output) => output,
+            Err(stalled) => panic!("virtual runtime: {stalled}"),
+        }
+    }
+
+    fn is_virtual(&self) -> bool {
+        true
+    }
+}
+
+/// Runs `tree` while `driver` interacts with it through handles; returns both outputs.
+pub async fn run_with<T, F>(tree: Tree<T>, driver: F) -> (mode_core::StopReason, F::Output)
+where
+    T: Timer,
+    F: Future,
+{
+    futures_lite::future::zip(tree.run(), driver).await
+}
+
+/// Generates one `#[test]` per conformance test, for the backend built by `$backend`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($backend:expr) => {
+        $crate::conformance_tests!(@tests $backend;
+            lifecycle::lifecycle_order,
+            lifecycle::restart_runs_on_restart_and_keeps_the_handle,
+            lifecycle::runtime_dependencies,
+            lifecycle::stop_is_idempotent_and_concurrent,
+            lifecycle::bad_requests_get_clear_errors,
+            lifecycle::stop_reasons_are_typed,
+            lifecycle::stop_during_start_stops_what_started,
+            tasks::tasks_are_gone_after_stop,
+            tasks::no_task_leaks_over_many_cycles,
+            tasks::tasks_start_after_on_start_in_order,
+            tasks::spawn_after_stop_is_refused,
+            tasks::local_tasks_are_owned_too,
+            timers::timer_has_no_drift,
+            timers::overrun_skips_and_warns_once,
+            timers::no_tick_after_stop_begins,
+            timers::zero_interval_is_an_error,
+            waits::sleep_returns_early_on_stop,
+            waits::wait_with_timeout,
+            waits::wait_first_and_many,
+            waits::wait_for_stopped_other,
+            waits::wait_for_shutdown_flag,
+            resources::resources_released_in_reverse_order,
+            resources::stop_timeout_aborts_and_goes_on,
+            crash::hook_error_crashes_the_tree,
+            crash::task_error_crashes_the_tree,
+            crash::panic_crashes_the_tree,
+            crash::crash_from_handle,
+            crash::crash_while_starting_child,
+            graph::graph_exports,
+        );
+    };
+    (@tests $backend:expr; $($module:ident :: $test:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                $crate::$module::$test($backend);
+            }
+        )*
+    };
+}

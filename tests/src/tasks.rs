@@ -1,0 +1,225 @@
+//! Background tasks are owned: none outlives its service, none leaks.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use mode_core::{Context, Error, Result, Service, State};
+
+use crate::journal::{capture, record};
+use crate::{run_with, Backend};
+
+/// Counts live instances; a task holds one so its drop is visible.
+#[derive(Debug)]
+pub struct DropGuard(Arc<AtomicUsize>);
+
+impl DropGuard {
+    /// A guard counted in `live`.
+    pub fn new(live: &Arc<AtomicUsize>) -> Self {
+        live.fetch_add(1, Ordering::SeqCst);
+        DropGuard(live.clone())
+    }
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Spawns `n` tasks that wait forever holding a guard, plus one timer.
+struct Worker {
+    n: usize,
+    live: Arc<AtomicUsize>,
+}
+
+impl Service for Worker {
+    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+        for _ in 0..self.n {
+            let guard = DropGuard::new(&self.live);
+            cx.spawn(async move {
+                let _guard = guard;
+                core::future::pending::<()>().await;
+                Ok(())
+            })?;
+        }
+        let guard = DropGuard::new(&self.live);
+        cx.timer(core::time::Duration::from_millis(5), move || {
+            let _ = &guard;
+            async { Ok(()) }
+        })?;
+        let guard = DropGuard::new(&self.live);
+        cx.spawn_local(async move {
+            let _guard = guard;
+            core::future::pending::<()>().await;
+            Ok(())
+        })
+        .or_else(|err| match err {
+            // Backends without a local spawner still own the guard: it was dropped.
+            Error::Spawn(mode_core::runtime::SpawnError::LocalUnsupported) => Ok(()),
+            other => Err(other),
+        })?;
+        Ok(())
+    }
+
+    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+        // Tasks still run while on_stop runs; they are cancelled after the children stop.
+        assert!(cx.state() == State::Stopping);
+        Ok(())
+    }
+}
+
+/// When `stop` returns, every task of the service has been dropped.
+pub fn tasks_are_gone_after_stop<B: Backend>(backend: B) {
+    let live = Arc::new(AtomicUsize::new(0));
+    let tree = backend.tree(Worker {
+        n: 10,
+        live: live.clone(),
+    });
+    let root = tree.handle();
+    backend.block_on(async {
+        run_with(tree, async {
+            root.wait_until_running().await.unwrap();
+            assert!(live.load(Ordering::SeqCst) >= 11);
+            root.stop().await;
+            assert_eq!(
+                live.load(Ordering::SeqCst),
+                0,
+                "a task outlived its service"
+            );
+        })
+        .await;
+    });
+}
+
+/// 1,000 restarts of a service with tasks leave no task behind.
+pub fn no_task_leaks_over_many_cycles<B: Backend>(backend: B) {
+    let live = Arc::new(AtomicUsize::new(0));
+    let tree = backend.tree(Worker {
+        n: 2,
+        live: live.clone(),
+    });
+    let root = tree.handle();
+    let cycles = if backend.is_virtual() { 1000 } else { 200 };
+    backend.block_on(async {
+        run_with(tree, async {
+            root.wait_until_running().await.unwrap();
+            for _ in 0..cycles {
+                root.restart().await.unwrap();
+                assert!(live.load(Ordering::SeqCst) >= 3);
+            }
+            root.stop().await;
+        })
+        .await;
+    });
+    assert_eq!(live.load(Ordering::SeqCst), 0);
+    assert_eq!(root.restart_count(), cycles);
+}
+
+/// Records task starts relative to hooks.
+struct Ordered;
+
+impl Service for Ordered {
+    fn on_init_dependencies(&mut self, deps: &mut mode_core::Dependencies<'_>) {
+        deps.add(crate::probe::Probe::new("Child"));
+    }
+
+    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+        for name in ["task-a", "task-b"] {
+            cx.spawn(async move {
+                record(name);
+                Ok(())
+            })?;
+        }
+        record("on_start end");
+        Ok(())
+    }
+}
+
+/// Tasks added in `on_start` start after it returns, in the order added, before children.
+///
+/// Only on executors that poll spawned tasks on the driving thread are the records in
+/// the same journal; elsewhere the test checks that the tasks ran.
+pub fn tasks_start_after_on_start_in_order<B: Backend>(backend: B) {
+    let tree = backend.tree(Ordered);
+    let root = tree.handle();
+    let ((), journal) = capture(|| {
+        backend.block_on(async {
+            run_with(tree, async {
+                root.wait_until_running().await.unwrap();
+                root.stop().await;
+            })
+            .await;
+        })
+    });
+    let on_start = journal.iter().position(|l| l == "on_start end").unwrap();
+    if let Some(a) = journal.iter().position(|l| l == "task-a") {
+        let b = journal.iter().position(|l| l == "task-b").unwrap();
+        assert!(on_start < a && a < b, "{journal:?}");
+    }
+}
+
+/// Spawning on a stopped service, and a zero timer interval, are clear errors.
+pub fn spawn_after_stop_is_refused<B: Backend>(backend: B) {
+    let tree = backend.tree(crate::probe::Probe::new("App"));
+    let root = tree.handle();
+    backend.block_on(async {
+        run_with(tree, async {
+            root.wait_until_running().await.unwrap();
+            root.stop().await;
+            assert!(matches!(
+                root.spawn(async { Ok(()) }),
+                Err(Error::ServiceStopped)
+            ));
+            assert!(matches!(
+                root.timer(core::time::Duration::from_secs(1), || async { Ok(()) }),
+                Err(Error::ServiceStopped)
+            ));
+        })
+        .await;
+    });
+}
+
+/// Holds an `Rc` across an await in a local task: no `Send` needed.
+struct LocalUser {
+    done: Arc<AtomicUsize>,
+}
+
+impl Service for LocalUser {
+    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+        let shared = std::rc::Rc::new(std::cell::Cell::new(0));
+        let done = self.done.clone();
+        let handle = cx.handle().clone();
+        let result = cx.spawn_local(async move {
+            shared.set(1);
+            let _ = handle.sleep(core::time::Duration::from_millis(1)).await;
+            done.fetch_add(shared.get(), Ordering::SeqCst);
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(Error::Spawn(mode_core::runtime::SpawnError::LocalUnsupported)) => {
+                self.done.store(1, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+/// Futures that are not `Send` run through `spawn_local` and are owned like any task.
+pub fn local_tasks_are_owned_too<B: Backend>(backend: B) {
+    let done = Arc::new(AtomicUsize::new(0));
+    let tree = backend.tree(LocalUser { done: done.clone() });
+    let root = tree.handle();
+    backend.block_on(async {
+        run_with(tree, async {
+            root.wait_until_running().await.unwrap();
+            root.sleep(core::time::Duration::from_millis(20))
+                .await
+                .unwrap();
+            root.stop().await;
+        })
+        .await;
+    });
+    assert_eq!(done.load(Ordering::SeqCst), 1);
+}

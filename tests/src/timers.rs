@@ -1,0 +1,173 @@
+//! Periodic timers: absolute deadlines, overrun policy, stop awareness.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::vec::Vec;
+
+use mode_core::events::{LifecycleEvent, Observer, ServiceInfo};
+use mode_core::time::{Duration, Instant};
+use mode_core::{Context, Error, Result, Service};
+
+use crate::{run_with, Backend};
+
+type Ticks = Arc<Mutex<Vec<Instant>>>;
+
+/// Ticks every `period`; records the time of each tick; stops the tree after `count` ticks.
+/// The first `slow` ticks take `slow_for`.
+struct Ticker {
+    period: Duration,
+    count: usize,
+    slow: usize,
+    slow_for: Duration,
+    ticks: Ticks,
+    violations: Arc<AtomicUsize>,
+}
+
+impl Ticker {
+    fn new(period: Duration, count: usize) -> Self {
+        Ticker {
+            period,
+            count,
+            slow: 0,
+            slow_for: Duration::ZERO,
+            ticks: Ticks::default(),
+            violations: Arc::default(),
+        }
+    }
+}
+
+impl Service for Ticker {
+    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+        let handle = cx.handle().clone();
+        let ticks = self.ticks.clone();
+        let violations = self.violations.clone();
+        let (count, slow, slow_for) = (self.count, self.slow, self.slow_for);
+        cx.timer(self.period, move || {
+            let handle = handle.clone();
+            let ticks = ticks.clone();
+            let violations = violations.clone();
+            async move {
+                if handle.should_stop() {
+                    violations.fetch_add(1, Ordering::SeqCst);
+                }
+                let n = {
+                    let mut ticks = ticks.lock().unwrap();
+                    ticks.push(handle.now());
+                    ticks.len()
+                };
+                if n <= slow {
+                    handle.sleep(slow_for).await?;
+                }
+                if n == count {
+                    handle.request_stop();
+                }
+                Ok(())
+            }
+        })?;
+        Ok(())
+    }
+}
+
+/// Counts timer overlap events.
+#[derive(Default, Clone)]
+struct Overlaps(Arc<AtomicUsize>);
+
+impl Observer for Overlaps {
+    fn observe(&self, _service: &ServiceInfo<'_>, event: &LifecycleEvent<'_>) {
+        if matches!(event, LifecycleEvent::TimerOverlap { .. }) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// 10,000 ticks (virtual time; 50 on a real clock) land on `start + k·period`.
+pub fn timer_has_no_drift<B: Backend>(backend: B) {
+    let period = Duration::from_millis(10);
+    let count = if backend.is_virtual() { 10_000 } else { 50 };
+    let ticker = Ticker::new(period, count);
+    let ticks = ticker.ticks.clone();
+    let violations = ticker.violations.clone();
+    let tree = backend.tree(ticker);
+    let root = tree.handle();
+    let (reason, ()) = backend.block_on(run_with(tree, async {
+        root.wait_until_stopped().await;
+    }));
+    assert!(!reason.is_failure(), "{reason:?}");
+    let ticks = ticks.lock().unwrap();
+    assert_eq!(ticks.len(), count);
+    assert_eq!(violations.load(Ordering::SeqCst), 0);
+    let first = ticks[0];
+    for (k, tick) in ticks.iter().enumerate() {
+        let due = first + period * u32::try_from(k).unwrap();
+        assert!(*tick >= due, "tick {k} fired early");
+        if backend.is_virtual() {
+            assert_eq!(*tick, due, "tick {k} drifted");
+        }
+    }
+    let drift = (*ticks.last().unwrap() - first) - period * u32::try_from(count - 1).unwrap();
+    let allowed = if backend.is_virtual() {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(30)
+    };
+    assert!(drift <= allowed, "cumulative drift {drift:?}");
+}
+
+/// A tick that overruns skips the missed ticks, stays on the grid, and is reported once
+/// (rate limited) however often it happens.
+pub fn overrun_skips_and_warns_once<B: Backend>(backend: B) {
+    let period = Duration::from_millis(10);
+    let mut ticker = Ticker::new(period, 6);
+    ticker.slow = 3;
+    ticker.slow_for = Duration::from_millis(25);
+    let ticks = ticker.ticks.clone();
+    let overlaps = Overlaps::default();
+    let tree = backend.tree(ticker).with_observer(overlaps.clone());
+    let root = tree.handle();
+    backend.block_on(run_with(tree, async {
+        root.wait_until_stopped().await;
+    }));
+    let ticks = ticks.lock().unwrap();
+    assert_eq!(ticks.len(), 6);
+    let first = ticks[0];
+    let offsets: Vec<Duration> = ticks.iter().map(|t| *t - first).collect();
+    // Each slow tick (25 ms) skips two deadlines; afterwards the grid resumes.
+    let grid = [0, 30, 60, 90, 100, 110].map(Duration::from_millis);
+    for (offset, due) in offsets.iter().zip(grid) {
+        assert!(*offset >= due, "{offsets:?}");
+        if backend.is_virtual() {
+            assert_eq!(*offset, due, "{offsets:?}");
+        }
+    }
+    assert_eq!(overlaps.0.load(Ordering::SeqCst), 1, "rate-limited warning");
+}
+
+/// Once a service is asked to stop, its timers never call back again.
+pub fn no_tick_after_stop_begins<B: Backend>(backend: B) {
+    // The third tick asks the tree to stop; no tick may follow, even one already due.
+    let ticker = Ticker::new(Duration::from_millis(1), 3);
+    let ticks = ticker.ticks.clone();
+    let violations = ticker.violations.clone();
+    let tree = backend.tree(ticker);
+    backend.block_on(tree.run());
+    assert_eq!(ticks.lock().unwrap().len(), 3);
+    assert_eq!(violations.load(Ordering::SeqCst), 0);
+}
+
+struct ZeroTimer;
+
+impl Service for ZeroTimer {
+    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+        let err = cx.timer(Duration::ZERO, || async { Ok(()) }).unwrap_err();
+        assert!(matches!(err, Error::ZeroInterval));
+        assert!(err.to_string().contains("greater than zero"));
+        cx.request_stop();
+        Ok(())
+    }
+}
+
+/// A zero interval is refused with a clear error.
+pub fn zero_interval_is_an_error<B: Backend>(backend: B) {
+    let reason = backend.block_on(backend.tree(ZeroTimer).run());
+    assert!(!reason.is_failure(), "{reason:?}");
+}
