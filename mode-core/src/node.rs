@@ -25,7 +25,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering}
 use event_listener::Event;
 
 use crate::error::{BoxError, Crash, Error};
-use crate::events::{self, Emit, Observer};
+use crate::events::Observer;
 use crate::graph::ChildKind;
 use crate::loom::sync::Mutex;
 use crate::runtime::Spawner;
@@ -346,11 +346,11 @@ impl Node {
         (crash, new)
     }
 
-    /// A crash reported from outside the driver: a task, a timer or a handle.
+    /// A crash reported from outside the driver: a task, a timer or a handle. The driver
+    /// logs it when it takes the command, so crash lines keep their order in the log.
     pub(crate) fn crash_from_task(self: &Arc<Self>, error: BoxError) {
-        let (crash, new) = self.record_crash(Crash::new(self.label.clone(), error));
+        let (_, new) = self.record_crash(Crash::new(self.label.clone(), error));
         if new {
-            events::emit(self, Emit::Crashed(&crash));
             self.tree.send(Command::Crashed(self.clone()));
         }
     }

@@ -329,7 +329,8 @@ impl Driver {
                 self.start_and_handle(&local).await;
             }
             Command::Crashed(node) => {
-                if let Some(local) = self.find(&node) {
+                if let (Some(local), Some(crash)) = (self.find(&node), node.crash_reason()) {
+                    events::emit(&node, Emit::Crashed(&crash));
                     self.handle_crash(&local).await;
                 }
             }

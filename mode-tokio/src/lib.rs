@@ -50,6 +50,9 @@ use mode_core::runtime::{BoxFuture, LocalBoxFuture, SpawnError, Spawner, Timer};
 use mode_core::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
+mod entry;
+pub use entry::{exit_code, run, run_until_signal, tree};
+
 // ===== TokioSpawner =====
 
 /// Runs mode's futures on a tokio runtime.
@@ -467,4 +470,3 @@ mod tests {
     }
 }
 
-// Entry point: added with the service engine

@@ -1,0 +1,130 @@
+//! The entry point: run a service tree on tokio until Ctrl-C (or SIGTERM), then stop it
+//! gracefully.
+//!
+//! This is deliberately small; the full Worker (command line, logging setup, blocking
+//! detection, tree dumps) builds on the same pieces.
+
+use std::process::ExitCode;
+
+use mode_core::{Service, StopReason, Tree};
+use tokio::task::LocalSet;
+
+use crate::{TokioSpawner, TokioTimer};
+
+/// The log prefix of the program that runs the tree, one level above the root service.
+const WORKER: &str = "[^Worker]";
+
+/// A tree for `root` on the current tokio runtime: `Send` tasks go to the runtime, local
+/// ones to the [`LocalSet`] the tree runs in.
+///
+/// # Panics
+///
+/// Outside a tokio runtime (it captures the current runtime's handle).
+pub fn tree<S: Service>(root: S) -> Tree<TokioTimer> {
+    Tree::new(root, TokioSpawner::local(), TokioTimer::new())
+}
+
+/// Runs `root` on a new multi-threaded tokio runtime until it stops; Ctrl-C or SIGTERM
+/// stops it gracefully, a second signal exits at once. Returns the process exit code:
+/// success after a requested stop, failure after a crash or a stop timeout.
+///
+/// ```no_run
+/// use mode_core::Service;
+///
+/// struct App;
+/// impl Service for App {}
+///
+/// fn main() -> std::process::ExitCode {
+///     mode_tokio::run(App)
+/// }
+/// ```
+pub fn run<S: Service>(root: S) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            log::error!("{WORKER}: cannot start the tokio runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let reason = runtime.block_on(run_until_signal(root));
+    exit_code(&reason)
+}
+
+/// Runs `root` on the current tokio runtime until it stops, stopping it gracefully on the
+/// first Ctrl-C or SIGTERM and exiting the process (status 130) on the second.
+///
+/// The tree runs in a [`LocalSet`] on the calling task, so await this from `main`
+/// (`#[tokio::main]`), not from a spawned task.
+///
+/// # Panics
+///
+/// Outside a tokio runtime.
+pub async fn run_until_signal<S: Service>(root: S) -> StopReason {
+    LocalSet::new()
+        .run_until(async move {
+            log::info!("{WORKER}: Starting...");
+            let tree = tree(root);
+            let handle = tree.handle();
+            let reason = tokio::select! {
+                reason = tree.run() => reason,
+                never = stop_on_signals(&handle) => match never {},
+            };
+            log::info!("{WORKER}: Stopped ({reason})");
+            reason
+        })
+        .await
+}
+
+/// The process exit code for a tree that stopped for `reason`.
+#[must_use]
+pub fn exit_code(reason: &StopReason) -> ExitCode {
+    if reason.is_failure() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn stop_on_signals(root: &mode_core::ServiceHandle) -> core::convert::Infallible {
+    let mut signals = Signals::new();
+    signals.next().await;
+    log::info!("{WORKER}: Stopping on signal received...");
+    root.request_stop();
+    signals.next().await;
+    log::warn!("{WORKER}: Second signal received: exiting without a graceful stop");
+    std::process::exit(130)
+}
+
+/// SIGINT and SIGTERM (Ctrl-C only where there is no SIGTERM).
+struct Signals {
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        Signals {
+            #[cfg(unix)]
+            terminate: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .ok(),
+        }
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some(terminate) = self.terminate.as_mut() {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No signal handler could be installed: never stop on a signal.
+            core::future::pending::<()>().await;
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The conformance suite on tokio: the multi-threaded and the current-thread runtime.
+
+use core::future::Future;
+
+use mode_conformance::Backend;
+use mode_core::{Service, Tree};
+use mode_tokio::{TokioSpawner, TokioTimer};
+use tokio::runtime::Runtime;
+use tokio::task::LocalSet;
+
+/// A tokio runtime plus the `LocalSet` the tree's driver runs in.
+struct Tokio {
+    runtime: Runtime,
+    local: LocalSet,
+}
+
+impl Tokio {
+    fn multi_thread() -> Self {
+        Tokio {
+            runtime: tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap(),
+            local: LocalSet::new(),
+        }
+    }
+
+    fn current_thread() -> Self {
+        Tokio {
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            local: LocalSet::new(),
+        }
+    }
+}
+
+impl Backend for Tokio {
+    type Timer = TokioTimer;
+
+    fn tree<S: Service>(&self, root: S) -> Tree<TokioTimer> {
+        let _runtime = self.runtime.enter();
+        Tree::new(root, TokioSpawner::local(), TokioTimer::new())
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(self.local.run_until(future))
+    }
+
+    fn is_virtual(&self) -> bool {
+        false
+    }
+}
+
+mod tokio_multi_thread {
+    mode_conformance::conformance_tests!(super::Tokio::multi_thread());
+}
+
+mod tokio_current_thread {
+    mode_conformance::conformance_tests!(super::Tokio::current_thread());
+}
