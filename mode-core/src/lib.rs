@@ -65,7 +65,7 @@
 //!
 //! Stop ([`ServiceHandle::stop`], a crash, the parent stopping):
 //! 1. log `Stopping...`
-//! 2. `on_stop` ([`Context::stop_reason`](ServiceHandle::stop_reason) says why)
+//! 2. `on_stop` ([`ServiceHandle::stop_reason`] says why)
 //! 3. children stop, in reverse order
 //! 4. the service's tasks are cancelled
 //! 5. log `Stopped`

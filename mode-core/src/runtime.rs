@@ -21,10 +21,7 @@
 //! # Writing an adapter
 //!
 //! ```
-//! use core::future::Future;
-//! use core::pin::Pin;
-//! use mode_core::runtime::{BoxFuture, SpawnError, Spawner, Timer};
-//! use mode_core::time::Instant;
+//! use mode_core::runtime::{BoxFuture, SpawnError, Spawner};
 //!
 //! /// A spawner that refuses everything: shows the shape only.
 //! #[derive(Debug)]

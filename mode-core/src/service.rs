@@ -86,7 +86,7 @@ pub trait Service: 'static {
     }
 
     /// The service is stopping: called first, before its children are stopped.
-    /// [`Context::stop_reason`] says why.
+    /// [`ServiceHandle::stop_reason`](crate::ServiceHandle::stop_reason) (through `cx`) says why.
     async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
         let _ = cx;
         Ok(())

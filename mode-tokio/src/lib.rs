@@ -469,4 +469,3 @@ mod tests {
         assert_eq!(result, Err(SpawnError::LocalUnsupported));
     }
 }
-
