@@ -389,3 +389,37 @@ pub fn stop_during_start_stops_what_started<B: Backend>(backend: B) {
     assert!(!journal.iter().any(|l| l.starts_with("Never.")));
     assert_eq!(root.state(), State::Stopped);
 }
+
+/// Tries to add a child while stopping.
+struct LateAdder;
+
+impl Service for LateAdder {
+    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+        let err = cx
+            .add_runtime_dependency(Probe::new("TooLate"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::ServiceStopped), "{err:?}");
+        record(format!("refused: {err}"));
+        Ok(())
+    }
+}
+
+/// Adding a child to a stopping (or stopped) service is refused with a clear error.
+pub fn adding_children_to_a_stopping_service_fails<B: Backend>(backend: B) {
+    let tree = backend.tree(LateAdder);
+    let root = tree.handle();
+    let ((), journal) = capture(|| {
+        backend.block_on(async {
+            run_with(tree, async {
+                root.wait_until_running().await.unwrap();
+                root.stop().await;
+            })
+            .await;
+        })
+    });
+    assert!(journal
+        .iter()
+        .any(|l| l == "refused: the service is stopping or stopped"));
+    assert!(root.children().is_empty());
+}
