@@ -1,1 +1,22 @@
 //! Utilities: durations and rates from strings, rate limiting, stream helpers.
+//!
+//! - [`Seconds`], [`Rate`], [`want_seconds`], [`rate`]: mode's "seconds" (`1.5`, `"1.203"`,
+//!   `"10/s"`, `"100/m"`, `"10.3/h"`, `"100/d"`, durations, numbers) with typed parse
+//!   errors ([`ParseSecondsError`]).
+//! - [`RateLimit`]: a token bucket driven by instants the caller passes in, so it needs
+//!   no clock.
+//! - [`arange`], [`aslice`], [`chunks`]: `Stream` adapters from mode's `aiter` module.
+//!
+//! What does not live here: anything that sleeps or reads a clock (that needs a
+//! [`Timer`](crate::runtime::Timer)); async primitives ([`sync`](crate::sync)).
+
+mod rate_limit;
+mod seconds;
+mod stream;
+
+pub use rate_limit::RateLimit;
+pub use seconds::{
+    rate, want_seconds, IntoSeconds, ParseSecondsError, ParseSecondsErrorKind, Rate, RateUnit,
+    Seconds,
+};
+pub use stream::{arange, aslice, chunks, Arange, Aslice, Chunks, Step};

@@ -1,0 +1,954 @@
+//! [`Signal`] and [`SyncSignal`]: the observer pattern, as in Django signals and mode.
+//!
+//! Handlers are connected to a signal and all of them are called, in connection order,
+//! each time the signal is sent. A handler receives the *sender* (who sends: a service, an
+//! app) and the *arguments* of this send, both by reference.
+//!
+//! - [`Signal`] has async handlers and `send(..).await`s each in turn.
+//! - [`SyncSignal`] has plain-function handlers and a plain `send`.
+//!
+//! [`connect`](Signal::connect) returns a [`HandlerId`] that
+//! [`disconnect`](Signal::disconnect) takes. A handler is kept until it is disconnected (no
+//! weak references: mode dropped them because handlers vanished unexpectedly).
+//!
+//! # Failures
+//!
+//! A handler fails by returning `Err`; with the `std` feature, a handler that panics fails
+//! too (the panic is caught). **A failing handler does not stop the send:** every other
+//! handler is still called, and `send` then returns [`SendError`] listing each failure
+//! with the [`HandlerId`] and label of the handler that failed. (mode lets the first
+//! exception escape and skips the remaining handlers.)
+//!
+//! # Default sender
+//!
+//! [`with_default_sender`](Signal::with_default_sender) returns a clone that shares the
+//! handlers and sends with a given sender, so that an owner can hand out a signal that
+//! others [`send_default`](Signal::send_default) without knowing the sender.
+//!
+//! # Cost
+//!
+//! Connecting and disconnecting copy the handler list (copy on write). Sending takes one
+//! reference count on the current list, so handlers may connect, disconnect or send from
+//! inside a handler, and a send is not affected by changes made while it runs. Each async
+//! handler returns a boxed future: one allocation per handler per send, which is the
+//! unavoidable cost of storing different handlers in one list. Nothing else is allocated
+//! unless a handler fails.
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::Future;
+use core::mem;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use crate::loom::sync::{Arc, Mutex};
+
+/// The error a handler returns.
+pub type BoxError = Box<dyn core::error::Error + Send + Sync + 'static>;
+
+/// What an async handler returns: a boxed future borrowing the sender and arguments.
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'a>>;
+
+/// An async handler as stored in a [`Signal`].
+type AsyncHandler<S, A> = dyn for<'a> Fn(&'a S, &'a A) -> HandlerFuture<'a> + Send + Sync;
+
+/// A plain handler as stored in a [`SyncSignal`].
+type SyncHandler<S, A> = dyn Fn(&S, &A) -> Result<(), BoxError> + Send + Sync;
+
+/// Identifies a connected handler; [`disconnect`](Signal::disconnect) takes it.
+///
+/// Ids are unique within the handlers of one signal (and its
+/// [`with_default_sender`](Signal::with_default_sender) clones) and are never reused.
+/// Displayed as `#n`, the default label of a handler.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct HandlerId(u64);
+
+impl fmt::Display for HandlerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// One connected handler.
+struct Entry<H: ?Sized> {
+    id: HandlerId,
+    label: Option<Cow<'static, str>>,
+    handler: Box<H>,
+}
+
+/// The handler list as one send sees it.
+type Snapshot<H> = Arc<Vec<Arc<Entry<H>>>>;
+
+struct Handlers<H: ?Sized> {
+    /// Copied on write; a send clones the `Arc` and walks its snapshot.
+    list: Snapshot<H>,
+    next_id: u64,
+}
+
+/// The handler list shared by a signal and its clones.
+struct Registry<H: ?Sized> {
+    handlers: Mutex<Handlers<H>>,
+}
+
+impl<H: ?Sized> Registry<H> {
+    fn new() -> Self {
+        Registry {
+            handlers: Mutex::new(Handlers {
+                list: Arc::new(Vec::new()),
+                next_id: 1,
+            }),
+        }
+    }
+
+    fn connect(&self, label: Option<Cow<'static, str>>, handler: Box<H>) -> HandlerId {
+        let mut handler = Some(handler);
+        let (id, old) = self.handlers.with(|handlers| {
+            let id = HandlerId(handlers.next_id);
+            handlers.next_id += 1;
+            let entry = Arc::new(Entry {
+                id,
+                label,
+                handler: handler.take().expect("moved into the lock once"),
+            });
+            let mut list = Vec::with_capacity(handlers.list.len() + 1);
+            list.extend(handlers.list.iter().cloned());
+            list.push(entry);
+            (id, mem::replace(&mut handlers.list, Arc::new(list)))
+        });
+        drop(old);
+        id
+    }
+
+    fn disconnect(&self, id: HandlerId) -> bool {
+        // The removed handler (user code, in its `Drop`) is dropped after unlocking.
+        let old = self.handlers.with(|handlers| {
+            if !handlers.list.iter().any(|entry| entry.id == id) {
+                return None;
+            }
+            let list = handlers
+                .list
+                .iter()
+                .filter(|entry| entry.id != id)
+                .cloned()
+                .collect();
+            Some(mem::replace(&mut handlers.list, Arc::new(list)))
+        });
+        old.is_some()
+    }
+
+    fn snapshot(&self) -> Snapshot<H> {
+        self.handlers.with(|handlers| handlers.list.clone())
+    }
+
+    fn len(&self) -> usize {
+        self.handlers.with(|handlers| handlers.list.len())
+    }
+}
+
+/// A handler that failed during a send.
+pub struct HandlerFailure {
+    id: HandlerId,
+    label: Option<Cow<'static, str>>,
+    error: BoxError,
+}
+
+impl HandlerFailure {
+    fn new<H: ?Sized>(entry: &Entry<H>, error: BoxError) -> Self {
+        HandlerFailure {
+            id: entry.id,
+            label: entry.label.clone(),
+            error,
+        }
+    }
+
+    /// The id [`connect`](Signal::connect) returned for the handler.
+    #[must_use]
+    pub fn id(&self) -> HandlerId {
+        self.id
+    }
+
+    /// The label given at connection, if any.
+    #[must_use]
+    pub fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
+    /// What the handler returned (or, with `std`, the message of its panic).
+    #[must_use]
+    pub fn error(&self) -> &(dyn core::error::Error + Send + Sync + 'static) {
+        &*self.error
+    }
+
+    /// The handler's error, by value.
+    #[must_use]
+    pub fn into_error(self) -> BoxError {
+        self.error
+    }
+}
+
+impl fmt::Display for HandlerFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.label {
+            Some(label) => write!(f, "handler `{label}` ({}) failed: {}", self.id, self.error),
+            None => write!(f, "handler {} failed: {}", self.id, self.error),
+        }
+    }
+}
+
+impl fmt::Debug for HandlerFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandlerFailure")
+            .field("id", &self.id)
+            .field("label", &self.label)
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+/// Why a send failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SendError {
+    /// One or more handlers failed; every handler was still called. The failures are in
+    /// connection order.
+    HandlersFailed(Vec<HandlerFailure>),
+    /// [`send_default`](Signal::send_default) was called on a signal without a default
+    /// sender; no handler was called.
+    NoDefaultSender,
+}
+
+impl SendError {
+    /// The handlers that failed, in connection order (empty for
+    /// [`NoDefaultSender`](SendError::NoDefaultSender)).
+    #[must_use]
+    pub fn failures(&self) -> &[HandlerFailure] {
+        match self {
+            SendError::HandlersFailed(failures) => failures,
+            SendError::NoDefaultSender => &[],
+        }
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::HandlersFailed(failures) => {
+                let n = failures.len();
+                write!(
+                    f,
+                    "{n} signal handler{} failed",
+                    if n == 1 { "" } else { "s" }
+                )?;
+                for (i, failure) in failures.iter().enumerate() {
+                    f.write_str(if i == 0 { ": " } else { "; " })?;
+                    fmt::Display::fmt(failure, f)?;
+                }
+                Ok(())
+            }
+            SendError::NoDefaultSender => {
+                f.write_str("the signal has no default sender (see `with_default_sender`)")
+            }
+        }
+    }
+}
+
+impl core::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            SendError::HandlersFailed(failures) if failures.len() == 1 => Some(&*failures[0].error),
+            _ => None,
+        }
+    }
+}
+
+/// Runs user code, turning a panic into an error with the `std` feature.
+#[cfg(feature = "std")]
+fn guarded<R>(f: impl FnOnce() -> Result<R, BoxError>) -> Result<R, BoxError> {
+    use core::panic::AssertUnwindSafe;
+    use std::panic::catch_unwind;
+
+    // AssertUnwindSafe: after a panic the signal drops the handler's future and keeps
+    // nothing of it; the handler's own state is the handler's business, as with any
+    // panic a caller recovers from.
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| alloc::string::String::from(*s))
+            .or_else(|| payload.downcast_ref::<alloc::string::String>().cloned())
+            .unwrap_or_else(|| "a non-string panic payload".into());
+        Err(Box::new(HandlerPanicked(message)))
+    })
+}
+
+#[cfg(not(feature = "std"))]
+fn guarded<R>(f: impl FnOnce() -> Result<R, BoxError>) -> Result<R, BoxError> {
+    f()
+}
+
+/// A handler panicked (with `std`, where panics are caught).
+#[cfg(feature = "std")]
+#[derive(Debug)]
+struct HandlerPanicked(alloc::string::String);
+
+#[cfg(feature = "std")]
+impl fmt::Display for HandlerPanicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "panicked: {}", self.0)
+    }
+}
+
+#[cfg(feature = "std")]
+impl core::error::Error for HandlerPanicked {}
+
+// ===== impl Signal =====
+
+/// An async signal: handlers are async and `send` awaits each one in connection order.
+///
+/// `S` is the sender type, `A` the arguments; handlers borrow both. Clones share the
+/// handlers. See the [module documentation](self) for the failure policy.
+///
+/// ```
+/// # futures_lite::future::block_on(async {
+/// use std::sync::{Arc, Mutex};
+/// use mode_core::sync::{SendError, Signal};
+///
+/// let signal: Signal<&str, u32> = Signal::new();
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+///
+/// let log = seen.clone();
+/// signal.connect(move |sender, value| {
+///     let log = log.clone();
+///     Box::pin(async move {
+///         log.lock().unwrap().push(format!("{sender}: {value}"));
+///         Ok(())
+///     })
+/// });
+/// let failing = signal.connect_labeled("validate", |_, value| {
+///     let value = *value;
+///     Box::pin(async move {
+///         if value > 10 { Err("too large".into()) } else { Ok(()) }
+///     })
+/// });
+///
+/// signal.send(&"app", &3).await.unwrap();
+/// let Err(SendError::HandlersFailed(failures)) = signal.send(&"app", &42).await else {
+///     panic!("the second handler must fail");
+/// };
+/// assert_eq!(failures[0].id(), failing);
+/// assert_eq!(failures[0].to_string(), format!("handler `validate` ({failing}) failed: too large"));
+/// // The failing handler did not stop the others:
+/// assert_eq!(*seen.lock().unwrap(), ["app: 3", "app: 42"]);
+/// # });
+/// ```
+pub struct Signal<S, A> {
+    registry: Arc<Registry<AsyncHandler<S, A>>>,
+    default_sender: Option<S>,
+}
+
+impl<S, A> Signal<S, A> {
+    /// Creates a signal with no handlers and no default sender.
+    ///
+    /// Not `const`: the handler list is shared with clones, so it lives on the heap.
+    #[must_use]
+    pub fn new() -> Self {
+        Signal {
+            registry: Arc::new(Registry::new()),
+            default_sender: None,
+        }
+    }
+
+    /// Connects `handler`, labelled by its id in failure reports, and returns its id.
+    ///
+    /// The handler returns a boxed future that may borrow the sender and the arguments;
+    /// clone what it needs from its own captures into the future.
+    ///
+    /// ```
+    /// use mode_core::sync::Signal;
+    ///
+    /// let signal = Signal::<(), ()>::new();
+    /// let id = signal.connect(|_, _| Box::pin(async { Ok(()) }));
+    /// assert_eq!(signal.len(), 1);
+    /// assert!(signal.disconnect(id));
+    /// ```
+    pub fn connect<F>(&self, handler: F) -> HandlerId
+    where
+        F: for<'a> Fn(&'a S, &'a A) -> HandlerFuture<'a> + Send + Sync + 'static,
+    {
+        self.registry.connect(None, Box::new(handler))
+    }
+
+    /// Connects `handler` with a label that names it in failure reports.
+    ///
+    /// ```
+    /// use mode_core::sync::Signal;
+    ///
+    /// let signal = Signal::<(), ()>::new();
+    /// signal.connect_labeled("on_ready", |_, _| Box::pin(async { Ok(()) }));
+    /// assert_eq!(signal.len(), 1);
+    /// ```
+    pub fn connect_labeled<F>(&self, label: impl Into<Cow<'static, str>>, handler: F) -> HandlerId
+    where
+        F: for<'a> Fn(&'a S, &'a A) -> HandlerFuture<'a> + Send + Sync + 'static,
+    {
+        self.registry.connect(Some(label.into()), Box::new(handler))
+    }
+
+    /// Disconnects a handler. Returns `false` if it was not connected. A send already
+    /// under way still calls it.
+    pub fn disconnect(&self, id: HandlerId) -> bool {
+        self.registry.disconnect(id)
+    }
+
+    /// The number of connected handlers.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.registry.len()
+    }
+
+    /// Whether no handler is connected.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The sender [`send_default`](Self::send_default) uses.
+    #[must_use]
+    pub fn default_sender(&self) -> Option<&S> {
+        self.default_sender.as_ref()
+    }
+
+    /// A clone of this signal, sharing its handlers, whose default sender is `sender`.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// use mode_core::sync::{SendError, Signal};
+    ///
+    /// let signal = Signal::<u32, ()>::new();
+    /// let total = Arc::new(AtomicU32::new(0));
+    /// let sum = total.clone();
+    /// signal.connect(move |sender, _| {
+    ///     sum.fetch_add(*sender, Ordering::SeqCst);
+    ///     Box::pin(async { Ok(()) })
+    /// });
+    ///
+    /// assert!(matches!(signal.send_default(&()).await, Err(SendError::NoDefaultSender)));
+    /// let from_seven = signal.with_default_sender(7);
+    /// from_seven.send_default(&()).await.unwrap();
+    /// assert_eq!(total.load(Ordering::SeqCst), 7);
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn with_default_sender(&self, sender: S) -> Self {
+        Signal {
+            registry: self.registry.clone(),
+            default_sender: Some(sender),
+        }
+    }
+
+    /// Calls every handler with `sender` and `args`, awaiting each in connection order.
+    ///
+    /// Returns [`SendError::HandlersFailed`] if any handler failed; all handlers are
+    /// called regardless. Handlers connected or disconnected while the send runs do not
+    /// change the handlers it calls.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future drops the running handler's future and skips
+    /// the handlers after it; handlers already called are not undone.
+    pub fn send<'a>(&'a self, sender: &'a S, args: &'a A) -> SendFuture<'a, S, A> {
+        SendFuture {
+            sender: Some(sender),
+            args,
+            handlers: self.registry.snapshot(),
+            next: 0,
+            running: None,
+            failures: Vec::new(),
+        }
+    }
+
+    /// Like [`send`](Self::send), with the [default sender](Self::with_default_sender).
+    /// Fails with [`SendError::NoDefaultSender`], calling no handler, if there is none.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`send`](Self::send).
+    pub fn send_default<'a>(&'a self, args: &'a A) -> SendFuture<'a, S, A> {
+        SendFuture {
+            sender: self.default_sender.as_ref(),
+            args,
+            handlers: self.registry.snapshot(),
+            next: 0,
+            running: None,
+            failures: Vec::new(),
+        }
+    }
+}
+
+impl<S, A> Default for Signal<S, A> {
+    fn default() -> Self {
+        Signal::new()
+    }
+}
+
+impl<S: Clone, A> Clone for Signal<S, A> {
+    /// A signal sharing the handlers, with the same default sender.
+    fn clone(&self) -> Self {
+        Signal {
+            registry: self.registry.clone(),
+            default_sender: self.default_sender.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, A> fmt::Debug for Signal<S, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signal")
+            .field("handlers", &self.len())
+            .field("default_sender", &self.default_sender)
+            .finish()
+    }
+}
+
+/// The future returned by [`Signal::send`] and [`Signal::send_default`].
+#[must_use = "futures do nothing unless you .await or poll them"]
+pub struct SendFuture<'a, S, A> {
+    /// `None`: no default sender.
+    sender: Option<&'a S>,
+    args: &'a A,
+    handlers: Snapshot<AsyncHandler<S, A>>,
+    /// The next handler to call.
+    next: usize,
+    /// The index and future of the handler being awaited.
+    running: Option<(usize, HandlerFuture<'a>)>,
+    failures: Vec<HandlerFailure>,
+}
+
+impl<S, A> Future for SendFuture<'_, S, A> {
+    type Output = Result<(), SendError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let Some(sender) = this.sender else {
+            return Poll::Ready(Err(SendError::NoDefaultSender));
+        };
+        loop {
+            if let Some((index, future)) = this.running.as_mut() {
+                let outcome = match guarded(|| Ok(future.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(result)) => result,
+                    Err(panic) => Err(panic),
+                };
+                let index = *index;
+                this.running = None;
+                if let Err(error) = outcome {
+                    this.failures
+                        .push(HandlerFailure::new(&this.handlers[index], error));
+                }
+            }
+            let Some(entry) = this.handlers.get(this.next) else {
+                return Poll::Ready(if this.failures.is_empty() {
+                    Ok(())
+                } else {
+                    Err(SendError::HandlersFailed(mem::take(&mut this.failures)))
+                });
+            };
+            let index = this.next;
+            this.next += 1;
+            let args = this.args;
+            match guarded(|| Ok((entry.handler)(sender, args))) {
+                Ok(future) => this.running = Some((index, future)),
+                Err(panic) => this.failures.push(HandlerFailure::new(entry, panic)),
+            }
+        }
+    }
+}
+
+impl<S, A> fmt::Debug for SendFuture<'_, S, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendFuture")
+            .field("handlers", &self.handlers.len())
+            .field("next", &self.next)
+            .field("failures", &self.failures.len())
+            .finish_non_exhaustive()
+    }
+}
+
+// ===== impl SyncSignal =====
+
+/// A signal whose handlers are plain functions and whose `send` is a plain call (mode's
+/// `SyncSignal`).
+///
+/// Same connection, default-sender and failure rules as [`Signal`].
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use mode_core::sync::SyncSignal;
+///
+/// let on_configured: SyncSignal<&str, usize> = SyncSignal::new();
+/// let calls = Arc::new(AtomicUsize::new(0));
+/// let counter = calls.clone();
+/// on_configured.connect(move |_sender, n| {
+///     counter.fetch_add(*n, Ordering::SeqCst);
+///     Ok(())
+/// });
+/// on_configured.connect_labeled("strict", |_, n| {
+///     if *n == 0 { Err("nothing configured".into()) } else { Ok(()) }
+/// });
+///
+/// on_configured.send(&"app", &2).unwrap();
+/// let error = on_configured.send(&"app", &0).unwrap_err();
+/// assert_eq!(error.failures()[0].label(), Some("strict"));
+/// assert_eq!(calls.load(Ordering::SeqCst), 2);
+/// ```
+pub struct SyncSignal<S, A> {
+    registry: Arc<Registry<SyncHandler<S, A>>>,
+    default_sender: Option<S>,
+}
+
+impl<S, A> SyncSignal<S, A> {
+    /// Creates a signal with no handlers and no default sender.
+    #[must_use]
+    pub fn new() -> Self {
+        SyncSignal {
+            registry: Arc::new(Registry::new()),
+            default_sender: None,
+        }
+    }
+
+    /// Connects `handler`, labelled by its id in failure reports, and returns its id.
+    pub fn connect<F>(&self, handler: F) -> HandlerId
+    where
+        F: Fn(&S, &A) -> Result<(), BoxError> + Send + Sync + 'static,
+    {
+        self.registry.connect(None, Box::new(handler))
+    }
+
+    /// Connects `handler` with a label that names it in failure reports.
+    pub fn connect_labeled<F>(&self, label: impl Into<Cow<'static, str>>, handler: F) -> HandlerId
+    where
+        F: Fn(&S, &A) -> Result<(), BoxError> + Send + Sync + 'static,
+    {
+        self.registry.connect(Some(label.into()), Box::new(handler))
+    }
+
+    /// Disconnects a handler. Returns `false` if it was not connected.
+    ///
+    /// ```
+    /// use mode_core::sync::SyncSignal;
+    ///
+    /// let signal = SyncSignal::<(), ()>::new();
+    /// let id = signal.connect(|_, _| Ok(()));
+    /// assert!(signal.disconnect(id));
+    /// assert!(!signal.disconnect(id));
+    /// assert!(signal.is_empty());
+    /// ```
+    pub fn disconnect(&self, id: HandlerId) -> bool {
+        self.registry.disconnect(id)
+    }
+
+    /// The number of connected handlers.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.registry.len()
+    }
+
+    /// Whether no handler is connected.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The sender [`send_default`](Self::send_default) uses.
+    #[must_use]
+    pub fn default_sender(&self) -> Option<&S> {
+        self.default_sender.as_ref()
+    }
+
+    /// A clone of this signal, sharing its handlers, whose default sender is `sender`.
+    ///
+    /// ```
+    /// use mode_core::sync::SyncSignal;
+    ///
+    /// let signal = SyncSignal::<&str, ()>::new();
+    /// signal.connect(|sender, _| if *sender == "worker" { Ok(()) } else { Err("who?".into()) });
+    /// assert!(signal.send_default(&()).is_err());
+    /// signal.with_default_sender("worker").send_default(&()).unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_default_sender(&self, sender: S) -> Self {
+        SyncSignal {
+            registry: self.registry.clone(),
+            default_sender: Some(sender),
+        }
+    }
+
+    /// Calls every handler with `sender` and `args`, in connection order.
+    ///
+    /// Returns [`SendError::HandlersFailed`] if any handler failed; all handlers are
+    /// called regardless.
+    pub fn send(&self, sender: &S, args: &A) -> Result<(), SendError> {
+        let handlers = self.registry.snapshot();
+        let mut failures = Vec::new();
+        for entry in handlers.iter() {
+            if let Err(error) = guarded(|| (entry.handler)(sender, args)) {
+                failures.push(HandlerFailure::new(entry, error));
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(SendError::HandlersFailed(failures))
+        }
+    }
+
+    /// Like [`send`](Self::send), with the [default sender](Self::with_default_sender).
+    /// Fails with [`SendError::NoDefaultSender`], calling no handler, if there is none.
+    pub fn send_default(&self, args: &A) -> Result<(), SendError> {
+        match &self.default_sender {
+            Some(sender) => self.send(sender, args),
+            None => Err(SendError::NoDefaultSender),
+        }
+    }
+}
+
+impl<S, A> Default for SyncSignal<S, A> {
+    fn default() -> Self {
+        SyncSignal::new()
+    }
+}
+
+impl<S: Clone, A> Clone for SyncSignal<S, A> {
+    /// A signal sharing the handlers, with the same default sender.
+    fn clone(&self) -> Self {
+        SyncSignal {
+            registry: self.registry.clone(),
+            default_sender: self.default_sender.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, A> fmt::Debug for SyncSignal<S, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncSignal")
+            .field("handlers", &self.len())
+            .field("default_sender", &self.default_sender)
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::sync::tests_util::{count_wakes, poll_once};
+    use alloc::string::{String, ToString};
+    use alloc::sync::Arc as AllocArc;
+    use alloc::vec;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex as StdMutex;
+
+    fn recorder(
+        log: &AllocArc<StdMutex<Vec<String>>>,
+        name: &'static str,
+    ) -> impl for<'a> Fn(&'a &'static str, &'a u32) -> HandlerFuture<'a> + Send + Sync + 'static
+    {
+        let log = log.clone();
+        move |sender, args| {
+            let log = log.clone();
+            Box::pin(async move {
+                log.lock()
+                    .unwrap()
+                    .push(std::format!("{name}:{sender}:{args}"));
+                Ok(())
+            })
+        }
+    }
+
+    #[test]
+    fn handlers_run_in_connection_order() {
+        let log = AllocArc::new(StdMutex::new(Vec::new()));
+        let signal = Signal::new();
+        for name in ["a", "b", "c"] {
+            signal.connect(recorder(&log, name));
+        }
+        futures_lite::future::block_on(signal.send(&"s", &1)).unwrap();
+        assert_eq!(*log.lock().unwrap(), ["a:s:1", "b:s:1", "c:s:1"]);
+    }
+
+    #[test]
+    fn failures_are_reported_and_others_still_run() {
+        let log = AllocArc::new(StdMutex::new(Vec::new()));
+        let signal: Signal<&'static str, u32> = Signal::new();
+        signal.connect(|_, _| Box::pin(async { Err("first".into()) }));
+        signal.connect(recorder(&log, "b"));
+        let labeled =
+            signal.connect_labeled("third", |_, _| Box::pin(async { Err("third".into()) }));
+        signal.connect(recorder(&log, "d"));
+        let error = futures_lite::future::block_on(signal.send(&"s", &2)).unwrap_err();
+        let failures = error.failures();
+        assert_eq!(failures.len(), 2);
+        assert_eq!(failures[0].id(), HandlerId(1));
+        assert_eq!(failures[0].label(), None);
+        assert_eq!(failures[1].id(), labeled);
+        assert_eq!(failures[1].label(), Some("third"));
+        assert_eq!(
+            error.to_string(),
+            "2 signal handlers failed: handler #1 failed: first; handler `third` (#3) failed: third"
+        );
+        assert_eq!(*log.lock().unwrap(), ["b:s:2", "d:s:2"]);
+    }
+
+    #[test]
+    fn panicking_handler_is_a_failure() {
+        let calls = AllocArc::new(AtomicUsize::new(0));
+        let signal = Signal::<(), ()>::new();
+        signal.connect_labeled("boom", |_, _| panic!("while creating"));
+        signal.connect_labeled("late boom", |_, _| {
+            Box::pin(async { panic!("while polling") })
+        });
+        let counter = calls.clone();
+        signal.connect(move |_, _| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        });
+        let error = futures_lite::future::block_on(signal.send(&(), &())).unwrap_err();
+        assert_eq!(error.failures().len(), 2);
+        assert_eq!(
+            error.failures()[0].error().to_string(),
+            "panicked: while creating"
+        );
+        assert_eq!(
+            error.failures()[1].error().to_string(),
+            "panicked: while polling"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+        let sync = SyncSignal::<(), ()>::new();
+        sync.connect(|_, _| panic!("sync"));
+        let error = sync.send(&(), &()).unwrap_err();
+        assert_eq!(error.failures()[0].error().to_string(), "panicked: sync");
+    }
+
+    #[test]
+    fn send_awaits_pending_handlers_in_turn() {
+        let gate = AllocArc::new(crate::sync::Event::new());
+        let log = AllocArc::new(StdMutex::new(Vec::new()));
+        let signal: Signal<&'static str, u32> = Signal::new();
+        let waiting = gate.clone();
+        signal.connect(move |_, _| {
+            let gate = waiting.clone();
+            Box::pin(async move {
+                gate.wait().await;
+                Ok(())
+            })
+        });
+        signal.connect(recorder(&log, "after"));
+        let (waker, wakes) = count_wakes();
+        let mut send = signal.send(&"s", &0);
+        assert!(poll_once(&mut send, &waker).is_pending());
+        assert!(
+            log.lock().unwrap().is_empty(),
+            "the second handler waits for the first"
+        );
+        gate.set();
+        assert_eq!(wakes(), 1);
+        assert!(poll_once(&mut send, &waker).is_ready());
+        assert_eq!(*log.lock().unwrap(), ["after:s:0"]);
+    }
+
+    #[test]
+    fn disconnect_and_clones_share_handlers() {
+        let log = AllocArc::new(StdMutex::new(Vec::new()));
+        let signal: Signal<&'static str, u32> = Signal::new();
+        let a = signal.connect(recorder(&log, "a"));
+        let with_sender = signal.with_default_sender("owner");
+        with_sender.connect(recorder(&log, "b"));
+        assert_eq!(signal.len(), 2);
+        assert!(signal.disconnect(a));
+        assert!(!with_sender.disconnect(a));
+        futures_lite::future::block_on(with_sender.send_default(&5)).unwrap();
+        assert_eq!(*log.lock().unwrap(), ["b:owner:5"]);
+        assert_eq!(with_sender.default_sender(), Some(&"owner"));
+        assert_eq!(signal.default_sender(), None);
+        let clone = with_sender.clone();
+        assert_eq!(clone.default_sender(), Some(&"owner"));
+    }
+
+    #[test]
+    fn handler_may_connect_during_send() {
+        let signal: AllocArc<SyncSignal<(), ()>> = AllocArc::new(SyncSignal::new());
+        let inner = AllocArc::downgrade(&signal);
+        signal.connect(move |_, _| {
+            if let Some(signal) = inner.upgrade() {
+                signal.connect(|_, _| Ok(()));
+            }
+            Ok(())
+        });
+        signal.send(&(), &()).unwrap();
+        assert_eq!(signal.len(), 2, "the new handler joins for the next send");
+        signal.send(&(), &()).unwrap();
+        assert_eq!(signal.len(), 3);
+    }
+
+    #[test]
+    fn disconnected_handler_is_dropped() {
+        let dropped = AllocArc::new(AtomicUsize::new(0));
+        struct OnDrop(AllocArc<AtomicUsize>);
+        impl Drop for OnDrop {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let guard = OnDrop(dropped.clone());
+        let signal = SyncSignal::<(), ()>::new();
+        let id = signal.connect(move |_, _| {
+            let _ = &guard;
+            Ok(())
+        });
+        assert_eq!(dropped.load(Ordering::SeqCst), 0);
+        signal.disconnect(id);
+        assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn thousand_handlers_one_allocation_free_path() {
+        let calls = AllocArc::new(AtomicUsize::new(0));
+        let signal = Signal::<(), usize>::new();
+        for _ in 0..1000 {
+            let calls = calls.clone();
+            signal.connect(move |_, n| {
+                calls.fetch_add(*n, Ordering::Relaxed);
+                Box::pin(async { Ok(()) })
+            });
+        }
+        futures_lite::future::block_on(signal.send(&(), &2)).unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 2000);
+        let _ = vec![0u8; 0];
+    }
+
+    #[test]
+    fn no_default_sender_calls_nobody() {
+        let calls = AllocArc::new(AtomicUsize::new(0));
+        let signal = SyncSignal::<u8, ()>::new();
+        let counter = calls.clone();
+        signal.connect(move |_, _| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        });
+        assert!(matches!(
+            signal.send_default(&()),
+            Err(SendError::NoDefaultSender)
+        ));
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            SendError::NoDefaultSender.to_string(),
+            "the signal has no default sender (see `with_default_sender`)"
+        );
+    }
+}
