@@ -312,7 +312,11 @@ impl Node {
             inner.stop_reason = None;
             inner.crash = None;
             inner.stop_queued = false;
-            inner.tasks = Arc::new(TaskRun::new());
+            // The first start keeps the run opened at creation, with any task spawned
+            // before it; a restart opens a fresh one (the stop cancelled the old run).
+            if inner.tasks.is_cancelled() {
+                inner.tasks = Arc::new(TaskRun::new());
+            }
             if restarting {
                 inner.restart_count += 1;
             }

@@ -107,6 +107,7 @@ macro_rules! conformance_tests {
             tasks::tasks_start_after_on_start_in_order,
             tasks::spawn_after_stop_is_refused,
             tasks::local_tasks_are_owned_too,
+            tasks::tasks_spawned_before_start_run_at_start,
             timers::timer_has_no_drift,
             timers::overrun_skips_and_warns_once,
             timers::no_tick_after_stop_begins,

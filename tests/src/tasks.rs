@@ -223,3 +223,44 @@ pub fn local_tasks_are_owned_too<B: Backend>(backend: B) {
     });
     assert_eq!(done.load(Ordering::SeqCst), 1);
 }
+
+/// Spawns a task on its child before the tree starts.
+struct EarlySpawner {
+    ran: Arc<AtomicUsize>,
+}
+
+impl Service for EarlySpawner {
+    fn on_init_dependencies(&mut self, deps: &mut mode_core::Dependencies<'_>) {
+        let child = deps.add(crate::probe::Probe::new("Child"));
+        let ran = self.ran.clone();
+        let observed = child.clone();
+        child
+            .spawn(async move {
+                // Deferred until the child's start reaches its task step.
+                assert!(observed.state().is_active());
+                ran.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+            .unwrap();
+    }
+}
+
+/// A task spawned on a service before it starts runs once it starts.
+pub fn tasks_spawned_before_start_run_at_start<B: Backend>(backend: B) {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let tree = backend.tree(EarlySpawner { ran: ran.clone() });
+    let root = tree.handle();
+    backend.block_on(async {
+        run_with(tree, async {
+            root.wait_until_running().await.unwrap();
+            while ran.load(Ordering::SeqCst) == 0 {
+                root.sleep(core::time::Duration::from_millis(1))
+                    .await
+                    .unwrap();
+            }
+            root.stop().await;
+        })
+        .await;
+    });
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+}

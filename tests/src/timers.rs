@@ -68,6 +68,13 @@ impl Service for Ticker {
     }
 }
 
+/// No two ticks closer than half a period: missed ticks were skipped, not fired in a burst.
+fn assert_no_burst(ticks: &[Instant], period: Duration) {
+    for pair in ticks.windows(2) {
+        assert!(pair[1] - pair[0] >= period / 2, "burst: {ticks:?}");
+    }
+}
+
 fn distance(a: Instant, b: Instant) -> Duration {
     if a > b {
         a - b
@@ -104,21 +111,23 @@ pub fn timer_has_no_drift<B: Backend>(backend: B) {
     let ticks = ticks.lock().unwrap();
     assert_eq!(ticks.len(), count);
     assert_eq!(violations.load(Ordering::SeqCst), 0);
-    // The grid is measured from the first tick, which a real clock may itself wake late:
-    // on a real clock each tick must lie within `jitter` of the grid, on virtual time on it.
-    let jitter = if backend.is_virtual() {
-        Duration::ZERO
-    } else {
-        Duration::from_millis(30)
-    };
     let first = ticks[0];
-    for (k, tick) in ticks.iter().enumerate() {
-        let due = first + period * u32::try_from(k).unwrap();
-        assert!(distance(*tick, due) <= jitter, "tick {k} is off the grid");
+    if backend.is_virtual() {
+        for (k, tick) in ticks.iter().enumerate() {
+            let due = first + period * u32::try_from(k).unwrap();
+            assert_eq!(*tick, due, "tick {k} is off the grid");
+        }
+    } else {
+        // A real clock on a loaded machine wakes late by a varying amount; what must hold
+        // is that lateness does not accumulate and no tick comes in a burst.
+        assert_no_burst(&ticks, period);
+        let span = *ticks.last().unwrap() - first;
+        let nominal = period * u32::try_from(count - 1).unwrap();
+        assert!(
+            distance(Instant::ZERO + span, Instant::ZERO + nominal) <= Duration::from_millis(100),
+            "span {span:?} for {count} ticks: lateness accumulated"
+        );
     }
-    let last_due = first + period * u32::try_from(count - 1).unwrap();
-    let drift = distance(*ticks.last().unwrap(), last_due);
-    assert!(drift <= jitter, "cumulative drift {drift:?}");
 }
 
 /// A tick that overruns skips the missed ticks, stays on the grid, and is reported once
@@ -141,16 +150,18 @@ pub fn overrun_skips_and_warns_once<B: Backend>(backend: B) {
     let offsets: Vec<Duration> = ticks.iter().map(|t| *t - first).collect();
     // Each slow tick (25 ms) skips two deadlines; afterwards the grid resumes.
     let grid = [0, 30, 60, 90, 100, 110].map(Duration::from_millis);
-    let jitter = if backend.is_virtual() {
-        Duration::ZERO
+    if backend.is_virtual() {
+        assert_eq!(offsets, grid, "{offsets:?}");
     } else {
-        Duration::from_millis(5)
-    };
-    for (offset, due) in offsets.iter().zip(grid) {
-        assert!(
-            distance(Instant::ZERO + *offset, Instant::ZERO + due) <= jitter,
-            "{offsets:?}"
-        );
+        // Late wake-ups move the exact points; the policy still shows: no burst of missed
+        // ticks, and a slow tick is never followed by another before it finished.
+        assert_no_burst(&ticks, period);
+        for k in 0..3 {
+            assert!(
+                ticks[k + 1] - ticks[k] >= Duration::from_millis(25),
+                "{offsets:?}"
+            );
+        }
     }
     assert_eq!(overlaps.0.load(Ordering::SeqCst), 1, "rate-limited warning");
 }
