@@ -1,7 +1,9 @@
 //! The one place that chooses atomics, `Arc` and the blocking mutex.
 //!
-//! Every module imports these from `crate::loom::sync` instead of `core`/`alloc`/`std`, so
-//! that loom model tests (`RUSTFLAGS="--cfg loom"`) swap in loom's types everywhere at once.
+//! The primitives in `sync/` import these from `crate::loom::sync` instead of
+//! `core`/`alloc`/`std`, so that loom model tests (`RUSTFLAGS="--cfg loom"`) swap in loom's
+//! types everywhere at once. (The service engine is exercised by the conformance suite on
+//! real executors and the virtual-time runtime rather than by loom models.)
 //!
 //! The blocking [`Mutex`](sync::Mutex) is closure-scoped (`with`) so that one API covers
 //! `std::sync::Mutex` (with `std`), a `critical-section` mutex (without `std`: interrupt-free
