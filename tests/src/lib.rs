@@ -89,6 +89,25 @@ where
     futures_lite::future::zip(tree.run(), driver).await
 }
 
+/// Runs `tree` until its root runs, stops it, and returns the root's stop reason with the
+/// journal (hooks and log lines) of the whole run.
+pub fn start_and_stop<B: Backend>(
+    backend: &B,
+    tree: Tree<B::Timer>,
+) -> (mode_core::StopReason, std::vec::Vec<std::string::String>) {
+    let root = tree.handle();
+    journal::capture(|| {
+        backend.block_on(async {
+            let (reason, ()) = run_with(tree, async {
+                root.wait_until_running().await.unwrap();
+                root.stop().await;
+            })
+            .await;
+            reason
+        })
+    })
+}
+
 /// Generates one `#[test]` per conformance test, for the backend built by `$backend`.
 #[macro_export]
 macro_rules! conformance_tests {

@@ -409,15 +409,7 @@ impl Service for LateAdder {
 pub fn adding_children_to_a_stopping_service_fails<B: Backend>(backend: B) {
     let tree = backend.tree(LateAdder);
     let root = tree.handle();
-    let ((), journal) = capture(|| {
-        backend.block_on(async {
-            run_with(tree, async {
-                root.wait_until_running().await.unwrap();
-                root.stop().await;
-            })
-            .await;
-        })
-    });
+    let (_, journal) = crate::start_and_stop(&backend, tree);
     assert!(journal
         .iter()
         .any(|l| l == "refused: the service is stopping or stopped"));

@@ -47,16 +47,7 @@ impl Service for Owner {
 /// Values are dropped and async resources closed in reverse order, before `on_shutdown`.
 pub fn resources_released_in_reverse_order<B: Backend>(backend: B) {
     let tree = backend.tree(Owner);
-    let root = tree.handle();
-    let ((), journal) = capture(|| {
-        backend.block_on(async {
-            run_with(tree, async {
-                root.wait_until_running().await.unwrap();
-                root.stop().await;
-            })
-            .await;
-        })
-    });
+    let (_, journal) = crate::start_and_stop(&backend, tree);
     let order: Vec<&str> = journal
         .iter()
         .map(String::as_str)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use mode_core::{Context, Error, Result, Service, State};
 
-use crate::journal::{capture, record};
+use crate::journal::record;
 use crate::{run_with, Backend};
 
 /// Counts live instances; a task holds one so its drop is visible.
@@ -141,16 +141,7 @@ impl Service for Ordered {
 /// the same journal; elsewhere the test checks that the tasks ran.
 pub fn tasks_start_after_on_start_in_order<B: Backend>(backend: B) {
     let tree = backend.tree(Ordered);
-    let root = tree.handle();
-    let ((), journal) = capture(|| {
-        backend.block_on(async {
-            run_with(tree, async {
-                root.wait_until_running().await.unwrap();
-                root.stop().await;
-            })
-            .await;
-        })
-    });
+    let (_, journal) = crate::start_and_stop(&backend, tree);
     let on_start = journal.iter().position(|l| l == "on_start end").unwrap();
     if let Some(a) = journal.iter().position(|l| l == "task-a") {
         let b = journal.iter().position(|l| l == "task-b").unwrap();
