@@ -20,7 +20,7 @@ use alloc::borrow::Cow;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use event_listener::Event;
 
@@ -54,8 +54,9 @@ pub(crate) struct TreeShared {
     /// Wakes the driver when a command is queued.
     pub(crate) wake: Event,
     finished: AtomicBool,
-    next_id: AtomicU64,
-    stop_timeout_nanos: AtomicU64,
+    /// `usize`, not `u64`: 32-bit microcontrollers have no 64-bit atomics.
+    next_id: AtomicUsize,
+    stop_timeout: Mutex<Duration>,
     base_depth: AtomicUsize,
     observers: Mutex<Vec<Arc<dyn Observer>>>,
     has_observers: AtomicBool,
@@ -77,8 +78,8 @@ impl TreeShared {
             commands: Mutex::new(VecDeque::new()),
             wake: Event::new(),
             finished: AtomicBool::new(false),
-            next_id: AtomicU64::new(1),
-            stop_timeout_nanos: AtomicU64::new(DEFAULT_STOP_TIMEOUT.as_nanos() as u64),
+            next_id: AtomicUsize::new(1),
+            stop_timeout: Mutex::new(DEFAULT_STOP_TIMEOUT),
             base_depth: AtomicUsize::new(1),
             observers: Mutex::new(Vec::new()),
             has_observers: AtomicBool::new(false),
@@ -86,7 +87,7 @@ impl TreeShared {
     }
 
     pub(crate) fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+        self.next_id.fetch_add(1, Ordering::Relaxed) as u64
     }
 
     pub(crate) fn send(&self, command: Command) {
@@ -107,12 +108,11 @@ impl TreeShared {
     }
 
     pub(crate) fn default_stop_timeout(&self) -> Duration {
-        Duration::from_nanos(self.stop_timeout_nanos.load(Ordering::Relaxed))
+        self.stop_timeout.with(|timeout| *timeout)
     }
 
     pub(crate) fn set_default_stop_timeout(&self, timeout: Duration) {
-        let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
-        self.stop_timeout_nanos.store(nanos, Ordering::Relaxed);
+        self.stop_timeout.with(|current| *current = timeout);
     }
 
     /// The log depth of the root (1 by default: `[^-App]`, below the Worker's `[^Worker]`).

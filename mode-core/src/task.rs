@@ -21,7 +21,7 @@ use core::task::{Context, Poll};
 
 use event_listener::{Event, EventListener};
 
-use crate::error::{is_clean_exit, BoxError, Result};
+use crate::error::{is_clean_exit, Result};
 use crate::loom::sync::Mutex;
 use crate::node::Node;
 use crate::runtime::BoxFuture;
@@ -199,7 +199,7 @@ where
             Ok(poll) => poll,
             Err(payload) => Poll::Ready(Err(Box::new(crate::error::Panicked::from_payload(
                 &*payload,
-            )) as BoxError)),
+            )) as crate::error::BoxError)),
         }
     }
     #[cfg(not(feature = "std"))]

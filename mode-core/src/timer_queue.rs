@@ -54,7 +54,9 @@ use core::task::{Context, Poll, Waker};
 
 use event_listener::{listener, Event};
 
-use crate::loom::sync::{Arc, Mutex};
+use alloc::sync::Arc;
+
+use crate::loom::sync::Mutex;
 use crate::runtime::Timer;
 use crate::time::Instant;
 
