@@ -1,0 +1,207 @@
+//! mode-embassy's own behaviour on embassy's std executor: slots, pools, the timer.
+
+mod common;
+
+use std::boxed::Box;
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::block_on_embassy;
+use mode_core::runtime::{SpawnError, Spawner, Timer};
+use mode_core::time::Instant;
+use mode_core::{Context, Error, Result, Service};
+use mode_embassy::{EmbassySpawner, EmbassyTimer, TaskSlots};
+
+mode_embassy::task_pool!(static SMALL: 2);
+
+fn run_slots<S: Service>(capacity: usize, root: S) -> mode_core::StopReason {
+    let slots = TaskSlots::new(capacity);
+    let tree = slots.tree(root);
+    block_on_embassy(&Arc::default(), |_| {}, slots.run(tree.run()))
+}
+
+/// Spawns one `Send` task and one task holding an `Rc`; both must run in the slots.
+struct Both {
+    ran: Arc<AtomicUsize>,
+}
+
+impl Service for Both {
+    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+        let ran = self.ran.clone();
+        cx.spawn(async move {
+            ran.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })?;
+        let local = Rc::new(Cell::new(0));
+        let ran = self.ran.clone();
+        let handle = cx.handle().clone();
+        cx.spawn_local(async move {
+            handle.sleep(Duration::from_millis(2)).await?;
+            local.set(10);
+            ran.fetch_add(local.get(), Ordering::SeqCst);
+            handle.request_stop();
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
+#[test]
+fn slots_run_send_and_local_tasks() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let reason = run_slots(4, Both { ran: ran.clone() });
+    assert!(!reason.is_failure(), "{reason:?}");
+    assert_eq!(ran.load(Ordering::SeqCst), 11);
+}
+
+/// Fills the slots with tasks that wait until stopped, then spawns one more.
+struct Filler {
+    capacity: usize,
+    result: Arc<Mutex<Option<core::result::Result<(), Error>>>>,
+}
+
+impl Service for Filler {
+    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+        for _ in 0..self.capacity {
+            cx.spawn(core::future::pending())?;
+        }
+        let more = cx.spawn_local(core::future::pending());
+        *self.result.lock().unwrap() = Some(more);
+        cx.request_stop();
+        Ok(())
+    }
+}
+
+#[test]
+fn full_slots_refuse_with_full() {
+    let result = Arc::default();
+    let reason = run_slots(
+        3,
+        Filler {
+            capacity: 3,
+            result: Arc::clone(&result),
+        },
+    );
+    assert!(!reason.is_failure(), "{reason:?}");
+    let result = result.lock().unwrap().take().unwrap();
+    assert!(
+        matches!(result, Err(Error::Spawn(SpawnError::Full))),
+        "{result:?}"
+    );
+}
+
+/// A task spawned from another thread through a handle wakes the tree's task.
+struct Remote {
+    ran: Arc<AtomicUsize>,
+}
+
+impl Service for Remote {
+    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+        let handle = cx.handle().clone();
+        let ran = self.ran.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(5));
+            let stopper = handle.clone();
+            handle
+                .spawn(async move {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    stopper.request_stop();
+                    Ok(())
+                })
+                .unwrap();
+        });
+        Ok(())
+    }
+}
+
+#[test]
+fn spawn_from_another_thread_wakes_the_slots() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let reason = run_slots(2, Remote { ran: ran.clone() });
+    assert!(!reason.is_failure(), "{reason:?}");
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn pool_runs_embassy_tasks_and_reports_full() {
+    assert_eq!(SMALL.size(), 2);
+    let done = Arc::new(AtomicUsize::new(0));
+    let executor = Arc::new(Mutex::new(None));
+    let cell = executor.clone();
+    let seen = block_on_embassy(
+        &Arc::default(),
+        move |spawner| *cell.lock().unwrap() = Some(spawner.make_send()),
+        async {
+            let spawner = EmbassySpawner::new(executor.lock().unwrap().unwrap(), &SMALL);
+            let timer = EmbassyTimer::new();
+            for _ in 0..2 {
+                let done = done.clone();
+                let sleep = timer.sleep_until(timer.now() + Duration::from_millis(5));
+                spawner
+                    .spawn(Box::pin(async move {
+                        sleep.await;
+                        done.fetch_add(1, Ordering::SeqCst);
+                    }))
+                    .unwrap();
+            }
+            let busy = SMALL.in_use();
+            let third = spawner.spawn(Box::pin(async {}));
+            let local = spawner.spawn_local(Box::pin(async {}));
+            while done.load(Ordering::SeqCst) < 2 {
+                timer
+                    .sleep_until(timer.now() + Duration::from_millis(1))
+                    .await;
+            }
+            let after = SMALL.in_use();
+            let again = spawner.spawn(Box::pin(async {}));
+            (busy, third, local, after, again)
+        },
+    );
+    let (busy, third, local, after, again) = seen;
+    assert_eq!(busy, 2);
+    assert_eq!(third, Err(SpawnError::Full));
+    assert_eq!(local, Err(SpawnError::LocalUnsupported));
+    assert_eq!(after, 0);
+    assert_eq!(again, Ok(()));
+}
+
+#[test]
+fn timer_rounds_deadlines_up_to_ticks() {
+    let hz = embassy_time::TICK_HZ;
+    assert_eq!(hz, 1_000_000, "embassy-time's std driver ticks at 1 MHz");
+    assert_eq!(EmbassyTimer::ticks_from_instant(Instant::ZERO), 0);
+    assert_eq!(EmbassyTimer::ticks_from_instant(Instant::from_nanos(1)), 1);
+    assert_eq!(
+        EmbassyTimer::ticks_from_instant(Instant::from_nanos(1_000)),
+        1
+    );
+    assert_eq!(
+        EmbassyTimer::ticks_from_instant(Instant::from_nanos(1_001)),
+        2
+    );
+    assert_eq!(EmbassyTimer::ticks_from_instant(Instant::MAX), u64::MAX);
+    assert_eq!(
+        EmbassyTimer::instant_from_ticks(1_500),
+        Instant::from_nanos(1_500_000)
+    );
+    for ticks in [0, 1, 999, 123_456_789] {
+        let instant = EmbassyTimer::instant_from_ticks(ticks);
+        assert_eq!(EmbassyTimer::ticks_from_instant(instant), ticks);
+    }
+}
+
+#[test]
+fn timer_sleeps_until_the_deadline() {
+    let timer = EmbassyTimer::new();
+    let (before, deadline, after) = block_on_embassy(&Arc::default(), |_| {}, async {
+        let before = timer.now();
+        let deadline = before + Duration::from_millis(20);
+        timer.sleep_until(deadline).await;
+        (before, deadline, timer.now())
+    });
+    assert!(after >= deadline, "woke at {after:?}, before {deadline:?}");
+    assert!(after - before < Duration::from_secs(2));
+}
