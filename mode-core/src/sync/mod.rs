@@ -52,23 +52,29 @@ fn discard(listener: &mut Option<event_listener::EventListener>) {
     }
 }
 
-mod event;
-mod flow_control;
-mod flow_control_queue;
+pub mod event;
+pub mod flow_control;
+pub mod flow_control_queue;
 mod queue_core;
-mod signal;
-mod stampede;
-mod throwable_queue;
+pub mod signal;
+pub mod stampede;
+pub mod throwable_queue;
 
+#[doc(inline)]
 pub use event::{Event, Wait};
+#[doc(inline)]
 pub use flow_control::{Acquire, Cleared, FlowControlEvent};
+#[doc(inline)]
 pub use flow_control_queue::{
     FlowControlQueue, Get, GetError, Put, PutError, TryGetError, TryPutError,
 };
+#[doc(inline)]
 pub use signal::{
     BoxError, HandlerFailure, HandlerFuture, HandlerId, SendError, SendFuture, Signal, SyncSignal,
 };
+#[doc(inline)]
 pub use stampede::{Call, Stampede};
+#[doc(inline)]
 pub use throwable_queue::{ThrowableGet, ThrowablePut, ThrowableQueue};
 
 #[cfg(all(test, not(loom)))]

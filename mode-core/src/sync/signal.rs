@@ -307,7 +307,12 @@ impl core::error::Error for HandlerPanicked {}
 /// An async signal: handlers are async and `send` awaits each one in connection order.
 ///
 /// `S` is the sender type, `A` the arguments; handlers borrow both. Clones share the
-/// handlers. See the [module documentation](self) for the failure policy.
+/// handlers.
+///
+/// **Failure policy:** a handler that returns `Err` (or, with `std`, panics) does not stop
+/// the send. Every handler is called, and `send` then returns
+/// [`SendError::HandlersFailed`] listing each failure with the handler's id and label.
+/// See the [module documentation](self) for the rest of the rules.
 ///
 /// ```
 /// # futures_lite::future::block_on(async {
@@ -582,7 +587,8 @@ impl<S, A> fmt::Debug for SendFuture<'_, S, A> {
 /// A signal whose handlers are plain functions and whose `send` is a plain call (mode's
 /// `SyncSignal`).
 ///
-/// Same connection, default-sender and failure rules as [`Signal`].
+/// Same connection, default-sender and failure rules as [`Signal`]: every handler is
+/// called even when some fail, and `send` lists the failures.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -749,7 +755,6 @@ mod tests {
     use crate::sync::tests_util::{count_wakes, poll_once};
     use alloc::string::{String, ToString};
     use alloc::sync::Arc as AllocArc;
-    use alloc::vec;
     use core::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex as StdMutex;
 
@@ -917,10 +922,11 @@ mod tests {
     }
 
     #[test]
-    fn thousand_handlers_one_allocation_free_path() {
+    fn many_handlers_each_called_once() {
+        let handlers = if cfg!(miri) { 50 } else { 1000 };
         let calls = AllocArc::new(AtomicUsize::new(0));
         let signal = Signal::<(), usize>::new();
-        for _ in 0..1000 {
+        for _ in 0..handlers {
             let calls = calls.clone();
             signal.connect(move |_, n| {
                 calls.fetch_add(*n, Ordering::Relaxed);
@@ -928,8 +934,7 @@ mod tests {
             });
         }
         futures_lite::future::block_on(signal.send(&(), &2)).unwrap();
-        assert_eq!(calls.load(Ordering::Relaxed), 2000);
-        let _ = vec![0u8; 0];
+        assert_eq!(calls.load(Ordering::Relaxed), 2 * handlers);
     }
 
     #[test]

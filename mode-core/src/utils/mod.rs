@@ -10,13 +10,16 @@
 //! What does not live here: anything that sleeps or reads a clock (that needs a
 //! [`Timer`](crate::runtime::Timer)); async primitives ([`sync`](crate::sync)).
 
-mod rate_limit;
-mod seconds;
-mod stream;
+pub mod rate_limit;
+pub mod seconds;
+pub mod stream;
 
+#[doc(inline)]
 pub use rate_limit::RateLimit;
+#[doc(inline)]
 pub use seconds::{
     rate, want_seconds, IntoSeconds, ParseSecondsError, ParseSecondsErrorKind, Rate, RateUnit,
     Seconds,
 };
+#[doc(inline)]
 pub use stream::{arange, aslice, chunks, Arange, Aslice, Chunks, Step};
