@@ -1,43 +1,120 @@
-//! smol adapter for mode: a [`Spawner`] on [`async_executor`] and a [`Timer`] on
-//! [`async_io`].
+//! smol adapter for mode: a [`Spawner`] on [`async_executor`], a [`Timer`] on [`async_io`],
+//! and an entry point that runs a service tree until Ctrl-C.
 //!
 //! mode-core owns every piece of service logic (lifecycle order, cancellation, supervision,
 //! timer deadlines); it only asks an executor to run futures and to wake it at a deadline.
 //! This crate answers those two questions with smol's parts:
 //!
-//! - [`SmolSpawner`] runs `Send` futures on an [`Executor`] you own and run
-//!   ([`SmolSpawner::new`]), or on smol's global executor ([`SmolSpawner::global`]).
-//!   Futures that are not `Send` go to the [`LocalExecutor`] registered on the calling
+//! - [`SmolSpawner`] runs `Send` futures on an [`Executor`] you run on one or more threads
+//!   ([`SmolSpawner::new`]), on smol's global executor ([`SmolSpawner::global`]), or on a
+//!   [`LocalExecutor`] for a single-threaded program ([`SmolSpawner::from_local`]).
+//!   Futures that are not `Send` go to the `LocalExecutor` registered for the calling
 //!   thread with a [`LocalScope`].
 //! - [`SmolTimer`] reads [`std::time::Instant`] and sleeps with [`async_io::Timer::at`].
 //!
-//! Both are small handles, cheap to clone and `Send + Sync`.
+//! and the entry point puts them together: [`run`] blocks on a service tree with an
+//! executor on every core, stopping it on the first Ctrl-C or SIGTERM.
 //!
 //! ```
-//! use std::sync::Arc;
-//! use mode_core::runtime::{Spawner, Timer};
-//! use mode_core::time::{Duration, Instant};
-//! use mode_smol::{SmolSpawner, SmolTimer};
-//! use smol::Executor;
+//! use mode_core::{Context, Dependencies, Result, Service};
+//! use smol::channel::{unbounded, Sender};
+//! use std::time::Duration;
 //!
-//! let executor = Arc::new(Executor::new());
-//! let spawner = SmolSpawner::new(Arc::clone(&executor));
-//! let timer = SmolTimer::new();
+//! struct App {
+//!     ticks: Sender<()>,
+//! }
+//! struct Ticker {
+//!     ticks: Sender<()>,
+//! }
 //!
-//! let (tx, rx) = smol::channel::bounded(1);
-//! let deadline = Instant::ZERO + Duration::from_millis(20);
-//! let sleep = timer.sleep_until(deadline);
-//! spawner
-//!     .spawn(Box::pin(async move {
-//!         sleep.await;
-//!         tx.send("woke").await.unwrap();
-//!     }))
-//!     .unwrap();
+//! impl Service for App {
+//!     fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
+//!         deps.add(Ticker { ticks: self.ticks.clone() });
+//!     }
+//! }
 //!
-//! // Futures spawned on an executor you own run while you run it.
-//! let message = smol::block_on(executor.run(rx.recv())).unwrap();
-//! assert_eq!(message, "woke");
-//! assert!(timer.now() >= deadline);
+//! impl Service for Ticker {
+//!     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+//!         let ticks = self.ticks.clone();
+//!         cx.timer(Duration::from_millis(5), move || {
+//!             let ticks = ticks.clone();
+//!             async move {
+//!                 let _ = ticks.send(()).await;
+//!                 Ok(())
+//!             }
+//!         })?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let (tx, rx) = unbounded();
+//! let tree = mode_smol::tree(App { ticks: tx });
+//! let app = tree.handle();
+//! let reason = smol::block_on(async {
+//!     let (reason, ()) = smol::future::zip(tree.run(), async {
+//!         for _ in 0..3 {
+//!             rx.recv().await.unwrap();
+//!         }
+//!         app.stop().await;
+//!     })
+//!     .await;
+//!     reason
+//! });
+//! assert!(!reason.is_failure());
+//! ```
+//!
+//! # Setups
+//!
+//! The tree's driver ([`Tree::run`](mode_core::Tree::run), which runs every hook) is not
+//! `Send`: it runs on the thread that blocks on it. Background tasks go where the spawner
+//! says:
+//!
+//! | setup | `Send` tasks | local tasks ([`spawn_local`](mode_core::Context::spawn_local)) |
+//! |---|---|---|
+//! | [`run`] | an [`Executor`] on one thread per core | a `LocalExecutor` on the calling thread |
+//! | [`run_until_signal`], [`tree`] | smol's global executor | the `LocalExecutor` of [`run_until_signal`]; for [`tree`], the one registered with [`LocalScope`] |
+//! | [`SmolSpawner::new`] | the [`Executor`] you run, on threads you start | the `LocalExecutor` registered with [`LocalScope`] |
+//! | [`SmolSpawner::from_local`] | one `LocalExecutor`: everything on one thread | the same `LocalExecutor` |
+//!
+//! A single-threaded program, with no thread but the calling one:
+//!
+//! ```
+//! use std::rc::Rc;
+//! use std::sync::{Arc, Mutex};
+//! use std::thread::{self, ThreadId};
+//! use std::time::Duration;
+//! use mode_core::{Context, Result, Service, Tree};
+//! use mode_smol::{LocalScope, SmolSpawner, SmolTimer};
+//! use smol::LocalExecutor;
+//!
+//! /// Stops the tree from a background task, noting the thread the task ran on.
+//! struct App {
+//!     ran_on: Arc<Mutex<Option<ThreadId>>>,
+//! }
+//!
+//! impl Service for App {
+//!     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+//!         let (handle, ran_on) = (cx.handle().clone(), self.ran_on.clone());
+//!         cx.spawn(async move {
+//!             *ran_on.lock().unwrap() = Some(thread::current().id());
+//!             let _ = handle.sleep(Duration::from_millis(5)).await;
+//!             handle.request_stop();
+//!             Ok(())
+//!         })?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let ran_on = Arc::new(Mutex::new(None));
+//! let local = Rc::new(LocalExecutor::new());
+//! let tree = Tree::new(
+//!     App { ran_on: ran_on.clone() },
+//!     SmolSpawner::from_local(&local),
+//!     SmolTimer::new(),
+//! );
+//! let reason = async_io::block_on(LocalScope::within(&local, local.run(tree.run())));
+//! assert!(!reason.is_failure());
+//! assert_eq!(*ran_on.lock().unwrap(), Some(thread::current().id()));
 //! ```
 //!
 //! [`Executor`]: async_executor::Executor
@@ -46,33 +123,40 @@
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
 
-extern crate alloc;
-
-use alloc::rc::Rc;
-use alloc::sync::Arc;
-use core::cell::RefCell;
-use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll};
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use async_executor::{Executor, LocalExecutor};
 use mode_core::runtime::{BoxFuture, LocalBoxFuture, SpawnError, Spawner, Timer};
 use mode_core::time::Instant;
 
+mod entry;
+pub use entry::{exit_code, run, run_until_signal, tree};
+
 // ===== SmolSpawner =====
 
 /// Runs mode's futures on smol executors.
 ///
-/// [`spawn`](Spawner::spawn) detaches a task on the spawner's [`Executor`]: one given to
-/// [`new`](SmolSpawner::new), which the program must be running (`executor.run(..)` on one
-/// or more threads) for the task to make progress, or smol's global executor
-/// ([`global`](SmolSpawner::global)), which runs on its own threads. mode tracks and cancels
-/// its own futures, so the `Task` handle is not kept.
+/// [`spawn`](Spawner::spawn) detaches a task on the spawner's executor, from any thread:
+///
+/// - [`new`](SmolSpawner::new): an [`Executor`] that the program runs (`executor.run(..)`
+///   on one or more threads) for its tasks to make progress;
+/// - [`global`](SmolSpawner::global) (the [`Default`]): smol's global executor, which runs
+///   on its own threads;
+/// - [`from_local`](SmolSpawner::from_local): a [`LocalExecutor`], for a program that runs
+///   everything on one thread.
+///
+/// mode tracks and cancels its own futures, so the `Task` handle is not kept.
 ///
 /// [`spawn_local`](Spawner::spawn_local) detaches a task on the [`LocalExecutor`] that the
-/// *calling* thread registered with [`LocalScope::enter`], whichever spawner it is called
-/// on; without one it returns [`SpawnError::LocalUnsupported`]. A `Send + Sync` spawner
-/// cannot hold a `LocalExecutor` (it is neither), so the registration is per thread.
+/// *calling* thread registered with [`LocalScope`], whichever spawner it is called on;
+/// without one it returns [`SpawnError::LocalUnsupported`]. A `Send + Sync` spawner cannot
+/// hold a `LocalExecutor` (it is neither), so the registration is per thread.
 ///
 /// ```
 /// use std::rc::Rc;
@@ -93,8 +177,16 @@ use mode_core::time::Instant;
 /// [`LocalExecutor`]: async_executor::LocalExecutor
 #[derive(Debug, Clone, Default)]
 pub struct SmolSpawner {
-    /// `None` for smol's global executor.
-    executor: Option<Arc<Executor<'static>>>,
+    target: Target,
+}
+
+#[derive(Debug, Clone, Default)]
+enum Target {
+    #[default]
+    Global,
+    Executor(Arc<Executor<'static>>),
+    /// The inbox of a `LocalExecutor`, emptied by a task running on it.
+    Local(async_channel::Sender<BoxFuture>),
 }
 
 impl SmolSpawner {
@@ -114,7 +206,7 @@ impl SmolSpawner {
     #[must_use]
     pub fn new(executor: Arc<Executor<'static>>) -> Self {
         SmolSpawner {
-            executor: Some(executor),
+            target: Target::Executor(executor),
         }
     }
 
@@ -123,21 +215,106 @@ impl SmolSpawner {
     /// [`SmolSpawner::default`].
     #[must_use]
     pub fn global() -> Self {
-        SmolSpawner { executor: None }
+        SmolSpawner {
+            target: Target::Global,
+        }
     }
 
-    /// The executor futures are spawned on, or `None` for smol's global executor.
+    /// A spawner that runs `Send` futures on `executor` too: with it and a [`LocalScope`],
+    /// a whole tree runs on the one thread that runs the executor.
+    ///
+    /// The spawner is `Send + Sync` like any other: a future spawned from another thread
+    /// (through a [`ServiceHandle`](mode_core::ServiceHandle)) is queued and handed to the
+    /// executor by a task running on it, as a current-thread runtime does. That task stays
+    /// on the executor for as long as the executor lives, so
+    /// [`is_empty`](LocalExecutor::is_empty) is false from now on. Once the executor is
+    /// dropped, `spawn` returns [`SpawnError::Shutdown`] and the futures still queued are
+    /// dropped.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use mode_core::runtime::{SpawnError, Spawner};
+    /// use mode_smol::SmolSpawner;
+    /// use smol::LocalExecutor;
+    ///
+    /// let local = Rc::new(LocalExecutor::new());
+    /// let spawner = SmolSpawner::from_local(&local);
+    ///
+    /// let from_a_thread = spawner.clone();
+    /// let (tx, rx) = smol::channel::bounded(1);
+    /// std::thread::spawn(move || {
+    ///     from_a_thread
+    ///         .spawn(Box::pin(async move { tx.send(std::thread::current().id()).await.unwrap() }))
+    ///         .unwrap();
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// let ran_on = smol::block_on(local.run(rx.recv())).unwrap();
+    /// assert_eq!(ran_on, std::thread::current().id());
+    ///
+    /// drop(local);
+    /// assert_eq!(spawner.spawn(Box::pin(async {})), Err(SpawnError::Shutdown));
+    /// ```
+    ///
+    /// [`LocalExecutor`]: async_executor::LocalExecutor
+    #[must_use]
+    pub fn from_local(executor: &Rc<LocalExecutor<'static>>) -> Self {
+        let (sender, receiver) = async_channel::unbounded::<BoxFuture>();
+        // Weak: the task lives inside the executor, a strong reference would be a cycle.
+        let weak = Rc::downgrade(executor);
+        let inbox = Inbox(receiver);
+        executor
+            .spawn(async move {
+                while let Ok(future) = inbox.0.recv().await {
+                    match weak.upgrade() {
+                        Some(executor) => executor.spawn(future).detach(),
+                        None => break,
+                    }
+                }
+            })
+            .detach();
+        SmolSpawner {
+            target: Target::Local(sender),
+        }
+    }
+
+    /// The [`Executor`] futures are spawned on, if the spawner was made with
+    /// [`new`](SmolSpawner::new); `None` for smol's global executor and for a
+    /// `LocalExecutor`.
+    ///
+    /// [`Executor`]: async_executor::Executor
     #[must_use]
     pub fn executor(&self) -> Option<&Arc<Executor<'static>>> {
-        self.executor.as_ref()
+        match &self.target {
+            Target::Executor(executor) => Some(executor),
+            Target::Global | Target::Local(_) => None,
+        }
+    }
+}
+
+/// The receiving end of a `from_local` spawner's queue: when the executor drops the task
+/// that owns it, no more futures are accepted and the queued ones are dropped.
+struct Inbox(async_channel::Receiver<BoxFuture>);
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        // Close first, so that nothing can be queued after the drain.
+        self.0.close();
+        while self.0.try_recv().is_ok() {}
     }
 }
 
 impl Spawner for SmolSpawner {
     fn spawn(&self, future: BoxFuture) -> Result<(), SpawnError> {
-        match &self.executor {
-            Some(executor) => executor.spawn(future).detach(),
-            None => smol::spawn(future).detach(),
+        match &self.target {
+            Target::Global => smol::spawn(future).detach(),
+            Target::Executor(executor) => executor.spawn(future).detach(),
+            Target::Local(inbox) => {
+                // Unbounded: the only error is a closed queue, i.e. the executor is gone.
+                inbox
+                    .try_send(future)
+                    .map_err(|_closed| SpawnError::Shutdown)?;
+            }
         }
         Ok(())
     }
@@ -165,8 +342,12 @@ thread_local! {
 ///
 /// The guard keeps the executor alive; the program must still run it (`local.run(..)`) on
 /// this thread for its tasks to make progress. Scopes nest: dropping a guard restores the
-/// executor registered before it, so drop guards in the reverse order of entering them. The
-/// guard is neither `Send` nor `Sync`: it belongs to the thread that entered it.
+/// executor registered before it, so guards must be dropped in the reverse order of
+/// entering them, as they are when each lives in a block. In async code, where two futures
+/// polled in turn on one thread could each hold a guard across an `.await`, use
+/// [`LocalScope::within`] instead, which registers the executor only while its future is
+/// being polled. The guard is neither `Send` nor `Sync`: it belongs to the thread that
+/// entered it.
 ///
 /// ```
 /// use std::cell::Cell;
@@ -207,6 +388,42 @@ impl LocalScope {
         let previous = LOCAL.with(|slot| slot.borrow_mut().replace(Rc::clone(executor)));
         LocalScope { previous }
     }
+
+    /// Wraps `future` so that `executor` is this thread's target for
+    /// [`spawn_local`](Spawner::spawn_local) whenever the future is being polled.
+    ///
+    /// Wrap the future that runs the executor (`local.run(..)`), and both the tree's driver
+    /// and the local tasks can spawn local tasks, however the wrapped future is interleaved
+    /// with others on the thread.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use mode_core::runtime::Spawner;
+    /// use mode_smol::{LocalScope, SmolSpawner};
+    /// use smol::LocalExecutor;
+    ///
+    /// let local = Rc::new(LocalExecutor::new());
+    /// let spawner = SmolSpawner::global();
+    /// let ran = Rc::new(Cell::new(false));
+    /// let flag = Rc::clone(&ran);
+    /// let spawned = async move {
+    ///     spawner.spawn_local(Box::pin(async move { flag.set(true) })).unwrap();
+    ///     smol::future::yield_now().await;
+    /// };
+    /// smol::block_on(LocalScope::within(&local, local.run(spawned)));
+    /// assert!(ran.get());
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Polling the future panics if this thread's thread-local storage is being destroyed.
+    pub fn within<F: Future>(executor: &Rc<LocalExecutor<'static>>, future: F) -> Within<F> {
+        Within {
+            executor: Rc::clone(executor),
+            future,
+        }
+    }
 }
 
 impl Drop for LocalScope {
@@ -217,15 +434,47 @@ impl Drop for LocalScope {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// The future returned by [`LocalScope::within`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it drops the wrapped future; the registration only lasts for each poll.
+    #[must_use = "futures do nothing unless you .await or poll them"]
+    pub struct Within<F> {
+        executor: Rc<LocalExecutor<'static>>,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Within<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _scope = LocalScope::enter(this.executor);
+        this.future.poll(cx)
+    }
+}
+
+impl<F> fmt::Debug for Within<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Within").finish_non_exhaustive()
+    }
+}
+
 // ===== SmolTimer =====
 
 /// mode's clock and deadline sleeps on [`std::time::Instant`] and [`async_io::Timer`].
 ///
 /// [`now`](Timer::now) is the time elapsed since the timer was made (its epoch), and
 /// [`sleep_until`](Timer::sleep_until) is an [`async_io::Timer::at`] the epoch plus the
-/// deadline, driven by async-io's reactor (which `smol::block_on` and the global executor
-/// run). A deadline past what the clock can represent (such as [`Instant::MAX`]) never
-/// fires. Instants of two `SmolTimer`s are not comparable; clones share the epoch.
+/// deadline, with no allocation. async-io's reactor wakes it: the thread blocked in
+/// [`async_io::block_on`] (which `smol::block_on` is) runs the reactor, or async-io's own
+/// fallback thread when no thread is blocked there. A deadline past what the clock can
+/// represent (such as [`Instant::MAX`]) never fires. Instants of two `SmolTimer`s are not
+/// comparable; clones share the epoch.
 ///
 /// ```
 /// use mode_core::runtime::Timer;
@@ -302,9 +551,10 @@ impl Future for SmolSleep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec::Vec;
-    use core::cell::Cell;
-    use core::time::Duration;
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    use std::vec::Vec;
 
     fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
 
@@ -320,6 +570,7 @@ mod tests {
     fn spawn_runs_on_the_given_executor() {
         let executor = Arc::new(Executor::new());
         let spawner = SmolSpawner::new(Arc::clone(&executor));
+        assert!(Arc::ptr_eq(spawner.executor().unwrap(), &executor));
         let (tx, rx) = smol::channel::unbounded();
         for i in 0..5 {
             let tx = tx.clone();
@@ -366,6 +617,79 @@ mod tests {
             .spawn(Box::pin(async move { tx.send(3).unwrap() }))
             .unwrap();
         assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(3));
+    }
+
+    #[test]
+    fn from_local_runs_everything_on_the_executor_thread() {
+        let local = Rc::new(LocalExecutor::new());
+        let spawner = SmolSpawner::from_local(&local);
+        assert!(spawner.executor().is_none());
+        let here = std::thread::current().id();
+        let (tx, rx) = smol::channel::unbounded();
+        // In order, from this thread and from two others.
+        for i in 0..3 {
+            let tx = tx.clone();
+            spawner
+                .spawn(Box::pin(async move {
+                    tx.send((i, std::thread::current().id())).await.unwrap();
+                }))
+                .unwrap();
+        }
+        for i in 3..5 {
+            let spawner = spawner.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                spawner
+                    .spawn(Box::pin(async move {
+                        tx.send((i, std::thread::current().id())).await.unwrap();
+                    }))
+                    .unwrap();
+            })
+            .join()
+            .unwrap();
+        }
+        drop(tx);
+        let received = smol::block_on(local.run(async {
+            let mut all = Vec::new();
+            while let Ok(entry) = rx.recv().await {
+                all.push(entry);
+            }
+            all
+        }));
+        let expected: Vec<_> = (0..5).map(|i| (i, here)).collect();
+        assert_eq!(received, expected);
+    }
+
+    #[test]
+    fn from_local_refuses_and_drops_once_the_executor_is_gone() {
+        struct Counted(Arc<AtomicUsize>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let local = Rc::new(LocalExecutor::new());
+        let spawner = SmolSpawner::from_local(&local);
+        // Queued but never handed over: the executor is never run.
+        let counted = Counted(dropped.clone());
+        spawner
+            .spawn(Box::pin(async move {
+                let _counted = counted;
+                core::future::pending::<()>().await;
+            }))
+            .unwrap();
+        assert_eq!(dropped.load(Ordering::SeqCst), 0);
+        drop(local);
+        assert_eq!(dropped.load(Ordering::SeqCst), 1, "queued future dropped");
+
+        let counted = Counted(dropped.clone());
+        let refused = spawner.spawn(Box::pin(async move {
+            let _counted = counted;
+        }));
+        assert_eq!(refused, Err(SpawnError::Shutdown));
+        assert_eq!(dropped.load(Ordering::SeqCst), 2, "refused future dropped");
     }
 
     #[test]
@@ -482,6 +806,34 @@ mod tests {
         while inner.try_tick() {}
         assert!(outer.is_empty() && inner.is_empty());
     }
-}
 
-// Entry point: added with the service engine
+    /// Two futures polled in turn on one thread, each with its own executor, each spawn on
+    /// their own: the registration follows the poll, not the order of creation.
+    #[test]
+    fn within_registers_only_while_polled() {
+        let a = Rc::new(LocalExecutor::new());
+        let b = Rc::new(LocalExecutor::new());
+        let spawner = SmolSpawner::global();
+        let spawn_twice = |spawner: SmolSpawner| async move {
+            spawner.spawn_local(Box::pin(async {})).unwrap();
+            smol::future::yield_now().await;
+            spawner.spawn_local(Box::pin(async {})).unwrap();
+        };
+        let on_a = LocalScope::within(&a, spawn_twice(spawner.clone()));
+        let on_b = LocalScope::within(&b, spawn_twice(spawner.clone()));
+        smol::block_on(smol::future::zip(on_a, on_b));
+        let count = |ex: &LocalExecutor<'static>| {
+            let mut n = 0;
+            while ex.try_tick() {
+                n += 1;
+            }
+            n
+        };
+        assert_eq!((count(&a), count(&b)), (2, 2));
+        // Outside any poll, nothing is registered.
+        assert_eq!(
+            spawner.spawn_local(Box::pin(async {})),
+            Err(SpawnError::LocalUnsupported)
+        );
+    }
+}
