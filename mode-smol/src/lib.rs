@@ -226,8 +226,8 @@ impl SmolSpawner {
     /// The spawner is `Send + Sync` like any other: a future spawned from another thread
     /// (through a [`ServiceHandle`](mode_core::ServiceHandle)) is queued and handed to the
     /// executor by a task running on it, as a current-thread runtime does. That task stays
-    /// on the executor for as long as the executor lives, so
-    /// [`is_empty`](LocalExecutor::is_empty) is false from now on. Once the executor is
+    /// on the executor while the spawner or a clone of it exists, so
+    /// [`is_empty`](LocalExecutor::is_empty) is false until then. Once the executor is
     /// dropped, `spawn` returns [`SpawnError::Shutdown`] and the futures still queued are
     /// dropped.
     ///
@@ -658,6 +658,19 @@ mod tests {
         }));
         let expected: Vec<_> = (0..5).map(|i| (i, here)).collect();
         assert_eq!(received, expected);
+    }
+
+    #[test]
+    fn from_local_leaves_the_executor_empty_once_the_spawners_are_gone() {
+        let local = Rc::new(LocalExecutor::new());
+        let spawner = SmolSpawner::from_local(&local);
+        let clone = spawner.clone();
+        drop(spawner);
+        while local.try_tick() {}
+        assert!(!local.is_empty(), "a clone still feeds the executor");
+        drop(clone);
+        while local.try_tick() {}
+        assert!(local.is_empty());
     }
 
     #[test]
