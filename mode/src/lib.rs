@@ -15,7 +15,7 @@
 //! # Example
 //!
 //! A service with a child that ticks on a timer, run on the deterministic virtual-time
-//! runtime of [`testing`] (feature `test-util`), where a second passes at once:
+//! runtime of `mode::testing` (feature `test-util`), where a second passes at once:
 //!
 //! ```
 //! use mode::testing::VirtualRuntime;
