@@ -66,11 +66,13 @@ pub async fn run_until_signal<S: Service>(root: S) -> StopReason {
     LocalSet::new()
         .run_until(async move {
             log::info!("{WORKER}: Starting...");
+            // Listen before the tree starts, so that no signal in between kills the process.
+            let signals = Signals::new();
             let tree = tree(root);
             let handle = tree.handle();
             let reason = tokio::select! {
                 reason = tree.run() => reason,
-                never = stop_on_signals(&handle) => match never {},
+                never = stop_on_signals(signals, &handle) => match never {},
             };
             log::info!("{WORKER}: Stopped ({reason})");
             reason
@@ -88,8 +90,10 @@ pub fn exit_code(reason: &StopReason) -> ExitCode {
     }
 }
 
-async fn stop_on_signals(root: &mode_core::ServiceHandle) -> core::convert::Infallible {
-    let mut signals = Signals::new();
+async fn stop_on_signals(
+    mut signals: Signals,
+    root: &mode_core::ServiceHandle,
+) -> core::convert::Infallible {
     signals.next().await;
     log::info!("{WORKER}: Stopping on signal received...");
     root.request_stop();
@@ -98,26 +102,39 @@ async fn stop_on_signals(root: &mode_core::ServiceHandle) -> core::convert::Infa
     std::process::exit(130)
 }
 
-/// SIGINT and SIGTERM (Ctrl-C only where there is no SIGTERM).
+/// SIGINT and SIGTERM, registered when created (on other platforms, Ctrl-C from the first
+/// wait on).
 struct Signals {
     #[cfg(unix)]
-    terminate: Option<tokio::signal::unix::Signal>,
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
 impl Signals {
     fn new() -> Self {
-        Signals {
-            #[cfg(unix)]
-            terminate: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .ok(),
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let unix = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(interrupt), Ok(terminate)) => Some((interrupt, terminate)),
+                (Err(err), _) | (_, Err(err)) => {
+                    log::warn!("{WORKER}: cannot watch SIGINT/SIGTERM ({err}); Ctrl-C only");
+                    None
+                }
+            };
+            Signals { unix }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
 
     async fn next(&mut self) {
         #[cfg(unix)]
-        if let Some(terminate) = self.terminate.as_mut() {
+        if let Some((interrupt, terminate)) = self.unix.as_mut() {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = interrupt.recv() => {}
                 _ = terminate.recv() => {}
             }
             return;
