@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run -p mode-examples --example app -- [--port 8000] [--loglevel info] [--graph]
+//!                                                  [--runtime tokio|smol]
 //! ```
 //!
 //! Connect with `nc 127.0.0.1 8000` to get a line back; stop with Ctrl-C to see the stop
@@ -9,15 +10,22 @@
 
 use std::process::ExitCode;
 
-use mode_core::log_format::{parse_level, ModeLogger};
+use mode::log_format::{parse_level, ModeLogger};
 use mode_examples::app::App;
 
-const USAGE: &str = "usage: app [--port PORT] [--loglevel LEVEL] [--graph]";
+const USAGE: &str = "usage: app [--port PORT] [--loglevel LEVEL] [--graph] [--runtime tokio|smol]";
+
+/// The executor that runs the tree.
+enum Runtime {
+    Tokio,
+    Smol,
+}
 
 struct Args {
     port: u16,
     level: log::LevelFilter,
     graph: bool,
+    runtime: Runtime,
 }
 
 fn parse_args() -> std::result::Result<Args, String> {
@@ -25,6 +33,7 @@ fn parse_args() -> std::result::Result<Args, String> {
         port: 8000,
         level: log::LevelFilter::Info,
         graph: false,
+        runtime: Runtime::Tokio,
     };
     let mut iter = std::env::args().skip(1);
     while let Some(arg) = iter.next() {
@@ -40,6 +49,15 @@ fn parse_args() -> std::result::Result<Args, String> {
                 args.level = parse_level(&value).map_err(|err| err.to_string())?;
             }
             "--graph" => args.graph = true,
+            "--runtime" => {
+                args.runtime = match iter.next().as_deref() {
+                    Some("tokio") => Runtime::Tokio,
+                    Some("smol") => Runtime::Smol,
+                    other => {
+                        return Err(format!("--runtime: expected tokio or smol, got {other:?}"))
+                    }
+                };
+            }
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -59,5 +77,9 @@ fn main() -> ExitCode {
         eprintln!("cannot install the logger: {err}");
         return ExitCode::FAILURE;
     }
-    mode_tokio::run(App::new(args.port).print_graph(args.graph))
+    let app = App::new(args.port).print_graph(args.graph);
+    match args.runtime {
+        Runtime::Tokio => mode::tokio::run(app),
+        Runtime::Smol => mode::smol::run(app),
+    }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use async_io::Async;
 use futures_lite::AsyncWriteExt;
-use mode_core::{Context, Dependencies, Result, Service, ServiceHandle};
+use mode::{Context, Dependencies, Result, Service, ServiceHandle};
 
 /// Where the webserver listens, once it does (port 0 picks a free port).
 pub type BoundAddr = Arc<Mutex<Option<SocketAddr>>>;
