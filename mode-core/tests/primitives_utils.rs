@@ -75,7 +75,7 @@ fn rate_limit_over_simulated_time() {
         if limit.check(now) {
             admitted += 1;
         }
-        now = now + Duration::from_millis(1);
+        now += Duration::from_millis(1);
     }
     // 10 at once, then one every 100 ms for the rest of the span.
     assert_eq!(admitted, 10 + (seconds * 10 - 1));
