@@ -91,7 +91,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `std` | yes | panics in hooks and tasks become crashes; the Worker's logger ([`log_format`]) |
-//! | `test-util` | no | [`testing::VirtualRuntime`], a deterministic virtual-time runtime |
+//! | `test-util` | no | `testing::VirtualRuntime`, a deterministic virtual-time runtime |
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
