@@ -1,7 +1,8 @@
 //! Lifecycle events: the one place every transition is reported.
 //!
 //! Each transition (starting, started, stopping, stopped, crashed, restarting, a stop
-//! timeout, a timer overlap) is emitted here once. The first observer is always the `log`
+//! timeout, a timer overlap, a supervisor restarting or giving up on a child) is emitted
+//! here once. The first observer is always the `log`
 //! crate, with mode's depth prefix (`[^--Webserver]: Starting...`); further [`Observer`]s
 //! (tracing, metrics, health) are added with
 //! [`Tree::with_observer`](crate::Tree::with_observer). With no extra observer and logging
@@ -12,6 +13,7 @@ use core::fmt;
 use crate::error::Crash;
 use crate::node::Node;
 use crate::state::{StopReason, WaitingOn};
+use crate::supervisor::ChildCrash;
 use crate::time::Duration;
 
 /// A lifecycle transition of one service.
@@ -47,6 +49,24 @@ pub enum LifecycleEvent<'a> {
         late_by: Duration,
         /// How many ticks were skipped.
         skipped: u64,
+    },
+    /// A supervisor restarts `child` after `crash`, now or after `delay` (its backoff).
+    /// Each service it restarts then reports [`Restarting`](Self::Restarting) itself.
+    RestartingChild {
+        /// The child whose crash the supervisor handles.
+        child: ServiceInfo<'a>,
+        /// The crash (of the child, or of a descendant of it without a supervisor between).
+        crash: &'a Crash,
+        /// How long the supervisor waits before starting it again (zero: at once).
+        delay: Duration,
+    },
+    /// A forfeiting supervisor gives up on `child` after `crash`: it stops it and does not
+    /// restart it.
+    ForfeitingChild {
+        /// The child given up on.
+        child: ServiceInfo<'a>,
+        /// The crash that made the supervisor give up (for a group, a sibling's).
+        crash: &'a Crash,
     },
     /// A hook failed during the stop sequence; the stop went on.
     HookFailed {
@@ -120,17 +140,22 @@ impl Node {
             depth: self.depth + self.tree.base_depth(),
         }
     }
+
+    /// What observers are told about this service.
+    pub(crate) fn info(&self) -> ServiceInfo<'_> {
+        ServiceInfo {
+            id: self.id,
+            label: &self.label,
+            depth: self.depth + self.tree.base_depth(),
+        }
+    }
 }
 
 /// Reports `event` of `node` to the log and to the tree's observers.
 pub(crate) fn emit(node: &Node, event: Emit<'_>) {
     log_event(node, &event);
     if let Some(observers) = node.tree.observers() {
-        let info = ServiceInfo {
-            id: node.id,
-            label: &node.label,
-            depth: node.depth + node.tree.base_depth(),
-        };
+        let info = node.info();
         for observer in &observers {
             observer.observe(&info, &event);
         }
@@ -141,7 +166,7 @@ fn log_event(node: &Node, event: &Emit<'_>) {
     use log::Level;
 
     let level = match event {
-        Emit::Crashed(_) | Emit::HookFailed { .. } => Level::Error,
+        Emit::Crashed(_) | Emit::HookFailed { .. } | Emit::ForfeitingChild { .. } => Level::Error,
         Emit::StopTimeout { .. } | Emit::TimerOverlap { .. } => Level::Warn,
         _ => Level::Info,
     };
@@ -182,6 +207,46 @@ fn log_event(node: &Node, event: &Emit<'_>) {
         ),
         Emit::HookFailed { hook, error } => {
             log::log!(target: target, level, "{prefix}: {hook} failed: {error}");
+        }
+        Emit::RestartingChild {
+            child,
+            crash,
+            delay,
+        } => {
+            let (child, reason) = (
+                child.label,
+                ChildCrash {
+                    child: child.label,
+                    crash,
+                },
+            );
+            if delay.is_zero() {
+                log::log!(
+                    target: target,
+                    level,
+                    "{prefix}: Restarting dead {child}! Last crash reason: {reason}"
+                );
+            } else {
+                log::log!(
+                    target: target,
+                    level,
+                    "{prefix}: Restarting dead {child} in {delay:?}! Last crash reason: {reason}"
+                );
+            }
+        }
+        Emit::ForfeitingChild { child, crash } => {
+            let (child, reason) = (
+                child.label,
+                ChildCrash {
+                    child: child.label,
+                    crash,
+                },
+            );
+            log::log!(
+                target: target,
+                level,
+                "{prefix}: Giving up on {child}, not restarting it! Last crash reason: {reason}"
+            );
         }
     }
 }

@@ -120,6 +120,7 @@ mod node;
 pub mod runtime;
 mod service;
 mod state;
+pub mod supervisor;
 pub mod sync;
 mod task;
 #[cfg(feature = "test-util")]
@@ -138,5 +139,8 @@ pub use handle::ServiceHandle;
 pub use interval::MissedTickBehavior;
 pub use service::{AsyncClose, Service};
 pub use state::{State, StopReason, WaitingOn};
+pub use supervisor::{
+    Backoff, Strategy, Supervisor, SupervisorError, SupervisorErrorKind, SupervisorHandle,
+};
 pub use timer_queue::SleepUntil;
 pub use tree::Tree;

@@ -30,6 +30,7 @@ use crate::graph::ChildKind;
 use crate::loom::sync::Mutex;
 use crate::runtime::Spawner;
 use crate::state::{State, StopReason};
+use crate::supervisor::{Request, Strategy};
 use crate::task::TaskRun;
 use crate::time::Duration;
 use crate::timer_queue::TimerQueue;
@@ -44,6 +45,9 @@ pub(crate) enum Command {
     Stop(Arc<Node>),
     Restart(Arc<Node>),
     Crashed(Arc<Node>),
+    /// A request for the supervisor `Arc<Node>`: add or remove a child, or a delayed
+    /// restart that is due.
+    Supervisor(Arc<Node>, Request),
 }
 
 /// State shared by every node of one tree.
@@ -149,6 +153,8 @@ pub(crate) struct Node {
     pub(crate) kind: ChildKind,
     pub(crate) parent: Option<Weak<Node>>,
     pub(crate) tree: Arc<TreeShared>,
+    /// The strategy, if this service is a [`Supervisor`](crate::Supervisor).
+    pub(crate) supervisor: Option<Strategy>,
     state: AtomicU8,
     stop_flag: AtomicBool,
     shutdown_flag: AtomicBool,
@@ -162,6 +168,8 @@ struct NodeInner {
     children: Vec<Arc<Node>>,
     stop_reason: Option<StopReason>,
     crash: Option<Crash>,
+    /// Whether `crash` was reported (logged and observed) already.
+    crash_reported: bool,
     tasks: Arc<TaskRun>,
     restart_count: u32,
     /// Completed start attempts, for restart waiters.
@@ -188,6 +196,7 @@ impl Node {
         parent: Option<&Arc<Node>>,
         depth: usize,
         kind: ChildKind,
+        supervisor: Option<Strategy>,
     ) -> Arc<Node> {
         Arc::new(Node {
             id: tree.next_id(),
@@ -197,6 +206,7 @@ impl Node {
             kind,
             parent: parent.map(Arc::downgrade),
             tree,
+            supervisor,
             state: AtomicU8::new(State::Init as u8),
             stop_flag: AtomicBool::new(false),
             shutdown_flag: AtomicBool::new(false),
@@ -205,6 +215,7 @@ impl Node {
                 children: Vec::new(),
                 stop_reason: None,
                 crash: None,
+                crash_reported: false,
                 tasks: Arc::new(TaskRun::new()),
                 restart_count: 0,
                 starts: 0,
@@ -311,6 +322,7 @@ impl Node {
         self.inner.with(|inner| {
             inner.stop_reason = None;
             inner.crash = None;
+            inner.crash_reported = false;
             inner.stop_queued = false;
             // The first start keeps the run opened at creation, with any task spawned
             // before it; a restart opens a fresh one (the stop cancelled the old run).
@@ -348,6 +360,19 @@ impl Node {
             self.changed.notify(usize::MAX);
         }
         (crash, new)
+    }
+
+    /// The recorded crash, if it was not reported yet; marks it reported. Whoever reports
+    /// a crash (emits [`Crashed`](crate::events::LifecycleEvent::Crashed)) takes it here,
+    /// so that each crash is logged once, whichever path sees it first.
+    pub(crate) fn crash_to_report(&self) -> Option<Crash> {
+        self.inner.with(|inner| match &inner.crash {
+            Some(crash) if !inner.crash_reported => {
+                inner.crash_reported = true;
+                Some(crash.clone())
+            }
+            _ => None,
+        })
     }
 
     /// A crash reported from outside the driver: a task, a timer or a handle. The driver

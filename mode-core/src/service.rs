@@ -16,6 +16,7 @@
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
+use core::any::Any;
 use core::future::Future;
 use core::pin::Pin;
 
@@ -158,6 +159,9 @@ pub(crate) trait DynService: 'static {
     fn stop_timeout(&self) -> Option<Duration>;
     fn wait_for_shutdown(&self) -> bool;
     fn call<'a>(&'a mut self, hook: Hook, cx: &'a Context<'a>) -> HookFuture<'a>;
+    /// The service as `Any`, so the engine can recognise its own service types (a
+    /// [`Supervisor`](crate::Supervisor)) when they join a tree.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 impl<S: Service> DynService for S {
@@ -190,6 +194,10 @@ impl<S: Service> DynService for S {
             Hook::Shutdown => Box::pin(self.on_shutdown(cx)),
             Hook::Restart => Box::pin(self.on_restart(cx)),
         }
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
     }
 }
 

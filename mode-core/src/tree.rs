@@ -29,6 +29,7 @@ use crate::node::{Command, Node, TreeShared};
 use crate::runtime::{LocalBoxFuture, Spawner, Timer};
 use crate::service::{DynAsyncClose, DynService, Hook, Service};
 use crate::state::{State, StopReason, WaitingOn};
+use crate::supervisor::{Supervised, SupervisorState};
 use crate::task::CatchPanic;
 use crate::time::{Duration, Instant};
 use crate::timer_queue::{self, Clock, TimerQueue};
@@ -175,7 +176,9 @@ pub(crate) struct LocalNode {
     pub(crate) handle: ServiceHandle,
     /// Taken out while one of its hooks runs.
     service: Cell<Option<Box<dyn DynService>>>,
-    children: RefCell<Vec<Rc<LocalNode>>>,
+    pub(crate) children: RefCell<Vec<Rc<LocalNode>>>,
+    /// Restart intensity, backoff and pending restarts, if the service is a supervisor.
+    pub(crate) supervisor: Option<RefCell<SupervisorState>>,
     pub(crate) resources: RefCell<Vec<Resource>>,
     /// Local tasks spawned before the start sequence's task step; `None` after it.
     pub(crate) local_deferred: RefCell<Option<Vec<LocalBoxFuture>>>,
@@ -185,7 +188,7 @@ pub(crate) struct LocalNode {
 }
 
 impl LocalNode {
-    fn node(&self) -> &Arc<Node> {
+    pub(crate) fn node(&self) -> &Arc<Node> {
         self.handle.node()
     }
 }
@@ -213,6 +216,10 @@ impl Drop for Driver {
         // The tree is gone, finished or abandoned: make every task that may still exist
         // finish at its next poll, and release every waiter. Nothing here blocks.
         self.shared.set_finished();
+        // Requests nobody will execute: dropping them answers their waiters.
+        while let Some(command) = self.shared.next_command() {
+            drop(command);
+        }
         let registry = core::mem::take(&mut *self.registry.borrow_mut());
         for local in registry.values() {
             local.node().tasks().cancel();
@@ -231,6 +238,7 @@ impl Driver {
         kind: ChildKind,
     ) -> Rc<LocalNode> {
         let parent_node = parent.map(|p| p.node());
+        let supervisor = SupervisorState::of(&mut *service);
         let node = Node::new(
             self.shared.clone(),
             service.label(),
@@ -238,6 +246,7 @@ impl Driver {
             parent_node,
             parent_node.map_or(0, |p| p.depth + 1),
             kind,
+            supervisor.as_ref().map(SupervisorState::strategy),
         );
         if let Some(parent) = parent_node {
             parent.push_child(node.clone());
@@ -251,6 +260,7 @@ impl Driver {
             started_once: Cell::new(false),
             stop_timeout: service.stop_timeout(),
             wait_for_shutdown: service.wait_for_shutdown(),
+            supervisor: supervisor.map(RefCell::new),
         });
         self.registry.borrow_mut().insert(node.id, local.clone());
         if let Some(parent) = parent {
@@ -264,7 +274,7 @@ impl Driver {
         local
     }
 
-    fn find(&self, node: &Node) -> Option<Rc<LocalNode>> {
+    pub(crate) fn find(&self, node: &Node) -> Option<Rc<LocalNode>> {
         self.registry.borrow().get(&node.id).cloned()
     }
 
@@ -329,11 +339,14 @@ impl Driver {
                 self.start_and_handle(&local).await;
             }
             Command::Crashed(node) => {
-                if let (Some(local), Some(crash)) = (self.find(&node), node.crash_reason()) {
-                    events::emit(&node, Emit::Crashed(&crash));
+                if let Some(local) = self.find(&node) {
+                    if let Some(crash) = node.crash_to_report() {
+                        events::emit(&node, Emit::Crashed(&crash));
+                    }
                     self.handle_crash(&local).await;
                 }
             }
+            Command::Supervisor(node, request) => self.supervisor_request(&node, request).await,
         }
     }
 
@@ -353,7 +366,8 @@ impl Driver {
         }
     }
 
-    /// A service crashed: without a supervisor above it, the crash stops the whole tree.
+    /// A service crashed: the nearest supervisor above it applies its strategy; without
+    /// one, the crash stops the whole tree.
     async fn handle_crash(&self, local: &Rc<LocalNode>) {
         let node = local.node();
         let Some(crash) = node.crash_reason() else {
@@ -363,15 +377,29 @@ impl Driver {
             // Already stopped by whoever handled it first.
             return;
         }
-        let mut root = local.clone();
-        while let Some(parent) = root.node().parent() {
-            parent.record_crash(crash.clone());
-            match self.find(&parent) {
-                Some(parent) => root = parent,
-                None => break,
+        self.propagate_crash(local.clone(), crash).await;
+    }
+
+    /// Takes `crash` of `crashed` up the tree: each ancestor records it, until a supervisor
+    /// handles it for its child on the way (or gives up, and the walk goes on from the
+    /// supervisor with its own crash). Reaching the top stops the tree.
+    pub(crate) async fn propagate_crash(&self, mut crashed: Rc<LocalNode>, mut crash: Crash) {
+        loop {
+            let parent = crashed.node().parent().and_then(|p| self.find(&p));
+            let Some(parent) = parent else {
+                self.stop_node(&crashed, StopReason::Crashed(crash)).await;
+                return;
+            };
+            if parent.supervisor.is_some() {
+                match self.supervise(&parent, &crashed, crash).await {
+                    Supervised::Handled => return,
+                    Supervised::Escalate(escalated) => crash = escalated,
+                }
+            } else {
+                parent.node().record_crash(crash.clone());
             }
+            crashed = parent;
         }
-        self.stop_node(&root, StopReason::Crashed(crash)).await;
     }
 
     /// The start sequence (mode's order): `on_first_start` (or `on_restart`), `Starting...`,
@@ -442,9 +470,9 @@ impl Driver {
     }
 
     fn crashed(&self, node: &Arc<Node>, error: crate::BoxError) -> StartError {
-        let (crash, new) = node.record_crash(Crash::new(node.label.clone(), error));
-        if new {
-            events::emit(node, Emit::Crashed(&crash));
+        let (crash, _) = node.record_crash(Crash::new(node.label.clone(), error));
+        if let Some(reported) = node.crash_to_report() {
+            events::emit(node, Emit::Crashed(&reported));
         }
         StartError::Crashed(crash)
     }
@@ -562,8 +590,12 @@ impl Driver {
         node.set_state(State::Stopped);
     }
 
-    /// Runtime dependencies leave with the run that added them.
+    /// Runtime dependencies leave with the run that added them (a supervisor's children
+    /// stay until removed).
     fn remove_runtime_children(&self, local: &Rc<LocalNode>) {
+        if local.supervisor.is_some() {
+            return;
+        }
         let removed: Vec<Rc<LocalNode>> = {
             let mut children = local.children.borrow_mut();
             let (runtime, declared) = core::mem::take(&mut *children)
@@ -579,7 +611,7 @@ impl Driver {
     }
 
     /// Drops a stopped subtree from the registry.
-    fn forget(&self, local: &Rc<LocalNode>) {
+    pub(crate) fn forget(&self, local: &Rc<LocalNode>) {
         self.registry.borrow_mut().remove(&local.node().id);
         let children = core::mem::take(&mut *local.children.borrow_mut());
         for child in &children {

@@ -1,0 +1,676 @@
+//! Supervisors: services that own a group of children and decide what happens when one
+//! of them crashes.
+//!
+//! A [`Supervisor`] is a [`Service`] like any other: it has a label, a place in the tree
+//! and a handle. What makes it a supervisor is that a crash of one of its children (or of
+//! any service below a child, up to the next supervisor) stops at it: it applies its
+//! [`Strategy`] instead of letting the crash stop the tree. The crash reaches it at once,
+//! through the same notification that a crash without a supervisor uses (no polling), and
+//! whether it was an `Err` from a task, a timer callback, a hook, a panic (with `std`) or
+//! [`ServiceHandle::crash`] makes no difference.
+//!
+//! | strategy | on a child's crash |
+//! |---|---|
+//! | [`OneForOne`](Strategy::OneForOne) | restart that child |
+//! | [`OneForAll`](Strategy::OneForAll) | restart every child: stopped in reverse order, started in order |
+//! | [`ForfeitOneForOne`](Strategy::ForfeitOneForOne) | stop that child for good; the others go on |
+//! | [`ForfeitOneForAll`](Strategy::ForfeitOneForAll) | stop every child for good; the supervisor stays up |
+//! | [`Crashing`](Strategy::Crashing) | crash the supervisor too, so its parent sees the crash |
+//!
+//! A restart is the lifecycle's restart: `Restarting...`, the stop sequence, then the start
+//! sequence with `on_restart` (see the [crate docs](crate#lifecycle)).
+//!
+//! # Restart intensity
+//!
+//! A restarting supervisor allows at most `max_restarts` restarts in any window of length
+//! `over` ([`Supervisor::max_restarts`]; 100 within 1 s by default, as in mode). Windows
+//! are half-open: a restart exactly `over` after an earlier one no longer counts it. One
+//! crash answered by a restart is one restart, whether one child restarts or, for
+//! one-for-all, the whole group. When a crash would need one restart too many, the
+//! supervisor gives up: it crashes with a [`SupervisorError`] that names the child, the
+//! number of restarts and the window, and that crash goes up the tree to the next
+//! supervisor, or stops the tree. A new start of the supervisor forgets its past restarts.
+//!
+//! # Backoff
+//!
+//! With a [`Backoff`], a restart waits: the first for the initial delay, each further one
+//! of a run of crashes longer (exponentially, up to a maximum). A child that has run for
+//! [`Backoff::reset_after`] since its last restart starts a fresh run. The wait does not
+//! block the tree: the children stop at once, the supervisor keeps serving requests, and a
+//! stop of the supervisor during the wait stops it at once, without restarting anything.
+//!
+//! # Failed starts
+//!
+//! A child that crashes before it finished starting (including in `on_started`) is never
+//! restarted at once, which would only repeat the failure in a loop:
+//!
+//! - while the supervisor itself starts, the child's crash fails the supervisor's start,
+//!   with the child's crash as the reason (a supervisor runs only once all its children
+//!   started);
+//! - later (a restart that fails, or a start by hand), a restarting supervisor retries it
+//!   after the next backoff delay, counted like any restart; without a backoff it gives up
+//!   with [`SupervisorErrorKind::StartFailed`] and the child's reason;
+//! - a child added with [`SupervisorHandle::add`] that fails to start is removed again and
+//!   the error returned to the caller.
+//!
+//! # Stopping
+//!
+//! A crash that reaches a supervisor that is stopping (or was asked to) restarts nothing
+//! and counts nothing: the supervisor's stop stops the child.
+//!
+//! # Example
+//!
+//! ```
+//! use mode_core::testing::VirtualRuntime;
+//! use mode_core::time::Duration;
+//! use mode_core::{Context, Result, Service, State, Strategy, Supervisor, Tree};
+//!
+//! /// Loses its connection 10 ms after starting, the first two times.
+//! struct Client {
+//!     runs: u32,
+//! }
+//!
+//! impl Service for Client {
+//!     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+//!         self.runs += 1;
+//!         if self.runs <= 2 {
+//!             let me = cx.handle().clone();
+//!             cx.spawn(async move {
+//!                 me.sleep(Duration::from_millis(10)).await?;
+//!                 Err("connection reset".into())
+//!             })?;
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let supervisor = Supervisor::new(Strategy::OneForOne)
+//!     .max_restarts(3, Duration::from_secs(10))
+//!     .child(Client { runs: 0 });
+//! let rt = VirtualRuntime::new();
+//! let tree = Tree::new(supervisor, rt.clone(), rt.clone());
+//! let root = tree.handle();
+//! let client = root.children()[0].clone();
+//! rt.block_on(futures_lite::future::zip(tree.run(), async {
+//!     root.sleep(Duration::from_secs(1)).await.unwrap();
+//!     assert_eq!(client.restart_count(), 2);
+//!     assert_eq!(client.state(), State::Running);
+//!     root.stop().await;
+//! }))
+//! .unwrap();
+//! ```
+
+mod engine;
+mod intensity;
+mod reply;
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::Future;
+use core::ops::Deref;
+
+pub(crate) use engine::{Request, Supervised, SupervisorState};
+
+use crate::context::{Context, Dependencies};
+use crate::error::{Crash, Error, Result};
+use crate::graph::ChildKind;
+use crate::handle::ServiceHandle;
+use crate::node::Command;
+use crate::service::{DynService, Service};
+use crate::time::Duration;
+
+/// What a [`Supervisor`] does when one of its children crashes (the Erlang/OTP meanings,
+/// as in mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// Restart the crashed child only.
+    OneForOne,
+    /// Restart every child: all stop in reverse order, then all start in order.
+    OneForAll,
+    /// Give up on the crashed child: stop it and do not restart it. The others go on.
+    ForfeitOneForOne,
+    /// Give up on every child: stop them all (in reverse order). The supervisor stays up.
+    ForfeitOneForAll,
+    /// Crash the supervisor too, so that the crash goes on to its parent: the next
+    /// supervisor above decides, and without one the tree stops.
+    Crashing,
+}
+
+impl Strategy {
+    /// The default label of a supervisor with this strategy, mode's class name:
+    /// `OneForOneSupervisor`, `OneForAllSupervisor`, `ForfeitOneForOneSupervisor`,
+    /// `ForfeitOneForAllSupervisor`, `CrashingSupervisor`.
+    ///
+    /// ```
+    /// use mode_core::Strategy;
+    /// assert_eq!(Strategy::OneForAll.label(), "OneForAllSupervisor");
+    /// ```
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Strategy::OneForOne => "OneForOneSupervisor",
+            Strategy::OneForAll => "OneForAllSupervisor",
+            Strategy::ForfeitOneForOne => "ForfeitOneForOneSupervisor",
+            Strategy::ForfeitOneForAll => "ForfeitOneForAllSupervisor",
+            Strategy::Crashing => "CrashingSupervisor",
+        }
+    }
+}
+
+/// Exponential backoff between restarts.
+///
+/// The k-th restart of a run of crashes (counting from 0) waits
+/// `min(initial × factor^k, max)`. A run ends once the child (for one-for-all, the group)
+/// has been running for [`reset_after`](Self::reset_after) since its last restart; the
+/// next crash then waits `initial` again.
+///
+/// ```
+/// use mode_core::time::Duration;
+/// use mode_core::Backoff;
+///
+/// let ms = Duration::from_millis;
+/// let backoff = Backoff::exponential(ms(100), ms(1_000));
+/// let delays: Vec<Duration> = (0..6).map(|k| backoff.delay(k)).collect();
+/// assert_eq!(delays, [ms(100), ms(200), ms(400), ms(800), ms(1_000), ms(1_000)]);
+/// assert_eq!(backoff.factor(3).delay(2), ms(900));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    factor: u32,
+    reset_after: Duration,
+}
+
+impl Backoff {
+    /// Delays from `initial`, doubling up to `max`; a run of crashes ends after `max` of
+    /// healthy running (change it with [`reset_after`](Self::reset_after)).
+    #[must_use]
+    pub const fn exponential(initial: Duration, max: Duration) -> Self {
+        Backoff {
+            initial,
+            max,
+            factor: 2,
+            reset_after: max,
+        }
+    }
+
+    /// Multiplies each delay by `factor` instead of 2 (`1` keeps it constant; `0` counts
+    /// as `1`).
+    #[must_use]
+    pub const fn factor(mut self, factor: u32) -> Self {
+        self.factor = if factor == 0 { 1 } else { factor };
+        self
+    }
+
+    /// How long a restarted child must run without crashing for the next crash to wait
+    /// `initial` again.
+    #[must_use]
+    pub const fn reset_after(mut self, healthy_for: Duration) -> Self {
+        self.reset_after = healthy_for;
+        self
+    }
+
+    /// The delay before the restart that follows `failures` earlier failures in a row.
+    #[must_use]
+    pub fn delay(&self, failures: u32) -> Duration {
+        if self.initial.is_zero() || self.initial >= self.max || self.factor == 1 {
+            return self.initial.min(self.max);
+        }
+        let mut delay = self.initial;
+        for _ in 0..failures {
+            delay = match delay.checked_mul(self.factor) {
+                Some(next) if next < self.max => next,
+                _ => return self.max,
+            };
+        }
+        delay
+    }
+}
+
+/// A service that supervises its children: see the [module docs](self) for the
+/// strategies, restart intensity, backoff and failed starts.
+///
+/// Children are declared with [`child`](Self::child) before the tree starts, and added or
+/// removed while it runs through a [`SupervisorHandle`]. A supervisor's children stay its
+/// children across its restarts until removed; the supervisor has no hooks of its own
+/// beyond that.
+///
+/// ```
+/// use mode_core::testing::VirtualRuntime;
+/// use mode_core::time::Duration;
+/// use mode_core::{Backoff, Context, Result, Service, Strategy, Supervisor, Tree};
+///
+/// struct Worker;
+///
+/// impl Service for Worker {
+///     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+///         cx.spawn(async { Err("boom".into()) })?;
+///         Ok(())
+///     }
+/// }
+///
+/// let supervisor = Supervisor::new(Strategy::OneForOne)
+///     .with_label("Workers")
+///     .max_restarts(2, Duration::from_secs(60))
+///     .backoff(Backoff::exponential(
+///         Duration::from_millis(100),
+///         Duration::from_secs(5),
+///     ))
+///     .child(Worker);
+/// let rt = VirtualRuntime::new();
+/// let tree = Tree::new(supervisor, rt.clone(), rt.clone());
+/// let worker = tree.handle().children()[0].clone();
+///
+/// // Worker crashes at once every time: restarted after 100 ms, then after 200 ms; the
+/// // third crash exceeds 2 restarts within 60 s, and the supervisor gives up.
+/// let reason = rt.block_on(tree.run()).unwrap();
+/// let crash = reason.crash().unwrap();
+/// assert_eq!(crash.service(), "Workers");
+/// assert_eq!(
+///     crash.error().to_string(),
+///     "max restarts exceeded: 2 restart(s) within 60s, then Worker crashed: boom"
+/// );
+/// assert_eq!(worker.restart_count(), 2);
+/// assert_eq!(rt.now().as_duration(), Duration::from_millis(300));
+/// ```
+pub struct Supervisor {
+    strategy: Strategy,
+    max_restarts: u32,
+    over: Duration,
+    backoff: Option<Backoff>,
+    label: Option<Cow<'static, str>>,
+    children: Vec<Box<dyn DynService>>,
+}
+
+impl fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("strategy", &self.strategy)
+            .field("max_restarts", &self.max_restarts)
+            .field("over", &self.over)
+            .field("backoff", &self.backoff)
+            .field("label", &Service::label(self))
+            .field("children", &self.children.len())
+            .finish()
+    }
+}
+
+impl Supervisor {
+    /// The default `max_restarts`, as in mode.
+    pub const DEFAULT_MAX_RESTARTS: u32 = 100;
+    /// The default window of `max_restarts`, as in mode.
+    pub const DEFAULT_OVER: Duration = Duration::from_secs(1);
+
+    /// A supervisor with `strategy`, no children yet, at most 100 restarts within 1 s and
+    /// no backoff.
+    #[must_use]
+    pub fn new(strategy: Strategy) -> Self {
+        Supervisor {
+            strategy,
+            max_restarts: Self::DEFAULT_MAX_RESTARTS,
+            over: Self::DEFAULT_OVER,
+            backoff: None,
+            label: None,
+            children: Vec::new(),
+        }
+    }
+
+    /// Allows at most `max_restarts` restarts in any window of length `over`; one more
+    /// and the supervisor gives up. `0` restarts gives up at the first crash; a zero
+    /// `over` sets no limit.
+    #[must_use]
+    pub fn max_restarts(mut self, max_restarts: u32, over: Duration) -> Self {
+        self.max_restarts = max_restarts;
+        self.over = over;
+        self
+    }
+
+    /// Waits between restarts as `backoff` says.
+    #[must_use]
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Some(backoff);
+        self
+    }
+
+    /// Labels the supervisor in logs and graphs (by default [`Strategy::label`]).
+    #[must_use]
+    pub fn with_label(mut self, label: impl Into<Cow<'static, str>>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Adds a child, started after the children added before it.
+    #[must_use]
+    pub fn child(mut self, service: impl Service) -> Self {
+        self.children.push(Box::new(service));
+        self
+    }
+
+    /// The strategy.
+    #[must_use]
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+}
+
+impl Service for Supervisor {
+    fn label(&self) -> Cow<'static, str> {
+        self.label
+            .clone()
+            .unwrap_or(Cow::Borrowed(self.strategy.label()))
+    }
+
+    fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
+        for child in self.children.drain(..) {
+            deps.driver
+                .create_node(child, Some(deps.parent), ChildKind::Declared);
+        }
+    }
+
+    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+        if let Some(state) = &cx.local.supervisor {
+            state.borrow_mut().reset();
+        }
+        Ok(())
+    }
+}
+
+/// A [`ServiceHandle`] of a [`Supervisor`], to add and remove children while it runs.
+///
+/// Derefs to the service handle. Cheap to clone, `Send + Sync`.
+///
+/// ```
+/// use mode_core::testing::VirtualRuntime;
+/// use mode_core::{Service, State, Strategy, Supervisor, SupervisorHandle, Tree};
+///
+/// struct Worker;
+/// impl Service for Worker {}
+///
+/// let rt = VirtualRuntime::new();
+/// let tree = Tree::new(Supervisor::new(Strategy::OneForOne), rt.clone(), rt.clone());
+/// let supervisor = SupervisorHandle::new(&tree.handle()).unwrap();
+/// rt.block_on(futures_lite::future::zip(tree.run(), async {
+///     supervisor.wait_until_running().await.unwrap();
+///     let worker = supervisor.add(Worker).await.unwrap();
+///     assert_eq!(worker.state(), State::Running);
+///     assert_eq!(supervisor.children(), [worker.clone()]);
+///
+///     assert!(supervisor.remove(&worker).await.unwrap());
+///     assert_eq!(worker.state(), State::Stopped);
+///     assert!(supervisor.children().is_empty());
+///     assert!(!supervisor.remove(&worker).await.unwrap());
+///     supervisor.stop().await;
+/// }))
+/// .unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupervisorHandle {
+    service: ServiceHandle,
+    strategy: Strategy,
+}
+
+impl Deref for SupervisorHandle {
+    type Target = ServiceHandle;
+
+    fn deref(&self) -> &ServiceHandle {
+        &self.service
+    }
+}
+
+impl SupervisorHandle {
+    /// The supervisor behind `service`, or `None` if `service` is not a [`Supervisor`].
+    #[must_use]
+    pub fn new(service: &ServiceHandle) -> Option<Self> {
+        service.node().supervisor.map(|strategy| SupervisorHandle {
+            service: service.clone(),
+            strategy,
+        })
+    }
+
+    /// The supervisor's service handle.
+    #[must_use]
+    pub fn service(&self) -> &ServiceHandle {
+        &self.service
+    }
+
+    /// The supervisor's strategy.
+    #[must_use]
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// Adds `service` as the last child and returns its handle. If the supervisor runs,
+    /// the child is started first, and supervised from then on; otherwise it starts with
+    /// the supervisor. It stays a child across restarts of the supervisor until
+    /// [removed](Self::remove).
+    ///
+    /// The request is made at once, whether or not the future is awaited.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Crashed`] if the child failed to start (it is removed again; the supervisor
+    /// is not affected); [`Error::ServiceStopped`] if the supervisor was removed from its
+    /// tree or began stopping while the child started; [`Error::TreeFinished`] if the
+    /// tree no longer runs.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only stops waiting; the child is still added.
+    pub fn add<S>(
+        &self,
+        service: S,
+    ) -> impl Future<Output = core::result::Result<ServiceHandle, Error>> + Send + 'static
+    where
+        S: Service + Send,
+    {
+        self.request(|reply| Request::Add {
+            service: Box::new(service),
+            reply,
+        })
+    }
+
+    /// Stops `child` and removes it from the supervisor and the tree; returns whether it
+    /// was a child of this supervisor (`false`: nothing happened).
+    ///
+    /// A removed service's handle stays readable (its state is `Stopped`), but requests
+    /// to start it fail with [`Error::TreeFinished`]: it no longer belongs to a running
+    /// tree.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TreeFinished`] if the tree no longer runs.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only stops waiting; the child is still removed.
+    pub fn remove(
+        &self,
+        child: &ServiceHandle,
+    ) -> impl Future<Output = core::result::Result<bool, Error>> + Send + 'static {
+        let child = child.node().clone();
+        self.request(|reply| Request::Remove { child, reply })
+    }
+
+    fn request<T: Send + 'static>(
+        &self,
+        request: impl FnOnce(reply::Responder<core::result::Result<T, Error>>) -> Request,
+    ) -> impl Future<Output = core::result::Result<T, Error>> + Send + 'static {
+        let node = self.service.node().clone();
+        let (responder, receiver) = reply::channel();
+        if node.tree.is_finished() {
+            drop(responder);
+        } else {
+            node.tree
+                .send(Command::Supervisor(node.clone(), request(responder)));
+        }
+        async move { receiver.recv(&node.tree).await.and_then(|answer| answer) }
+    }
+}
+
+/// Why a supervisor gave up: the reason it crashes with, reported to the next supervisor
+/// above or as the tree's stop reason.
+///
+/// ```
+/// use mode_core::testing::VirtualRuntime;
+/// use mode_core::time::Duration;
+/// use mode_core::{Context, Result, Service, Strategy, Supervisor, Tree};
+/// use mode_core::{SupervisorError, SupervisorErrorKind};
+///
+/// struct Db;
+///
+/// impl Service for Db {
+///     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+///         cx.crash("disk full");
+///         Ok(())
+///     }
+/// }
+///
+/// let supervisor = Supervisor::new(Strategy::OneForOne)
+///     .max_restarts(0, Duration::from_secs(1))
+///     .child(Db);
+/// let rt = VirtualRuntime::new();
+/// let reason = rt
+///     .block_on(Tree::new(supervisor, rt.clone(), rt.clone()).run())
+///     .unwrap();
+/// let crash = reason.crash().unwrap();
+/// let error: &SupervisorError = crash.error().downcast_ref().unwrap();
+/// assert_eq!(error.child(), "Db");
+/// assert_eq!(
+///     error.kind(),
+///     SupervisorErrorKind::MaxRestarts {
+///         restarts: 0,
+///         over: Duration::from_secs(1)
+///     }
+/// );
+/// assert_eq!(error.crash().error().to_string(), "disk full");
+/// ```
+#[derive(Debug, Clone)]
+pub struct SupervisorError {
+    child: Cow<'static, str>,
+    crash: Crash,
+    kind: SupervisorErrorKind,
+}
+
+/// The kinds of [`SupervisorError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SupervisorErrorKind {
+    /// The supervisor had already restarted `restarts` times (its `max_restarts`) within
+    /// the window `over` when the child crashed again.
+    MaxRestarts {
+        /// Restarts within the window.
+        restarts: u32,
+        /// The window.
+        over: Duration,
+    },
+    /// The child crashed while starting, and there was no backoff delay to retry after.
+    StartFailed,
+}
+
+impl SupervisorError {
+    pub(crate) fn max_restarts(
+        child: Cow<'static, str>,
+        crash: Crash,
+        restarts: u32,
+        over: Duration,
+    ) -> Self {
+        SupervisorError {
+            child,
+            crash,
+            kind: SupervisorErrorKind::MaxRestarts { restarts, over },
+        }
+    }
+
+    pub(crate) fn start_failed(child: Cow<'static, str>, crash: Crash) -> Self {
+        SupervisorError {
+            child,
+            crash,
+            kind: SupervisorErrorKind::StartFailed,
+        }
+    }
+
+    /// The label of the child whose crash the supervisor gave up on.
+    #[must_use]
+    pub fn child(&self) -> &str {
+        &self.child
+    }
+
+    /// That crash (of the child, or of a service below it).
+    #[must_use]
+    pub fn crash(&self) -> &Crash {
+        &self.crash
+    }
+
+    /// Why the supervisor gave up.
+    #[must_use]
+    pub fn kind(&self) -> SupervisorErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for SupervisorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let child = &self.child;
+        let reason = ChildCrash {
+            child,
+            crash: &self.crash,
+        };
+        match self.kind {
+            SupervisorErrorKind::MaxRestarts { restarts, over } => write!(
+                f,
+                "max restarts exceeded: {restarts} restart(s) within {over:?}, then {child} \
+                 crashed: {reason}"
+            ),
+            SupervisorErrorKind::StartFailed => write!(
+                f,
+                "{child} failed to start: {reason} (a failed start is retried only after \
+                 a backoff delay)"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for SupervisorError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&self.crash)
+    }
+}
+
+/// The crash's error alone when `child` itself crashed; the whole crash when a service
+/// below it did.
+pub(crate) struct ChildCrash<'a> {
+    pub(crate) child: &'a str,
+    pub(crate) crash: &'a Crash,
+}
+
+impl fmt::Display for ChildCrash<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.crash.service() == self.child {
+            fmt::Display::fmt(self.crash.error(), f)
+        } else {
+            fmt::Display::fmt(self.crash, f)
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<SupervisorHandle>();
+    is::<SupervisorError>();
+    is::<Strategy>();
+    is::<Backoff>();
+}
+
+#[allow(dead_code)]
+fn assert_send_futures(handle: &SupervisorHandle, child: &ServiceHandle) {
+    fn is_send<T: Send + 'static>(_: T) {}
+    struct Plain;
+    impl Service for Plain {}
+    is_send(handle.add(Plain));
+    is_send(handle.remove(child));
+}

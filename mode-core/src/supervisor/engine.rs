@@ -1,0 +1,547 @@
+//! The driver's side of supervision: what a supervisor does when a child crashes, and the
+//! requests its handle queues.
+//!
+//! `Driver::handle_crash` (in `tree.rs`) walks up from a crashed service; at the first
+//! supervisor on the way it calls [`Driver::supervise`] for the child of that supervisor
+//! the crash came through. The strategy then stops and starts children with the same
+//! sequences a stop, start or restart request runs.
+//!
+//! # Invariants
+//!
+//! - Everything here runs inside the driver, one command at a time. A supervisor's
+//!   `SupervisorState` is borrowed only between awaits, never across one.
+//! - A restart is counted when the supervisor decides it, before any child stops. A crash
+//!   that reaches a supervisor that is stopping (or not running) decides nothing: no
+//!   child restarts and nothing is counted; the supervisor's own stop stops the child.
+//! - A failed start is never retried at once: only after a non-zero backoff delay, and
+//!   without one the supervisor gives up.
+//! - A delayed restart is a `(key, ticket)` entry of `pending` plus an owned task of the
+//!   supervisor that sleeps, then queues [`Request::Resume`]. A newer decision for the same
+//!   key, a new start of the supervisor, or its stop (which cancels the task) makes the
+//!   ticket stale, and a stale resume does nothing.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::intensity::{Intensity, Streak};
+use super::reply::Responder;
+use super::{Backoff, Strategy, Supervisor, SupervisorError};
+use crate::error::{Crash, Error};
+use crate::events::{self, Emit};
+use crate::graph::ChildKind;
+use crate::handle::ServiceHandle;
+use crate::node::{Command, Node};
+use crate::service::DynService;
+use crate::state::{State, StopReason};
+use crate::time::{Duration, Instant};
+use crate::tree::{Driver, LocalNode, StartError};
+
+/// A request for a supervisor, queued by its handle or by its own delayed restarts.
+pub(crate) enum Request {
+    /// Add a child; start it if the supervisor runs.
+    Add {
+        service: Box<dyn DynService + Send>,
+        reply: Responder<Result<ServiceHandle, Error>>,
+    },
+    /// Stop a child and remove it; answers whether it was a child.
+    Remove {
+        child: Arc<Node>,
+        reply: Responder<Result<bool, Error>>,
+    },
+    /// A backoff delay ended: start what `pending[key]` holds, if `ticket` is current.
+    Resume { key: u64, ticket: u64 },
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Request::Add { service, .. } => f
+                .debug_struct("Add")
+                .field("service", &service.label())
+                .finish_non_exhaustive(),
+            Request::Remove { child, .. } => f
+                .debug_struct("Remove")
+                .field("child", child)
+                .finish_non_exhaustive(),
+            Request::Resume { key, ticket } => f
+                .debug_struct("Resume")
+                .field("key", key)
+                .field("ticket", ticket)
+                .finish(),
+        }
+    }
+}
+
+/// What became of a crash that reached a supervisor.
+#[derive(Debug)]
+pub(crate) enum Supervised {
+    /// The supervisor dealt with it (or its own stop will).
+    Handled,
+    /// The supervisor gave up and crashed with this crash: go on above it.
+    Escalate(Crash),
+}
+
+/// One round of a strategy.
+enum Step {
+    Done(Supervised),
+    /// A child the strategy started crashed while starting: apply the strategy again.
+    StartFailed(Rc<LocalNode>, Crash),
+}
+
+/// Children waiting for a backoff delay to end.
+#[derive(Debug)]
+struct Pending {
+    ticket: u64,
+    children: Vec<u64>,
+}
+
+/// A supervisor's configuration and what it remembers between crashes.
+#[derive(Debug)]
+pub(crate) struct SupervisorState {
+    strategy: Strategy,
+    over: Duration,
+    backoff: Option<Backoff>,
+    intensity: Intensity,
+    /// Backoff streaks: per child for one-for-one, one per group (the supervisor's id)
+    /// for one-for-all.
+    streaks: BTreeMap<u64, Streak>,
+    pending: BTreeMap<u64, Pending>,
+    next_ticket: u64,
+}
+
+impl SupervisorState {
+    /// The state of a supervisor joining a tree, or `None` for any other service.
+    pub(crate) fn of(service: &mut dyn DynService) -> Option<Self> {
+        let supervisor = service.as_any_mut().downcast_mut::<Supervisor>()?;
+        Some(SupervisorState {
+            strategy: supervisor.strategy,
+            over: supervisor.over,
+            backoff: supervisor.backoff,
+            intensity: Intensity::new(supervisor.max_restarts, supervisor.over),
+            streaks: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            next_ticket: 0,
+        })
+    }
+
+    pub(crate) fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// A new start of the supervisor: fresh intensity and backoff, nothing pending.
+    pub(crate) fn reset(&mut self) {
+        self.intensity.reset();
+        self.streaks.clear();
+        self.pending.clear();
+    }
+
+    /// Decides whether to restart after `crash` of `child` at `now`: the delay to wait, or
+    /// why the supervisor gives up.
+    fn decide(
+        &mut self,
+        child: &Node,
+        crash: &Crash,
+        failed_start: bool,
+        key: u64,
+        now: Instant,
+    ) -> Result<Duration, SupervisorError> {
+        let delay = match &self.backoff {
+            Some(backoff) => self
+                .streaks
+                .get(&key)
+                .copied()
+                .unwrap_or_default()
+                .peek_delay(backoff, now),
+            None => Duration::ZERO,
+        };
+        if failed_start && delay.is_zero() {
+            return Err(SupervisorError::start_failed(
+                child.label.clone(),
+                crash.clone(),
+            ));
+        }
+        if let Err(restarts) = self.intensity.try_restart(now) {
+            return Err(SupervisorError::max_restarts(
+                child.label.clone(),
+                crash.clone(),
+                restarts,
+                self.over,
+            ));
+        }
+        if let Some(backoff) = &self.backoff {
+            self.streaks
+                .entry(key)
+                .or_default()
+                .next_delay(backoff, now);
+        }
+        Ok(delay)
+    }
+
+    fn started(&mut self, key: u64, now: Instant) {
+        if self.backoff.is_some() {
+            self.streaks.entry(key).or_default().started(now);
+        }
+    }
+
+    fn add_pending(&mut self, key: u64, children: Vec<u64>) -> u64 {
+        let ticket = self.next_ticket;
+        self.next_ticket = self.next_ticket.wrapping_add(1);
+        self.pending.insert(key, Pending { ticket, children });
+        ticket
+    }
+
+    fn take_pending(&mut self, key: u64, ticket: u64) -> Option<Vec<u64>> {
+        match self.pending.get(&key) {
+            Some(pending) if pending.ticket == ticket => {
+                self.pending.remove(&key).map(|pending| pending.children)
+            }
+            _ => None,
+        }
+    }
+
+    fn forget_child(&mut self, id: u64) {
+        self.streaks.remove(&id);
+        self.pending.remove(&id);
+    }
+}
+
+/// Whether `local` has not finished its start sequence successfully: it crashed while
+/// starting (or in `on_started`).
+fn failed_start(local: &LocalNode) -> bool {
+    let node = local.node();
+    node.state() == State::Starting || matches!(node.last_start(), Some(Err(_)))
+}
+
+impl Driver {
+    /// Applies the strategy of `supervisor` to `crash`, which reached it through its child
+    /// `child` (the crashed service itself, or an ancestor of it).
+    pub(crate) async fn supervise(
+        &self,
+        supervisor: &Rc<LocalNode>,
+        child: &Rc<LocalNode>,
+        crash: Crash,
+    ) -> Supervised {
+        let (mut crash, _) = child.node().record_crash(crash);
+        let mut child = child.clone();
+        loop {
+            match self.apply_strategy(supervisor, &child, crash).await {
+                Step::Done(outcome) => return outcome,
+                Step::StartFailed(failed, failure) => {
+                    child = failed;
+                    crash = failure;
+                }
+            }
+        }
+    }
+
+    async fn apply_strategy(
+        &self,
+        supervisor: &Rc<LocalNode>,
+        child: &Rc<LocalNode>,
+        crash: Crash,
+    ) -> Step {
+        let node = supervisor.node();
+        if node.state() != State::Running || node.should_stop() {
+            return Step::Done(Supervised::Handled);
+        }
+        let Some(strategy) = node.supervisor else {
+            return Step::Done(Supervised::Escalate(crash));
+        };
+        match strategy {
+            Strategy::Crashing => Step::Done(self.give_up(supervisor, crash)),
+            Strategy::ForfeitOneForOne => {
+                self.forfeit(supervisor, child, core::slice::from_ref(child), &crash)
+                    .await;
+                Step::Done(Supervised::Handled)
+            }
+            Strategy::ForfeitOneForAll => {
+                let all = supervisor.children.borrow().clone();
+                self.forfeit(supervisor, child, &all, &crash).await;
+                Step::Done(Supervised::Handled)
+            }
+            Strategy::OneForOne | Strategy::OneForAll => {
+                self.restart(supervisor, child, crash, strategy).await
+            }
+        }
+    }
+
+    /// The supervisor crashes with `crash` (logged once), to be handled above it.
+    fn give_up(&self, supervisor: &Rc<LocalNode>, crash: Crash) -> Supervised {
+        let node = supervisor.node();
+        let (crash, _) = node.record_crash(crash);
+        if let Some(reported) = node.crash_to_report() {
+            events::emit(node, Emit::Crashed(&reported));
+        }
+        Supervised::Escalate(crash)
+    }
+
+    /// Logs a crash of `sibling` that its own command has not reported yet: the strategy
+    /// is about to stop it, and a restart would clear the crash before the command runs.
+    fn report_sibling_crash(sibling: &LocalNode, child: &Rc<LocalNode>) {
+        if core::ptr::eq(sibling, &**child) {
+            return;
+        }
+        if let Some(crash) = sibling.node().crash_to_report() {
+            events::emit(sibling.node(), Emit::Crashed(&crash));
+        }
+    }
+
+    /// Stops `targets` (in reverse order) for good.
+    async fn forfeit(
+        &self,
+        supervisor: &Rc<LocalNode>,
+        child: &Rc<LocalNode>,
+        targets: &[Rc<LocalNode>],
+        crash: &Crash,
+    ) {
+        for target in targets.iter().rev() {
+            if !target.node().state().is_active() {
+                continue;
+            }
+            Self::report_sibling_crash(target, child);
+            events::emit(
+                supervisor.node(),
+                Emit::ForfeitingChild {
+                    child: target.node().info(),
+                    crash,
+                },
+            );
+            Box::pin(self.stop_node(target, StopReason::Requested)).await;
+        }
+    }
+
+    /// One-for-one and one-for-all: count the restart, stop, then start again now or after
+    /// the backoff delay.
+    async fn restart(
+        &self,
+        supervisor: &Rc<LocalNode>,
+        child: &Rc<LocalNode>,
+        crash: Crash,
+        strategy: Strategy,
+    ) -> Step {
+        let node = supervisor.node();
+        let now = node.tree.timers.now();
+        let group = strategy == Strategy::OneForAll;
+        let key = if group { node.id } else { child.node().id };
+        let decision = match &supervisor.supervisor {
+            Some(state) => {
+                state
+                    .borrow_mut()
+                    .decide(child.node(), &crash, failed_start(child), key, now)
+            }
+            None => Ok(Duration::ZERO),
+        };
+        let delay = match decision {
+            Ok(delay) => delay,
+            Err(error) => {
+                let crash = Crash::new(node.label.clone(), Box::new(error));
+                return Step::Done(self.give_up(supervisor, crash));
+            }
+        };
+        let targets = if group {
+            supervisor.children.borrow().clone()
+        } else {
+            vec![child.clone()]
+        };
+
+        events::emit(
+            node,
+            Emit::RestartingChild {
+                child: child.node().info(),
+                crash: &crash,
+                delay,
+            },
+        );
+        for target in targets.iter().rev() {
+            if !target.node().state().is_active() {
+                continue;
+            }
+            Self::report_sibling_crash(target, child);
+            events::emit(target.node(), Emit::Restarting);
+            Box::pin(self.stop_node(target, StopReason::Restarting)).await;
+        }
+
+        if delay.is_zero() {
+            return self.start_children(supervisor, key, &targets).await;
+        }
+        let ids = targets.iter().map(|target| target.node().id).collect();
+        match self.schedule_resume(supervisor, key, ids, now + delay) {
+            Ok(()) => Step::Done(Supervised::Handled),
+            Err(error) => {
+                let crash = Crash::new(node.label.clone(), Box::new(error));
+                Step::Done(self.give_up(supervisor, crash))
+            }
+        }
+    }
+
+    /// Starts the stopped ones among `targets`, in order.
+    async fn start_children(
+        &self,
+        supervisor: &Rc<LocalNode>,
+        key: u64,
+        targets: &[Rc<LocalNode>],
+    ) -> Step {
+        let node = supervisor.node();
+        for target in targets {
+            if node.should_stop() {
+                return Step::Done(Supervised::Handled);
+            }
+            if !matches!(target.node().state(), State::Init | State::Stopped) {
+                continue;
+            }
+            match Box::pin(self.start_node(target)).await {
+                Ok(()) => {}
+                Err(StartError::Crashed(crash)) => {
+                    return Step::StartFailed(target.clone(), crash);
+                }
+                // A stop (of the child or the supervisor), or a crash of the child, is
+                // queued and finishes the job.
+                Err(StartError::Interrupted) => return Step::Done(Supervised::Handled),
+            }
+        }
+        if let Some(state) = &supervisor.supervisor {
+            state.borrow_mut().started(key, node.tree.timers.now());
+        }
+        Step::Done(Supervised::Handled)
+    }
+
+    /// Starts `children` at `deadline`, through an owned task of the supervisor, so that
+    /// the driver serves other requests meanwhile and a stop of the supervisor cancels it.
+    fn schedule_resume(
+        &self,
+        supervisor: &Rc<LocalNode>,
+        key: u64,
+        children: Vec<u64>,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        let ticket = match &supervisor.supervisor {
+            Some(state) => state.borrow_mut().add_pending(key, children),
+            None => return Ok(()),
+        };
+        let handle = supervisor.handle.clone();
+        supervisor.handle.spawn(async move {
+            // Ends early, and cleanly, when the supervisor is asked to stop.
+            handle.sleep_until(deadline).await?;
+            let node = handle.node();
+            node.tree.send(Command::Supervisor(
+                node.clone(),
+                Request::Resume { key, ticket },
+            ));
+            Ok(())
+        })
+    }
+
+    /// Executes a request for the supervisor `node`.
+    pub(crate) async fn supervisor_request(&self, node: &Arc<Node>, request: Request) {
+        let supervisor = self.find(node).filter(|local| local.supervisor.is_some());
+        match request {
+            Request::Add { service, reply } => {
+                let result = match &supervisor {
+                    Some(supervisor) => self.add_child(supervisor, service).await,
+                    None => Err(Error::ServiceStopped),
+                };
+                reply.send(result);
+            }
+            Request::Remove { child, reply } => {
+                let result = match &supervisor {
+                    Some(supervisor) => Ok(self.remove_child(supervisor, &child).await),
+                    None => Ok(false),
+                };
+                reply.send(result);
+            }
+            Request::Resume { key, ticket } => {
+                if let Some(supervisor) = supervisor {
+                    self.resume(&supervisor, key, ticket).await;
+                }
+            }
+        }
+    }
+
+    async fn resume(&self, supervisor: &Rc<LocalNode>, key: u64, ticket: u64) {
+        let ids = match &supervisor.supervisor {
+            Some(state) => state.borrow_mut().take_pending(key, ticket),
+            None => None,
+        };
+        let Some(ids) = ids else { return };
+        let node = supervisor.node();
+        if node.state() != State::Running || node.should_stop() {
+            return;
+        }
+        let targets: Vec<Rc<LocalNode>> = supervisor
+            .children
+            .borrow()
+            .iter()
+            .filter(|child| ids.contains(&child.node().id))
+            .cloned()
+            .collect();
+        let outcome = match self.start_children(supervisor, key, &targets).await {
+            Step::Done(outcome) => outcome,
+            Step::StartFailed(child, crash) => self.supervise(supervisor, &child, crash).await,
+        };
+        if let Supervised::Escalate(crash) = outcome {
+            self.propagate_crash(supervisor.clone(), crash).await;
+        }
+    }
+
+    async fn add_child(
+        &self,
+        supervisor: &Rc<LocalNode>,
+        service: Box<dyn DynService + Send>,
+    ) -> Result<ServiceHandle, Error> {
+        let child = self.create_node(service, Some(supervisor), ChildKind::Runtime);
+        let handle = child.handle.clone();
+        let node = supervisor.node();
+        if node.state() != State::Running || node.should_stop() {
+            // Starts with the supervisor's next start.
+            return Ok(handle);
+        }
+        let failure = match Box::pin(self.start_node(&child)).await {
+            Ok(()) => return Ok(handle),
+            Err(failure) => failure,
+        };
+        let error = match (failure, child.node().crash_reason()) {
+            (StartError::Crashed(crash), _) | (StartError::Interrupted, Some(crash)) => {
+                Error::Crashed(crash)
+            }
+            (StartError::Interrupted, None) => Error::ServiceStopped,
+        };
+        // The caller gets the error; the child, which never ran, leaves again.
+        if let Some(crash) = child.node().crash_to_report() {
+            events::emit(child.node(), Emit::Crashed(&crash));
+        }
+        Box::pin(self.stop_node(&child, StopReason::Requested)).await;
+        self.detach(supervisor, &child);
+        Err(error)
+    }
+
+    async fn remove_child(&self, supervisor: &Rc<LocalNode>, child: &Arc<Node>) -> bool {
+        let found = supervisor
+            .children
+            .borrow()
+            .iter()
+            .find(|local| Arc::ptr_eq(local.node(), child))
+            .cloned();
+        let Some(local) = found else { return false };
+        Box::pin(self.stop_node(&local, StopReason::Requested)).await;
+        self.detach(supervisor, &local);
+        true
+    }
+
+    /// Removes a stopped child from the supervisor and from the tree.
+    fn detach(&self, supervisor: &Rc<LocalNode>, child: &Rc<LocalNode>) {
+        supervisor
+            .children
+            .borrow_mut()
+            .retain(|local| !Rc::ptr_eq(local, child));
+        supervisor.node().remove_child(child.node().id);
+        if let Some(state) = &supervisor.supervisor {
+            state.borrow_mut().forget_child(child.node().id);
+        }
+        self.forget(child);
+    }
+}
