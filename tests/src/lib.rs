@@ -22,6 +22,7 @@ pub mod crash;
 pub mod graph;
 pub mod lifecycle;
 pub mod resources;
+pub mod supervisors;
 pub mod tasks;
 pub mod timers;
 pub mod waits;
@@ -144,6 +145,24 @@ macro_rules! conformance_tests {
             crash::crash_from_handle,
             crash::crash_while_starting_child,
             graph::graph_exports,
+            supervisors::one_for_one_restarts_only_the_crashed_child,
+            supervisors::one_for_all_restarts_every_child_in_order,
+            supervisors::forfeit_one_for_one_gives_up_on_the_crashed_child,
+            supervisors::forfeit_one_for_all_gives_up_on_every_child,
+            supervisors::crashing_supervisor_crashes_upward,
+            supervisors::crash_sources_are_handled_the_same,
+            supervisors::intensity_allows_exactly_max_restarts,
+            supervisors::intensity_window_slides,
+            supervisors::backoff_delays_grow_and_reset,
+            supervisors::failed_restart_without_backoff_gives_up,
+            supervisors::failed_restart_with_backoff_is_retried_later,
+            supervisors::failed_first_start_fails_the_supervisor,
+            supervisors::two_children_crash_at_once,
+            supervisors::stop_during_backoff_stops_at_once,
+            supervisors::stop_during_restart,
+            supervisors::crash_while_supervisor_stops_restarts_nothing,
+            supervisors::crashes_reach_the_nearest_supervisor,
+            supervisors::children_added_and_removed_while_running,
         );
     };
     (@tests $backend:expr; $($module:ident :: $test:ident),* $(,)?) => {
