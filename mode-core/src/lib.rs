@@ -79,6 +79,25 @@
 //! Restart ([`ServiceHandle::restart`]) is a stop followed by a start (which calls
 //! `on_restart`).
 //!
+//! # Crashes and supervision
+//!
+//! A crash (an `Err` or, with `std`, a panic from a hook, a task or a timer, or
+//! [`ServiceHandle::crash`]) marks the service crashed, logs `Crashed reason=...`, and goes
+//! up the tree at once, without polling: every ancestor records it, up to the first
+//! [`Supervisor`], which applies its [`Strategy`] to its child on that path:
+//!
+//! - one-for-one / one-for-all: log `Restarting dead Child! Last crash reason: ...`, then
+//!   restart the child (or every child: stopped in reverse order, started in order), now or
+//!   after the [`Backoff`] delay;
+//! - forfeit one-for-one / forfeit one-for-all: stop the child (or every child) for good;
+//! - crashing: crash the supervisor too, and go on above it.
+//!
+//! A supervisor restarts at most `max_restarts` times in any window of `over`; past that it
+//! gives up and crashes with a [`SupervisorError`], which goes on up the tree. Without a
+//! supervisor on the way, the crash stops the whole tree and is [`Tree::run`]'s reason. A
+//! crash that reaches a supervisor while it stops restarts nothing. See the
+//! [`supervisor`] module for failed starts, backoff and adding children while running.
+//!
 //! # Send, and where things run
 //!
 //! Hooks run inside [`Tree::run`], so they need not be `Send`; background tasks spawned

@@ -156,6 +156,7 @@ macro_rules! conformance_tests {
             supervisors::backoff_delays_grow_and_reset,
             supervisors::failed_restart_without_backoff_gives_up,
             supervisors::failed_restart_with_backoff_is_retried_later,
+            supervisors::failed_restarts_count_toward_intensity,
             supervisors::failed_first_start_fails_the_supervisor,
             supervisors::two_children_crash_at_once,
             supervisors::stop_during_backoff_stops_at_once,

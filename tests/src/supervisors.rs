@@ -114,7 +114,9 @@ fn lines(text: &str) -> Vec<&str> {
 
 /// The [`SupervisorError`] a tree stopped with.
 fn gave_up(reason: &StopReason) -> SupervisorError {
-    let crash = reason.crash().unwrap_or_else(|| panic!("no crash: {reason:?}"));
+    let crash = reason
+        .crash()
+        .unwrap_or_else(|| panic!("no crash: {reason:?}"));
     crash
         .error()
         .downcast_ref::<SupervisorError>()
@@ -125,9 +127,9 @@ fn gave_up(reason: &StopReason) -> SupervisorError {
 /// How a start of a [`Kid`] fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fail {
-    OnStartError,
-    OnStartPanic,
-    OnStartedError,
+    ErrInStart,
+    PanicInStart,
+    ErrInStarted,
 }
 
 /// Shared plan of a [`Kid`]'s next starts: each start takes the next entry (`None`: start
@@ -198,11 +200,11 @@ impl Service for Kid {
         self.starts.lock().unwrap().push(cx.now());
         self.runs += 1;
         match self.next_failure() {
-            Some(Fail::OnStartError) => {
+            Some(Fail::ErrInStart) => {
                 self.plan.lock().unwrap().pop_front();
                 return Err("cannot bind".into());
             }
-            Some(Fail::OnStartPanic) => {
+            Some(Fail::PanicInStart) => {
                 self.plan.lock().unwrap().pop_front();
                 panic!("cannot bind");
             }
@@ -222,7 +224,7 @@ impl Service for Kid {
     async fn on_started(&mut self, _cx: &Context<'_>) -> Result {
         record(format!("{}.on_started", self.label));
         let failure = self.plan.lock().unwrap().pop_front().flatten();
-        if failure == Some(Fail::OnStartedError) {
+        if failure == Some(Fail::ErrInStarted) {
             return Err("cannot bind".into());
         }
         Ok(())
@@ -399,9 +401,18 @@ pub fn forfeit_one_for_one_gives_up_on_the_crashed_child<B: Backend>(backend: B)
         )
     );
     assert_eq!(b.restart_count(), 0);
-    assert!(b.crash_reason().is_some(), "the forfeited child keeps its crash");
+    assert!(
+        b.crash_reason().is_some(),
+        "the forfeited child keeps its crash"
+    );
     // Stopping the supervisor later does not stop B again.
-    assert_eq!(journal.iter().filter(|l| l.starts_with("B.on_stop")).count(), 1);
+    assert_eq!(
+        journal
+            .iter()
+            .filter(|l| l.starts_with("B.on_stop"))
+            .count(),
+        1
+    );
 }
 
 /// Forfeit one-for-all: every child is stopped for good, in reverse order; the supervisor
@@ -527,9 +538,9 @@ pub fn crashing_supervisor_crashes_upward<B: Backend>(backend: B) {
     });
     assert!(matches!(reason, StopReason::Requested), "{reason:?}");
     assert_eq!([sup.restart_count(), a.restart_count()], [1, 1]);
-    assert!(journal
-        .iter()
-        .any(|l| l == "INFO [^-Outer]: Restarting dead Crashing! Last crash reason: A crashed: boom"));
+    assert!(journal.iter().any(
+        |l| l == "INFO [^-Outer]: Restarting dead Crashing! Last crash reason: A crashed: boom"
+    ));
 }
 
 // ===== crash sources =====
@@ -557,7 +568,9 @@ impl Service for Crasher {
         match self.how {
             How::TaskError => cx.spawn(async { Err("it failed".into()) })?,
             How::TimerError => {
-                cx.timer(Duration::from_millis(5), || async { Err("it failed".into()) })?;
+                cx.timer(Duration::from_millis(5), || async {
+                    Err("it failed".into())
+                })?;
             }
             How::TaskPanic => cx.spawn(async { panic!("it failed") })?,
             How::Handle => cx.crash("it failed"),
@@ -692,7 +705,9 @@ pub fn intensity_window_slides<B: Backend>(backend: B) {
         crash_and_wait(&a, &watch, 5).await;
         assert_eq!(a.restart_count(), 4);
         // Half a unit later, the window holds the restarts at 1, 2 and 10 units: full.
-        sup.sleep_until(start + over + u / 2 + margin).await.unwrap();
+        sup.sleep_until(start + over + u / 2 + margin)
+            .await
+            .unwrap();
         a.crash("boom");
         sup.wait_until_stopped().await;
     }));
@@ -710,7 +725,8 @@ pub fn intensity_window_slides<B: Backend>(backend: B) {
 pub fn backoff_delays_grow_and_reset<B: Backend>(backend: B) {
     let ms = Duration::from_millis;
     let scale = |d: Duration| if backend.is_virtual() { d } else { d / 4 };
-    let backoff = Backoff::exponential(scale(ms(100)), scale(ms(400))).reset_after(scale(ms(1_000)));
+    let backoff =
+        Backoff::exponential(scale(ms(100)), scale(ms(400))).reset_after(scale(ms(1_000)));
     let starts = Arc::default();
     let sup = Supervisor::new(Strategy::OneForOne)
         .with_label("Sup")
@@ -785,7 +801,7 @@ pub fn backoff_delays_grow_and_reset<B: Backend>(backend: B) {
 /// a backoff the supervisor gives up with its reason. The same for an `Err` or a panic in
 /// `on_start` and an `Err` in `on_started`.
 pub fn failed_restart_without_backoff_gives_up<B: Backend>(backend: B) {
-    for fail in [Fail::OnStartError, Fail::OnStartPanic, Fail::OnStartedError] {
+    for fail in [Fail::ErrInStart, Fail::PanicInStart, Fail::ErrInStarted] {
         let plan = Plan::default();
         let sup = Supervisor::new(Strategy::OneForOne)
             .with_label("Sup")
@@ -808,7 +824,10 @@ pub fn failed_restart_without_backoff_gives_up<B: Backend>(backend: B) {
         let error = gave_up(&reason);
         assert_eq!(error.kind(), SupervisorErrorKind::StartFailed, "{fail:?}");
         assert_eq!(error.child(), "A");
-        assert!(error.to_string().starts_with("A failed to start: "), "{error}");
+        assert!(
+            error.to_string().starts_with("A failed to start: "),
+            "{error}"
+        );
         assert!(error.crash().error().to_string().contains("cannot bind"));
         // One restart, one failed start, no loop.
         assert_eq!(a.restart_count(), 1, "{fail:?}");
@@ -843,7 +862,7 @@ pub fn failed_restart_with_backoff_is_retried_later<B: Backend>(backend: B) {
                 sup.wait_until_running().await.unwrap();
                 plan.lock()
                     .unwrap()
-                    .extend([Some(Fail::OnStartError), Some(Fail::OnStartPanic)]);
+                    .extend([Some(Fail::ErrInStart), Some(Fail::PanicInStart)]);
                 crash_and_wait(&a, &watch, 2).await;
                 assert_eq!(a.state(), State::Running);
                 sup.stop().await;
@@ -880,11 +899,55 @@ pub fn failed_restart_with_backoff_is_retried_later<B: Backend>(backend: B) {
     );
 }
 
+/// Failed starts retried after a backoff count toward the intensity: a child that never
+/// starts again makes the supervisor give up once the window is full, with the start's
+/// reason.
+pub fn failed_restarts_count_toward_intensity<B: Backend>(backend: B) {
+    let ms = Duration::from_millis;
+    let scale = |d: Duration| if backend.is_virtual() { d } else { d / 4 };
+    let plan = Plan::default();
+    let sup = Supervisor::new(Strategy::OneForOne)
+        .with_label("Sup")
+        .max_restarts(2, Duration::from_secs(3600))
+        .backoff(Backoff::exponential(scale(ms(100)), scale(ms(1_000))))
+        .child(Kid::new("A").plan(&plan));
+    let tree = backend.tree(sup);
+    let sup = tree.handle();
+    let a = sup.children()[0].clone();
+    let (reason, took) = backend.block_on(run_with(tree, async {
+        sup.wait_until_running().await.unwrap();
+        plan.lock().unwrap().extend([Some(Fail::ErrInStart); 10]);
+        let crashed = sup.now();
+        a.crash("boom");
+        sup.wait_until_stopped().await;
+        sup.now() - crashed
+    }));
+    // The crash restarts after 100 ms (1), that start fails and is retried after 200 ms
+    // (2), that start fails too: a third restart would exceed 2.
+    let error = gave_up(&reason);
+    assert_eq!(
+        error.kind(),
+        SupervisorErrorKind::MaxRestarts {
+            restarts: 2,
+            over: Duration::from_secs(3600)
+        }
+    );
+    assert_eq!(error.child(), "A");
+    assert_eq!(error.crash().error().to_string(), "cannot bind");
+    assert_eq!(a.restart_count(), 2);
+    assert_eq!(plan.lock().unwrap().len(), 8, "two failed starts");
+    if backend.is_virtual() {
+        assert_eq!(took, ms(300));
+    } else {
+        assert!(took >= scale(ms(300)), "{took:?}");
+    }
+}
+
 /// A child that fails its first start fails the supervisor's start, with the child's
 /// crash: it is not restarted.
 pub fn failed_first_start_fails_the_supervisor<B: Backend>(backend: B) {
     let plan = Plan::default();
-    plan.lock().unwrap().push_back(Some(Fail::OnStartError));
+    plan.lock().unwrap().push_back(Some(Fail::ErrInStart));
     let sup = Supervisor::new(Strategy::OneForOne)
         .with_label("Sup")
         .backoff(Backoff::exponential(
@@ -904,7 +967,10 @@ pub fn failed_first_start_fails_the_supervisor<B: Backend>(backend: B) {
     assert_eq!(crash.error().to_string(), "cannot bind");
     assert!(matches!(waited, Err(Error::Crashed(_))), "{waited:?}");
     assert_eq!(b.restart_count(), 0);
-    assert_eq!([a.state(), b.state(), c.state()], [State::Stopped, State::Stopped, State::Init]);
+    assert_eq!(
+        [a.state(), b.state(), c.state()],
+        [State::Stopped, State::Stopped, State::Init]
+    );
     assert!(!journal.iter().any(|l| l.contains("Restarting")));
 }
 
@@ -1077,7 +1143,10 @@ pub fn stop_during_restart<B: Backend>(backend: B) {
     assert!(journal.iter().any(|l| l == "Slow slept: Err(Stopped)"));
     assert!(!journal.iter().any(|l| l == "Slow.on_started 2"));
     assert_eq!(
-        journal.iter().filter(|l| l.contains("Restarting dead")).count(),
+        journal
+            .iter()
+            .filter(|l| l.contains("Restarting dead"))
+            .count(),
         1
     );
 }
@@ -1173,9 +1242,9 @@ pub fn crashes_reach_the_nearest_supervisor<B: Backend>(backend: B) {
         }))
     });
     assert_eq!([cache.restart_count(), redis.restart_count()], [1, 1]);
-    assert!(journal
-        .iter()
-        .any(|l| l == "INFO [^-Sup]: Restarting dead Cache! Last crash reason: Redis crashed: boom"));
+    assert!(journal.iter().any(
+        |l| l == "INFO [^-Sup]: Restarting dead Cache! Last crash reason: Redis crashed: boom"
+    ));
     assert!(journal
         .iter()
         .any(|l| l == "Cache.on_stop (crashed: Redis crashed: boom)"));
@@ -1248,8 +1317,7 @@ pub fn children_added_and_removed_while_running<B: Backend>(backend: B) {
                 assert_eq!(early.state(), State::Running);
                 let late = sup.add(Kid::new("Late")).await.unwrap();
                 assert_eq!(late.state(), State::Running);
-                let labels: Vec<String> =
-                    sup.children().iter().map(|c| c.label().into()).collect();
+                let labels: Vec<String> = sup.children().iter().map(|c| c.label().into()).collect();
                 assert_eq!(labels, ["A", "B", "C", "Early", "Late"]);
 
                 // Supervised like the others.
@@ -1275,8 +1343,7 @@ pub fn children_added_and_removed_while_running<B: Backend>(backend: B) {
 
                 // A supervisor's children stay across its restarts.
                 sup.restart().await.unwrap();
-                let labels: Vec<String> =
-                    sup.children().iter().map(|c| c.label().into()).collect();
+                let labels: Vec<String> = sup.children().iter().map(|c| c.label().into()).collect();
                 assert_eq!(labels, ["A", "C", "Early", "Late"]);
                 assert_eq!(late.state(), State::Running);
                 sup.stop().await;
