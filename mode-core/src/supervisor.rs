@@ -321,7 +321,8 @@ impl Supervisor {
 
     /// Allows at most `max_restarts` restarts in any window of length `over`; one more
     /// and the supervisor gives up. `0` restarts gives up at the first crash; a zero
-    /// `over` sets no limit.
+    /// `over` sets no limit. The supervisor remembers the instants of up to
+    /// `max_restarts` restarts.
     #[must_use]
     pub fn max_restarts(mut self, max_restarts: u32, over: Duration) -> Self {
         self.max_restarts = max_restarts;

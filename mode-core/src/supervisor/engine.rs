@@ -24,7 +24,6 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::sync::Arc;
-use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -343,10 +342,12 @@ impl Driver {
                 return Step::Done(self.give_up(supervisor, crash));
             }
         };
-        let targets = if group {
-            supervisor.children.borrow().clone()
+        let all;
+        let targets: &[Rc<LocalNode>] = if group {
+            all = supervisor.children.borrow().clone();
+            &all
         } else {
-            vec![child.clone()]
+            core::slice::from_ref(child)
         };
 
         events::emit(
@@ -367,7 +368,7 @@ impl Driver {
         }
 
         if delay.is_zero() {
-            return self.start_children(supervisor, key, &targets).await;
+            return self.start_children(supervisor, key, targets).await;
         }
         let ids = targets.iter().map(|target| target.node().id).collect();
         match self.schedule_resume(supervisor, key, ids, now + delay) {
