@@ -48,8 +48,9 @@
 //!   with the child's crash as the reason (a supervisor runs only once all its children
 //!   started);
 //! - later (a restart that fails, or a start by hand), a restarting supervisor retries it
-//!   after the next backoff delay, counted like any restart; without a backoff it gives up
-//!   with [`SupervisorErrorKind::StartFailed`] and the child's reason;
+//!   after the next backoff delay, counted like any restart; without a backoff (or with a
+//!   zero delay) it gives up with [`SupervisorErrorKind::StartFailed`] and the child's
+//!   reason. A forfeiting supervisor gives up on the child; a crashing one crashes;
 //! - a child added with [`SupervisorHandle::add`] that fails to start is removed again and
 //!   the error returned to the caller.
 //!
@@ -236,8 +237,8 @@ impl Backoff {
 ///
 /// Children are declared with [`child`](Self::child) before the tree starts, and added or
 /// removed while it runs through a [`SupervisorHandle`]. A supervisor's children stay its
-/// children across its restarts until removed; the supervisor has no hooks of its own
-/// beyond that.
+/// children across its restarts until removed. A supervisor does nothing but supervise:
+/// put the program's logic in its children.
 ///
 /// ```
 /// use mode_core::testing::VirtualRuntime;
