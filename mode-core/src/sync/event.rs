@@ -23,8 +23,9 @@ const ONE_SET: usize = 2;
 
 /// A flag that tasks can wait for; `set` wakes every waiter.
 ///
-/// `Event` is `Send + Sync`, needs no allocation until somebody has to wait, and has a
-/// `const` constructor, so it can live in a `static`.
+/// `Event` is `Send + Sync` and has a `const` constructor, so it can live in a `static`;
+/// its wait list is allocated on first use. A task that has to wait allocates one
+/// listener.
 ///
 /// ```
 /// # futures_lite::future::block_on(async {

@@ -87,7 +87,12 @@ impl<T> FlowControlQueue<T> {
     }
 
     /// Like [`new`](Self::new), but the queue is also cleared whenever `flow_control` is
-    /// cleared or resumed (mode's `clear_on_resume=True`).
+    /// cleared or resumed (mode's `clear_on_resume=True`): its items are dropped, and
+    /// every `put` waiting at that moment (for room, or for the flow to resume) fails with
+    /// [`PutError::Cleared`], since its item is as stale as the ones dropped.
+    ///
+    /// The items are dropped by the next operation on the queue after the clear (any
+    /// method, including [`len`](Self::len)); waiting tasks are woken at once.
     ///
     /// # Panics
     ///
