@@ -111,6 +111,7 @@
 //! |---|---|---|
 //! | `std` | yes | panics in hooks and tasks become crashes; the Worker's logger ([`log_format`]) |
 //! | `test-util` | no | `testing::VirtualRuntime`, a deterministic virtual-time runtime |
+//! | `critical-section` | no | without `std`: event-listener locks with critical sections instead of a spinlock (recommended on microcontrollers) |
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
