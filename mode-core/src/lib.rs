@@ -112,6 +112,7 @@
 //! | `std` | yes | panics in hooks and tasks become crashes; the Worker's logger ([`log_format`]) |
 //! | `test-util` | no | `testing::VirtualRuntime`, a deterministic virtual-time runtime |
 //! | `critical-section` | no | without `std`: event-listener locks with critical sections instead of a spinlock (recommended on microcontrollers) |
+//! | `cron` | no | cron timers (`ServiceHandle::crontab`, mode's `Service.crontab`) in IANA time zones; implies `std` |
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
@@ -128,6 +129,9 @@ extern crate std;
 mod loom;
 
 mod context;
+#[cfg(feature = "cron")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cron")))]
+pub mod cron;
 mod error;
 pub mod events;
 pub mod graph;
@@ -153,6 +157,8 @@ mod util;
 pub mod utils;
 
 pub use context::{Context, Dependencies};
+#[cfg(feature = "cron")]
+pub use cron::{CronError, CronErrorKind, Crontab};
 pub use error::{BoxError, Crash, Error, Panicked, Result, Stopped, WaitError};
 pub use graph::Graph;
 pub use handle::ServiceHandle;

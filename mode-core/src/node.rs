@@ -64,6 +64,8 @@ pub(crate) struct TreeShared {
     base_depth: AtomicUsize,
     observers: Mutex<Vec<Arc<dyn Observer>>>,
     has_observers: AtomicBool,
+    #[cfg(feature = "cron")]
+    pub(crate) wall_clock: crate::cron::WallClock,
 }
 
 impl core::fmt::Debug for TreeShared {
@@ -87,6 +89,8 @@ impl TreeShared {
             base_depth: AtomicUsize::new(1),
             observers: Mutex::new(Vec::new()),
             has_observers: AtomicBool::new(false),
+            #[cfg(feature = "cron")]
+            wall_clock: crate::cron::WallClock::new(),
         }
     }
 

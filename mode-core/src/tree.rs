@@ -121,6 +121,21 @@ impl<T: Timer> Tree<T> {
         self
     }
 
+    /// Runs the tree's wall clock from `now`, the wall time at the tree's current instant:
+    /// from then on it advances with the tree's monotonic clock, instead of being read from
+    /// the system clock (the default). Cron timers ([`ServiceHandle::crontab`]) run by it.
+    ///
+    /// On a virtual-time runtime this makes cron timers deterministic: the calls land on
+    /// exact virtual instants. See [the wall clock](crate::cron#wall-clock-and-the-trees-clock).
+    #[cfg(feature = "cron")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cron")))]
+    #[must_use]
+    pub fn with_wall_clock_origin(self, now: std::time::SystemTime) -> Self {
+        let shared = &self.driver.shared;
+        shared.wall_clock.set_origin(now, shared.timers.now());
+        self
+    }
+
     /// The root service's handle.
     #[must_use]
     pub fn handle(&self) -> ServiceHandle {
