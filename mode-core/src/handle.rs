@@ -6,8 +6,8 @@
 //! Requests are queued for the future that drives the tree, so a handle never runs a hook
 //! itself; the futures it returns wait for the outcome.
 
+use crate::loom::plain::Arc;
 use alloc::boxed::Box;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
@@ -18,10 +18,11 @@ use crate::error::{BoxError, Crash, Error, Result, Stopped, WaitError};
 use crate::events::{self, Emit};
 use crate::graph::{Graph, GraphNode};
 use crate::interval::{MissedTickBehavior, Schedule, WarnLimiter};
-use crate::node::{Command, Node};
+use crate::node::{Command, Node, SharedNode};
 use crate::state::{State, StopReason};
 use crate::task::{boxed, OwnedTask};
 use crate::time::{Duration, Instant};
+use crate::timer_queue::SharedTimerQueue;
 use crate::util::{race, Either, StopSignal};
 
 /// How often a periodic timer may log that it overran its interval.

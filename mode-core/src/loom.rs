@@ -1,4 +1,4 @@
-//! The one place that chooses atomics, `Arc` and the blocking mutex.
+//! The one place that chooses atomics, `Arc`/`Weak` and the blocking mutex.
 //!
 //! The primitives in `sync/` import these from `crate::loom::sync` instead of
 //! `core`/`alloc`/`std`, so that loom model tests (`RUSTFLAGS="--cfg loom"`) swap in loom's
@@ -10,6 +10,27 @@
 //! sections on a microcontroller, where the final binary supplies the implementation), and
 //! loom's mutex. Critical sections are kept to a few instructions: never await or call user
 //! code inside `with`.
+
+/// Atomics and `Arc`/`Weak` that loom never swaps: those of the service engine (node,
+/// task, tree, handle, timer queue), which loom does not model, and the `Arc` of public
+/// signatures (`FlowControlQueue::new`, ...), so that loom builds keep the public API.
+///
+/// `core`'s and `alloc`'s, or with the `portable-atomic` feature portable-atomic's atomics
+/// and, only where `alloc::sync` does not exist (no atomic compare-and-swap, e.g.
+/// thumbv6m), portable-atomic-util's `Arc`/`Weak`. Where the target has `alloc::sync`,
+/// `Arc` stays `alloc`'s, so enabling the feature never changes a public type (features
+/// stay additive).
+#[allow(unused_imports)]
+pub(crate) mod plain {
+    #[cfg(any(not(feature = "portable-atomic"), target_has_atomic = "ptr"))]
+    pub(crate) use alloc::sync::{Arc, Weak};
+    #[cfg(not(feature = "portable-atomic"))]
+    pub(crate) use core::sync::atomic;
+    #[cfg(feature = "portable-atomic")]
+    pub(crate) use portable_atomic as atomic;
+    #[cfg(all(feature = "portable-atomic", not(target_has_atomic = "ptr")))]
+    pub(crate) use portable_atomic_util::{Arc, Weak};
+}
 
 #[cfg(loom)]
 #[allow(unused_imports)]
@@ -35,8 +56,7 @@ pub(crate) mod sync {
 #[cfg(not(loom))]
 #[allow(unused_imports, dead_code)]
 pub(crate) mod sync {
-    pub(crate) use alloc::sync::Arc;
-    pub(crate) use core::sync::atomic;
+    pub(crate) use super::plain::{atomic, Arc, Weak};
 
     /// `std::sync::Mutex` behind the closure-scoped API. Poisoning is ignored: no code
     /// that runs under the lock can panic half-way through an update.

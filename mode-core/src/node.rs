@@ -16,11 +16,11 @@
 //! - Lock order: a node's `inner` lock is never held while another node's is taken, nor
 //!   while waking, logging or running user code.
 
+use crate::loom::plain::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use crate::loom::plain::{Arc, Weak};
 use alloc::borrow::Cow;
 use alloc::collections::VecDeque;
-use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use event_listener::Event;
 
@@ -378,18 +378,29 @@ impl Node {
             _ => None,
         })
     }
+}
 
+/// Methods of a shared [`Node`]. A trait on `Arc<Node>` rather than `self: &Arc<Self>`
+/// methods, which need `Arc` to be the standard one (the `portable-atomic` feature may
+/// swap in another).
+pub(crate) trait SharedNode {
     /// A crash reported from outside the driver: a task, a timer or a handle. The driver
     /// logs it when it takes the command, so crash lines keep their order in the log.
-    pub(crate) fn crash_from_task(self: &Arc<Self>, error: BoxError) {
+    fn crash_from_task(&self, error: BoxError);
+
+    /// Queues a stop once, whatever the number of concurrent callers.
+    fn request_stop(&self);
+}
+
+impl SharedNode for Arc<Node> {
+    fn crash_from_task(&self, error: BoxError) {
         let (_, new) = self.record_crash(Crash::new(self.label.clone(), error));
         if new {
             self.tree.send(Command::Crashed(self.clone()));
         }
     }
 
-    /// Queues a stop once, whatever the number of concurrent callers.
-    pub(crate) fn request_stop(self: &Arc<Self>) {
+    fn request_stop(&self) {
         let first = self
             .inner
             .with(|inner| !core::mem::replace(&mut inner.stop_queued, true));

@@ -11,19 +11,19 @@
 //! The wrapper also turns a task's `Err` (or, with `std`, its panic) into a crash of its
 //! service, and treats [`Stopped`](crate::Stopped) as a clean exit.
 
+use crate::loom::plain::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::plain::Arc;
 use alloc::boxed::Box;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use core::task::{Context, Poll};
 
 use event_listener::{Event, EventListener};
 
 use crate::error::{is_clean_exit, Result};
 use crate::loom::sync::Mutex;
-use crate::node::Node;
+use crate::node::{Node, SharedNode};
 use crate::runtime::BoxFuture;
 
 /// The tasks of one start of a service.

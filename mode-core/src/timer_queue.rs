@@ -54,8 +54,7 @@ use core::task::{Context, Poll, Waker};
 
 use event_listener::{listener, Event};
 
-use alloc::sync::Arc;
-
+use crate::loom::plain::Arc;
 use crate::loom::sync::Mutex;
 use crate::runtime::Timer;
 use crate::time::Instant;
@@ -77,6 +76,27 @@ impl<T: Timer> Clock for T {
 }
 
 // ===== impl TimerQueue =====
+
+/// Methods of a shared [`TimerQueue`]. A trait on `Arc<TimerQueue>` rather than
+/// `self: &Arc<Self>` methods, which need `Arc` to be the standard one (the
+/// `portable-atomic` feature may swap in another).
+pub(crate) trait SharedTimerQueue {
+    /// A future that completes once the queue's clock reaches `deadline` (at the first poll
+    /// if it already has).
+    ///
+    /// It only completes while a [`drive`] future runs for this queue.
+    fn sleep_until(&self, deadline: Instant) -> SleepUntil;
+}
+
+impl SharedTimerQueue for Arc<TimerQueue> {
+    fn sleep_until(&self, deadline: Instant) -> SleepUntil {
+        SleepUntil {
+            queue: Arc::clone(self),
+            deadline,
+            seq: None,
+        }
+    }
+}
 
 /// The deadline queue shared by every sleep and periodic timer of one service tree.
 ///
@@ -131,18 +151,6 @@ impl TimerQueue {
     /// The current time on the queue's clock.
     pub(crate) fn now(&self) -> Instant {
         self.clock.now()
-    }
-
-    /// A future that completes once the queue's clock reaches `deadline` (at the first poll
-    /// if it already has).
-    ///
-    /// It only completes while a [`drive`] future runs for this queue.
-    pub(crate) fn sleep_until(self: &Arc<Self>, deadline: Instant) -> SleepUntil {
-        SleepUntil {
-            queue: Arc::clone(self),
-            deadline,
-            seq: None,
-        }
     }
 
     /// Tells the driver that a registration landed before its next look.

@@ -11,10 +11,10 @@
 //! `Send` either: await it from `main` (`block_on`), from a `LocalSet`, or from one task
 //! of an embedded executor.
 
+use crate::loom::plain::Arc;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::cell::{Cell, RefCell};
@@ -32,7 +32,7 @@ use crate::state::{State, StopReason, WaitingOn};
 use crate::supervisor::{Supervised, SupervisorState};
 use crate::task::CatchPanic;
 use crate::time::{Duration, Instant};
-use crate::timer_queue::{self, Clock, TimerQueue};
+use crate::timer_queue::{self, Clock, SharedTimerQueue, TimerQueue};
 use crate::util::{race, Either};
 
 /// A service tree, ready to run.
@@ -83,9 +83,10 @@ impl<T: Timer> Tree<T> {
     /// is complete before the tree starts); nothing starts until [`run`](Self::run).
     pub fn new(root: impl Service, spawner: impl Spawner, timer: T) -> Self {
         let timer = Arc::new(timer);
-        let clock: Arc<dyn Clock> = timer.clone();
+        let clock: Arc<dyn Clock> =
+            Arc::from(Box::new(SharedClock(timer.clone())) as Box<dyn Clock>);
         let timers = Arc::new(TimerQueue::new(clock));
-        let spawner: Arc<dyn Spawner> = Arc::new(spawner);
+        let spawner: Arc<dyn Spawner> = Arc::from(Box::new(spawner) as Box<dyn Spawner>);
         let driver = Driver {
             shared: Arc::new(TreeShared::new(spawner, timers)),
             registry: RefCell::new(BTreeMap::new()),
@@ -109,7 +110,8 @@ impl<T: Timer> Tree<T> {
     /// Adds an observer of every lifecycle event (after the log).
     #[must_use]
     pub fn with_observer(self, observer: impl Observer) -> Self {
-        self.driver.shared.add_observer(Arc::new(observer));
+        let observer: Box<dyn Observer> = Box::new(observer);
+        self.driver.shared.add_observer(Arc::from(observer));
         self
     }
 
@@ -167,6 +169,15 @@ impl<T: Timer> Tree<T> {
             Either::Left(reason) => reason,
             Either::Right(never) => match never {},
         }
+    }
+}
+
+/// The tree's timer as the clock of its timer queue.
+struct SharedClock<T>(Arc<T>);
+
+impl<T: Timer> Clock for SharedClock<T> {
+    fn now(&self) -> Instant {
+        self.0.now()
     }
 }
 

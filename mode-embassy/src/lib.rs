@@ -129,10 +129,12 @@ pub use timer::EmbassyTimer;
 #[doc(no_inline)]
 pub use mode_core::Tree;
 
+/// `Arc` is `alloc`'s wherever the target has it (so the feature changes no type there),
+/// portable-atomic-util's where `alloc::sync` does not exist (thumbv6m).
 mod sync {
-    #[cfg(not(feature = "portable-atomic"))]
+    #[cfg(any(not(feature = "portable-atomic"), target_has_atomic = "ptr"))]
     pub(crate) use alloc::sync::Arc;
-    #[cfg(feature = "portable-atomic")]
+    #[cfg(all(feature = "portable-atomic", not(target_has_atomic = "ptr")))]
     pub(crate) use portable_atomic_util::Arc;
 }
 

@@ -20,10 +20,10 @@
 //!   key, a new start of the supervisor, or its stop (which cancels the task) makes the
 //!   ticket stale, and a stale resume does nothing.
 
+use crate::loom::plain::Arc;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 

@@ -7,7 +7,7 @@
 //! dropped, so the receiver also checks the tree's finished flag, which is set before the
 //! drain: whichever way the race goes, the receiver sees one of the two.
 
-use alloc::sync::Arc;
+use crate::loom::plain::Arc;
 use core::fmt;
 
 use event_listener::Event;

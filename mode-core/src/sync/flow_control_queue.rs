@@ -19,7 +19,7 @@
 //! that has to wait allocates one listener. Each put wakes one waiting consumer and each
 //! get wakes one waiting producer, never all of them.
 
-use alloc::sync::Arc as AllocArc;
+use crate::loom::plain::Arc as AllocArc;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;

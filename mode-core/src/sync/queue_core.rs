@@ -21,8 +21,8 @@
 //! [`FlowControlQueue`]: crate::sync::FlowControlQueue
 //! [`ThrowableQueue`]: crate::sync::ThrowableQueue
 
+use crate::loom::plain::Arc as AllocArc;
 use alloc::collections::VecDeque;
-use alloc::sync::Arc as AllocArc;
 use core::fmt;
 use core::future::Future;
 use core::mem;

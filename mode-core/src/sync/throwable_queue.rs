@@ -14,7 +14,7 @@
 //! producer that is done throws an error of its own kind, so the consumer learns *why*
 //! the stream ended), so [`PutError::Closed`] and [`TryPutError::Closed`] never occur here.
 
-use alloc::sync::Arc as AllocArc;
+use crate::loom::plain::Arc as AllocArc;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;

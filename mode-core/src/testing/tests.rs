@@ -16,7 +16,7 @@ use futures_lite::future::{or, yield_now};
 use super::{ExternalWork, Stalled, VirtualRuntime, VirtualSleep};
 use crate::runtime::{SpawnError, Spawner, Timer};
 use crate::time::{Duration, Instant};
-use crate::timer_queue::{drive, TimerQueue};
+use crate::timer_queue::{drive, SharedTimerQueue, TimerQueue};
 
 fn ms(ms: u64) -> Duration {
     Duration::from_millis(ms)
