@@ -111,6 +111,8 @@
 //! | `std` | yes | panics in hooks and tasks become crashes; the Worker's logger (`log_format`) |
 //! | `tokio` | no | `mode::tokio`, the tokio adapter ([`mode-tokio`](https://docs.rs/mode-tokio)) |
 //! | `smol` | no | `mode::smol`, the smol adapter ([`mode-smol`](https://docs.rs/mode-smol)) |
+//! | `embassy` | no | `mode::embassy`, the embassy adapter ([`mode-embassy`](https://docs.rs/mode-embassy)); no_std |
+//! | `portable-atomic` | no | for targets without atomic compare-and-swap (thumbv6m) |
 //! | `test-util` | no | `mode::testing`, a deterministic virtual-time runtime |
 //!
 //! Features are additive. Without `std` the crate is `#![no_std]` (it needs `alloc`).
@@ -132,3 +134,10 @@ pub use mode_tokio as tokio;
 #[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
 #[doc(inline)]
 pub use mode_smol as smol;
+
+/// The embassy adapter: [`mode-embassy`](https://docs.rs/mode-embassy). A service tree
+/// runs as one future inside an embassy task; see `docs/embedded.md`.
+#[cfg(feature = "embassy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "embassy")))]
+#[doc(inline)]
+pub use mode_embassy as embassy;
