@@ -84,6 +84,9 @@ failed=0
 for line in \
     '[^-App]: Starting...' \
     '[^--Ticker]: Started' \
+    '[^---Flaky]: Crashed reason=simulated fault' \
+    '[^---Flaky]: Restarting...' \
+    'check Flaky crashed once and the supervisor restarted it ... ok' \
     '[^--Consumer]: Stopping...' \
     '[^-App]: Shutdown complete!' \
     'check every tick within 1 ms of start + k * 100 ms ... ok' \

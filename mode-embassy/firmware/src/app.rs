@@ -3,11 +3,13 @@
 //! ```text
 //! App
 //! ├── Ticker      a periodic timer, 100 ms, on absolute deadlines
+//! ├── Supervisor  one-for-one
+//! │   └── Flaky   crashes once, 30 ms after its first start; restarted
 //! ├── Producer    puts 0..20 into a FlowControlQueue (capacity 4)
 //! └── Consumer    gets them in a local task; suspends the flow for 50 ms half-way
 //! ```
 //!
-//! Ticker and Consumer each report when it reached its goal; the last one asks
+//! Each of Ticker, Flaky and Consumer reports when it reached its goal; the last one asks
 //! the root to stop, so the run ends on events, not on a fixed sleep.
 
 use alloc::borrow::Cow;
@@ -26,6 +28,7 @@ use mode_core::runtime::SpawnError;
 use mode_core::sync::{FlowControlEvent, FlowControlQueue};
 use mode_core::time::{Duration, Instant};
 use mode_core::{Context, Dependencies, Error, Result, Service, ServiceHandle, StopReason};
+use mode_core::{Strategy, Supervisor};
 use mode_embassy::TaskSlots;
 
 use crate::checks::Checks;
@@ -37,8 +40,8 @@ const ITEMS: u32 = 20;
 const QUEUE_CAPACITY: usize = 4;
 const SUSPEND_AT: u32 = 9;
 const SUSPEND_FOR: Duration = Duration::from_millis(50);
-/// Goals: Ticker ticked `TICKS` times, Consumer got every item.
-const GOALS: usize = 2;
+/// Goals: Ticker ticked `TICKS` times, Flaky was restarted, Consumer got every item.
+const GOALS: usize = 3;
 
 /// What the services record, for the checks.
 struct Shared {
@@ -49,6 +52,7 @@ struct Shared {
     produced: AtomicU32,
     /// Puts that completed while the flow was suspended.
     puts_while_suspended: AtomicU32,
+    flaky_starts: AtomicU32,
     /// `"Label event"` for every lifecycle event, in order.
     events: Mutex<RefCell<Vec<String>>>,
 }
@@ -69,7 +73,10 @@ impl Shared {
             self.events
                 .borrow_ref(cs)
                 .iter()
-                .filter_map(|line| line.strip_suffix(event).map(|l| String::from(l.trim_end())))
+                .filter_map(|line| match line.rsplit_once(' ') {
+                    Some((label, name)) if name == event => Some(String::from(label)),
+                    _ => None,
+                })
                 .collect()
         })
     }
@@ -109,6 +116,9 @@ impl Service for App {
         deps.add(Ticker {
             shared: self.shared.clone(),
         });
+        deps.add(Supervisor::new(Strategy::OneForOne).child(Flaky {
+            shared: self.shared.clone(),
+        }));
         deps.add(Producer {
             shared: self.shared.clone(),
             queue: queue.clone(),
@@ -145,6 +155,30 @@ impl Service for Ticker {
             }
             async { Ok(()) }
         })?;
+        Ok(())
+    }
+}
+
+struct Flaky {
+    shared: Arc<Shared>,
+}
+
+impl Service for Flaky {
+    fn label(&self) -> Cow<'static, str> {
+        Cow::Borrowed("Flaky")
+    }
+
+    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+        let starts = self.shared.flaky_starts.fetch_add(1, Ordering::AcqRel) + 1;
+        if starts == 1 {
+            let handle = cx.handle().clone();
+            cx.spawn(async move {
+                handle.sleep(Duration::from_millis(30)).await?;
+                Err("simulated fault".into())
+            })?;
+        } else if starts == 2 {
+            self.shared.goal_reached("Flaky restarted after its crash");
+        }
         Ok(())
     }
 }
@@ -288,6 +322,7 @@ async fn app_tree(checks: &mut Checks) {
         received: Mutex::new(RefCell::new(Vec::new())),
         produced: AtomicU32::new(0),
         puts_while_suspended: AtomicU32::new(u32::MAX),
+        flaky_starts: AtomicU32::new(0),
         events: Mutex::new(RefCell::new(Vec::new())),
     });
     let slots = TaskSlots::new(8);
@@ -321,10 +356,13 @@ async fn app_tree(checks: &mut Checks) {
     });
     checks.check("every tick within 1 ms of start + k * 100 ms", on_grid);
 
+    let starts = shared.flaky_starts.load(Ordering::Acquire);
     let events = critical_section::with(|cs| shared.events.borrow_ref(cs).clone());
+    let crashed = events.iter().any(|e| e == "Flaky crashed");
+    let restarted = events.iter().any(|e| e == "Flaky restarting");
     checks.check(
-        "no service crashed",
-        !events.iter().any(|e| e.ends_with(" crashed")),
+        "Flaky crashed once and the supervisor restarted it",
+        starts == 2 && crashed && restarted,
     );
 
     let received = critical_section::with(|cs| shared.received.borrow_ref(cs).clone());
@@ -347,15 +385,39 @@ async fn app_tree(checks: &mut Checks) {
     info!("[^Firmware]: stop order {last_stop:?}");
     checks.check(
         "services started in declaration order",
-        first_start == ["App", "Ticker", "Producer", "Consumer"],
+        first_start
+            == [
+                "App",
+                "Ticker",
+                "OneForOneSupervisor",
+                "Flaky",
+                "Producer",
+                "Consumer",
+            ],
     );
     checks.check(
         "services stopped in reverse order",
-        last_stop == ["App", "Consumer", "Producer", "Ticker"],
+        last_stop
+            == [
+                "App",
+                "Consumer",
+                "Producer",
+                "OneForOneSupervisor",
+                "Flaky",
+                "Ticker",
+            ],
     );
     checks.check(
         "each parent shut down after its children",
-        last_shutdown == ["Consumer", "Producer", "Ticker", "App"],
+        last_shutdown
+            == [
+                "Consumer",
+                "Producer",
+                "Flaky",
+                "OneForOneSupervisor",
+                "Ticker",
+                "App",
+            ],
     );
 }
 
