@@ -310,6 +310,19 @@ fn _assert_auto_traits() {
     send_sync::<SlotSpawner<NoSpawner>>();
 }
 
+/// Point 3 of the module docs needs `Tree` and `TaskSlots` to be `!Send`: this stops
+/// compiling if either became `Send` (the call is ambiguous only for `Send` types).
+const _: fn() = || {
+    trait AmbiguousIfSend<A> {
+        fn some_item() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+    struct Invalid;
+    impl<T: ?Sized + Send> AmbiguousIfSend<Invalid> for T {}
+    let _ = <Tree<EmbassyTimer> as AmbiguousIfSend<_>>::some_item;
+    let _ = <TaskSlots as AmbiguousIfSend<_>>::some_item;
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

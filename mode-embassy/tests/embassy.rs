@@ -169,6 +169,14 @@ fn pool_runs_embassy_tasks_and_reports_full() {
 }
 
 #[test]
+fn handles_are_send_sync() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<EmbassyTimer>();
+    send_sync::<EmbassySpawner>();
+    send_sync::<mode_embassy::TaskPool>();
+}
+
+#[test]
 fn timer_rounds_deadlines_up_to_ticks() {
     let hz = embassy_time::TICK_HZ;
     assert_eq!(hz, 1_000_000, "embassy-time's std driver ticks at 1 MHz");
