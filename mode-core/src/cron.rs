@@ -127,7 +127,7 @@ use crate::handle::ServiceHandle;
 use crate::interval::WarnLimiter;
 use crate::loom::sync::Mutex;
 use crate::time::{Duration, Instant};
-use crate::timer_queue::{SleepUntil, TimerQueue};
+use crate::timer_queue::{SharedTimerQueue, SleepUntil, TimerQueue};
 use crate::util::{race, Either, StopSignal};
 
 /// How often a cron timer may log that it skipped times.

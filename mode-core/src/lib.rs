@@ -112,6 +112,7 @@
 //! | `std` | yes | panics in hooks and tasks become crashes; the Worker's logger ([`log_format`]) |
 //! | `test-util` | no | `testing::VirtualRuntime`, a deterministic virtual-time runtime |
 //! | `critical-section` | no | without `std`: event-listener locks with critical sections instead of a spinlock (recommended on microcontrollers) |
+//! | `portable-atomic` | no | targets without atomic compare-and-swap (thumbv6m, Cortex-M0/M0+): atomics from portable-atomic, `Arc` from portable-atomic-util; the final binary picks portable-atomic's backend |
 //! | `cron` | no | cron timers (`ServiceHandle::crontab`, mode's `Service.crontab`) in IANA time zones; implies `std` |
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
