@@ -21,6 +21,7 @@ pub mod probe;
 pub mod crash;
 pub mod graph;
 pub mod lifecycle;
+pub mod primitives;
 pub mod resources;
 pub mod supervisors;
 pub mod tasks;
@@ -145,6 +146,11 @@ macro_rules! conformance_tests {
             crash::crash_from_handle,
             crash::crash_while_starting_child,
             graph::graph_exports,
+            primitives::flow_control_queue_between_services,
+            primitives::queue_clear_wakes_waiting_putters,
+            primitives::event_and_signal_across_tasks,
+            primitives::stampede_shares_one_call,
+            primitives::throwable_queue_delivers_errors_in_order,
             supervisors::one_for_one_restarts_only_the_crashed_child,
             supervisors::one_for_all_restarts_every_child_in_order,
             supervisors::forfeit_one_for_one_gives_up_on_the_crashed_child,
