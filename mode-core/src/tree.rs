@@ -203,8 +203,9 @@ pub(crate) struct LocalNode {
     /// Taken out while one of its hooks runs.
     service: Cell<Option<Box<dyn DynService>>>,
     pub(crate) children: RefCell<Vec<Rc<LocalNode>>>,
-    /// Restart intensity, backoff and pending restarts, if the service is a supervisor.
-    pub(crate) supervisor: Option<RefCell<SupervisorState>>,
+    /// Restart intensity, backoff and pending restarts, if the service is a supervisor
+    /// (boxed: most services are not, and pay one pointer for it).
+    pub(crate) supervisor: Option<Box<RefCell<SupervisorState>>>,
     pub(crate) resources: RefCell<Vec<Resource>>,
     /// Local tasks spawned before the start sequence's task step; `None` after it.
     pub(crate) local_deferred: RefCell<Option<Vec<LocalBoxFuture>>>,
@@ -286,7 +287,7 @@ impl Driver {
             started_once: Cell::new(false),
             stop_timeout: service.stop_timeout(),
             wait_for_shutdown: service.wait_for_shutdown(),
-            supervisor: supervisor.map(RefCell::new),
+            supervisor: supervisor.map(|state| Box::new(RefCell::new(state))),
         });
         self.registry.borrow_mut().insert(node.id, local.clone());
         if let Some(parent) = parent {
