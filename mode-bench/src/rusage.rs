@@ -1,0 +1,45 @@
+//! Process CPU time and context switches, from `getrusage(RUSAGE_SELF)`.
+
+use std::time::Duration;
+
+/// A reading of the process's resource usage.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Usage {
+    cpu: Duration,
+    voluntary: i64,
+    involuntary: i64,
+}
+
+/// The difference between two readings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UsageDelta {
+    pub(crate) cpu: Duration,
+    pub(crate) voluntary: i64,
+    pub(crate) involuntary: i64,
+}
+
+impl Usage {
+    pub(crate) fn now() -> Self {
+        // SAFETY: `rusage` is plain data, valid when zeroed; getrusage only writes to it.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: RUSAGE_SELF with a valid pointer to a `rusage` cannot fail.
+        let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+        assert_eq!(rc, 0, "getrusage failed");
+        let tv = |tv: libc::timeval| {
+            Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64)
+        };
+        Usage {
+            cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+            voluntary: usage.ru_nvcsw,
+            involuntary: usage.ru_nivcsw,
+        }
+    }
+
+    pub(crate) fn since(self, earlier: Usage) -> UsageDelta {
+        UsageDelta {
+            cpu: self.cpu.saturating_sub(earlier.cpu),
+            voluntary: self.voluntary - earlier.voluntary,
+            involuntary: self.involuntary - earlier.involuntary,
+        }
+    }
+}
