@@ -37,6 +37,13 @@ pub(crate) trait Backend {
 
     /// Lets the executor run other tasks.
     fn yield_now(&self) -> impl Future<Output = ()>;
+
+    /// Spawns a `Send` task on the executor that runs mode's background tasks; the
+    /// returned future joins it.
+    fn spawn_join<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> impl Future<Output = T> + 'static;
 }
 
 /// tokio's current-thread runtime with a `LocalSet` for the tree's driver.
@@ -75,6 +82,14 @@ impl Backend for Tokio {
 
     fn yield_now(&self) -> impl Future<Output = ()> {
         tokio::task::yield_now()
+    }
+
+    fn spawn_join<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> impl Future<Output = T> + 'static {
+        let handle = tokio::spawn(future);
+        async move { handle.await.expect("a benchmark task panicked") }
     }
 }
 
@@ -119,14 +134,19 @@ impl Backend for Smol {
         smol::block_on(self.executor.run(self.local.run(future)))
     }
 
-    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
-        async move {
-            async_io::Timer::after(duration).await;
-        }
+    async fn sleep(&self, duration: Duration) {
+        async_io::Timer::after(duration).await;
     }
 
     fn yield_now(&self) -> impl Future<Output = ()> {
         futures_lite::future::yield_now()
+    }
+
+    fn spawn_join<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> impl Future<Output = T> + 'static {
+        self.executor.spawn(future)
     }
 }
 

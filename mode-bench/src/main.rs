@@ -18,8 +18,11 @@ mod alloc;
 mod backend;
 mod report;
 mod rusage;
+mod summary;
 mod w1;
 mod w2;
+mod w3;
+mod w4;
 mod w6;
 
 #[global_allocator]
@@ -32,10 +35,19 @@ struct Options {
     reps: Option<usize>,
     only: Option<Vec<String>>,
     backends: Option<Vec<String>>,
+    /// W1 sizes: flat children, groups, children per group.
+    w1_sizes: Option<(usize, usize, usize)>,
 }
 
-const USAGE: &str =
-    "usage: mode-bench [--quick] [--reps N] [--only W1,W2,...] [--backend tokio,smol]";
+const USAGE: &str = "usage: mode-bench [--quick] [--reps N] [--only W1,W2,...] \
+     [--backend tokio,smol] [--w1 FLAT,GROUPSxPER (W1 sizes; 0 leaves a shape out)]";
+
+/// `10000,100x100` → (10000, 100, 100).
+fn parse_w1(value: &str) -> Option<(usize, usize, usize)> {
+    let (flat, nested) = value.split_once(',')?;
+    let (groups, per) = nested.split_once('x')?;
+    Some((flat.parse().ok()?, groups.parse().ok()?, per.parse().ok()?))
+}
 
 fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options {
@@ -43,6 +55,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         reps: None,
         only: None,
         backends: None,
+        w1_sizes: None,
     };
     let mut args = args.peekable();
     let list = |value: Option<String>, flag: &str| {
@@ -66,6 +79,10 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 options.only = Some(only.into_iter().map(|w| w.to_uppercase()).collect());
             }
             "--backend" => options.backends = Some(list(args.next(), "--backend")?),
+            "--w1" => {
+                let value = args.next().ok_or("--w1 needs a value")?;
+                options.w1_sizes = Some(parse_w1(&value).ok_or(format!("bad --w1 {value}"))?);
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             // `cargo bench` passes `--bench`.
             "--bench" => {}
@@ -93,12 +110,15 @@ impl Options {
     }
 }
 
-fn emit(line: &report::Json) {
+/// Prints a result line at once (so a long run shows progress) and keeps it for the table.
+fn emit(lines: &mut Vec<report::Json>, line: report::Json) {
     println!("{line}");
+    lines.push(line);
 }
 
 fn main() -> ExitCode {
-    let options = match parse(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse(args.iter().cloned()) {
         Ok(options) => options,
         Err(message) => {
             eprintln!("{message}");
@@ -110,28 +130,26 @@ fn main() -> ExitCode {
     }
     let reps = options.reps();
     let started = std::time::Instant::now();
+    println!("{}", summary::meta(&args));
+    let mut lines = Vec::new();
 
     if options.wants("W1") {
-        let config = if options.quick {
-            w1::Config {
-                flat: 1_000,
-                groups: 20,
-                per_group: 50,
-                reps,
-            }
+        let (flat, groups, per_group) = options.w1_sizes.unwrap_or(if options.quick {
+            (1_000, 20, 50)
         } else {
-            w1::Config {
-                flat: 10_000,
-                groups: 100,
-                per_group: 100,
-                reps,
-            }
+            (10_000, 100, 100)
+        });
+        let config = w1::Config {
+            flat,
+            groups,
+            per_group,
+            reps,
         };
         if options.on("tokio") {
-            emit(&w1::tokio(config));
+            emit(&mut lines, w1::tokio(config));
         }
         if options.on("smol") {
-            emit(&w1::smol(config));
+            emit(&mut lines, w1::smol(config));
         }
     }
 
@@ -152,10 +170,46 @@ fn main() -> ExitCode {
             }
         };
         if options.on("tokio") {
-            emit(&w2::tokio(config));
+            emit(&mut lines, w2::tokio(config));
         }
         if options.on("smol") {
-            emit(&w2::smol(config));
+            emit(&mut lines, w2::smol(config));
+        }
+    }
+
+    if options.wants("W3") {
+        let config = w3::Config {
+            items: if options.quick { 100_000 } else { 1_000_000 },
+            capacity: 1_024,
+            reps,
+        };
+        if options.on("tokio") {
+            emit(&mut lines, w3::tokio(config));
+        }
+        if options.on("smol") {
+            emit(&mut lines, w3::smol(config));
+        }
+    }
+
+    if options.wants("W4") {
+        let config = if options.quick {
+            w4::Config {
+                receivers: 100,
+                sends: 100,
+                reps,
+            }
+        } else {
+            w4::Config {
+                receivers: 1_000,
+                sends: 1_000,
+                reps,
+            }
+        };
+        if options.on("tokio") {
+            emit(&mut lines, w4::tokio(config));
+        }
+        if options.on("smol") {
+            emit(&mut lines, w4::smol(config));
         }
     }
 
@@ -174,13 +228,18 @@ fn main() -> ExitCode {
             }
         };
         if options.on("tokio") {
-            emit(&w6::tokio(config));
+            emit(&mut lines, w6::tokio(config));
         }
         if options.on("smol") {
-            emit(&w6::smol(config));
+            emit(&mut lines, w6::smol(config));
         }
     }
 
-    eprintln!("mode-bench: done in {:.1?}", started.elapsed());
+    eprintln!(
+        "\n{}\nmode-bench: done in {:.1?}, load average {} at the end",
+        summary::table(&lines),
+        started.elapsed(),
+        summary::loadavg()
+    );
     ExitCode::SUCCESS
 }

@@ -80,6 +80,41 @@ impl Json {
     }
 }
 
+impl Json {
+    /// The value at a dotted path of object keys (`"flat.mode.heap_bytes"`).
+    pub(crate) fn get(&self, path: &str) -> Option<&Json> {
+        path.split('.').try_fold(self, |value, key| match value {
+            Json::Obj(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        })
+    }
+
+    /// The number at `path`, NaN if there is none.
+    pub(crate) fn num(&self, path: &str) -> f64 {
+        match self.get(path) {
+            Some(Json::Num(x)) => *x,
+            Some(Json::Int(i)) => *i as f64,
+            _ => f64::NAN,
+        }
+    }
+
+    /// The boolean at `path`, if any.
+    pub(crate) fn flag(&self, path: &str) -> Option<bool> {
+        match self.get(path) {
+            Some(Json::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The string at `path`, empty if there is none.
+    pub(crate) fn text(&self, path: &str) -> &str {
+        match self.get(path) {
+            Some(Json::Str(s)) => s,
+            _ => "",
+        }
+    }
+}
+
 impl From<f64> for Json {
     fn from(value: f64) -> Self {
         Json::Num(value)
@@ -188,6 +223,14 @@ mod tests {
         assert_eq!(s.median(), 2.5);
         assert_eq!(s.min(), 1.0);
         assert_eq!(s.max(), 10.0);
+    }
+
+    #[test]
+    fn paths_reach_nested_values() {
+        let j = Json::obj().with("a", Json::obj().with("b", 3usize).with("c", true));
+        assert_eq!(j.num("a.b"), 3.0);
+        assert_eq!(j.flag("a.c"), Some(true));
+        assert!(j.num("a.x").is_nan());
     }
 
     #[test]

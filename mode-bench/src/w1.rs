@@ -15,7 +15,7 @@
 //! repetition by repetition.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_lite::future::zip;
 use mode_core::{Context, Dependencies, Result, Service};
@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use crate::alloc::Snapshot;
 use crate::backend::{Backend, Polled, Smol, StopFlag, Tokio};
 use crate::report::{paired_ratio, Json, Samples};
+use crate::rusage::thread_cpu;
 
 /// Sizes and repetitions.
 #[derive(Debug, Clone, Copy)]
@@ -59,11 +60,29 @@ impl Shape {
     }
 }
 
+/// A point in time: wall clock and the thread's CPU time.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    wall: Instant,
+    cpu: Duration,
+}
+
+impl Mark {
+    fn now() -> Self {
+        Mark {
+            wall: Instant::now(),
+            cpu: thread_cpu(),
+        }
+    }
+}
+
 /// One repetition of one implementation, per service.
 #[derive(Debug, Clone, Copy)]
 struct Rep {
     start_ns: f64,
     stop_ns: f64,
+    /// Start plus stop in CPU time of the (only) thread.
+    cpu_ns: f64,
     heap_bytes: f64,
     allocs: f64,
     /// Live bytes left after everything stopped (should be ~0: nothing leaked).
@@ -75,6 +94,7 @@ struct Series {
     start: Samples,
     stop: Samples,
     total: Samples,
+    cpu: Samples,
     heap: Samples,
     allocs: Samples,
     residue: Samples,
@@ -85,6 +105,7 @@ impl Series {
         self.start.push(rep.start_ns);
         self.stop.push(rep.stop_ns);
         self.total.push(rep.start_ns + rep.stop_ns);
+        self.cpu.push(rep.cpu_ns);
         self.heap.push(rep.heap_bytes);
         self.allocs.push(rep.allocs);
         self.residue.push(rep.residue_bytes as f64);
@@ -95,6 +116,7 @@ impl Series {
             .with("start_ns", self.start.json())
             .with("stop_ns", self.stop.json())
             .with("start_stop_ns", self.total.json())
+            .with("start_stop_cpu_ns", self.cpu.json())
             .with("heap_bytes", self.heap.median())
             .with("allocs", self.allocs.median())
             .with("residue_bytes", self.residue.max())
@@ -188,7 +210,7 @@ fn mode_rep<B: Backend>(backend: &B, shape: Shape) -> Rep {
     backend.block_on(async {
         let polled = Arc::new(Polled::default());
         let base = Snapshot::now();
-        let t0 = Instant::now();
+        let t0 = Mark::now();
         let tree = backend.tree(Root {
             shape,
             polled: Arc::clone(&polled),
@@ -197,14 +219,14 @@ fn mode_rep<B: Backend>(backend: &B, shape: Shape) -> Rep {
         let (reason, (t1, idle, t2)) = zip(tree.run(), async {
             root.wait_until_running().await.expect("the tree starts");
             polled.wait_for(backend, units).await;
-            let t1 = Instant::now();
+            let t1 = Mark::now();
             let idle = Snapshot::now();
-            let t2 = Instant::now();
+            let t2 = Mark::now();
             root.stop().await;
             (t1, idle, t2)
         })
         .await;
-        let t3 = Instant::now();
+        let t3 = Mark::now();
         // A handle keeps its service's node (and so the whole subtree's nodes) alive.
         drop(root);
         assert!(!reason.is_failure(), "the tree stopped with {reason}");
@@ -214,17 +236,18 @@ fn mode_rep<B: Backend>(backend: &B, shape: Shape) -> Rep {
 
 fn finish(
     base: Snapshot,
-    t0: Instant,
-    t1: Instant,
+    t0: Mark,
+    t1: Mark,
     idle: Snapshot,
-    t2: Instant,
-    t3: Instant,
+    t2: Mark,
+    t3: Mark,
     units: usize,
 ) -> Rep {
-    let per = |d: std::time::Duration| d.as_nanos() as f64 / units as f64;
+    let per = |d: Duration| d.as_nanos() as f64 / units as f64;
     Rep {
-        start_ns: per(t1 - t0),
-        stop_ns: per(t3 - t2),
+        start_ns: per(t1.wall - t0.wall),
+        stop_ns: per(t3.wall - t2.wall),
+        cpu_ns: per((t1.cpu - t0.cpu) + (t3.cpu - t2.cpu)),
         heap_bytes: idle.live_since(base) as f64 / units as f64,
         allocs: idle.allocs_since(base) as f64 / units as f64,
         residue_bytes: Snapshot::now().live_since(base),
@@ -239,7 +262,7 @@ fn tokio_ordered(backend: &Tokio, shape: Shape) -> Rep {
     backend.block_on(async {
         let polled = Arc::new(Polled::default());
         let base = Snapshot::now();
-        let t0 = Instant::now();
+        let t0 = Mark::now();
         let spawn = |token: CancellationToken| {
             let waiter = token.clone();
             let polled = Arc::clone(&polled);
@@ -265,9 +288,9 @@ fn tokio_ordered(backend: &Tokio, shape: Shape) -> Rep {
             }
         }
         polled.wait_for(backend, units).await;
-        let t1 = Instant::now();
+        let t1 = Mark::now();
         let idle = Snapshot::now();
-        let t2 = Instant::now();
+        let t2 = Mark::now();
         for (own, children) in groups.into_iter().rev() {
             for (token, handle) in children.into_iter().rev() {
                 token.cancel();
@@ -278,7 +301,7 @@ fn tokio_ordered(backend: &Tokio, shape: Shape) -> Rep {
                 handle.await.expect("floor task");
             }
         }
-        let t3 = Instant::now();
+        let t3 = Mark::now();
         finish(base, t0, t1, idle, t2, t3, units)
     })
 }
@@ -289,7 +312,7 @@ fn tokio_concurrent(backend: &Tokio, shape: Shape) -> Rep {
     backend.block_on(async {
         let polled = Arc::new(Polled::default());
         let base = Snapshot::now();
-        let t0 = Instant::now();
+        let t0 = Mark::now();
         let tracker = TaskTracker::new();
         let root = CancellationToken::new();
         let spawn = |token: CancellationToken| {
@@ -310,13 +333,13 @@ fn tokio_concurrent(backend: &Tokio, shape: Shape) -> Rep {
             }
         }
         polled.wait_for(backend, units).await;
-        let t1 = Instant::now();
+        let t1 = Mark::now();
         let idle = Snapshot::now();
-        let t2 = Instant::now();
+        let t2 = Mark::now();
         root.cancel();
         tracker.close();
         tracker.wait().await;
-        let t3 = Instant::now();
+        let t3 = Mark::now();
         finish(base, t0, t1, idle, t2, t3, units)
     })
 }
@@ -329,7 +352,7 @@ fn smol_ordered(backend: &Smol, shape: Shape) -> Rep {
     backend.block_on(async {
         let polled = Arc::new(Polled::default());
         let base = Snapshot::now();
-        let t0 = Instant::now();
+        let t0 = Mark::now();
         let spawn = || {
             let flag = Arc::new(StopFlag::default());
             let stop = Arc::clone(&flag);
@@ -351,9 +374,9 @@ fn smol_ordered(backend: &Smol, shape: Shape) -> Rep {
             }
         }
         polled.wait_for(backend, units).await;
-        let t1 = Instant::now();
+        let t1 = Mark::now();
         let idle = Snapshot::now();
-        let t2 = Instant::now();
+        let t2 = Mark::now();
         for (own, children) in groups.into_iter().rev() {
             for (flag, task) in children.into_iter().rev() {
                 flag.stop();
@@ -364,7 +387,7 @@ fn smol_ordered(backend: &Smol, shape: Shape) -> Rep {
                 task.await;
             }
         }
-        let t3 = Instant::now();
+        let t3 = Mark::now();
         finish(base, t0, t1, idle, t2, t3, units)
     })
 }
@@ -375,7 +398,7 @@ fn smol_concurrent(backend: &Smol, shape: Shape) -> Rep {
     backend.block_on(async {
         let polled = Arc::new(Polled::default());
         let base = Snapshot::now();
-        let t0 = Instant::now();
+        let t0 = Mark::now();
         let flag = Arc::new(StopFlag::default());
         let tasks: Vec<_> = (0..units)
             .map(|_| {
@@ -388,14 +411,14 @@ fn smol_concurrent(backend: &Smol, shape: Shape) -> Rep {
             })
             .collect();
         polled.wait_for(backend, units).await;
-        let t1 = Instant::now();
+        let t1 = Mark::now();
         let idle = Snapshot::now();
-        let t2 = Instant::now();
+        let t2 = Mark::now();
         flag.stop();
         for task in tasks {
             task.await;
         }
-        let t3 = Instant::now();
+        let t3 = Mark::now();
         finish(base, t0, t1, idle, t2, t3, units)
     })
 }
@@ -421,6 +444,7 @@ fn run_shape<B: Backend>(
     }
     let ratio_ordered = m.total.median() / o.total.median();
     let ratio_concurrent = m.total.median() / c.total.median();
+    let cpu_ratio_ordered = m.cpu.median() / o.cpu.median();
     let heap = m.heap.median();
     Json::obj()
         .with("services", shape.units())
@@ -429,9 +453,12 @@ fn run_shape<B: Backend>(
         .with("floor_concurrent", c.json())
         .with("ratio_ordered", ratio_ordered)
         .with("ratio_ordered_paired", paired_ratio(&m.total, &o.total))
+        .with("cpu_ratio_ordered", cpu_ratio_ordered)
+        .with("cpu_ratio_concurrent", m.cpu.median() / c.cpu.median())
         .with("ratio_concurrent", ratio_concurrent)
         .with("ratio_concurrent_paired", paired_ratio(&m.total, &c.total))
         .with("target_ratio_ordered_le_1_5", ratio_ordered <= 1.5)
+        .with("target_cpu_ratio_ordered_le_1_5", cpu_ratio_ordered <= 1.5)
         .with("target_heap_le_1024", heap <= 1024.0)
 }
 
@@ -441,20 +468,23 @@ fn run_backend<B: Backend>(
     ordered: impl Fn(&B, Shape) -> Rep + Copy,
     concurrent: impl Fn(&B, Shape) -> Rep + Copy,
 ) -> Json {
-    let flat = Shape::Flat(config.flat);
-    let nested = Shape::Nested(config.groups, config.per_group);
-    Json::obj()
+    let mut line = Json::obj()
         .with("workload", "W1")
         .with("backend", B::NAME)
-        .with("reps", config.reps)
-        .with(
-            flat.name(),
-            run_shape(backend, flat, config.reps, ordered, concurrent),
-        )
-        .with(
-            nested.name(),
-            run_shape(backend, nested, config.reps, ordered, concurrent),
-        )
+        .with("reps", config.reps);
+    // A size of zero leaves a shape out (for profiling one of them).
+    for shape in [
+        Shape::Flat(config.flat),
+        Shape::Nested(config.groups, config.per_group),
+    ] {
+        if shape.units() > 0 {
+            line = line.with(
+                shape.name(),
+                run_shape(backend, shape, config.reps, ordered, concurrent),
+            );
+        }
+    }
+    line
 }
 
 /// W1 on tokio.
