@@ -37,10 +37,24 @@ struct Options {
     backends: Option<Vec<String>>,
     /// W1 sizes: flat children, groups, children per group.
     w1_sizes: Option<(usize, usize, usize)>,
+    /// W2 sizes: timers, interval and window in ms.
+    w2_sizes: Option<(usize, usize, usize)>,
 }
 
 const USAGE: &str = "usage: mode-bench [--quick] [--reps N] [--only W1,W2,...] \
-     [--backend tokio,smol] [--w1 FLAT,GROUPSxPER (W1 sizes; 0 leaves a shape out)]";
+     [--backend tokio,smol] [--w1 FLAT,GROUPSxPER (W1 sizes; 0 leaves a shape out)] \
+     [--w2 TIMERS,INTERVAL_MS,WINDOW_MS]";
+
+/// `1000,10,2000` → (1000, 10, 2000).
+fn parse_w2(value: &str) -> Option<(usize, usize, usize)> {
+    let mut parts = value.split(',').map(str::parse);
+    let sizes = (
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+    );
+    (parts.next().is_none() && sizes.0 > 0 && sizes.1 > 0 && sizes.2 >= sizes.1).then_some(sizes)
+}
 
 /// `10000,100x100` → (10000, 100, 100).
 fn parse_w1(value: &str) -> Option<(usize, usize, usize)> {
@@ -56,6 +70,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         only: None,
         backends: None,
         w1_sizes: None,
+        w2_sizes: None,
     };
     let mut args = args.peekable();
     let list = |value: Option<String>, flag: &str| {
@@ -82,6 +97,10 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--w1" => {
                 let value = args.next().ok_or("--w1 needs a value")?;
                 options.w1_sizes = Some(parse_w1(&value).ok_or(format!("bad --w1 {value}"))?);
+            }
+            "--w2" => {
+                let value = args.next().ok_or("--w2 needs a value")?;
+                options.w2_sizes = Some(parse_w2(&value).ok_or(format!("bad --w2 {value}"))?);
             }
             "-h" | "--help" => return Err(USAGE.into()),
             // `cargo bench` passes `--bench`.
@@ -154,20 +173,16 @@ fn main() -> ExitCode {
     }
 
     if options.wants("W2") {
-        let config = if options.quick {
-            w2::Config {
-                timers: 100,
-                interval: std::time::Duration::from_millis(10),
-                window: std::time::Duration::from_millis(300),
-                reps,
-            }
+        let (timers, interval, window) = options.w2_sizes.unwrap_or(if options.quick {
+            (100, 10, 300)
         } else {
-            w2::Config {
-                timers: 1_000,
-                interval: std::time::Duration::from_millis(10),
-                window: std::time::Duration::from_secs(2),
-                reps,
-            }
+            (1_000, 10, 2_000)
+        });
+        let config = w2::Config {
+            timers,
+            interval: std::time::Duration::from_millis(interval as u64),
+            window: std::time::Duration::from_millis(window as u64),
+            reps,
         };
         if options.on("tokio") {
             emit(&mut lines, w2::tokio(config));
