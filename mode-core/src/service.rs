@@ -110,19 +110,41 @@ pub trait Service: 'static {
 
 /// The last path segment of a type's name, without generic arguments.
 pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
-    let full = core::any::type_name::<T>();
-    let base = full.split('<').next().unwrap_or(full);
-    base.rsplit("::").next().unwrap_or(base)
+    let path = type_path::<T>();
+    match last_separator(path) {
+        Some(at) => &path[at + 2..],
+        None => path,
+    }
 }
 
 /// The log target of a service type: its module path, as mode logs with the module's logger.
 pub(crate) fn module_of<T: ?Sized>() -> &'static str {
-    let full = core::any::type_name::<T>();
-    let base = full.split('<').next().unwrap_or(full);
-    match base.rfind("::") {
-        Some(end) => &base[..end],
-        None => base,
+    let path = type_path::<T>();
+    match last_separator(path) {
+        Some(at) => &path[..at],
+        None => path,
     }
+}
+
+/// A type's name without generic arguments (`a::B<c::D>` is `a::B`).
+///
+/// Both helpers run for every service a tree creates, so they scan bytes: `str`'s
+/// substring search sets up a two-way searcher per call, which costs more than the scan.
+fn type_path<T: ?Sized>() -> &'static str {
+    let full = core::any::type_name::<T>();
+    match full.bytes().position(|byte| byte == b'<') {
+        Some(end) => &full[..end],
+        None => full,
+    }
+}
+
+/// Where the last `::` of `path` begins.
+fn last_separator(path: &str) -> Option<usize> {
+    let bytes = path.as_bytes();
+    (1..bytes.len())
+        .rev()
+        .find(|&i| bytes[i] == b':' && bytes[i - 1] == b':')
+        .map(|i| i - 1)
 }
 
 /// The hooks, for dynamic dispatch.
@@ -233,5 +255,8 @@ mod tests {
         assert_eq!(short_type_name::<Plain>(), "Plain");
         assert_eq!(short_type_name::<Generic<Plain>>(), "Generic");
         assert_eq!(module_of::<Plain>(), "mode_core::service::tests");
+        assert_eq!(module_of::<Generic<Plain>>(), "mode_core::service::tests");
+        assert_eq!(short_type_name::<u8>(), "u8");
+        assert_eq!(module_of::<u8>(), "u8");
     }
 }

@@ -19,7 +19,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use event_listener::{Event, EventListener};
+use event_listener::{listener, Event, EventListener};
 
 use crate::error::{is_clean_exit, Result};
 use crate::loom::sync::Mutex;
@@ -100,7 +100,7 @@ impl TaskRun {
             if self.live() == 0 {
                 return;
             }
-            let listener = self.done_event.listen();
+            listener!(self.done_event => listener);
             // Re-check after listening: a task that finished in between notified before
             // the listener existed, and its notification would otherwise be lost.
             if self.live() == 0 {

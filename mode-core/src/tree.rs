@@ -568,12 +568,14 @@ impl Driver {
             hook_failed(node, Hook::Stop, &error);
         }
 
-        let children_started = self.shared.timers.now();
         let children: Vec<Rc<LocalNode>> = local.children.borrow().clone();
-        for child in children.iter().rev() {
-            Box::pin(self.stop_node(child, StopReason::ParentStopping)).await;
+        if !children.is_empty() {
+            let children_started = self.shared.timers.now();
+            for child in children.iter().rev() {
+                Box::pin(self.stop_node(child, StopReason::ParentStopping)).await;
+            }
+            budget.extend(self.shared.timers.now() - children_started);
         }
-        budget.extend(self.shared.timers.now() - children_started);
         self.remove_runtime_children(local);
 
         let run = node.tasks();
