@@ -23,7 +23,9 @@ mod w1;
 mod w2;
 mod w3;
 mod w4;
+mod w5;
 mod w6;
+mod w7;
 
 #[global_allocator]
 static ALLOCATOR: alloc::Counting = alloc::Counting;
@@ -228,6 +230,19 @@ fn main() -> ExitCode {
         }
     }
 
+    if options.wants("W5") {
+        let config = w5::Config {
+            rounds: if options.quick { 100 } else { 1_000 },
+            reps,
+        };
+        if options.on("tokio") {
+            emit(&mut lines, w5::tokio(config));
+        }
+        if options.on("smol") {
+            emit(&mut lines, w5::smol(config));
+        }
+    }
+
     if options.wants("W6") {
         let config = if options.quick {
             w6::Config {
@@ -248,6 +263,17 @@ fn main() -> ExitCode {
         if options.on("smol") {
             emit(&mut lines, w6::smol(config));
         }
+    }
+
+    if options.wants("W7") {
+        emit(
+            &mut lines,
+            if options.quick {
+                w7::quick()
+            } else {
+                w7::run()
+            },
+        );
     }
 
     eprintln!(

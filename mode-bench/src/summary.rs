@@ -323,6 +323,49 @@ pub(crate) fn table(lines: &[Json]) -> String {
                     met(line, "target_no_extra_wakeups").into(),
                 ]);
             }
+            "W7" => {
+                if line.get("skipped").is_some() {
+                    row([
+                        "W7".into(),
+                        "embassy".into(),
+                        format!("skipped: {}", line.text("skipped")),
+                        "".into(),
+                        "".into(),
+                        "".into(),
+                        "report".into(),
+                        "–".into(),
+                    ]);
+                } else {
+                    row([
+                        "W7".into(),
+                        "embassy".into(),
+                        "flash (text+data) / static RAM (data+bss), bytes".into(),
+                        format!(
+                            "{} / {}",
+                            line.num("flash_bytes"),
+                            line.num("static_ram_bytes")
+                        ),
+                        "".into(),
+                        "".into(),
+                        "report".into(),
+                        "–".into(),
+                    ]);
+                    row([
+                        "W7".into(),
+                        "embassy".into(),
+                        "heap per service, bytes: created / running".into(),
+                        format!(
+                            "{} / {}",
+                            line.num("heap_per_service_created_bytes"),
+                            line.num("heap_per_service_running_bytes")
+                        ),
+                        "".into(),
+                        "".into(),
+                        "report".into(),
+                        "–".into(),
+                    ]);
+                }
+            }
             _ => {}
         }
     }

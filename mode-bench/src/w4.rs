@@ -25,7 +25,7 @@ pub(crate) struct Config {
 }
 
 /// The median of one repetition's per-send latencies, in µs.
-fn median_us(latencies: Vec<f64>) -> f64 {
+pub(crate) fn median_us(latencies: Vec<f64>) -> f64 {
     let mut samples = Samples::default();
     latencies.into_iter().for_each(|l| samples.push(l));
     samples.median()
