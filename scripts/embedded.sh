@@ -51,7 +51,9 @@ CARGO_TARGET_DIR=$host_target cargo build -q -p mode-embassy --features portable
 echo ok
 
 step "firmware (release)"
-(cd "$firmware_dir" && cargo build -q --release)
+# The firmware is its own workspace with its own target directory, whatever the caller's
+# CARGO_TARGET_DIR says.
+(cd "$firmware_dir" && CARGO_TARGET_DIR="$firmware_dir/target" cargo build -q --release)
 elf=$firmware_dir/target/thumbv7em-none-eabihf/release/mode-firmware
 qemu=(qemu-system-arm -machine mps2-an386 -cpu cortex-m4 -nographic -monitor none
     -serial none -icount shift=4,sleep=off -kernel "$elf")
