@@ -41,11 +41,14 @@ struct Options {
     w1_sizes: Option<(usize, usize, usize)>,
     /// W2 sizes: timers, interval and window in ms.
     w2_sizes: Option<(usize, usize, usize)>,
+    /// W5: rounds per repetition, and only one crash kind (`err`, `panic`).
+    w5_rounds: Option<usize>,
+    w5_kind: Option<String>,
 }
 
 const USAGE: &str = "usage: mode-bench [--quick] [--reps N] [--only W1,W2,...] \
      [--backend tokio,smol] [--w1 FLAT,GROUPSxPER (W1 sizes; 0 leaves a shape out)] \
-     [--w2 TIMERS,INTERVAL_MS,WINDOW_MS]";
+     [--w2 TIMERS,INTERVAL_MS,WINDOW_MS] [--w5 ROUNDS[,err|panic]]";
 
 /// `1000,10,2000` → (1000, 10, 2000).
 fn parse_w2(value: &str) -> Option<(usize, usize, usize)> {
@@ -73,6 +76,8 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         backends: None,
         w1_sizes: None,
         w2_sizes: None,
+        w5_rounds: None,
+        w5_kind: None,
     };
     let mut args = args.peekable();
     let list = |value: Option<String>, flag: &str| {
@@ -99,6 +104,22 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--w1" => {
                 let value = args.next().ok_or("--w1 needs a value")?;
                 options.w1_sizes = Some(parse_w1(&value).ok_or(format!("bad --w1 {value}"))?);
+            }
+            "--w5" => {
+                let value = args.next().ok_or("--w5 needs a value")?;
+                let (rounds, kind) = match value.split_once(',') {
+                    Some((rounds, kind)) if kind == "err" || kind == "panic" => {
+                        (rounds, Some(kind.to_owned()))
+                    }
+                    Some(_) => return Err(format!("bad --w5 {value}")),
+                    None => (value.as_str(), None),
+                };
+                let rounds = rounds.parse().map_err(|_| format!("bad --w5 {value}"))?;
+                if rounds == 0 {
+                    return Err("--w5 needs at least one round".into());
+                }
+                options.w5_rounds = Some(rounds);
+                options.w5_kind = kind;
             }
             "--w2" => {
                 let value = args.next().ok_or("--w2 needs a value")?;
@@ -232,7 +253,14 @@ fn main() -> ExitCode {
 
     if options.wants("W5") {
         let config = w5::Config {
-            rounds: if options.quick { 100 } else { 1_000 },
+            rounds: options
+                .w5_rounds
+                .unwrap_or(if options.quick { 100 } else { 1_000 }),
+            only: match options.w5_kind.as_deref() {
+                Some("err") => Some("err"),
+                Some(_) => Some("panic"),
+                None => None,
+            },
             reps,
         };
         if options.on("tokio") {

@@ -108,6 +108,9 @@ pub(crate) fn table(lines: &[Json]) -> String {
         match line.text("workload") {
             "W1" => {
                 for shape in ["flat", "nested"] {
+                    if line.get(shape).is_none() {
+                        continue;
+                    }
                     let s = |k: &str| line.num(&format!("{shape}.{k}"));
                     let units = s("services");
                     row([

@@ -27,6 +27,8 @@ use crate::w4::median_us;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Config {
     pub(crate) rounds: usize,
+    /// Only this crash kind (`err` or `panic`), for profiling.
+    pub(crate) only: Option<&'static str>,
     pub(crate) reps: usize,
 }
 
@@ -246,6 +248,9 @@ fn run_backend<B: Backend>(
         .with("reps", config.reps)
         .with("rounds", config.rounds);
     for kind in [Kind::Err, Kind::Panic] {
+        if config.only.is_some_and(|only| only != kind.name()) {
+            continue;
+        }
         let (mut m, mut f) = (Samples::default(), Samples::default());
         mode_rep(backend, kind, config);
         floor(backend, kind, config);
