@@ -32,7 +32,7 @@ use crate::state::{State, StopReason, WaitingOn};
 use crate::supervisor::{Supervised, SupervisorState};
 use crate::task::CatchPanic;
 use crate::time::{Duration, Instant};
-use crate::timer_queue::{self, Clock, SharedTimerQueue, TimerQueue};
+use crate::timer_queue::{self, Clock, SharedTimerQueue, SleepUntil, TimerQueue};
 use crate::util::{race, Either};
 
 /// A service tree, ready to run.
@@ -90,6 +90,7 @@ impl<T: Timer> Tree<T> {
         let driver = Driver {
             shared: Arc::new(TreeShared::new(spawner, timers)),
             registry: RefCell::new(BTreeMap::new()),
+            stop_sleep: RefCell::new(None),
         };
         let root = driver.create_node(Box::new(root), None, ChildKind::Root);
         Tree {
@@ -236,6 +237,11 @@ impl Drop for ServiceSlot<'_> {
 pub(crate) struct Driver {
     shared: Arc<TreeShared>,
     registry: RefCell<BTreeMap<u64, Rc<LocalNode>>>,
+    /// The one sleep that bounds stop steps, moved from deadline to deadline. Stop
+    /// deadlines of successive steps seldom move earlier, so moving it rarely wakes the
+    /// timer queue's driver, where a fresh registration per step would wake it (and so the
+    /// tree's own task) once per stopped service.
+    stop_sleep: RefCell<Option<SleepUntil>>,
 }
 
 impl Drop for Driver {
@@ -555,6 +561,7 @@ impl Driver {
             .unwrap_or_else(|| self.shared.default_stop_timeout());
         let mut budget = StopBudget {
             timers: &self.shared.timers,
+            sleep: &self.stop_sleep,
             node,
             timeout,
             deadline: self.shared.timers.now() + timeout,
@@ -671,6 +678,7 @@ fn hook_failed(node: &Node, hook: Hook, error: &crate::BoxError) {
 /// time its children took (they have their own).
 struct StopBudget<'a> {
     timers: &'a Arc<TimerQueue>,
+    sleep: &'a RefCell<Option<SleepUntil>>,
     node: &'a Node,
     timeout: Duration,
     deadline: Instant,
@@ -688,8 +696,18 @@ impl StopBudget<'_> {
         step: F,
         waiting_on: WaitingOn,
     ) -> Option<F::Output> {
-        let sleep = self.timers.sleep_until(self.deadline);
-        match race(step, sleep).await {
+        // Steps never nest, so the shared sleep is normally there to take; if not, a fresh
+        // one does the same job.
+        let mut sleep = match self.sleep.borrow_mut().take() {
+            Some(mut sleep) => {
+                sleep.reset(self.deadline);
+                sleep
+            }
+            None => self.timers.sleep_until(self.deadline),
+        };
+        let outcome = race(step, &mut sleep).await;
+        *self.sleep.borrow_mut() = Some(sleep);
+        match outcome {
             Either::Left(value) => Some(value),
             Either::Right(()) => {
                 let waiting_on = match waiting_on {
