@@ -156,6 +156,9 @@ mod timer_queue;
 mod tree;
 mod util;
 pub mod utils;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod worker;
 
 pub use context::{Context, Dependencies};
 #[cfg(feature = "cron")]

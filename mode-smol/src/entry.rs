@@ -12,12 +12,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use async_executor::{Executor, LocalExecutor};
-use mode_core::{Service, ServiceHandle, StopReason, Tree};
+use mode_core::worker::{self, SignalSource, PREFIX as WORKER};
+use mode_core::{Service, StopReason, Tree};
 
 use crate::{LocalScope, SmolSpawner, SmolTimer};
-
-/// The log prefix of the program that runs the tree, one level above the root service.
-const WORKER: &str = "[^Worker]";
 
 /// How long [`run`] waits for its executor threads once the tree has stopped. They exit at
 /// once unless a task blocks one of them (a stop that timed out); such a thread is left
@@ -96,44 +94,19 @@ pub async fn run_until_signal<S: Service>(root: S) -> StopReason {
     serve(root, SmolSpawner::global()).await
 }
 
-/// The process exit code for a tree that stopped for `reason`.
-#[must_use]
-pub fn exit_code(reason: &StopReason) -> ExitCode {
-    if reason.is_failure() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
-}
+pub use mode_core::worker::exit_code;
 
 /// Runs `root` with `spawner` for `Send` tasks and a `LocalExecutor` of its own for the
 /// driver and local tasks, until the tree stops.
 async fn serve<S: Service>(root: S, spawner: SmolSpawner) -> StopReason {
     let local = Rc::new(LocalExecutor::new());
     let body = async move {
-        log::info!("{WORKER}: Starting...");
         // Watch before anything starts: a signal that arrives once the tree is starting
         // must stop it, not kill the process.
         let signals = Signals::new();
-        let tree = Tree::new(root, spawner, SmolTimer::new());
-        let handle = tree.handle();
-        let reason = futures_lite::future::or(tree.run(), async {
-            match stop_on_signals(signals, &handle).await {}
-        })
-        .await;
-        log::info!("{WORKER}: Stopped ({reason})");
-        reason
+        worker::serve(Tree::new(root, spawner, SmolTimer::new()), signals).await
     };
     LocalScope::within(&local, local.run(body)).await
-}
-
-async fn stop_on_signals(mut signals: Signals, root: &ServiceHandle) -> core::convert::Infallible {
-    signals.next().await;
-    log::info!("{WORKER}: Stopping on signal received...");
-    root.request_stop();
-    signals.next().await;
-    log::warn!("{WORKER}: Second signal received: exiting without a graceful stop");
-    std::process::exit(130)
 }
 
 /// SIGINT and SIGTERM (Ctrl-C only on Windows; nothing elsewhere).
@@ -164,7 +137,9 @@ impl Signals {
     fn new() -> Self {
         Signals {}
     }
+}
 
+impl SignalSource for Signals {
     /// Completes when a watched signal arrives; never, if none can be watched.
     async fn next(&mut self) {
         #[cfg(any(unix, windows))]

@@ -6,13 +6,11 @@
 
 use std::process::ExitCode;
 
+use mode_core::worker::{self, SignalSource, PREFIX as WORKER};
 use mode_core::{Service, StopReason, Tree};
 use tokio::task::LocalSet;
 
 use crate::{TokioSpawner, TokioTimer};
-
-/// The log prefix of the program that runs the tree, one level above the root service.
-const WORKER: &str = "[^Worker]";
 
 /// A tree for `root` on the current tokio runtime: `Send` tasks go to the runtime, local
 /// ones to the [`LocalSet`] the tree runs in.
@@ -65,42 +63,14 @@ pub fn run<S: Service>(root: S) -> ExitCode {
 pub async fn run_until_signal<S: Service>(root: S) -> StopReason {
     LocalSet::new()
         .run_until(async move {
-            log::info!("{WORKER}: Starting...");
             // Listen before the tree starts, so that no signal in between kills the process.
             let signals = Signals::new();
-            let tree = tree(root);
-            let handle = tree.handle();
-            let reason = tokio::select! {
-                reason = tree.run() => reason,
-                never = stop_on_signals(signals, &handle) => match never {},
-            };
-            log::info!("{WORKER}: Stopped ({reason})");
-            reason
+            worker::serve(tree(root), signals).await
         })
         .await
 }
 
-/// The process exit code for a tree that stopped for `reason`.
-#[must_use]
-pub fn exit_code(reason: &StopReason) -> ExitCode {
-    if reason.is_failure() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-async fn stop_on_signals(
-    mut signals: Signals,
-    root: &mode_core::ServiceHandle,
-) -> core::convert::Infallible {
-    signals.next().await;
-    log::info!("{WORKER}: Stopping on signal received...");
-    root.request_stop();
-    signals.next().await;
-    log::warn!("{WORKER}: Second signal received: exiting without a graceful stop");
-    std::process::exit(130)
-}
+pub use mode_core::worker::exit_code;
 
 /// SIGINT and SIGTERM, registered when created (on other platforms, Ctrl-C from the first
 /// wait on).
@@ -129,7 +99,9 @@ impl Signals {
         #[cfg(not(unix))]
         Signals {}
     }
+}
 
+impl SignalSource for Signals {
     async fn next(&mut self) {
         #[cfg(unix)]
         if let Some((interrupt, terminate)) = self.unix.as_mut() {

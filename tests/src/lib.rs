@@ -19,6 +19,8 @@ pub mod journal;
 pub mod probe;
 
 pub mod crash;
+#[cfg(unix)]
+pub mod entry;
 pub mod graph;
 pub mod lifecycle;
 pub mod primitives;
