@@ -109,7 +109,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `std` | yes | panics in hooks and tasks become crashes; the Worker's logger ([`log_format`]) |
+//! | `std` | yes | panics in hooks and tasks become crashes; the Worker's logger ([`log_format`]) and shared entry-point pieces ([`worker`]) |
 //! | `test-util` | no | `testing::VirtualRuntime`, a deterministic virtual-time runtime |
 //! | `critical-section` | no | without `std`: event-listener locks with critical sections instead of a spinlock (recommended on microcontrollers) |
 //! | `portable-atomic` | no | targets without atomic compare-and-swap (thumbv6m, Cortex-M0/M0+): atomics from portable-atomic, `Arc` from portable-atomic-util; the final binary picks portable-atomic's backend |
