@@ -17,9 +17,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll};
-
-use event_listener::{listener, Event, EventListener};
+use core::task::{Context, Poll, Waker};
 
 use crate::error::{is_clean_exit, Result};
 use crate::loom::sync::Mutex;
@@ -27,14 +25,26 @@ use crate::node::{Node, SharedNode};
 use crate::runtime::BoxFuture;
 
 /// The tasks of one start of a service.
+///
+/// The run keeps its tasks' wakers itself (one slot per task that has been pending) rather
+/// than an event per run and a listener per task: cancelling wakes every slot, and the last
+/// task to go wakes the one stop sequence waiting for the run to empty.
 pub(crate) struct TaskRun {
     cancelled: AtomicBool,
     live: AtomicUsize,
-    cancel_event: Event,
-    done_event: Event,
+    state: Mutex<RunState>,
+}
+
+struct RunState {
     /// Tasks spawned before the start sequence reached its "start background tasks" step,
     /// spawned there in the order they were added. `None` once that step has passed.
-    deferred: Mutex<Option<Vec<BoxFuture>>>,
+    deferred: Option<Vec<BoxFuture>>,
+    /// The waker of each task that has been pending, by slot; `None` marks a free slot.
+    wakers: Vec<Option<Waker>>,
+    /// Free slots of `wakers`.
+    free: Vec<usize>,
+    /// The stop sequence waiting for the run to empty.
+    stopper: Option<Waker>,
 }
 
 impl core::fmt::Debug for TaskRun {
@@ -51,9 +61,12 @@ impl TaskRun {
         TaskRun {
             cancelled: AtomicBool::new(false),
             live: AtomicUsize::new(0),
-            cancel_event: Event::new(),
-            done_event: Event::new(),
-            deferred: Mutex::new(Some(Vec::new())),
+            state: Mutex::new(RunState {
+                deferred: Some(Vec::new()),
+                wakers: Vec::new(),
+                free: Vec::new(),
+                stopper: None,
+            }),
         }
     }
 
@@ -68,15 +81,22 @@ impl TaskRun {
 
     /// Makes every task of this run finish at its next poll, and drops deferred ones.
     pub(crate) fn cancel(&self) {
+        // Set the flag before taking the wakers: a task that registers after this lock
+        // section re-checks the flag once its own section is over (see `OwnedTask::poll`).
         self.cancelled.store(true, Ordering::Release);
-        let deferred = self.deferred.with(Option::take);
+        let (deferred, wakers) = self.state.with(|state| {
+            let wakers: Vec<Waker> = state.wakers.iter_mut().filter_map(Option::take).collect();
+            (state.deferred.take(), wakers)
+        });
         drop(deferred);
-        self.cancel_event.notify(usize::MAX);
+        for waker in wakers {
+            waker.wake();
+        }
     }
 
     /// Queues `task` if the run has not reached its task step yet; gives it back otherwise.
     pub(crate) fn defer(&self, task: BoxFuture) -> Option<BoxFuture> {
-        self.deferred.with(|deferred| match deferred {
+        self.state.with(|state| match &mut state.deferred {
             Some(list) => {
                 list.push(task);
                 None
@@ -87,26 +107,69 @@ impl TaskRun {
 
     /// Ends deferral and returns the queued tasks in the order they were added.
     pub(crate) fn take_deferred(&self) -> Vec<BoxFuture> {
-        self.deferred.with(Option::take).unwrap_or_default()
+        self.state
+            .with(|state| state.deferred.take())
+            .unwrap_or_default()
     }
 
-    /// Waits until every task of this run is gone.
+    /// Waits until every task of this run is gone. One waiter at a time: the stop sequence.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future only stops waiting.
-    pub(crate) async fn wait_empty(&self) {
-        loop {
-            if self.live() == 0 {
-                return;
-            }
-            listener!(self.done_event => listener);
-            // Re-check after listening: a task that finished in between notified before
-            // the listener existed, and its notification would otherwise be lost.
-            if self.live() == 0 {
-                return;
-            }
-            listener.await;
+    pub(crate) fn wait_empty(&self) -> impl Future<Output = ()> + '_ {
+        core::future::poll_fn(move |cx| {
+            // `live` only goes down under the lock (in `OwnedTask::drop`), so checking it
+            // and storing the waker in one section cannot miss the last task leaving.
+            self.state.with(|state| {
+                if self.live.load(Ordering::Acquire) == 0 {
+                    state.stopper = None;
+                    Poll::Ready(())
+                } else {
+                    match &mut state.stopper {
+                        Some(waker) if waker.will_wake(cx.waker()) => {}
+                        stopper => *stopper = Some(cx.waker().clone()),
+                    }
+                    Poll::Pending
+                }
+            })
+        })
+    }
+
+    /// Stores `waker` for the task in `slot` (taking a free slot the first time).
+    fn register(&self, slot: &mut Option<usize>, waker: &Waker) {
+        self.state.with(|state| {
+            let index = match *slot {
+                Some(index) => index,
+                None => {
+                    let index = match state.free.pop() {
+                        Some(index) => index,
+                        None => {
+                            state.wakers.push(None);
+                            state.wakers.len() - 1
+                        }
+                    };
+                    *slot = Some(index);
+                    index
+                }
+            };
+            state.wakers[index] = Some(waker.clone());
+        });
+    }
+
+    /// Forgets a task: frees its slot and, if it was the last, wakes the stop sequence.
+    fn leave(&self, slot: Option<usize>) {
+        let (stale, stopper) = self.state.with(|state| {
+            let stale = slot.and_then(|index| {
+                state.free.push(index);
+                state.wakers[index].take()
+            });
+            let last = self.live.fetch_sub(1, Ordering::AcqRel) == 1;
+            (stale, if last { state.stopper.take() } else { None })
+        });
+        drop(stale);
+        if let Some(stopper) = stopper {
+            stopper.wake();
         }
     }
 }
@@ -118,7 +181,10 @@ pin_project_lite::pin_project! {
         future: Option<F>,
         run: Arc<TaskRun>,
         node: Arc<Node>,
-        cancel: Option<EventListener>,
+        // This task's waker slot in the run, once it has been pending.
+        slot: Option<usize>,
+        // The waker last stored in that slot, to skip the lock when it has not changed.
+        registered: Option<Waker>,
     }
 
     impl<F> PinnedDrop for OwnedTask<F> {
@@ -127,9 +193,7 @@ pin_project_lite::pin_project! {
             // Drop the future before the count goes down, so its drop guards have run by
             // the time the stop sequence sees the run empty.
             this.future.set(None);
-            if this.run.live.fetch_sub(1, Ordering::AcqRel) == 1 {
-                this.run.done_event.notify(usize::MAX);
-            }
+            this.run.leave(*this.slot);
         }
     }
 }
@@ -144,7 +208,8 @@ where
             future: Some(future),
             run,
             node,
-            cancel: None,
+            slot: None,
+            registered: None,
         }
     }
 }
@@ -157,34 +222,37 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
-        loop {
-            if this.run.is_cancelled() {
-                this.future.set(None);
-                return Poll::Ready(());
-            }
-            let Some(future) = this.future.as_mut().as_pin_mut() else {
-                return Poll::Ready(());
-            };
-            if let Poll::Ready(result) = poll_catching_panic(future, cx) {
-                this.future.set(None);
-                if let Err(err) = result {
-                    if !is_clean_exit(&err) {
-                        this.node.crash_from_task(err);
-                    }
-                }
-                return Poll::Ready(());
-            }
-            match this.cancel {
-                None => {
-                    *this.cancel = Some(this.run.cancel_event.listen());
-                    // Loop to re-check the flag now that the listener exists.
-                }
-                Some(listener) => match Pin::new(listener).poll(cx) {
-                    Poll::Ready(()) => *this.cancel = None,
-                    Poll::Pending => return Poll::Pending,
-                },
-            }
+        if this.run.is_cancelled() {
+            this.future.set(None);
+            return Poll::Ready(());
         }
+        let Some(future) = this.future.as_mut().as_pin_mut() else {
+            return Poll::Ready(());
+        };
+        if let Poll::Ready(result) = poll_catching_panic(future, cx) {
+            this.future.set(None);
+            if let Err(err) = result {
+                if !is_clean_exit(&err) {
+                    this.node.crash_from_task(err);
+                }
+            }
+            return Poll::Ready(());
+        }
+        if !this
+            .registered
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            this.run.register(this.slot, cx.waker());
+            *this.registered = Some(cx.waker().clone());
+        }
+        // Re-check after registering: a cancel that took the wakers before our registration
+        // set the flag first, so it is visible here.
+        if this.run.is_cancelled() {
+            this.future.set(None);
+            return Poll::Ready(());
+        }
+        Poll::Pending
     }
 }
 
