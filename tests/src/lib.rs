@@ -93,6 +93,16 @@ where
     futures_lite::future::zip(tree.run(), driver).await
 }
 
+/// Runs `tree` while `driver` interacts with it; returns the root's stop reason with the
+/// journal (hooks and log lines) of the whole run.
+pub fn run_journaled<B: Backend, F: Future<Output = ()>>(
+    backend: &B,
+    tree: Tree<B::Timer>,
+    driver: F,
+) -> (mode_core::StopReason, std::vec::Vec<std::string::String>) {
+    journal::capture(|| backend.block_on(async { run_with(tree, driver).await.0 }))
+}
+
 /// Runs `tree` until its root runs, stops it, and returns the root's stop reason with the
 /// journal (hooks and log lines) of the whole run.
 pub fn start_and_stop<B: Backend>(

@@ -29,16 +29,10 @@ fn lines(expected: &str) -> Vec<String> {
 pub fn lifecycle_order<B: Backend>(backend: B) {
     let tree = backend.tree(app());
     let root = tree.handle();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                root.wait_until_running().await.unwrap();
-                record("-- stop --");
-                root.stop().await;
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        root.wait_until_running().await.unwrap();
+        record("-- stop --");
+        root.stop().await;
     });
     assert!(matches!(reason, StopReason::Requested), "{reason:?}");
     let expected = lines(
@@ -326,20 +320,14 @@ pub fn stop_reasons_are_typed<B: Backend>(backend: B) {
     let tree = backend.tree(ReasonProbe("Parent"));
     let root = tree.handle();
     let kid = root.children()[0].clone();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                root.wait_until_running().await.unwrap();
-                kid.restart().await.unwrap();
-                root.stop().await;
-                assert!(matches!(
-                    kid.stop_reason(),
-                    Some(StopReason::ParentStopping)
-                ));
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        root.wait_until_running().await.unwrap();
+        kid.restart().await.unwrap();
+        root.stop().await;
+        assert!(matches!(
+            kid.stop_reason(),
+            Some(StopReason::ParentStopping)
+        ));
     });
     assert!(matches!(reason, StopReason::Requested));
     let lines: Vec<&str> = journal

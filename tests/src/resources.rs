@@ -7,8 +7,8 @@ use mode_core::events::{LifecycleEvent, Observer, ServiceInfo};
 use mode_core::time::Duration;
 use mode_core::{AsyncClose, Context, Result, Service, State, StopReason, WaitingOn};
 
-use crate::journal::{capture, record};
-use crate::{run_with, Backend};
+use crate::journal::record;
+use crate::Backend;
 
 struct Named(&'static str);
 
@@ -111,15 +111,9 @@ pub fn stop_timeout_aborts_and_goes_on<B: Backend>(backend: B) {
         })
         .with_observer(timeouts.clone());
     let root = tree.handle();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                root.wait_until_running().await.unwrap();
-                root.stop().await;
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        root.wait_until_running().await.unwrap();
+        root.stop().await;
     });
     assert!(
         matches!(

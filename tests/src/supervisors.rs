@@ -273,19 +273,13 @@ pub fn one_for_one_restarts_only_the_crashed_child<B: Backend>(backend: B) {
     let (tree, watch) = watched(&backend, abc(Strategy::OneForOne));
     let sup = tree.handle();
     let [a, b, c] = <[ServiceHandle; 3]>::try_from(sup.children()).unwrap();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                sup.wait_until_running().await.unwrap();
-                record("-- crash --");
-                b.crash("boom");
-                watch.started("B", 2).await;
-                record("-- stop --");
-                sup.stop().await;
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        sup.wait_until_running().await.unwrap();
+        record("-- crash --");
+        b.crash("boom");
+        watch.started("B", 2).await;
+        record("-- stop --");
+        sup.stop().await;
     });
     assert!(matches!(reason, StopReason::Requested), "{reason:?}");
     let mut expected = lines(
@@ -369,21 +363,15 @@ pub fn forfeit_one_for_one_gives_up_on_the_crashed_child<B: Backend>(backend: B)
     let tree = backend.tree(abc(Strategy::ForfeitOneForOne));
     let sup = tree.handle();
     let [a, b, c] = <[ServiceHandle; 3]>::try_from(sup.children()).unwrap();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                sup.wait_until_running().await.unwrap();
-                record("-- crash --");
-                b.crash("boom");
-                b.wait_until_stopped().await;
-                record("-- stop --");
-                assert_eq!(sup.state(), State::Running);
-                assert_eq!([a.state(), c.state()], [State::Running; 2]);
-                sup.stop().await;
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        sup.wait_until_running().await.unwrap();
+        record("-- crash --");
+        b.crash("boom");
+        b.wait_until_stopped().await;
+        record("-- stop --");
+        assert_eq!(sup.state(), State::Running);
+        assert_eq!([a.state(), c.state()], [State::Running; 2]);
+        sup.stop().await;
     });
     assert!(matches!(reason, StopReason::Requested), "{reason:?}");
     assert_eq!(
@@ -421,20 +409,14 @@ pub fn forfeit_one_for_all_gives_up_on_every_child<B: Backend>(backend: B) {
     let tree = backend.tree(abc(Strategy::ForfeitOneForAll));
     let sup = tree.handle();
     let children = sup.children();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                sup.wait_until_running().await.unwrap();
-                record("-- crash --");
-                children[1].crash("boom");
-                children[0].wait_until_stopped().await;
-                record("-- stop --");
-                assert_eq!(sup.state(), State::Running);
-                sup.stop().await;
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        sup.wait_until_running().await.unwrap();
+        record("-- crash --");
+        children[1].crash("boom");
+        children[0].wait_until_stopped().await;
+        record("-- stop --");
+        assert_eq!(sup.state(), State::Running);
+        sup.stop().await;
     });
     assert!(matches!(reason, StopReason::Requested), "{reason:?}");
     let segment = between(&journal, "-- crash --", "-- stop --");
@@ -493,15 +475,9 @@ pub fn crashing_supervisor_crashes_upward<B: Backend>(backend: B) {
     let app = tree.handle();
     let sup = app.children()[0].clone();
     let a = sup.children()[0].clone();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                app.wait_until_running().await.unwrap();
-                a.crash("boom");
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        app.wait_until_running().await.unwrap();
+        a.crash("boom");
     });
     let crash = reason.crash().expect("the tree stops with the crash");
     assert_eq!(crash.service(), "A");
@@ -523,18 +499,12 @@ pub fn crashing_supervisor_crashes_upward<B: Backend>(backend: B) {
     let outer = tree.handle();
     let sup = outer.children()[0].clone();
     let a = sup.children()[0].clone();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                outer.wait_until_running().await.unwrap();
-                a.crash("boom");
-                watch.started("Crashing", 2).await;
-                assert_eq!(a.state(), State::Running);
-                outer.stop().await;
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        outer.wait_until_running().await.unwrap();
+        a.crash("boom");
+        watch.started("Crashing", 2).await;
+        assert_eq!(a.state(), State::Running);
+        outer.stop().await;
     });
     assert!(matches!(reason, StopReason::Requested), "{reason:?}");
     assert_eq!([sup.restart_count(), a.restart_count()], [1, 1]);
@@ -809,17 +779,11 @@ pub fn failed_restart_without_backoff_gives_up<B: Backend>(backend: B) {
         let tree = backend.tree(sup);
         let sup = tree.handle();
         let a = sup.children()[0].clone();
-        let (reason, journal) = capture(|| {
-            backend.block_on(async {
-                let (reason, ()) = run_with(tree, async {
-                    sup.wait_until_running().await.unwrap();
-                    plan.lock().unwrap().push_back(Some(fail));
-                    a.crash("boom");
-                    sup.wait_until_stopped().await;
-                })
-                .await;
-                reason
-            })
+        let (reason, journal) = crate::run_journaled(&backend, tree, async {
+            sup.wait_until_running().await.unwrap();
+            plan.lock().unwrap().push_back(Some(fail));
+            a.crash("boom");
+            sup.wait_until_stopped().await;
         });
         let error = gave_up(&reason);
         assert_eq!(error.kind(), SupervisorErrorKind::StartFailed, "{fail:?}");
@@ -856,20 +820,14 @@ pub fn failed_restart_with_backoff_is_retried_later<B: Backend>(backend: B) {
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                sup.wait_until_running().await.unwrap();
-                plan.lock()
-                    .unwrap()
-                    .extend([Some(Fail::ErrInStart), Some(Fail::PanicInStart)]);
-                crash_and_wait(&a, &watch, 2).await;
-                assert_eq!(a.state(), State::Running);
-                sup.stop().await;
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        sup.wait_until_running().await.unwrap();
+        plan.lock()
+            .unwrap()
+            .extend([Some(Fail::ErrInStart), Some(Fail::PanicInStart)]);
+        crash_and_wait(&a, &watch, 2).await;
+        assert_eq!(a.state(), State::Running);
+        sup.stop().await;
     });
     assert!(matches!(reason, StopReason::Requested), "{reason:?}");
     // The crash and the two failed starts: three restarts, within max_restarts.
@@ -984,21 +942,15 @@ pub fn two_children_crash_at_once<B: Backend>(backend: B) {
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let [a, b, c] = <[ServiceHandle; 3]>::try_from(sup.children()).unwrap();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                sup.wait_until_running().await.unwrap();
-                a.crash("boom");
-                c.crash("boom");
-                watch.started("A", 2).await;
-                watch.started("C", 2).await;
-                assert_eq!([a.state(), c.state()], [State::Running; 2]);
-                b.crash("boom");
-                sup.wait_until_stopped().await;
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        sup.wait_until_running().await.unwrap();
+        a.crash("boom");
+        c.crash("boom");
+        watch.started("A", 2).await;
+        watch.started("C", 2).await;
+        assert_eq!([a.state(), c.state()], [State::Running; 2]);
+        b.crash("boom");
+        sup.wait_until_stopped().await;
     });
     assert_eq!(
         [a.restart_count(), b.restart_count(), c.restart_count()],
@@ -1018,18 +970,12 @@ pub fn two_children_crash_at_once<B: Backend>(backend: B) {
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let children = sup.children();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                sup.wait_until_running().await.unwrap();
-                children[0].crash("boom");
-                children[2].crash("boom");
-                watch.started("C", 2).await;
-                sup.stop().await;
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        sup.wait_until_running().await.unwrap();
+        children[0].crash("boom");
+        children[2].crash("boom");
+        watch.started("C", 2).await;
+        sup.stop().await;
     });
     assert!(matches!(reason, StopReason::Requested), "{reason:?}");
     for child in &children {
@@ -1066,25 +1012,19 @@ pub fn stop_during_backoff_stops_at_once<B: Backend>(backend: B) {
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                sup.wait_until_running().await.unwrap();
-                a.crash("boom");
-                a.wait_until_stopped().await;
-                sup.sleep(u).await.unwrap();
-                let asked = sup.now();
-                sup.stop().await;
-                let took = sup.now() - asked;
-                if backend.is_virtual() {
-                    assert_eq!(took, Duration::ZERO);
-                } else {
-                    assert!(took < u * 50, "{took:?}");
-                }
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        sup.wait_until_running().await.unwrap();
+        a.crash("boom");
+        a.wait_until_stopped().await;
+        sup.sleep(u).await.unwrap();
+        let asked = sup.now();
+        sup.stop().await;
+        let took = sup.now() - asked;
+        if backend.is_virtual() {
+            assert_eq!(took, Duration::ZERO);
+        } else {
+            assert!(took < u * 50, "{took:?}");
+        }
     });
     assert!(matches!(reason, StopReason::Requested), "{reason:?}");
     assert_eq!(a.restart_count(), 0);
@@ -1124,18 +1064,12 @@ pub fn stop_during_restart<B: Backend>(backend: B) {
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let slow = sup.children()[0].clone();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                sup.wait_until_running().await.unwrap();
-                slow.crash("boom");
-                sup.sleep(Duration::from_millis(20)).await.unwrap();
-                assert_eq!(slow.state(), State::Starting);
-                sup.stop().await;
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        sup.wait_until_running().await.unwrap();
+        slow.crash("boom");
+        sup.sleep(Duration::from_millis(20)).await.unwrap();
+        assert_eq!(slow.state(), State::Starting);
+        sup.stop().await;
     });
     assert!(matches!(reason, StopReason::Requested), "{reason:?}");
     assert_eq!(slow.state(), State::Stopped);
@@ -1178,15 +1112,9 @@ pub fn crash_while_supervisor_stops_restarts_nothing<B: Backend>(backend: B) {
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                sup.wait_until_running().await.unwrap();
-                sup.stop().await;
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        sup.wait_until_running().await.unwrap();
+        sup.stop().await;
     });
     assert!(matches!(reason, StopReason::Requested), "{reason:?}");
     assert_eq!(a.restart_count(), 0);
@@ -1202,16 +1130,10 @@ pub fn crash_while_supervisor_stops_restarts_nothing<B: Backend>(backend: B) {
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                sup.wait_until_running().await.unwrap();
-                a.crash("boom");
-                sup.stop().await;
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        sup.wait_until_running().await.unwrap();
+        a.crash("boom");
+        sup.stop().await;
     });
     // With max_restarts 0 a counted restart would have made the supervisor give up.
     assert!(matches!(reason, StopReason::Requested), "{reason:?}");
@@ -1261,23 +1183,17 @@ pub fn crashes_reach_the_nearest_supervisor<B: Backend>(backend: B) {
     let outer = tree.handle();
     let inner = outer.children()[0].clone();
     let a = inner.children()[0].clone();
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                outer.wait_until_running().await.unwrap();
-                crash_and_wait(&a, &watch, 2).await;
-                assert_eq!(inner.restart_count(), 0);
-                crash_and_wait(&a, &watch, 3).await;
-                watch.started("Inner", 2).await;
-                assert_eq!(inner.restart_count(), 1);
-                // Fresh intensity: Inner restarts A again.
-                crash_and_wait(&a, &watch, 4).await;
-                assert_eq!(inner.restart_count(), 1);
-                outer.stop().await;
-            })
-            .await;
-            reason
-        })
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        outer.wait_until_running().await.unwrap();
+        crash_and_wait(&a, &watch, 2).await;
+        assert_eq!(inner.restart_count(), 0);
+        crash_and_wait(&a, &watch, 3).await;
+        watch.started("Inner", 2).await;
+        assert_eq!(inner.restart_count(), 1);
+        // Fresh intensity: Inner restarts A again.
+        crash_and_wait(&a, &watch, 4).await;
+        assert_eq!(inner.restart_count(), 1);
+        outer.stop().await;
     });
     assert!(matches!(reason, StopReason::Requested), "{reason:?}");
     assert_eq!(a.restart_count(), 3);
@@ -1310,47 +1226,41 @@ pub fn children_added_and_removed_while_running<B: Backend>(backend: B) {
     assert_eq!(sup.strategy(), Strategy::OneForOne);
     // Queued before the tree runs: added once the supervisor runs.
     let early = sup.add(Kid::new("Early"));
-    let (reason, journal) = capture(|| {
-        backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
-                let early = early.await.unwrap();
-                assert_eq!(early.state(), State::Running);
-                let late = sup.add(Kid::new("Late")).await.unwrap();
-                assert_eq!(late.state(), State::Running);
-                let labels: Vec<String> = sup.children().iter().map(|c| c.label().into()).collect();
-                assert_eq!(labels, ["A", "B", "C", "Early", "Late"]);
+    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        let early = early.await.unwrap();
+        assert_eq!(early.state(), State::Running);
+        let late = sup.add(Kid::new("Late")).await.unwrap();
+        assert_eq!(late.state(), State::Running);
+        let labels: Vec<String> = sup.children().iter().map(|c| c.label().into()).collect();
+        assert_eq!(labels, ["A", "B", "C", "Early", "Late"]);
 
-                // Supervised like the others.
-                crash_and_wait(&late, &watch, 2).await;
-                assert_eq!(late.restart_count(), 1);
+        // Supervised like the others.
+        crash_and_wait(&late, &watch, 2).await;
+        assert_eq!(late.restart_count(), 1);
 
-                // Removed: stopped, gone from the tree, its handle inert.
-                let b = sup.children()[1].clone();
-                assert!(sup.remove(&b).await.unwrap());
-                assert_eq!(b.state(), State::Stopped);
-                assert!(!sup.children().contains(&b));
-                assert!(!sup.remove(&b).await.unwrap());
-                assert!(matches!(b.start().await, Err(Error::TreeFinished)));
+        // Removed: stopped, gone from the tree, its handle inert.
+        let b = sup.children()[1].clone();
+        assert!(sup.remove(&b).await.unwrap());
+        assert_eq!(b.state(), State::Stopped);
+        assert!(!sup.children().contains(&b));
+        assert!(!sup.remove(&b).await.unwrap());
+        assert!(matches!(b.start().await, Err(Error::TreeFinished)));
 
-                // Failing to start: the caller gets the crash; nothing is kept.
-                let err = sup.add(Broken).await.unwrap_err();
-                let Error::Crashed(crash) = err else {
-                    panic!("{err:?}")
-                };
-                assert_eq!(crash.error().to_string(), "cannot bind");
-                assert_eq!(sup.children().len(), 4);
-                assert_eq!(sup.state(), State::Running);
+        // Failing to start: the caller gets the crash; nothing is kept.
+        let err = sup.add(Broken).await.unwrap_err();
+        let Error::Crashed(crash) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(crash.error().to_string(), "cannot bind");
+        assert_eq!(sup.children().len(), 4);
+        assert_eq!(sup.state(), State::Running);
 
-                // A supervisor's children stay across its restarts.
-                sup.restart().await.unwrap();
-                let labels: Vec<String> = sup.children().iter().map(|c| c.label().into()).collect();
-                assert_eq!(labels, ["A", "C", "Early", "Late"]);
-                assert_eq!(late.state(), State::Running);
-                sup.stop().await;
-            })
-            .await;
-            reason
-        })
+        // A supervisor's children stay across its restarts.
+        sup.restart().await.unwrap();
+        let labels: Vec<String> = sup.children().iter().map(|c| c.label().into()).collect();
+        assert_eq!(labels, ["A", "C", "Early", "Late"]);
+        assert_eq!(late.state(), State::Running);
+        sup.stop().await;
     });
     assert!(matches!(reason, StopReason::Requested), "{reason:?}");
     assert!(journal
