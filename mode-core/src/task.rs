@@ -38,13 +38,97 @@ pub(crate) struct TaskRun {
 struct RunState {
     /// Tasks spawned before the start sequence reached its "start background tasks" step,
     /// spawned there in the order they were added. `None` once that step has passed.
-    deferred: Option<Vec<BoxFuture>>,
-    /// The waker of each task that has been pending, by slot; `None` marks a free slot.
-    wakers: Vec<Option<Waker>>,
-    /// Free slots of `wakers`.
-    free: Vec<usize>,
+    deferred: Option<Few<BoxFuture>>,
+    /// The waker of each task that has been pending, by slot.
+    wakers: Slots,
     /// The stop sequence waiting for the run to empty.
     stopper: Option<Waker>,
+}
+
+/// A list that holds one element without allocating: most services spawn one task.
+enum Few<T> {
+    None,
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Few<T> {
+    fn push(&mut self, item: T) {
+        *self = match core::mem::replace(self, Few::None) {
+            Few::None => Few::One(item),
+            Few::One(first) => Few::Many(alloc::vec![first, item]),
+            Few::Many(mut list) => {
+                list.push(item);
+                Few::Many(list)
+            }
+        };
+    }
+
+}
+
+impl<T> IntoIterator for Few<T> {
+    type Item = T;
+    type IntoIter = core::iter::Chain<core::option::IntoIter<T>, alloc::vec::IntoIter<T>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let (one, many) = match self {
+            Few::None => (None, Vec::new()),
+            Few::One(item) => (Some(item), Vec::new()),
+            Few::Many(list) => (None, list),
+        };
+        one.into_iter().chain(many)
+    }
+}
+
+/// Waker slots of a run's tasks: slot 0 inline (the common single task), the others in a
+/// vector with a free list. A slot holds `None` until its task is pending again.
+#[derive(Default)]
+struct Slots {
+    first: Option<Waker>,
+    first_taken: bool,
+    rest: Vec<Option<Waker>>,
+    /// Free indices of `rest`.
+    free: Vec<usize>,
+}
+
+impl Slots {
+    /// Takes a free slot.
+    fn take(&mut self) -> usize {
+        if !self.first_taken {
+            self.first_taken = true;
+            return 0;
+        }
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.rest.push(None);
+            self.rest.len() - 1
+        });
+        index + 1
+    }
+
+    fn get(&mut self, slot: usize) -> &mut Option<Waker> {
+        match slot {
+            0 => &mut self.first,
+            _ => &mut self.rest[slot - 1],
+        }
+    }
+
+    /// Frees `slot`, returning the waker it held.
+    fn free(&mut self, slot: usize) -> Option<Waker> {
+        let waker = self.get(slot).take();
+        match slot {
+            0 => self.first_taken = false,
+            _ => self.free.push(slot - 1),
+        }
+        waker
+    }
+
+    /// Takes every stored waker.
+    fn drain(&mut self) -> impl Iterator<Item = Waker> + '_ {
+        self.first
+            .take()
+            .into_iter()
+            .chain(self.rest.iter_mut().filter_map(Option::take))
+    }
 }
 
 impl core::fmt::Debug for TaskRun {
@@ -62,9 +146,8 @@ impl TaskRun {
             cancelled: AtomicBool::new(false),
             live: AtomicUsize::new(0),
             state: Mutex::new(RunState {
-                deferred: Some(Vec::new()),
-                wakers: Vec::new(),
-                free: Vec::new(),
+                deferred: Some(Few::None),
+                wakers: Slots::default(),
                 stopper: None,
             }),
         }
@@ -84,14 +167,14 @@ impl TaskRun {
         // Set the flag before taking the wakers: a task that registers after this lock
         // section re-checks the flag once its own section is over (see `OwnedTask::poll`).
         self.cancelled.store(true, Ordering::Release);
-        let (deferred, wakers) = self.state.with(|state| {
-            let wakers: Vec<Waker> = state.wakers.iter_mut().filter_map(Option::take).collect();
-            (state.deferred.take(), wakers)
+        let (deferred, first, rest) = self.state.with(|state| {
+            let mut wakers = state.wakers.drain();
+            let first = wakers.next();
+            let rest: Vec<Waker> = wakers.collect();
+            (state.deferred.take(), first, rest)
         });
         drop(deferred);
-        for waker in wakers {
-            waker.wake();
-        }
+        first.into_iter().chain(rest).for_each(Waker::wake);
     }
 
     /// Queues `task` if the run has not reached its task step yet; gives it back otherwise.
@@ -106,10 +189,11 @@ impl TaskRun {
     }
 
     /// Ends deferral and returns the queued tasks in the order they were added.
-    pub(crate) fn take_deferred(&self) -> Vec<BoxFuture> {
+    pub(crate) fn take_deferred(&self) -> impl Iterator<Item = BoxFuture> {
         self.state
             .with(|state| state.deferred.take())
-            .unwrap_or_default()
+            .into_iter()
+            .flatten()
     }
 
     /// Waits until every task of this run is gone. One waiter at a time: the stop sequence.
@@ -139,31 +223,15 @@ impl TaskRun {
     /// Stores `waker` for the task in `slot` (taking a free slot the first time).
     fn register(&self, slot: &mut Option<usize>, waker: &Waker) {
         self.state.with(|state| {
-            let index = match *slot {
-                Some(index) => index,
-                None => {
-                    let index = match state.free.pop() {
-                        Some(index) => index,
-                        None => {
-                            state.wakers.push(None);
-                            state.wakers.len() - 1
-                        }
-                    };
-                    *slot = Some(index);
-                    index
-                }
-            };
-            state.wakers[index] = Some(waker.clone());
+            let index = *slot.get_or_insert_with(|| state.wakers.take());
+            *state.wakers.get(index) = Some(waker.clone());
         });
     }
 
     /// Forgets a task: frees its slot and, if it was the last, wakes the stop sequence.
     fn leave(&self, slot: Option<usize>) {
         let (stale, stopper) = self.state.with(|state| {
-            let stale = slot.and_then(|index| {
-                state.free.push(index);
-                state.wakers[index].take()
-            });
+            let stale = slot.and_then(|index| state.wakers.free(index));
             let last = self.live.fetch_sub(1, Ordering::AcqRel) == 1;
             (stale, if last { state.stopper.take() } else { None })
         });

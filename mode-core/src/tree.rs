@@ -19,6 +19,9 @@ use alloc::vec::Vec;
 use core::any::Any;
 use core::cell::{Cell, RefCell};
 use core::fmt;
+use core::future::{poll_fn, Future};
+use core::pin::{pin, Pin};
+use core::task::Poll;
 
 use crate::context::{Context, Dependencies};
 use crate::error::{Crash, Error};
@@ -564,7 +567,7 @@ impl Driver {
             sleep: &self.stop_sleep,
             node,
             timeout,
-            deadline: self.shared.timers.now() + timeout,
+            deadline: None,
             timed_out: None,
         };
 
@@ -577,11 +580,11 @@ impl Driver {
 
         let children: Vec<Rc<LocalNode>> = local.children.borrow().clone();
         if !children.is_empty() {
-            let children_started = self.shared.timers.now();
+            let children_started = budget.running_since();
             for child in children.iter().rev() {
                 Box::pin(self.stop_node(child, StopReason::ParentStopping)).await;
             }
-            budget.extend(self.shared.timers.now() - children_started);
+            budget.extend_since(children_started);
         }
         self.remove_runtime_children(local);
 
@@ -629,14 +632,15 @@ impl Driver {
     /// Runtime dependencies leave with the run that added them (a supervisor's children
     /// stay until removed).
     fn remove_runtime_children(&self, local: &Rc<LocalNode>) {
-        if local.supervisor.is_some() {
+        let is_runtime = |child: &Rc<LocalNode>| child.node().kind == ChildKind::Runtime;
+        if local.supervisor.is_some() || !local.children.borrow().iter().any(is_runtime) {
             return;
         }
         let removed: Vec<Rc<LocalNode>> = {
             let mut children = local.children.borrow_mut();
             let (runtime, declared) = core::mem::take(&mut *children)
                 .into_iter()
-                .partition(|child| child.node().kind == ChildKind::Runtime);
+                .partition(is_runtime);
             *children = declared;
             runtime
         };
@@ -676,37 +680,61 @@ fn hook_failed(node: &Node, hook: Hook, error: &crate::BoxError) {
 
 /// The time a service's stop may take: one deadline for its own steps, extended by the
 /// time its children took (they have their own).
+///
+/// The deadline is set when a step first has to wait: steps that finish at once (hooks a
+/// service does not override, a run without tasks) take no time, and so neither read the
+/// clock nor touch the timer queue.
 struct StopBudget<'a> {
     timers: &'a Arc<TimerQueue>,
     sleep: &'a RefCell<Option<SleepUntil>>,
     node: &'a Node,
     timeout: Duration,
-    deadline: Instant,
+    deadline: Option<Instant>,
     timed_out: Option<WaitingOn>,
 }
 
 impl StopBudget<'_> {
-    fn extend(&mut self, by: Duration) {
-        self.deadline += by;
+    /// The current time, if the deadline is running (the time children take must then be
+    /// added to it).
+    fn running_since(&self) -> Option<Instant> {
+        self.deadline.map(|_| self.timers.now())
+    }
+
+    /// Moves the deadline by the time elapsed since `since` (from [`running_since`]).
+    fn extend_since(&mut self, since: Option<Instant>) {
+        if let (Some(since), Some(deadline)) = (since, self.deadline.as_mut()) {
+            *deadline += self.timers.now() - since;
+        }
     }
 
     /// Runs `step` until the deadline; `None` (and a logged stop timeout) if it expired.
-    async fn bounded<F: core::future::Future>(
-        &mut self,
-        step: F,
-        waiting_on: WaitingOn,
-    ) -> Option<F::Output> {
+    async fn bounded<F: Future>(&mut self, step: F, waiting_on: WaitingOn) -> Option<F::Output> {
+        let mut step = pin!(step);
         // Steps never nest, so the shared sleep is normally there to take; if not, a fresh
-        // one does the same job.
-        let mut sleep = match self.sleep.borrow_mut().take() {
-            Some(mut sleep) => {
-                sleep.reset(self.deadline);
-                sleep
+        // one does the same job. It is only taken once the step is pending.
+        let mut sleep: Option<SleepUntil> = None;
+        let outcome = poll_fn(|cx| {
+            if let Poll::Ready(value) = step.as_mut().poll(cx) {
+                return Poll::Ready(Either::Left(value));
             }
-            None => self.timers.sleep_until(self.deadline),
-        };
-        let outcome = race(step, &mut sleep).await;
-        *self.sleep.borrow_mut() = Some(sleep);
+            let sleep = sleep.get_or_insert_with(|| {
+                let deadline = *self
+                    .deadline
+                    .get_or_insert_with(|| self.timers.now() + self.timeout);
+                match self.sleep.borrow_mut().take() {
+                    Some(mut sleep) => {
+                        sleep.reset(deadline);
+                        sleep
+                    }
+                    None => self.timers.sleep_until(deadline),
+                }
+            });
+            Pin::new(sleep).poll(cx).map(Either::Right)
+        })
+        .await;
+        if let Some(sleep) = sleep {
+            *self.sleep.borrow_mut() = Some(sleep);
+        }
         match outcome {
             Either::Left(value) => Some(value),
             Either::Right(()) => {
