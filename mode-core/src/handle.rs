@@ -631,7 +631,7 @@ pub(crate) async fn wait_for<T>(node: &Node, mut check: impl FnMut() -> Option<T
         if let Some(value) = check() {
             return value;
         }
-        let listener = node.changed.listen();
+        let listener = node.listen_changes();
         // Re-check after listening, or a change in between would be missed.
         if let Some(value) = check() {
             return value;

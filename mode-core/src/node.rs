@@ -11,18 +11,24 @@
 //! - Only the driver changes [`State`]; handles and tasks only set flags and queue
 //!   [`Command`]s, then notify [`TreeShared::wake`].
 //! - Every change a waiter may care about (state, stop flag, crash, shutdown flag,
-//!   children) is followed by `changed.notify`, after the change is visible, so waiters
-//!   that check, listen and check again never miss it.
+//!   children) is followed by [`Node::notify_changed`], after the change is visible, so
+//!   waiters that check, listen ([`Node::listen_changes`]) and check again never miss it.
+//!   Most changes have no waiter: the node counts its listeners so that those changes
+//!   skip the event (whose notification takes a lock) altogether.
 //! - Lock order: a node's `inner` lock is never held while another node's is taken, nor
 //!   while waking, logging or running user code.
 
-use crate::loom::plain::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use crate::loom::plain::atomic::{self, AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use crate::loom::plain::{Arc, Weak};
 use alloc::borrow::Cow;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use event_listener::Event;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use event_listener::{Event, EventListener};
 
 use crate::error::{BoxError, Crash, Error};
 use crate::events::Observer;
@@ -162,8 +168,10 @@ pub(crate) struct Node {
     state: AtomicU8,
     stop_flag: AtomicBool,
     shutdown_flag: AtomicBool,
-    /// Notified after every change of state or flags.
-    pub(crate) changed: Event,
+    /// Notified after a change of state or flags while someone listens.
+    changed: Event,
+    /// Live [`ChangeListener`]s of `changed`.
+    listeners: AtomicUsize,
     inner: Mutex<NodeInner>,
 }
 
@@ -215,6 +223,7 @@ impl Node {
             stop_flag: AtomicBool::new(false),
             shutdown_flag: AtomicBool::new(false),
             changed: Event::new(),
+            listeners: AtomicUsize::new(0),
             inner: Mutex::new(NodeInner {
                 children: Vec::new(),
                 stop_reason: None,
@@ -229,6 +238,27 @@ impl Node {
         })
     }
 
+    /// Wakes every [`ChangeListener`]; call it after a change is visible.
+    pub(crate) fn notify_changed(&self) {
+        // Pairs with the fence in `listen_changes`: either this load sees the new listener,
+        // or that listener's re-check sees the change made before this fence.
+        atomic::fence(Ordering::SeqCst);
+        if self.listeners.load(Ordering::Relaxed) != 0 {
+            self.changed.notify(usize::MAX);
+        }
+    }
+
+    /// Listens to the node's changes. Check the condition waited for again after this
+    /// call: a change made before it may not wake the listener.
+    pub(crate) fn listen_changes(&self) -> ChangeListener<'_> {
+        self.listeners.fetch_add(1, Ordering::Relaxed);
+        atomic::fence(Ordering::SeqCst);
+        ChangeListener {
+            node: self,
+            listener: self.changed.listen(),
+        }
+    }
+
     pub(crate) fn parent(&self) -> Option<Arc<Node>> {
         self.parent.as_ref().and_then(Weak::upgrade)
     }
@@ -239,7 +269,7 @@ impl Node {
 
     pub(crate) fn set_state(&self, state: State) {
         self.state.store(state as u8, Ordering::Release);
-        self.changed.notify(usize::MAX);
+        self.notify_changed();
     }
 
     pub(crate) fn should_stop(&self) -> bool {
@@ -249,7 +279,7 @@ impl Node {
     /// Sets the stop flag of this node and its whole subtree, waking their waiters.
     pub(crate) fn flag_stop(&self) {
         if !self.stop_flag.swap(true, Ordering::AcqRel) {
-            self.changed.notify(usize::MAX);
+            self.notify_changed();
         }
         for child in self.children() {
             child.flag_stop();
@@ -272,7 +302,7 @@ impl Node {
 
     pub(crate) fn set_shutdown(&self) {
         self.shutdown_flag.store(true, Ordering::Release);
-        self.changed.notify(usize::MAX);
+        self.notify_changed();
     }
 
     pub(crate) fn children(&self) -> Vec<Arc<Node>> {
@@ -346,7 +376,7 @@ impl Node {
             inner.starts += 1;
             inner.last_start = Some(result);
         });
-        self.changed.notify(usize::MAX);
+        self.notify_changed();
     }
 
     /// Records a crash (the first one wins), sets the stop flag and wakes waiters.
@@ -361,7 +391,7 @@ impl Node {
         });
         if new {
             self.stop_flag.store(true, Ordering::Release);
-            self.changed.notify(usize::MAX);
+            self.notify_changed();
         }
         (crash, new)
     }
@@ -377,6 +407,28 @@ impl Node {
             }
             _ => None,
         })
+    }
+}
+
+/// A listener of a [`Node`]'s changes (see [`Node::listen_changes`]); completes at the
+/// next change.
+#[derive(Debug)]
+pub(crate) struct ChangeListener<'a> {
+    node: &'a Node,
+    listener: EventListener,
+}
+
+impl Future for ChangeListener<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.listener).poll(cx)
+    }
+}
+
+impl Drop for ChangeListener<'_> {
+    fn drop(&mut self) {
+        self.node.listeners.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -63,7 +63,6 @@ impl<T> Few<T> {
             }
         };
     }
-
 }
 
 impl<T> IntoIterator for Few<T> {

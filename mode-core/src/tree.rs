@@ -259,7 +259,7 @@ impl Drop for Driver {
         let registry = core::mem::take(&mut *self.registry.borrow_mut());
         for local in registry.values() {
             local.node().tasks().cancel();
-            local.node().changed.notify(usize::MAX);
+            local.node().notify_changed();
             local.children.borrow_mut().clear();
         }
     }

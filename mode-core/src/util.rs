@@ -5,9 +5,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use event_listener::EventListener;
-
-use crate::node::Node;
+use crate::node::{ChangeListener, Node};
 
 /// Which of two raced futures finished first.
 #[derive(Debug)]
@@ -50,7 +48,7 @@ impl<A: Future, B: Future> Future for Race<A, B> {
 #[derive(Debug)]
 pub(crate) struct StopSignal<'a> {
     node: &'a Node,
-    listener: Option<EventListener>,
+    listener: Option<ChangeListener<'a>>,
 }
 
 impl<'a> StopSignal<'a> {
@@ -90,7 +88,7 @@ impl Future for WaitStop<'_, '_> {
                 None => {
                     // Listen, then loop to re-check: a notification sent before the
                     // listener existed would otherwise be missed.
-                    signal.listener = Some(signal.node.changed.listen());
+                    signal.listener = Some(signal.node.listen_changes());
                 }
                 Some(listener) => match Pin::new(listener).poll(cx) {
                     Poll::Ready(()) => signal.listener = None,
