@@ -20,9 +20,14 @@ use core::any::Any;
 use core::future::Future;
 use core::pin::Pin;
 
+use alloc::rc::Rc;
+
 use crate::context::{Context, Dependencies};
 use crate::error::Result;
+use crate::state::WaitingOn;
+use crate::task::CatchPanic;
 use crate::time::Duration;
+use crate::tree::{Driver, LocalNode, StartError, StopBudget};
 
 /// A unit of a program that can be started, stopped, restarted and supervised.
 ///
@@ -147,12 +152,10 @@ fn last_separator(path: &str) -> Option<usize> {
         .map(|i| i - 1)
 }
 
-/// The hooks, for dynamic dispatch.
+/// The hooks the driver names in errors and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hook {
     FirstStart,
-    Start,
-    Started,
     Stop,
     Shutdown,
     Restart,
@@ -162,8 +165,6 @@ impl Hook {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Hook::FirstStart => "on_first_start",
-            Hook::Start => "on_start",
-            Hook::Started => "on_started",
             Hook::Stop => "on_stop",
             Hook::Shutdown => "on_shutdown",
             Hook::Restart => "on_restart",
@@ -171,16 +172,32 @@ impl Hook {
     }
 }
 
-pub(crate) type HookFuture<'a> = Pin<Box<dyn Future<Output = Result> + 'a>>;
+/// The future of a service's start or stop sequence.
+pub(crate) type SequenceFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
-/// [`Service`] made object safe: one boxed future per hook call.
+/// [`Service`] made object safe: one boxed future per start or stop sequence, holding the
+/// hooks' futures inline; the steps between the hooks are the driver's, shared by every
+/// service type.
 pub(crate) trait DynService: 'static {
     fn label(&self) -> Cow<'static, str>;
     fn log_target(&self) -> &'static str;
     fn init_dependencies(&mut self, deps: &mut Dependencies<'_>);
     fn stop_timeout(&self) -> Option<Duration>;
     fn wait_for_shutdown(&self) -> bool;
-    fn call<'a>(&'a mut self, hook: Hook, cx: &'a Context<'a>) -> HookFuture<'a>;
+    /// The start sequence after the state became `Starting` (see [`Driver::start_node`]).
+    fn start_sequence<'a>(
+        &'a mut self,
+        driver: &'a Driver,
+        local: &'a Rc<LocalNode>,
+        restarting: bool,
+    ) -> SequenceFuture<'a, Result<(), StartError>>;
+    /// The stop sequence after the state became `Stopping` (see [`Driver::stop_node`]).
+    fn stop_sequence<'a>(
+        &'a mut self,
+        driver: &'a Driver,
+        local: &'a Rc<LocalNode>,
+        budget: &'a mut StopBudget<'_>,
+    ) -> SequenceFuture<'a, ()>;
     /// The service as `Any`, so the engine can recognise its own service types (a
     /// [`Supervisor`](crate::Supervisor)) when they join a tree.
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -207,15 +224,43 @@ impl<S: Service> DynService for S {
         Service::wait_for_shutdown(self)
     }
 
-    fn call<'a>(&'a mut self, hook: Hook, cx: &'a Context<'a>) -> HookFuture<'a> {
-        match hook {
-            Hook::FirstStart => Box::pin(self.on_first_start(cx)),
-            Hook::Start => Box::pin(self.on_start(cx)),
-            Hook::Started => Box::pin(self.on_started(cx)),
-            Hook::Stop => Box::pin(self.on_stop(cx)),
-            Hook::Shutdown => Box::pin(self.on_shutdown(cx)),
-            Hook::Restart => Box::pin(self.on_restart(cx)),
-        }
+    fn start_sequence<'a>(
+        &'a mut self,
+        driver: &'a Driver,
+        local: &'a Rc<LocalNode>,
+        restarting: bool,
+    ) -> SequenceFuture<'a, Result<(), StartError>> {
+        Box::pin(async move {
+            let cx = Context { driver, local };
+            let first = if restarting {
+                CatchPanic::new(self.on_restart(&cx)).await
+            } else {
+                CatchPanic::new(self.on_first_start(&cx)).await
+            };
+            driver.before_on_start(local, first)?;
+            let start = CatchPanic::new(self.on_start(&cx)).await;
+            driver.after_on_start(local, start).await?;
+            let started = CatchPanic::new(self.on_started(&cx)).await;
+            driver.start_hook_result(local, started)
+        })
+    }
+
+    fn stop_sequence<'a>(
+        &'a mut self,
+        driver: &'a Driver,
+        local: &'a Rc<LocalNode>,
+        budget: &'a mut StopBudget<'_>,
+    ) -> SequenceFuture<'a, ()> {
+        Box::pin(async move {
+            let cx = Context { driver, local };
+            let stop = CatchPanic::new(self.on_stop(&cx));
+            let stop = budget.bounded(stop, WaitingOn::OnStop).await;
+            driver.stop_hook_result(local, Hook::Stop, stop);
+            driver.stop_steps(local, budget).await;
+            let shutdown = CatchPanic::new(self.on_shutdown(&cx));
+            let shutdown = budget.bounded(shutdown, WaitingOn::OnShutdown).await;
+            driver.stop_hook_result(local, Hook::Shutdown, shutdown);
+        })
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

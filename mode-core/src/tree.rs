@@ -23,7 +23,7 @@ use core::future::{poll_fn, Future};
 use core::pin::{pin, Pin};
 use core::task::Poll;
 
-use crate::context::{Context, Dependencies};
+use crate::context::Dependencies;
 use crate::error::{Crash, Error};
 use crate::events::{self, Emit, Observer};
 use crate::graph::ChildKind;
@@ -33,7 +33,6 @@ use crate::runtime::{LocalBoxFuture, Spawner, Timer};
 use crate::service::{DynAsyncClose, DynService, Hook, Service};
 use crate::state::{State, StopReason, WaitingOn};
 use crate::supervisor::{Supervised, SupervisorState};
-use crate::task::CatchPanic;
 use crate::time::{Duration, Instant};
 use crate::timer_queue::{self, Clock, SharedTimerQueue, SleepUntil, TimerQueue};
 use crate::util::{race, Either};
@@ -224,16 +223,39 @@ impl LocalNode {
     }
 }
 
-/// Holds a service taken out of its node while a hook runs; puts it back when dropped.
+/// Holds a service taken out of its node while its start or stop sequence runs; puts it
+/// back when dropped (also when the sequence is abandoned half-way).
 struct ServiceSlot<'a> {
     local: &'a LocalNode,
-    service: Option<Box<dyn DynService>>,
+    service: Box<dyn DynService>,
+}
+
+impl<'a> ServiceSlot<'a> {
+    /// Takes the service out of `local`; `None` if a sequence of it is already running
+    /// further up the stack (e.g. a hook that awaits its own restart).
+    fn take(local: &'a LocalNode) -> Option<Self> {
+        let service = local.service.take()?;
+        Some(ServiceSlot { local, service })
+    }
 }
 
 impl Drop for ServiceSlot<'_> {
     fn drop(&mut self) {
-        self.local.service.set(self.service.take());
+        // `Vacant` is zero-sized: boxing it does not allocate.
+        let service = core::mem::replace(&mut self.service, Box::new(Vacant));
+        self.local.service.set(Some(service));
     }
+}
+
+/// What a [`ServiceSlot`] holds while it gives its service back.
+struct Vacant;
+
+impl Service for Vacant {}
+
+/// The error of a hook that cannot run because a sequence of its service is already
+/// running further up the stack.
+fn busy(hook: Hook) -> crate::BoxError {
+    alloc::format!("{} called while another hook runs", hook.name()).into()
 }
 
 /// Runs the lifecycle sequences. Lives inside [`Tree::run`].
@@ -440,13 +462,27 @@ impl Driver {
 
     /// The start sequence (mode's order): `on_first_start` (or `on_restart`), `Starting...`,
     /// `on_start`, background tasks, children one by one, `Started`, `on_started`.
+    ///
+    /// The hooks run inside the service's own sequence future
+    /// ([`DynService::start_sequence`]); the steps between them are below.
     pub(crate) async fn start_node(&self, local: &Rc<LocalNode>) -> Result<(), StartError> {
         let node = local.node();
         let restarting = local.started_once.get();
+        local.started_once.set(true);
         node.begin_run(restarting);
         *local.local_deferred.borrow_mut() = Some(Vec::new());
         node.set_state(State::Starting);
-        let result = self.start_steps(local, restarting).await;
+        let result = match ServiceSlot::take(local) {
+            Some(mut slot) => slot.service.start_sequence(self, local, restarting).await,
+            None => {
+                let hook = if restarting {
+                    Hook::Restart
+                } else {
+                    Hook::FirstStart
+                };
+                Err(self.crashed(node, busy(hook)))
+            }
+        };
         node.finish_start(match &result {
             Ok(()) => Ok(()),
             Err(StartError::Crashed(crash)) => Err(Error::Crashed(crash.clone())),
@@ -455,17 +491,27 @@ impl Driver {
         result
     }
 
-    async fn start_steps(&self, local: &Rc<LocalNode>, restarting: bool) -> Result<(), StartError> {
+    /// After `on_first_start` (or `on_restart`): `Starting...`.
+    pub(crate) fn before_on_start(
+        &self,
+        local: &LocalNode,
+        hook: crate::Result,
+    ) -> Result<(), StartError> {
         let node = local.node();
-        if restarting {
-            self.call_start_hook(local, Hook::Restart).await?;
-        } else {
-            local.started_once.set(true);
-            self.call_start_hook(local, Hook::FirstStart).await?;
-        }
+        self.start_hook_result(local, hook)?;
         check_stop(node)?;
         events::emit(node, Emit::Starting);
-        self.call_start_hook(local, Hook::Start).await?;
+        Ok(())
+    }
+
+    /// After `on_start`: background tasks, children one by one, `Started`.
+    pub(crate) async fn after_on_start(
+        &self,
+        local: &LocalNode,
+        hook: crate::Result,
+    ) -> Result<(), StartError> {
+        let node = local.node();
+        self.start_hook_result(local, hook)?;
         check_stop(node)?;
 
         // Background tasks, in the order they were added.
@@ -488,7 +534,7 @@ impl Driver {
             let Some(child) = child else { break };
             index += 1;
             if matches!(child.node().state(), State::Init | State::Stopped) {
-                match Box::pin(self.start_node(&child)).await {
+                match self.start_node(&child).await {
                     Ok(()) => {}
                     Err(StartError::Crashed(crash)) => {
                         node.record_crash(crash.clone());
@@ -502,7 +548,16 @@ impl Driver {
 
         events::emit(node, Emit::Started);
         node.set_state(State::Running);
-        self.call_start_hook(local, Hook::Started).await
+        Ok(())
+    }
+
+    /// A start hook's result: its error crashes the service.
+    pub(crate) fn start_hook_result(
+        &self,
+        local: &LocalNode,
+        hook: crate::Result,
+    ) -> Result<(), StartError> {
+        hook.map_err(|error| self.crashed(local.node(), error))
     }
 
     fn crashed(&self, node: &Arc<Node>, error: crate::BoxError) -> StartError {
@@ -511,33 +566,6 @@ impl Driver {
             events::emit(node, Emit::Crashed(&reported));
         }
         StartError::Crashed(crash)
-    }
-
-    async fn call_start_hook(&self, local: &Rc<LocalNode>, hook: Hook) -> Result<(), StartError> {
-        self.call_hook(local, hook)
-            .await
-            .map_err(|error| self.crashed(local.node(), error))
-    }
-
-    async fn call_hook(&self, local: &Rc<LocalNode>, hook: Hook) -> crate::Result {
-        let Some(service) = local.service.take() else {
-            // Only reachable if a hook of this service is already running further up the
-            // stack, e.g. a hook that awaits its own restart.
-            return Err(alloc::format!("{} called while another hook runs", hook.name()).into());
-        };
-        // Puts the service back even if this future is dropped mid-hook (a stop timeout).
-        let mut slot = ServiceSlot {
-            local,
-            service: Some(service),
-        };
-        let cx = Context {
-            driver: self,
-            local,
-        };
-        let Some(service) = slot.service.as_mut() else {
-            return Ok(());
-        };
-        CatchPanic::new(service.call(hook, &cx)).await
     }
 
     /// The stop sequence (mode's order): `Stopping...`, `on_stop`, children in reverse
@@ -571,18 +599,47 @@ impl Driver {
             timed_out: None,
         };
 
-        if let Some(Err(error)) = budget
-            .bounded(self.call_hook(local, Hook::Stop), WaitingOn::OnStop)
-            .await
-        {
-            hook_failed(node, Hook::Stop, &error);
+        match ServiceSlot::take(local) {
+            Some(mut slot) => {
+                slot.service.stop_sequence(self, local, &mut budget).await;
+            }
+            None => {
+                self.stop_hook_result(local, Hook::Stop, Some(Err(busy(Hook::Stop))));
+                // Boxed: `stop_steps` stops the children with this very function.
+                Box::pin(self.stop_steps(local, &mut budget)).await;
+                let error = busy(Hook::Shutdown);
+                self.stop_hook_result(local, Hook::Shutdown, Some(Err(error)));
+            }
         }
+        events::emit(node, Emit::ShutdownComplete);
+        if let Some(waiting_on) = budget.timed_out {
+            node.set_stop_reason(StopReason::StopTimeout { waiting_on });
+        }
+        node.set_state(State::Stopped);
+    }
 
+    /// A stop hook's result (`None`: it timed out): its error is logged, and the stop
+    /// goes on.
+    pub(crate) fn stop_hook_result(
+        &self,
+        local: &LocalNode,
+        hook: Hook,
+        result: Option<crate::Result>,
+    ) {
+        if let Some(Err(error)) = result {
+            hook_failed(local.node(), hook, &error);
+        }
+    }
+
+    /// Between `on_stop` and `on_shutdown`: children in reverse order, tasks cancelled,
+    /// `Stopped`, the shutdown flag, tasks gone, resources released in reverse order.
+    pub(crate) async fn stop_steps(&self, local: &LocalNode, budget: &mut StopBudget<'_>) {
+        let node = local.node();
         let children: Vec<Rc<LocalNode>> = local.children.borrow().clone();
         if !children.is_empty() {
             let children_started = budget.running_since();
             for child in children.iter().rev() {
-                Box::pin(self.stop_node(child, StopReason::ParentStopping)).await;
+                self.stop_node(child, StopReason::ParentStopping).await;
             }
             budget.extend_since(children_started);
         }
@@ -615,23 +672,11 @@ impl Driver {
                 }
             }
         }
-
-        if let Some(Err(error)) = budget
-            .bounded(self.call_hook(local, Hook::Shutdown), WaitingOn::OnShutdown)
-            .await
-        {
-            hook_failed(node, Hook::Shutdown, &error);
-        }
-        events::emit(node, Emit::ShutdownComplete);
-        if let Some(waiting_on) = budget.timed_out {
-            node.set_stop_reason(StopReason::StopTimeout { waiting_on });
-        }
-        node.set_state(State::Stopped);
     }
 
     /// Runtime dependencies leave with the run that added them (a supervisor's children
     /// stay until removed).
-    fn remove_runtime_children(&self, local: &Rc<LocalNode>) {
+    fn remove_runtime_children(&self, local: &LocalNode) {
         let is_runtime = |child: &Rc<LocalNode>| child.node().kind == ChildKind::Runtime;
         if local.supervisor.is_some() || !local.children.borrow().iter().any(is_runtime) {
             return;
@@ -684,7 +729,7 @@ fn hook_failed(node: &Node, hook: Hook, error: &crate::BoxError) {
 /// The deadline is set when a step first has to wait: steps that finish at once (hooks a
 /// service does not override, a run without tasks) take no time, and so neither read the
 /// clock nor touch the timer queue.
-struct StopBudget<'a> {
+pub(crate) struct StopBudget<'a> {
     timers: &'a Arc<TimerQueue>,
     sleep: &'a RefCell<Option<SleepUntil>>,
     node: &'a Node,
@@ -708,7 +753,11 @@ impl StopBudget<'_> {
     }
 
     /// Runs `step` until the deadline; `None` (and a logged stop timeout) if it expired.
-    async fn bounded<F: Future>(&mut self, step: F, waiting_on: WaitingOn) -> Option<F::Output> {
+    pub(crate) async fn bounded<F: Future>(
+        &mut self,
+        step: F,
+        waiting_on: WaitingOn,
+    ) -> Option<F::Output> {
         let mut step = pin!(step);
         // Steps never nest, so the shared sleep is normally there to take; if not, a fresh
         // one does the same job. It is only taken once the step is pending.
