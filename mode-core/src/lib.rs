@@ -142,6 +142,7 @@ mod interval;
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod log_format;
 mod node;
+mod registry;
 pub mod runtime;
 mod service;
 mod state;

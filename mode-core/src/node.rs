@@ -155,6 +155,8 @@ impl TreeShared {
 /// The shared half of one service.
 pub(crate) struct Node {
     pub(crate) id: u64,
+    /// Where the driver keeps this node's other half (see `registry.rs`).
+    pub(crate) slot: usize,
     pub(crate) label: Cow<'static, str>,
     /// The `log` target: the module of the service's type.
     pub(crate) target: &'static str,
@@ -203,18 +205,19 @@ impl core::fmt::Debug for Node {
 impl Node {
     pub(crate) fn new(
         tree: Arc<TreeShared>,
+        slot: usize,
         label: Cow<'static, str>,
         target: &'static str,
         parent: Option<&Arc<Node>>,
-        depth: usize,
         kind: ChildKind,
         supervisor: Option<Strategy>,
     ) -> Arc<Node> {
         Arc::new(Node {
             id: tree.next_id(),
+            slot,
             label,
             target,
-            depth,
+            depth: parent.map_or(0, |parent| parent.depth + 1),
             kind,
             parent: parent.map(Arc::downgrade),
             tree,
@@ -328,6 +331,21 @@ impl Node {
 
     pub(crate) fn set_stop_reason(&self, reason: StopReason) {
         self.inner.with(|inner| inner.stop_reason = Some(reason));
+    }
+
+    /// Records why the node stops, as a stop sequence begins, and returns it: its crash if
+    /// it crashed; else a restart's own reason; else the reason given when the stop was
+    /// requested, if any, or `requested`.
+    pub(crate) fn settle_stop_reason(&self, requested: StopReason) -> StopReason {
+        self.inner.with(|inner| {
+            let reason = match (&inner.crash, requested) {
+                (Some(crash), _) => StopReason::Crashed(crash.clone()),
+                (None, StopReason::Restarting) => StopReason::Restarting,
+                (None, requested) => inner.stop_reason.clone().unwrap_or(requested),
+            };
+            inner.stop_reason = Some(reason.clone());
+            reason
+        })
     }
 
     pub(crate) fn set_stop_reason_if_unset(&self, reason: StopReason) {

@@ -13,7 +13,6 @@
 
 use crate::loom::plain::Arc;
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::any::Any;
@@ -29,6 +28,7 @@ use crate::events::{self, Emit, Observer};
 use crate::graph::ChildKind;
 use crate::handle::{wait_for, ServiceHandle};
 use crate::node::{Command, Node, TreeShared};
+use crate::registry::Registry;
 use crate::runtime::{LocalBoxFuture, Spawner, Timer};
 use crate::service::{DynAsyncClose, DynService, Hook, Service};
 use crate::state::{State, StopReason, WaitingOn};
@@ -91,7 +91,7 @@ impl<T: Timer> Tree<T> {
         let spawner: Arc<dyn Spawner> = Arc::from(Box::new(spawner) as Box<dyn Spawner>);
         let driver = Driver {
             shared: Arc::new(TreeShared::new(spawner, timers)),
-            registry: RefCell::new(BTreeMap::new()),
+            registry: RefCell::new(Registry::default()),
             stop_sleep: RefCell::new(None),
         };
         let root = driver.create_node(Box::new(root), None, ChildKind::Root);
@@ -261,7 +261,7 @@ fn busy(hook: Hook) -> crate::BoxError {
 /// Runs the lifecycle sequences. Lives inside [`Tree::run`].
 pub(crate) struct Driver {
     shared: Arc<TreeShared>,
-    registry: RefCell<BTreeMap<u64, Rc<LocalNode>>>,
+    registry: RefCell<Registry>,
     /// The one sleep that bounds stop steps, moved from deadline to deadline. Stop
     /// deadlines of successive steps seldom move earlier, so moving it rarely wakes the
     /// timer queue's driver, where a fresh registration per step would wake it (and so the
@@ -278,8 +278,8 @@ impl Drop for Driver {
         while let Some(command) = self.shared.next_command() {
             drop(command);
         }
-        let registry = core::mem::take(&mut *self.registry.borrow_mut());
-        for local in registry.values() {
+        let registry: Vec<Rc<LocalNode>> = self.registry.borrow_mut().drain().collect();
+        for local in &registry {
             local.node().tasks().cancel();
             local.node().notify_changed();
             local.children.borrow_mut().clear();
@@ -297,12 +297,13 @@ impl Driver {
     ) -> Rc<LocalNode> {
         let parent_node = parent.map(|p| p.node());
         let supervisor = SupervisorState::of(&mut *service);
+        let slot = self.registry.borrow().next_slot();
         let node = Node::new(
             self.shared.clone(),
+            slot,
             service.label(),
             service.log_target(),
             parent_node,
-            parent_node.map_or(0, |p| p.depth + 1),
             kind,
             supervisor.as_ref().map(SupervisorState::strategy),
         );
@@ -320,7 +321,7 @@ impl Driver {
             wait_for_shutdown: service.wait_for_shutdown(),
             supervisor: supervisor.map(|state| Box::new(RefCell::new(state))),
         });
-        self.registry.borrow_mut().insert(node.id, local.clone());
+        self.registry.borrow_mut().insert(local.clone());
         if let Some(parent) = parent {
             parent.children.borrow_mut().push(local.clone());
         }
@@ -333,7 +334,7 @@ impl Driver {
     }
 
     pub(crate) fn find(&self, node: &Node) -> Option<Rc<LocalNode>> {
-        self.registry.borrow().get(&node.id).cloned()
+        self.registry.borrow().get(node).cloned()
     }
 
     async fn main(&self, root: &Rc<LocalNode>) -> StopReason {
@@ -577,12 +578,7 @@ impl Driver {
         if matches!(node.state(), State::Init | State::Stopping | State::Stopped) {
             return;
         }
-        let reason = match (node.crash_reason(), reason) {
-            (Some(crash), _) => StopReason::Crashed(crash),
-            (None, StopReason::Restarting) => StopReason::Restarting,
-            (None, reason) => node.stop_reason().unwrap_or(reason),
-        };
-        node.set_stop_reason(reason.clone());
+        let reason = node.settle_stop_reason(reason);
         node.flag_stop();
         node.set_state(State::Stopping);
         events::emit(node, Emit::Stopping(&reason));
@@ -697,7 +693,7 @@ impl Driver {
 
     /// Drops a stopped subtree from the registry.
     pub(crate) fn forget(&self, local: &Rc<LocalNode>) {
-        self.registry.borrow_mut().remove(&local.node().id);
+        self.registry.borrow_mut().remove(local.node());
         let children = core::mem::take(&mut *local.children.borrow_mut());
         for child in &children {
             self.forget(child);

@@ -179,14 +179,25 @@ pub fn runtime_dependencies<B: Backend>(backend: B) {
                 let labels: Vec<String> =
                     root.children().iter().map(|c| c.label().into()).collect();
                 assert_eq!(labels, ["Declared", "Early", "Late"]);
+                let first_run = root.children();
                 root.restart().await.unwrap();
-                let labels: Vec<String> =
-                    root.children().iter().map(|c| c.label().into()).collect();
+                let second_run = root.children();
+                let labels: Vec<String> = second_run.iter().map(|c| c.label().into()).collect();
                 assert_eq!(
                     labels,
                     ["Declared", "Early", "Late"],
                     "re-added, not doubled"
                 );
+                // The handles of the removed children reach nothing, although their
+                // successors took their places in the tree.
+                for (old, new) in first_run.iter().zip(&second_run).skip(1) {
+                    assert_eq!(old.state(), State::Stopped);
+                    assert!(old.start().await.is_err());
+                    assert!(old.restart().await.is_err());
+                    old.stop().await;
+                    assert_eq!(new.state(), State::Running);
+                    assert_eq!(new.restart_count(), 0);
+                }
                 root.stop().await;
             })
             .await;

@@ -1,0 +1,57 @@
+//! The driver's index of the services of its tree: a slab of [`LocalNode`]s, addressed by
+//! the slot each shared [`Node`] carries, so that a command naming a node finds the
+//! driver's half in O(1), without a map.
+
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+
+use crate::node::Node;
+use crate::tree::LocalNode;
+
+/// The live services of a tree, by slot.
+#[derive(Default)]
+pub(crate) struct Registry {
+    entries: Vec<Option<Rc<LocalNode>>>,
+    /// Empty slots of `entries`, reused before the slab grows.
+    free: Vec<usize>,
+}
+
+impl Registry {
+    /// The slot that the next [`insert`](Self::insert) fills.
+    pub(crate) fn next_slot(&self) -> usize {
+        self.free.last().copied().unwrap_or(self.entries.len())
+    }
+
+    /// Stores `local` in its node's slot, which must be [`next_slot`](Self::next_slot).
+    pub(crate) fn insert(&mut self, local: Rc<LocalNode>) {
+        let slot = local.node().slot;
+        debug_assert_eq!(slot, self.next_slot());
+        if self.free.last() == Some(&slot) {
+            self.free.pop();
+            self.entries[slot] = Some(local);
+        } else {
+            self.entries.push(Some(local));
+        }
+    }
+
+    /// The driver's half of `node`, if it is still in the tree.
+    pub(crate) fn get(&self, node: &Node) -> Option<&Rc<LocalNode>> {
+        let local = self.entries.get(node.slot)?.as_ref()?;
+        // A slot is reused once its service left: check it still holds this node.
+        core::ptr::eq(&**local.node(), node).then_some(local)
+    }
+
+    /// Removes `node`'s entry, if it is still there.
+    pub(crate) fn remove(&mut self, node: &Node) {
+        if self.get(node).is_some() {
+            self.entries[node.slot] = None;
+            self.free.push(node.slot);
+        }
+    }
+
+    /// Empties the registry, returning every service it held.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Rc<LocalNode>> {
+        self.free.clear();
+        core::mem::take(&mut self.entries).into_iter().flatten()
+    }
+}
