@@ -76,9 +76,9 @@ impl Context<'_> {
         if !state.is_active() || self.should_stop() {
             return Err(Error::ServiceStopped);
         }
-        let child =
-            self.driver
-                .create_node(Box::new(service), Some(self.local), ChildKind::Runtime);
+        let child = self
+            .driver
+            .create_node(service, Some(self.local), ChildKind::Runtime);
         let handle = child.handle.clone();
         if state == State::Running {
             match Box::pin(self.driver.start_node(&child)).await {
@@ -170,7 +170,7 @@ impl Dependencies<'_> {
     /// handle, valid for the life of the tree.
     pub fn add(&mut self, service: impl Service) -> ServiceHandle {
         self.driver
-            .create_node(Box::new(service), Some(self.parent), ChildKind::Declared)
+            .create_node(service, Some(self.parent), ChildKind::Declared)
             .handle
             .clone()
     }

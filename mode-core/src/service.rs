@@ -268,6 +268,51 @@ impl<S: Service> DynService for S {
     }
 }
 
+/// A boxed service, as a supervisor's children arrive.
+impl DynService for Box<dyn DynService> {
+    fn label(&self) -> Cow<'static, str> {
+        (**self).label()
+    }
+
+    fn log_target(&self) -> &'static str {
+        (**self).log_target()
+    }
+
+    fn init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
+        (**self).init_dependencies(deps);
+    }
+
+    fn stop_timeout(&self) -> Option<Duration> {
+        (**self).stop_timeout()
+    }
+
+    fn wait_for_shutdown(&self) -> bool {
+        (**self).wait_for_shutdown()
+    }
+
+    fn start_sequence<'a>(
+        &'a mut self,
+        driver: &'a Driver,
+        local: &'a Rc<LocalNode>,
+        restarting: bool,
+    ) -> SequenceFuture<'a, Result<(), StartError>> {
+        (**self).start_sequence(driver, local, restarting)
+    }
+
+    fn stop_sequence<'a>(
+        &'a mut self,
+        driver: &'a Driver,
+        local: &'a Rc<LocalNode>,
+        budget: &'a mut StopBudget<'_>,
+    ) -> SequenceFuture<'a, ()> {
+        (**self).stop_sequence(driver, local, budget)
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        (**self).as_any_mut()
+    }
+}
+
 /// A resource whose close is awaited when its service stops (mode's `add_async_context`).
 ///
 /// Resources close in reverse order of adding, after the service's tasks are gone and

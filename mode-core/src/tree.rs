@@ -94,7 +94,7 @@ impl<T: Timer> Tree<T> {
             registry: RefCell::new(Registry::default()),
             stop_sleep: RefCell::new(None),
         };
-        let root = driver.create_node(Box::new(root), None, ChildKind::Root);
+        let root = driver.create_node(root, None, ChildKind::Root);
         Tree {
             driver,
             root,
@@ -201,10 +201,11 @@ pub(crate) enum Resource {
 
 /// The driver's half of a service: the service value and everything that need not be
 /// `Send`. Only the future running the tree touches it.
-pub(crate) struct LocalNode {
+///
+/// The service value is stored inline (`LocalNode<S>` coerces to `LocalNode`), so a
+/// service costs no allocation of its own.
+pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     pub(crate) handle: ServiceHandle,
-    /// Taken out while one of its hooks runs.
-    service: Cell<Option<Box<dyn DynService>>>,
     pub(crate) children: RefCell<Vec<Rc<LocalNode>>>,
     /// Restart intensity, backoff and pending restarts, if the service is a supervisor
     /// (boxed: most services are not, and pay one pointer for it).
@@ -215,6 +216,8 @@ pub(crate) struct LocalNode {
     started_once: Cell<bool>,
     stop_timeout: Option<Duration>,
     wait_for_shutdown: bool,
+    /// Borrowed while its start or stop sequence runs.
+    service: RefCell<S>,
 }
 
 impl LocalNode {
@@ -222,35 +225,6 @@ impl LocalNode {
         self.handle.node()
     }
 }
-
-/// Holds a service taken out of its node while its start or stop sequence runs; puts it
-/// back when dropped (also when the sequence is abandoned half-way).
-struct ServiceSlot<'a> {
-    local: &'a LocalNode,
-    service: Box<dyn DynService>,
-}
-
-impl<'a> ServiceSlot<'a> {
-    /// Takes the service out of `local`; `None` if a sequence of it is already running
-    /// further up the stack (e.g. a hook that awaits its own restart).
-    fn take(local: &'a LocalNode) -> Option<Self> {
-        let service = local.service.take()?;
-        Some(ServiceSlot { local, service })
-    }
-}
-
-impl Drop for ServiceSlot<'_> {
-    fn drop(&mut self) {
-        // `Vacant` is zero-sized: boxing it does not allocate.
-        let service = core::mem::replace(&mut self.service, Box::new(Vacant));
-        self.local.service.set(Some(service));
-    }
-}
-
-/// What a [`ServiceSlot`] holds while it gives its service back.
-struct Vacant;
-
-impl Service for Vacant {}
 
 /// The error of a hook that cannot run because a sequence of its service is already
 /// running further up the stack.
@@ -289,14 +263,14 @@ impl Drop for Driver {
 
 impl Driver {
     /// Creates a node for `service` under `parent`, then its declared children.
-    pub(crate) fn create_node(
+    pub(crate) fn create_node<S: DynService>(
         &self,
-        mut service: Box<dyn DynService>,
+        mut service: S,
         parent: Option<&Rc<LocalNode>>,
         kind: ChildKind,
     ) -> Rc<LocalNode> {
         let parent_node = parent.map(|p| p.node());
-        let supervisor = SupervisorState::of(&mut *service);
+        let supervisor = SupervisorState::of(&mut service);
         let slot = self.registry.borrow().next_slot();
         let node = Node::new(
             self.shared.clone(),
@@ -310,9 +284,8 @@ impl Driver {
         if let Some(parent) = parent_node {
             parent.push_child(node.clone());
         }
-        let local = Rc::new(LocalNode {
-            handle: ServiceHandle::new(node.clone()),
-            service: Cell::new(None),
+        let local: Rc<LocalNode> = Rc::new(LocalNode {
+            handle: ServiceHandle::new(node),
             children: RefCell::new(Vec::new()),
             resources: RefCell::new(Vec::new()),
             local_deferred: RefCell::new(Some(Vec::new())),
@@ -320,16 +293,19 @@ impl Driver {
             stop_timeout: service.stop_timeout(),
             wait_for_shutdown: service.wait_for_shutdown(),
             supervisor: supervisor.map(|state| Box::new(RefCell::new(state))),
+            service: RefCell::new(service),
         });
         self.registry.borrow_mut().insert(local.clone());
         if let Some(parent) = parent {
             parent.children.borrow_mut().push(local.clone());
         }
-        service.init_dependencies(&mut Dependencies {
-            driver: self,
-            parent: &local,
-        });
-        local.service.set(Some(service));
+        // Nothing else borrows a service that is being created.
+        if let Ok(mut service) = local.service.try_borrow_mut() {
+            service.init_dependencies(&mut Dependencies {
+                driver: self,
+                parent: &local,
+            });
+        }
         local
     }
 
@@ -466,6 +442,9 @@ impl Driver {
     ///
     /// The hooks run inside the service's own sequence future
     /// ([`DynService::start_sequence`]); the steps between them are below.
+    // The service stays borrowed for the whole sequence on purpose: a nested sequence of
+    // the same service (a hook awaiting its own restart) finds it borrowed and fails.
+    #[allow(clippy::await_holding_refcell_ref)]
     pub(crate) async fn start_node(&self, local: &Rc<LocalNode>) -> Result<(), StartError> {
         let node = local.node();
         let restarting = local.started_once.get();
@@ -473,9 +452,9 @@ impl Driver {
         node.begin_run(restarting);
         *local.local_deferred.borrow_mut() = Some(Vec::new());
         node.set_state(State::Starting);
-        let result = match ServiceSlot::take(local) {
-            Some(mut slot) => slot.service.start_sequence(self, local, restarting).await,
-            None => {
+        let result = match local.service.try_borrow_mut() {
+            Ok(mut service) => service.start_sequence(self, local, restarting).await,
+            Err(_) => {
                 let hook = if restarting {
                     Hook::Restart
                 } else {
@@ -573,6 +552,8 @@ impl Driver {
     /// order, tasks cancelled, `Stopped`, the shutdown flag if the service waits for it,
     /// tasks gone, resources released in reverse order, `on_shutdown`,
     /// `Shutdown complete!`.
+    // Borrows the service for the whole sequence, as `start_node` does.
+    #[allow(clippy::await_holding_refcell_ref)]
     pub(crate) async fn stop_node(&self, local: &Rc<LocalNode>, reason: StopReason) {
         let node = local.node();
         if matches!(node.state(), State::Init | State::Stopping | State::Stopped) {
@@ -595,11 +576,9 @@ impl Driver {
             timed_out: None,
         };
 
-        match ServiceSlot::take(local) {
-            Some(mut slot) => {
-                slot.service.stop_sequence(self, local, &mut budget).await;
-            }
-            None => {
+        match local.service.try_borrow_mut() {
+            Ok(mut service) => service.stop_sequence(self, local, &mut budget).await,
+            Err(_) => {
                 self.stop_hook_result(local, Hook::Stop, Some(Err(busy(Hook::Stop))));
                 // Boxed: `stop_steps` stops the children with this very function.
                 Box::pin(self.stop_steps(local, &mut budget)).await;

@@ -494,6 +494,7 @@ impl Driver {
         supervisor: &Rc<LocalNode>,
         service: Box<dyn DynService + Send>,
     ) -> Result<ServiceHandle, Error> {
+        let service: Box<dyn DynService> = service;
         let child = self.create_node(service, Some(supervisor), ChildKind::Runtime);
         let handle = child.handle.clone();
         let node = supervisor.node();
