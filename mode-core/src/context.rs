@@ -104,10 +104,10 @@ impl Context<'_> {
     {
         let node = self.local.handle.node();
         let run = node.tasks();
-        if matches!(self.state(), State::Stopping | State::Stopped) || run.is_cancelled() {
+        if matches!(self.state(), State::Stopping | State::Stopped) || !run.enter() {
             return Err(Error::ServiceStopped);
         }
-        let task: LocalBoxFuture = Box::pin(OwnedTask::new(future, run, node.clone()));
+        let task: LocalBoxFuture = Box::pin(OwnedTask::counted(future, run, node.clone()));
         let task = match self.local.local_deferred.borrow_mut().as_mut() {
             Some(deferred) => {
                 deferred.push(task);

@@ -20,7 +20,7 @@ use crate::graph::{Graph, GraphNode};
 use crate::interval::{MissedTickBehavior, Schedule, WarnLimiter};
 use crate::node::{Command, Node, SharedNode};
 use crate::state::{State, StopReason};
-use crate::task::{boxed, OwnedTask};
+use crate::task::{boxed, Admission, OwnedTask};
 use crate::time::{Duration, Instant};
 use crate::timer_queue::SharedTimerQueue;
 use crate::util::{race, Either, StopSignal};
@@ -517,10 +517,14 @@ impl ServiceHandle {
         if run.is_cancelled() {
             return Err(Error::ServiceStopped);
         }
-        let task = boxed(OwnedTask::new(future, run.clone(), self.node.clone()));
-        match run.defer(task) {
-            None => Ok(()),
-            Some(task) => self.node.tree.spawner.spawn(task).map_err(Error::from),
+        let task = boxed(OwnedTask::counted(future, run.clone(), self.node.clone()));
+        match run.admit(task) {
+            Admission::Deferred => Ok(()),
+            Admission::Spawn(task) => self.node.tree.spawner.spawn(task).map_err(Error::from),
+            Admission::Refused(task) => {
+                drop(task);
+                Err(Error::ServiceStopped)
+            }
         }
     }
 

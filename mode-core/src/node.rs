@@ -377,8 +377,9 @@ impl Node {
             inner.crash_reported = false;
             inner.stop_queued = false;
             // The first start keeps the run opened at creation, with any task spawned
-            // before it; a restart opens a fresh one (the stop cancelled the old run).
-            if inner.tasks.is_cancelled() {
+            // before it; a restart reopens the run its stop cancelled, or opens a fresh
+            // one if tasks of the old run are still there (the stop timed out).
+            if inner.tasks.is_cancelled() && !inner.tasks.reopen() {
                 inner.tasks = Arc::new(TaskRun::new());
             }
             if restarting {

@@ -5,8 +5,9 @@
 //! wrapped in an [`OwnedTask`] that counts itself in the run while it exists and finishes
 //! as soon as the run is cancelled. Stopping cancels the run and waits until the count is
 //! zero, so no task outlives its service and nothing depends on the executor's own
-//! cancellation. A fresh run per start means a straggler from a previous run (one whose
-//! stop timed out) can never be revived by a restart.
+//! cancellation. Admission and cancellation share the run's lock, so an empty cancelled
+//! run stays empty: a restart reopens it, or opens a fresh run when tasks of the previous
+//! start are left (a stop that timed out), which a restart can therefore never revive.
 //!
 //! The wrapper also turns a task's `Err` (or, with `std`, its panic) into a crash of its
 //! service, and treats [`Stopped`](crate::Stopped) as a clean exit.
@@ -23,6 +24,16 @@ use crate::error::{is_clean_exit, Result};
 use crate::loom::sync::Mutex;
 use crate::node::{Node, SharedNode};
 use crate::runtime::BoxFuture;
+
+/// What [`TaskRun::admit`] did with a task.
+pub(crate) enum Admission {
+    /// Queued until the start sequence's task step.
+    Deferred,
+    /// To be spawned now.
+    Spawn(BoxFuture),
+    /// The run is cancelled: drop the task.
+    Refused(BoxFuture),
+}
 
 /// The tasks of one start of a service.
 ///
@@ -163,10 +174,12 @@ impl TaskRun {
 
     /// Makes every task of this run finish at its next poll, and drops deferred ones.
     pub(crate) fn cancel(&self) {
-        // Set the flag before taking the wakers: a task that registers after this lock
-        // section re-checks the flag once its own section is over (see `OwnedTask::poll`).
-        self.cancelled.store(true, Ordering::Release);
+        // The flag changes under the lock, so that admission (`admit`, `enter`) and
+        // `reopen` see it consistently with `live`. A task that registers its waker after
+        // this section re-checks the flag once its own section is over (see
+        // `OwnedTask::poll`).
         let (deferred, first, rest) = self.state.with(|state| {
+            self.cancelled.store(true, Ordering::Release);
             let mut wakers = state.wakers.drain();
             let first = wakers.next();
             let rest: Vec<Waker> = wakers.collect();
@@ -176,14 +189,52 @@ impl TaskRun {
         first.into_iter().chain(rest).for_each(Waker::wake);
     }
 
-    /// Queues `task` if the run has not reached its task step yet; gives it back otherwise.
-    pub(crate) fn defer(&self, task: BoxFuture) -> Option<BoxFuture> {
-        self.state.with(|state| match &mut state.deferred {
-            Some(list) => {
-                list.push(task);
-                None
+    /// Opens the run again for a new start of its service, if no task of its previous
+    /// start is left (a stop that timed out leaves some); `false` if one is.
+    ///
+    /// Admission and cancellation happen under the same lock, so once a cancelled run is
+    /// empty no task can join it until it reopens: a restart never revives a straggler.
+    pub(crate) fn reopen(&self) -> bool {
+        self.state.with(|state| {
+            if self.live.load(Ordering::Acquire) != 0 {
+                return false;
             }
-            None => Some(task),
+            self.cancelled.store(false, Ordering::Release);
+            state.deferred = Some(Few::None);
+            state.stopper = None;
+            true
+        })
+    }
+
+    /// Counts a task in the run unless it is cancelled; on `true`, create the task with
+    /// [`OwnedTask::counted`].
+    pub(crate) fn enter(&self) -> bool {
+        self.state.with(|_| {
+            let open = !self.is_cancelled();
+            if open {
+                self.live.fetch_add(1, Ordering::AcqRel);
+            }
+            open
+        })
+    }
+
+    /// Admits a task made with [`OwnedTask::counted`] without [`enter`](Self::enter):
+    /// queues it if the run has not reached its task step yet, or hands it back to be
+    /// spawned; refuses it if the run is cancelled (dropping it then is all it takes).
+    pub(crate) fn admit(&self, task: BoxFuture) -> Admission {
+        self.state.with(|state| {
+            // Counted even when refused: the caller drops the task, which uncounts it.
+            self.live.fetch_add(1, Ordering::AcqRel);
+            if self.is_cancelled() {
+                return Admission::Refused(task);
+            }
+            match &mut state.deferred {
+                Some(list) => {
+                    list.push(task);
+                    Admission::Deferred
+                }
+                None => Admission::Spawn(task),
+            }
         })
     }
 
@@ -269,8 +320,9 @@ impl<F> OwnedTask<F>
 where
     F: Future<Output = Result>,
 {
-    pub(crate) fn new(future: F, run: Arc<TaskRun>, node: Arc<Node>) -> Self {
-        run.live.fetch_add(1, Ordering::AcqRel);
+    /// A task already counted in `run`, by [`TaskRun::enter`] or (once boxed) by
+    /// [`TaskRun::admit`].
+    pub(crate) fn counted(future: F, run: Arc<TaskRun>, node: Arc<Node>) -> Self {
         OwnedTask {
             future: Some(future),
             run,
@@ -371,4 +423,57 @@ where
     F: Future<Output = Result> + Send + 'static,
 {
     Box::pin(task)
+}
+
+#[cfg(all(test, feature = "test-util"))]
+mod tests {
+    use super::*;
+    use crate::testing::VirtualRuntime;
+    use crate::{Service, Tree};
+
+    struct Idle;
+
+    impl Service for Idle {}
+
+    fn node() -> Arc<Node> {
+        let rt = VirtualRuntime::new();
+        let tree = Tree::new(Idle, rt.clone(), rt);
+        tree.handle().node().clone()
+    }
+
+    fn task(run: &Arc<TaskRun>, node: &Arc<Node>) -> BoxFuture {
+        boxed(OwnedTask::counted(
+            core::future::pending::<Result>(),
+            run.clone(),
+            node.clone(),
+        ))
+    }
+
+    #[test]
+    fn a_cancelled_run_admits_nothing_and_reopens_only_once_empty() {
+        let node = node();
+        let run = Arc::new(TaskRun::new());
+        assert!(run.enter());
+        let straggler = task(&run, &node);
+        assert!(matches!(run.admit(task(&run, &node)), Admission::Deferred));
+        assert_eq!(run.live(), 2);
+
+        run.cancel();
+        assert_eq!(run.live(), 1, "cancelling drops the deferred task");
+        assert!(!run.enter());
+        match run.admit(task(&run, &node)) {
+            Admission::Refused(refused) => drop(refused),
+            _ => panic!("a cancelled run admitted a task"),
+        }
+        assert_eq!(run.live(), 1, "a refused task leaves no count behind");
+        assert!(!run.reopen(), "a task of the old start is still there");
+
+        drop(straggler);
+        assert_eq!(run.live(), 0);
+        assert!(run.reopen());
+        assert!(!run.is_cancelled());
+        assert!(matches!(run.admit(task(&run, &node)), Admission::Deferred));
+        assert_eq!(run.take_deferred().count(), 1);
+        assert_eq!(run.live(), 0);
+    }
 }
