@@ -593,7 +593,7 @@ impl ServiceHandle {
                         );
                     }
                 }
-                sleep.reset(advance.next);
+                sleep.reset_at(advance.next, now);
             }
         })
     }
