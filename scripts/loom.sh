@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Loom models of mode-core's primitives (Event, FlowControlEvent, FlowControlQueue).
+# Loom models of mode-core's primitives (Event, FlowControlEvent, FlowControlQueue) and of
+# the timer queue's lock-free poll racing a firing round.
 # The models are unit tests inside src/ under cfg(all(test, loom)), named loom_*.
 # Run from the repository root.
 set -euo pipefail

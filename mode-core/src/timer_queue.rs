@@ -1235,3 +1235,104 @@ mod tests {
         assert!(alloc::format!("{queue:?}").contains("entries: 0"));
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use alloc::sync::Arc as StdArc;
+    use alloc::task::Wake;
+    use core::future::Pending;
+
+    use loom::future::block_on;
+    use loom::sync::atomic::AtomicU64;
+    use loom::thread;
+
+    use super::*;
+    use crate::sync::Event as Done;
+    use crate::util::race;
+
+    /// A clock the driver's thread moves to 10 before its first round, shared with the
+    /// queue, so the sleep sees either side of that move.
+    #[derive(Clone)]
+    struct LoomTimer(Arc<AtomicU64>);
+
+    impl Timer for LoomTimer {
+        // Never awaited: the driver's clock reads 10 from its first round on, so every
+        // entry (all at 10) is due whenever it looks and it only ever waits for `earlier`.
+        type Sleep = Pending<()>;
+
+        fn now(&self) -> Instant {
+            Instant::from_nanos(self.0.load(Ordering::SeqCst))
+        }
+
+        fn sleep_until(&self, _: Instant) -> Pending<()> {
+            core::future::pending()
+        }
+    }
+
+    /// Wakes the polling thread. `loom::future::block_on`'s waker will not do here: its
+    /// clones do not `will_wake` it, so the lock-free path would never be taken.
+    #[derive(Default)]
+    struct Notify {
+        woken: loom::sync::Mutex<bool>,
+        cond: loom::sync::Condvar,
+    }
+
+    impl Wake for Notify {
+        fn wake(self: StdArc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &StdArc<Self>) {
+            *self.woken.lock().unwrap() = true;
+            self.cond.notify_one();
+        }
+    }
+
+    /// Polls `sleep` until it completes, twice per wake-up so that the second poll takes
+    /// the lock-free path.
+    fn wait(sleep: &mut SleepUntil) {
+        let notify = StdArc::new(Notify::default());
+        let waker = Waker::from(StdArc::clone(&notify));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            for _ in 0..2 {
+                if Pin::new(&mut *sleep).poll(&mut cx).is_ready() {
+                    return;
+                }
+            }
+            let mut woken = notify.woken.lock().unwrap();
+            while !*woken {
+                woken = notify.cond.wait(woken).unwrap();
+            }
+            *woken = false;
+        }
+    }
+
+    /// One sleep polled on the main thread against the driver on another: the sleep may
+    /// read the clock before or after it moves, register before or after the driver's
+    /// round, and look at the epoch before or after the bump of the round that fires it.
+    /// Two threads are enough for every one of these races; a lost wake-up would leave the
+    /// main thread parked, which loom reports as a deadlock.
+    #[test]
+    fn loom_timer_queue_poll_races_firing() {
+        loom::model(|| {
+            let timer = LoomTimer(Arc::new(AtomicU64::new(0)));
+            let queue = Arc::new(TimerQueue::new(Arc::new(timer.clone())));
+            let done = Arc::new(Done::new());
+            let driver = thread::spawn({
+                let (queue, done) = (Arc::clone(&queue), Arc::clone(&done));
+                move || {
+                    timer.0.store(10, Ordering::SeqCst);
+                    block_on(race(drive(&queue, &timer), done.wait()));
+                }
+            });
+
+            let mut sleep = queue.sleep_until(Instant::from_nanos(10));
+            wait(&mut sleep);
+            done.set();
+            driver.join().unwrap();
+            drop(sleep);
+            assert_eq!(queue.len(), 0);
+        });
+    }
+}
