@@ -9,7 +9,7 @@
 //! # Invariants
 //!
 //! - Only the driver changes [`State`]; handles and tasks only set flags and queue
-//!   [`Command`]s, then notify [`TreeShared::wake`].
+//!   [`Command`]s, then notify the driver ([`TreeShared::wake`]).
 //! - Every change a waiter may care about (state, stop flag, crash, shutdown flag,
 //!   children) is followed by [`Node::notify_changed`], after the change is visible, so
 //!   waiters that check, listen ([`Node::listen_changes`]) and check again never miss it.
@@ -40,6 +40,7 @@ use crate::supervisor::{Request, Strategy};
 use crate::task::TaskRun;
 use crate::time::Duration;
 use crate::timer_queue::TimerQueue;
+use crate::util::Notify;
 
 /// Default stop timeout of a tree.
 pub(crate) const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,7 +63,7 @@ pub(crate) struct TreeShared {
     pub(crate) timers: Arc<TimerQueue>,
     commands: Mutex<VecDeque<Command>>,
     /// Wakes the driver when a command is queued.
-    pub(crate) wake: Event,
+    pub(crate) wake: Notify,
     finished: AtomicBool,
     /// `usize`, not `u64`: 32-bit microcontrollers have no 64-bit atomics.
     next_id: AtomicUsize,
@@ -88,7 +89,7 @@ impl TreeShared {
             spawner,
             timers,
             commands: Mutex::new(VecDeque::new()),
-            wake: Event::new(),
+            wake: Notify::default(),
             finished: AtomicBool::new(false),
             next_id: AtomicUsize::new(1),
             stop_timeout: Mutex::new(DEFAULT_STOP_TIMEOUT),
@@ -106,7 +107,7 @@ impl TreeShared {
 
     pub(crate) fn send(&self, command: Command) {
         self.commands.with(|queue| queue.push_back(command));
-        self.wake.notify(1);
+        self.wake.notify();
     }
 
     pub(crate) fn next_command(&self) -> Option<Command> {

@@ -329,12 +329,9 @@ impl Driver {
             if let Some(command) = self.shared.next_command() {
                 return command;
             }
-            let listener = self.shared.wake.listen();
-            // Re-check: a command queued before the listener existed notified nobody.
-            if let Some(command) = self.shared.next_command() {
-                return command;
-            }
-            listener.await;
+            // A command queued after the check above notifies after queueing, so this
+            // wait completes at once.
+            self.shared.wake.notified().await;
         }
     }
 

@@ -5,6 +5,9 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
+use atomic_waker::AtomicWaker;
+
+use crate::loom::plain::atomic::{AtomicBool, Ordering};
 use crate::node::{ChangeListener, Node};
 
 /// Which of two raced futures finished first.
@@ -96,5 +99,42 @@ impl Future for WaitStop<'_, '_> {
                 },
             }
         }
+    }
+}
+
+/// A wake-up for a single waiter: a flag and one waker slot, without the lock and the
+/// listener list of an event. The tree's driver waits on one for queued commands.
+#[derive(Debug, Default)]
+pub(crate) struct Notify {
+    notified: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Notify {
+    /// Wakes the waiter, or makes its next wait complete at once.
+    pub(crate) fn notify(&self) {
+        self.notified.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Completes once [`notify`](Self::notify) was called since the last wait completed.
+    /// One waiter at a time.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a notification stays until a wait takes it.
+    pub(crate) fn notified(&self) -> impl Future<Output = ()> + '_ {
+        core::future::poll_fn(move |cx| {
+            if self.notified.swap(false, Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            self.waker.register(cx.waker());
+            // Re-check: a notification between the swap and the registration woke nobody.
+            if self.notified.swap(false, Ordering::Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
     }
 }

@@ -310,7 +310,7 @@ impl Driver {
                     crash,
                 },
             );
-            Box::pin(self.stop_node(target, StopReason::Requested)).await;
+            self.stop_node(target, StopReason::Requested).await;
         }
     }
 
@@ -364,7 +364,7 @@ impl Driver {
             }
             Self::report_sibling_crash(target, child);
             events::emit(target.node(), Emit::Restarting);
-            Box::pin(self.stop_node(target, StopReason::Restarting)).await;
+            self.stop_node(target, StopReason::Restarting).await;
         }
 
         if delay.is_zero() {
@@ -395,7 +395,7 @@ impl Driver {
             if !matches!(target.node().state(), State::Init | State::Stopped) {
                 continue;
             }
-            match Box::pin(self.start_node(target)).await {
+            match self.start_node(target).await {
                 Ok(()) => {}
                 Err(StartError::Crashed(crash)) => {
                     return Step::StartFailed(target.clone(), crash);
@@ -502,7 +502,7 @@ impl Driver {
             // Starts with the supervisor's next start.
             return Ok(handle);
         }
-        let failure = match Box::pin(self.start_node(&child)).await {
+        let failure = match self.start_node(&child).await {
             Ok(()) => return Ok(handle),
             Err(failure) => failure,
         };
@@ -516,7 +516,7 @@ impl Driver {
         if let Some(crash) = child.node().crash_to_report() {
             events::emit(child.node(), Emit::Crashed(&crash));
         }
-        Box::pin(self.stop_node(&child, StopReason::Requested)).await;
+        self.stop_node(&child, StopReason::Requested).await;
         self.detach(supervisor, &child);
         Err(error)
     }
@@ -529,7 +529,7 @@ impl Driver {
             .find(|local| Arc::ptr_eq(local.node(), child))
             .cloned();
         let Some(local) = found else { return false };
-        Box::pin(self.stop_node(&local, StopReason::Requested)).await;
+        self.stop_node(&local, StopReason::Requested).await;
         self.detach(supervisor, &local);
         true
     }
