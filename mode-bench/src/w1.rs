@@ -12,7 +12,10 @@
 //! Floors: **ordered** (mode's discipline: each child spawned in turn; stopped one at a
 //! time in reverse order, its task joined before the next) and **concurrent** (one stop for
 //! all, then wait for all), on the same runtime, in the same process, interleaved with mode
-//! repetition by repetition.
+//! repetition by repetition. A third, reported beside them, is the ordered floor whose stop
+//! phase first registers one timer on the runtime (10 s out, as a stop timeout would): on
+//! smol, a timer's registration wakes async-io's own reactor thread, which changes how
+//! often `smol::block_on` polls the reactor from then on (see BENCHMARKS.md).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -258,6 +261,17 @@ fn finish(
 
 #[inline(never)] // A symbol of its own, for profilers.
 fn tokio_ordered(backend: &Tokio, shape: Shape) -> Rep {
+    ordered_floor_on_tokio(backend, shape, false)
+}
+
+/// The ordered floor whose stop phase registers one timer on the runtime first, as a stop
+/// with a timeout does (reported next to the plain floor).
+#[inline(never)] // A symbol of its own, for profilers.
+fn tokio_stop_timer(backend: &Tokio, shape: Shape) -> Rep {
+    ordered_floor_on_tokio(backend, shape, true)
+}
+
+fn ordered_floor_on_tokio(backend: &Tokio, shape: Shape, stop_timer: bool) -> Rep {
     let units = shape.units();
     backend.block_on(async {
         let polled = Arc::new(Polled::default());
@@ -291,6 +305,11 @@ fn tokio_ordered(backend: &Tokio, shape: Shape) -> Rep {
         let t1 = Mark::now();
         let idle = Snapshot::now();
         let t2 = Mark::now();
+        // A stop with a timeout registers one timer on the runtime, as mode's does.
+        let mut timer = core::pin::pin!(backend.sleep(Duration::from_secs(10)));
+        if stop_timer {
+            futures_lite::future::poll_once(timer.as_mut()).await;
+        }
         for (own, children) in groups.into_iter().rev() {
             for (token, handle) in children.into_iter().rev() {
                 token.cancel();
@@ -348,6 +367,17 @@ fn tokio_concurrent(backend: &Tokio, shape: Shape) -> Rep {
 
 #[inline(never)] // A symbol of its own, for profilers.
 fn smol_ordered(backend: &Smol, shape: Shape) -> Rep {
+    ordered_floor_on_smol(backend, shape, false)
+}
+
+/// The ordered floor whose stop phase registers one timer on the runtime first, as a stop
+/// with a timeout does (reported next to the plain floor).
+#[inline(never)] // A symbol of its own, for profilers.
+fn smol_stop_timer(backend: &Smol, shape: Shape) -> Rep {
+    ordered_floor_on_smol(backend, shape, true)
+}
+
+fn ordered_floor_on_smol(backend: &Smol, shape: Shape, stop_timer: bool) -> Rep {
     let units = shape.units();
     backend.block_on(async {
         let polled = Arc::new(Polled::default());
@@ -377,6 +407,11 @@ fn smol_ordered(backend: &Smol, shape: Shape) -> Rep {
         let t1 = Mark::now();
         let idle = Snapshot::now();
         let t2 = Mark::now();
+        // A stop with a timeout registers one timer on the runtime, as mode's does.
+        let mut timer = core::pin::pin!(backend.sleep(Duration::from_secs(10)));
+        if stop_timer {
+            futures_lite::future::poll_once(timer.as_mut()).await;
+        }
         for (own, children) in groups.into_iter().rev() {
             for (flag, task) in children.into_iter().rev() {
                 flag.stop();
@@ -431,16 +466,20 @@ fn run_shape<B: Backend>(
     shape: Shape,
     reps: usize,
     ordered: impl Fn(&B, Shape) -> Rep,
+    stop_timer: impl Fn(&B, Shape) -> Rep,
     concurrent: impl Fn(&B, Shape) -> Rep,
 ) -> Json {
     let (mut m, mut o, mut c) = (Series::default(), Series::default(), Series::default());
+    let mut t = Series::default();
     mode_rep(backend, shape);
     ordered(backend, shape);
+    stop_timer(backend, shape);
     concurrent(backend, shape);
     for _ in 0..reps {
         o.push(ordered(backend, shape));
         m.push(mode_rep(backend, shape));
         c.push(concurrent(backend, shape));
+        t.push(stop_timer(backend, shape));
     }
     let ratio_ordered = m.total.median() / o.total.median();
     let ratio_concurrent = m.total.median() / c.total.median();
@@ -451,12 +490,14 @@ fn run_shape<B: Backend>(
         .with("mode", m.json())
         .with("floor_ordered", o.json())
         .with("floor_concurrent", c.json())
+        .with("floor_ordered_timer", t.json())
         .with("ratio_ordered", ratio_ordered)
         .with("ratio_ordered_paired", paired_ratio(&m.total, &o.total))
         .with("cpu_ratio_ordered", cpu_ratio_ordered)
         .with("cpu_ratio_concurrent", m.cpu.median() / c.cpu.median())
         .with("ratio_concurrent", ratio_concurrent)
         .with("ratio_concurrent_paired", paired_ratio(&m.total, &c.total))
+        .with("ratio_ordered_timer", m.total.median() / t.total.median())
         .with("target_ratio_ordered_le_1_5", ratio_ordered <= 1.5)
         .with("target_cpu_ratio_ordered_le_1_5", cpu_ratio_ordered <= 1.5)
         .with("target_heap_le_1024", heap <= 1024.0)
@@ -465,7 +506,7 @@ fn run_shape<B: Backend>(
 fn run_backend<B: Backend>(
     backend: &B,
     config: Config,
-    ordered: impl Fn(&B, Shape) -> Rep + Copy,
+    [ordered, stop_timer]: [fn(&B, Shape) -> Rep; 2],
     concurrent: impl Fn(&B, Shape) -> Rep + Copy,
 ) -> Json {
     let mut line = Json::obj()
@@ -480,7 +521,7 @@ fn run_backend<B: Backend>(
         if shape.units() > 0 {
             line = line.with(
                 shape.name(),
-                run_shape(backend, shape, config.reps, ordered, concurrent),
+                run_shape(backend, shape, config.reps, ordered, stop_timer, concurrent),
             );
         }
     }
@@ -489,10 +530,20 @@ fn run_backend<B: Backend>(
 
 /// W1 on tokio.
 pub(crate) fn tokio(config: Config) -> Json {
-    run_backend(&Tokio::new(), config, tokio_ordered, tokio_concurrent)
+    run_backend(
+        &Tokio::new(),
+        config,
+        [tokio_ordered, tokio_stop_timer],
+        tokio_concurrent,
+    )
 }
 
 /// W1 on smol.
 pub(crate) fn smol(config: Config) -> Json {
-    run_backend(&Smol::new(), config, smol_ordered, smol_concurrent)
+    run_backend(
+        &Smol::new(),
+        config,
+        [smol_ordered, smol_stop_timer],
+        smol_concurrent,
+    )
 }
