@@ -695,12 +695,21 @@ fn hook_failed(node: &Node, hook: Hook, error: &crate::BoxError) {
     );
 }
 
+/// How many times a waiting stop step lets the executor run before its deadline is armed.
+/// One is enough where the driver's task is polled after the tasks it woke (tokio, smol);
+/// the second covers a driver that was already queued when it woke them (a FIFO executor
+/// whose driver was woken by a waiter of its own).
+const GRACE_ROUNDS: u8 = 2;
+
 /// The time a service's stop may take: one deadline for its own steps, extended by the
 /// time its children took (they have their own).
 ///
-/// The deadline is set when a step first has to wait: steps that finish at once (hooks a
-/// service does not override, a run without tasks) take no time, and so neither read the
-/// clock nor touch the timer queue.
+/// The deadline is set when a step is still waiting after [`GRACE_ROUNDS`] rounds of the
+/// executor: steps that finish at once (hooks a service does not override, a run without
+/// tasks) and steps that finish as soon as the executor has run (a task leaving on
+/// cancellation) neither read the clock nor register a timer. Registering one is not
+/// free: besides the timer queue's work, on smol it wakes async-io's reactor thread, after
+/// which every self-wake of the thread blocked in `smol::block_on` polls the reactor.
 pub(crate) struct StopBudget<'a> {
     timers: &'a Arc<TimerQueue>,
     sleep: &'a RefCell<Option<SleepUntil>>,
@@ -732,11 +741,20 @@ impl StopBudget<'_> {
     ) -> Option<F::Output> {
         let mut step = pin!(step);
         // Steps never nest, so the shared sleep is normally there to take; if not, a fresh
-        // one does the same job. It is only taken once the step is pending.
+        // one does the same job. It is only taken once the step still waits after the grace
+        // rounds.
         let mut sleep: Option<SleepUntil> = None;
+        let mut rounds = 0;
         let outcome = poll_fn(|cx| {
             if let Poll::Ready(value) = step.as_mut().poll(cx) {
                 return Poll::Ready(Either::Left(value));
+            }
+            if rounds < GRACE_ROUNDS {
+                // Let the executor run first: the tasks a stop waits for usually leave as
+                // soon as they are polled.
+                rounds += 1;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
             let sleep = sleep.get_or_insert_with(|| {
                 let deadline = *self
@@ -788,5 +806,50 @@ impl fmt::Debug for LocalNode {
 impl fmt::Debug for Driver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Driver").finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, feature = "test-util"))]
+mod tests {
+    use super::*;
+    use crate::testing::VirtualRuntime;
+    use crate::{Context, Dependencies, Result};
+
+    struct Parent;
+
+    impl Service for Parent {
+        fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
+            deps.add(Worker);
+        }
+    }
+
+    /// One task that waits forever, so its stop waits for the task to leave.
+    struct Worker;
+
+    impl Service for Worker {
+        async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+            cx.spawn(core::future::pending())?;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stop_whose_tasks_leave_on_cancellation_arms_no_timer() {
+        let rt = VirtualRuntime::new();
+        let tree = Tree::new(Parent, rt.clone(), rt.clone());
+        let root = tree.handle();
+        let (reason, ()) = rt
+            .block_on(futures_lite::future::zip(tree.run(), async {
+                root.wait_until_running().await.unwrap();
+                let worker = root.children()[0].clone();
+                worker.stop().await;
+                assert_eq!(worker.state(), State::Stopped);
+                // No stop deadline was registered, so the timer queue sleeps on nothing.
+                assert_eq!(rt.pending_sleeps(), 0);
+                root.stop().await;
+            }))
+            .unwrap();
+        assert!(matches!(reason, StopReason::Requested));
+        assert_eq!(rt.now(), Instant::ZERO);
     }
 }
