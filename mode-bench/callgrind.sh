@@ -17,7 +17,7 @@ count() {
     shift 5
     out=$(mktemp)
     valgrind --tool=callgrind --callgrind-out-file="$out" \
-        --toggle-collect="*${workload,,}*${function}*" \
+        --toggle-collect="mode_bench::${workload,,}::${function}" \
         "$bin" --only "$workload" --backend "$backend" --reps 1 "$@" >/dev/null 2>&1
     total=$(awk '/^totals:/ {print $2}' "$out")
     rm -f "$out"

@@ -12,10 +12,11 @@
 //! Floors: **ordered** (mode's discipline: each child spawned in turn; stopped one at a
 //! time in reverse order, its task joined before the next) and **concurrent** (one stop for
 //! all, then wait for all), on the same runtime, in the same process, interleaved with mode
-//! repetition by repetition. A third, reported beside them, is the ordered floor whose stop
-//! phase first registers one timer on the runtime (10 s out, as a stop timeout would): on
-//! smol, a timer's registration wakes async-io's own reactor thread, which changes how
-//! often `smol::block_on` polls the reactor from then on (see BENCHMARKS.md).
+//! repetition by repetition. A third, reported beside them and run after them, is the
+//! ordered floor run while one timer is registered on the runtime (10 s out, as a stop
+//! timeout would be): on smol, a timer's registration wakes async-io's own reactor thread,
+//! which changes how often `smol::block_on` polls the reactor from then on (see
+//! BENCHMARKS.md).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -261,17 +262,12 @@ fn finish(
 
 #[inline(never)] // A symbol of its own, for profilers.
 fn tokio_ordered(backend: &Tokio, shape: Shape) -> Rep {
-    ordered_floor_on_tokio(backend, shape, false)
+    ordered_on_tokio(backend, shape)
 }
 
-/// The ordered floor whose stop phase registers one timer on the runtime first, as a stop
-/// with a timeout does (reported next to the plain floor).
-#[inline(never)] // A symbol of its own, for profilers.
-fn tokio_stop_timer(backend: &Tokio, shape: Shape) -> Rep {
-    ordered_floor_on_tokio(backend, shape, true)
-}
-
-fn ordered_floor_on_tokio(backend: &Tokio, shape: Shape, stop_timer: bool) -> Rep {
+// Inlined into both floors that use it, so that each keeps a symbol of its own.
+#[inline(always)]
+fn ordered_on_tokio(backend: &Tokio, shape: Shape) -> Rep {
     let units = shape.units();
     backend.block_on(async {
         let polled = Arc::new(Polled::default());
@@ -305,11 +301,6 @@ fn ordered_floor_on_tokio(backend: &Tokio, shape: Shape, stop_timer: bool) -> Re
         let t1 = Mark::now();
         let idle = Snapshot::now();
         let t2 = Mark::now();
-        // A stop with a timeout registers one timer on the runtime, as mode's does.
-        let mut timer = core::pin::pin!(backend.sleep(Duration::from_secs(10)));
-        if stop_timer {
-            futures_lite::future::poll_once(timer.as_mut()).await;
-        }
         for (own, children) in groups.into_iter().rev() {
             for (token, handle) in children.into_iter().rev() {
                 token.cancel();
@@ -367,17 +358,12 @@ fn tokio_concurrent(backend: &Tokio, shape: Shape) -> Rep {
 
 #[inline(never)] // A symbol of its own, for profilers.
 fn smol_ordered(backend: &Smol, shape: Shape) -> Rep {
-    ordered_floor_on_smol(backend, shape, false)
+    ordered_on_smol(backend, shape)
 }
 
-/// The ordered floor whose stop phase registers one timer on the runtime first, as a stop
-/// with a timeout does (reported next to the plain floor).
-#[inline(never)] // A symbol of its own, for profilers.
-fn smol_stop_timer(backend: &Smol, shape: Shape) -> Rep {
-    ordered_floor_on_smol(backend, shape, true)
-}
-
-fn ordered_floor_on_smol(backend: &Smol, shape: Shape, stop_timer: bool) -> Rep {
+// Inlined into both floors that use it, so that each keeps a symbol of its own.
+#[inline(always)]
+fn ordered_on_smol(backend: &Smol, shape: Shape) -> Rep {
     let units = shape.units();
     backend.block_on(async {
         let polled = Arc::new(Polled::default());
@@ -407,11 +393,6 @@ fn ordered_floor_on_smol(backend: &Smol, shape: Shape, stop_timer: bool) -> Rep 
         let t1 = Mark::now();
         let idle = Snapshot::now();
         let t2 = Mark::now();
-        // A stop with a timeout registers one timer on the runtime, as mode's does.
-        let mut timer = core::pin::pin!(backend.sleep(Duration::from_secs(10)));
-        if stop_timer {
-            futures_lite::future::poll_once(timer.as_mut()).await;
-        }
         for (own, children) in groups.into_iter().rev() {
             for (flag, task) in children.into_iter().rev() {
                 flag.stop();
@@ -458,6 +439,29 @@ fn smol_concurrent(backend: &Smol, shape: Shape) -> Rep {
     })
 }
 
+/// The ordered floor `ordered`, run while one timer is registered on the backend's
+/// runtime, as it is while a stop with a timeout runs.
+fn with_timer<B: Backend>(backend: &B, shape: Shape, ordered: fn(&B, Shape) -> Rep) -> Rep {
+    let timer = backend.block_on(async {
+        let mut timer = Box::pin(backend.sleep(Duration::from_secs(10)));
+        futures_lite::future::poll_once(timer.as_mut()).await;
+        timer
+    });
+    let rep = ordered(backend, shape);
+    drop(timer);
+    rep
+}
+
+#[inline(never)] // A symbol of its own, for profilers.
+fn tokio_stop_timer(backend: &Tokio, shape: Shape) -> Rep {
+    with_timer(backend, shape, ordered_on_tokio)
+}
+
+#[inline(never)] // A symbol of its own, for profilers.
+fn smol_stop_timer(backend: &Smol, shape: Shape) -> Rep {
+    with_timer(backend, shape, ordered_on_smol)
+}
+
 // ===== driver =====
 
 /// Runs one shape on one backend: a warm-up, then `reps` interleaved repetitions.
@@ -465,20 +469,22 @@ fn run_shape<B: Backend>(
     backend: &B,
     shape: Shape,
     reps: usize,
-    ordered: impl Fn(&B, Shape) -> Rep,
-    stop_timer: impl Fn(&B, Shape) -> Rep,
+    [ordered, stop_timer]: [fn(&B, Shape) -> Rep; 2],
     concurrent: impl Fn(&B, Shape) -> Rep,
 ) -> Json {
     let (mut m, mut o, mut c) = (Series::default(), Series::default(), Series::default());
-    let mut t = Series::default();
     mode_rep(backend, shape);
     ordered(backend, shape);
-    stop_timer(backend, shape);
     concurrent(backend, shape);
     for _ in 0..reps {
         o.push(ordered(backend, shape));
         m.push(mode_rep(backend, shape));
         c.push(concurrent(backend, shape));
+    }
+    // After the others, so that its timer leaves their runs as they were.
+    let mut t = Series::default();
+    stop_timer(backend, shape);
+    for _ in 0..reps {
         t.push(stop_timer(backend, shape));
     }
     let ratio_ordered = m.total.median() / o.total.median();
@@ -506,7 +512,7 @@ fn run_shape<B: Backend>(
 fn run_backend<B: Backend>(
     backend: &B,
     config: Config,
-    [ordered, stop_timer]: [fn(&B, Shape) -> Rep; 2],
+    ordered: [fn(&B, Shape) -> Rep; 2],
     concurrent: impl Fn(&B, Shape) -> Rep + Copy,
 ) -> Json {
     let mut line = Json::obj()
@@ -521,7 +527,7 @@ fn run_backend<B: Backend>(
         if shape.units() > 0 {
             line = line.with(
                 shape.name(),
-                run_shape(backend, shape, config.reps, ordered, stop_timer, concurrent),
+                run_shape(backend, shape, config.reps, ordered, concurrent),
             );
         }
     }
