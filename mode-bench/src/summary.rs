@@ -146,16 +146,6 @@ pub(crate) fn table(lines: &[Json]) -> String {
                     row([
                         format!("W1 {shape}"),
                         backend.clone(),
-                        "start+stop, ns/service (ordered floor, one timer at stop)".into(),
-                        n(s("mode.start_stop_ns.median")),
-                        n(s("floor_ordered_timer.start_stop_ns.median")),
-                        n(s("ratio_ordered_timer")),
-                        "report".into(),
-                        "–".into(),
-                    ]);
-                    row([
-                        format!("W1 {shape}"),
-                        backend.clone(),
                         "start / stop, ns/service (ordered floor)".into(),
                         format!(
                             "{} / {}",

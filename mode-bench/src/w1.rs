@@ -12,11 +12,7 @@
 //! Floors: **ordered** (mode's discipline: each child spawned in turn; stopped one at a
 //! time in reverse order, its task joined before the next) and **concurrent** (one stop for
 //! all, then wait for all), on the same runtime, in the same process, interleaved with mode
-//! repetition by repetition. A third, reported beside them and run after them, is the
-//! ordered floor run while one timer is registered on the runtime (10 s out, as a stop
-//! timeout would be): on smol, a timer's registration wakes async-io's own reactor thread,
-//! which changes how often `smol::block_on` polls the reactor from then on (see
-//! BENCHMARKS.md).
+//! repetition by repetition.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -262,12 +258,6 @@ fn finish(
 
 #[inline(never)] // A symbol of its own, for profilers.
 fn tokio_ordered(backend: &Tokio, shape: Shape) -> Rep {
-    ordered_on_tokio(backend, shape)
-}
-
-// Inlined into both floors that use it, so that each keeps a symbol of its own.
-#[inline(always)]
-fn ordered_on_tokio(backend: &Tokio, shape: Shape) -> Rep {
     let units = shape.units();
     backend.block_on(async {
         let polled = Arc::new(Polled::default());
@@ -358,12 +348,6 @@ fn tokio_concurrent(backend: &Tokio, shape: Shape) -> Rep {
 
 #[inline(never)] // A symbol of its own, for profilers.
 fn smol_ordered(backend: &Smol, shape: Shape) -> Rep {
-    ordered_on_smol(backend, shape)
-}
-
-// Inlined into both floors that use it, so that each keeps a symbol of its own.
-#[inline(always)]
-fn ordered_on_smol(backend: &Smol, shape: Shape) -> Rep {
     let units = shape.units();
     backend.block_on(async {
         let polled = Arc::new(Polled::default());
@@ -439,29 +423,6 @@ fn smol_concurrent(backend: &Smol, shape: Shape) -> Rep {
     })
 }
 
-/// The ordered floor `ordered`, run while one timer is registered on the backend's
-/// runtime, as it is while a stop with a timeout runs.
-fn with_timer<B: Backend>(backend: &B, shape: Shape, ordered: fn(&B, Shape) -> Rep) -> Rep {
-    let timer = backend.block_on(async {
-        let mut timer = Box::pin(backend.sleep(Duration::from_secs(10)));
-        futures_lite::future::poll_once(timer.as_mut()).await;
-        timer
-    });
-    let rep = ordered(backend, shape);
-    drop(timer);
-    rep
-}
-
-#[inline(never)] // A symbol of its own, for profilers.
-fn tokio_stop_timer(backend: &Tokio, shape: Shape) -> Rep {
-    with_timer(backend, shape, ordered_on_tokio)
-}
-
-#[inline(never)] // A symbol of its own, for profilers.
-fn smol_stop_timer(backend: &Smol, shape: Shape) -> Rep {
-    with_timer(backend, shape, ordered_on_smol)
-}
-
 // ===== driver =====
 
 /// Runs one shape on one backend: a warm-up, then `reps` interleaved repetitions.
@@ -469,7 +430,7 @@ fn run_shape<B: Backend>(
     backend: &B,
     shape: Shape,
     reps: usize,
-    [ordered, stop_timer]: [fn(&B, Shape) -> Rep; 2],
+    ordered: impl Fn(&B, Shape) -> Rep,
     concurrent: impl Fn(&B, Shape) -> Rep,
 ) -> Json {
     let (mut m, mut o, mut c) = (Series::default(), Series::default(), Series::default());
@@ -481,12 +442,6 @@ fn run_shape<B: Backend>(
         m.push(mode_rep(backend, shape));
         c.push(concurrent(backend, shape));
     }
-    // After the others, so that its timer leaves their runs as they were.
-    let mut t = Series::default();
-    stop_timer(backend, shape);
-    for _ in 0..reps {
-        t.push(stop_timer(backend, shape));
-    }
     let ratio_ordered = m.total.median() / o.total.median();
     let ratio_concurrent = m.total.median() / c.total.median();
     let cpu_ratio_ordered = m.cpu.median() / o.cpu.median();
@@ -496,14 +451,12 @@ fn run_shape<B: Backend>(
         .with("mode", m.json())
         .with("floor_ordered", o.json())
         .with("floor_concurrent", c.json())
-        .with("floor_ordered_timer", t.json())
         .with("ratio_ordered", ratio_ordered)
         .with("ratio_ordered_paired", paired_ratio(&m.total, &o.total))
         .with("cpu_ratio_ordered", cpu_ratio_ordered)
         .with("cpu_ratio_concurrent", m.cpu.median() / c.cpu.median())
         .with("ratio_concurrent", ratio_concurrent)
         .with("ratio_concurrent_paired", paired_ratio(&m.total, &c.total))
-        .with("ratio_ordered_timer", m.total.median() / t.total.median())
         .with("target_ratio_ordered_le_1_5", ratio_ordered <= 1.5)
         .with("target_cpu_ratio_ordered_le_1_5", cpu_ratio_ordered <= 1.5)
         .with("target_heap_le_1024", heap <= 1024.0)
@@ -512,7 +465,7 @@ fn run_shape<B: Backend>(
 fn run_backend<B: Backend>(
     backend: &B,
     config: Config,
-    ordered: [fn(&B, Shape) -> Rep; 2],
+    ordered: impl Fn(&B, Shape) -> Rep + Copy,
     concurrent: impl Fn(&B, Shape) -> Rep + Copy,
 ) -> Json {
     let mut line = Json::obj()
@@ -536,20 +489,10 @@ fn run_backend<B: Backend>(
 
 /// W1 on tokio.
 pub(crate) fn tokio(config: Config) -> Json {
-    run_backend(
-        &Tokio::new(),
-        config,
-        [tokio_ordered, tokio_stop_timer],
-        tokio_concurrent,
-    )
+    run_backend(&Tokio::new(), config, tokio_ordered, tokio_concurrent)
 }
 
 /// W1 on smol.
 pub(crate) fn smol(config: Config) -> Json {
-    run_backend(
-        &Smol::new(),
-        config,
-        [smol_ordered, smol_stop_timer],
-        smol_concurrent,
-    )
+    run_backend(&Smol::new(), config, smol_ordered, smol_concurrent)
 }
