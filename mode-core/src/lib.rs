@@ -75,7 +75,8 @@
 //! 9. `on_shutdown`
 //! 10. log `Shutdown complete!`
 //!
-//! Every step of a stop is bounded by the service's stop timeout: a stop never hangs.
+//! Every step of a stop is bounded by the service's stop timeout
+//! ([`Service::stop_timeout`]): a stop never hangs.
 //! Restart ([`ServiceHandle::restart`]) is a stop followed by a start (which calls
 //! `on_restart`).
 //!

@@ -62,6 +62,11 @@ pub trait Service: 'static {
 
     /// How long this service's stop may take before its remaining work is aborted.
     /// `None` uses the tree's default ([`Tree::with_stop_timeout`](crate::Tree::with_stop_timeout)).
+    ///
+    /// The time runs from the first step of the stop that has to wait (a hook still
+    /// pending, a task that did not leave once the executor ran it); the time its children
+    /// take to stop is added, since they have their own. Steps that finish at once cost no
+    /// timer.
     fn stop_timeout(&self) -> Option<Duration> {
         None
     }
