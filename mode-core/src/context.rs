@@ -107,7 +107,8 @@ impl Context<'_> {
         if matches!(self.state(), State::Stopping | State::Stopped) || !run.enter() {
             return Err(Error::ServiceStopped);
         }
-        let task: LocalBoxFuture = Box::pin(OwnedTask::counted(future, run, node.clone()));
+        let task: LocalBoxFuture =
+            Box::pin(OwnedTask::counted(future, run.for_task(), node.clone()));
         let task = match self.local.local_deferred.borrow_mut().as_mut() {
             Some(deferred) => {
                 deferred.push(task);

@@ -517,7 +517,11 @@ impl ServiceHandle {
         if run.is_cancelled() {
             return Err(Error::ServiceStopped);
         }
-        let task = boxed(OwnedTask::counted(future, run.clone(), self.node.clone()));
+        let task = boxed(OwnedTask::counted(
+            future,
+            run.for_task(),
+            self.node.clone(),
+        ));
         match run.admit(task) {
             Admission::Deferred => Ok(()),
             Admission::Spawn(task) => self.node.tree.spawner.spawn(task).map_err(Error::from),

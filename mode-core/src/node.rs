@@ -37,7 +37,7 @@ use crate::loom::sync::Mutex;
 use crate::runtime::Spawner;
 use crate::state::{State, StopReason};
 use crate::supervisor::{Request, Strategy};
-use crate::task::TaskRun;
+use crate::task::{RunRef, TaskRun};
 use crate::time::Duration;
 use crate::timer_queue::TimerQueue;
 use crate::util::Notify;
@@ -175,6 +175,11 @@ pub(crate) struct Node {
     changed: Event,
     /// Live [`ChangeListener`]s of `changed`.
     listeners: AtomicUsize,
+    /// The run of the node's tasks, reopened at every restart (see `task.rs`), unless
+    /// tasks of a timed-out stop are still in it: then `NodeInner::tasks` takes over.
+    pub(crate) run: TaskRun,
+    /// Whether `NodeInner::tasks` has taken over from `run`.
+    run_replaced: AtomicBool,
     inner: Mutex<NodeInner>,
 }
 
@@ -185,7 +190,9 @@ struct NodeInner {
     crash: Option<Crash>,
     /// Whether `crash` was reported (logged and observed) already.
     crash_reported: bool,
-    tasks: Arc<TaskRun>,
+    /// The task run that replaced `Node::run`, once a restart found tasks of a timed-out
+    /// stop still in it; `None` while the node's own run serves.
+    tasks: Option<Arc<TaskRun>>,
     restart_count: u32,
     /// Completed start attempts, for restart waiters.
     starts: u64,
@@ -228,12 +235,14 @@ impl Node {
             shutdown_flag: AtomicBool::new(false),
             changed: Event::new(),
             listeners: AtomicUsize::new(0),
+            run: TaskRun::new(),
+            run_replaced: AtomicBool::new(false),
             inner: Mutex::new(NodeInner {
                 children: Vec::new(),
                 stop_reason: None,
                 crash: None,
                 crash_reported: false,
-                tasks: Arc::new(TaskRun::new()),
+                tasks: None,
                 restart_count: 0,
                 starts: 0,
                 last_start: None,
@@ -322,8 +331,15 @@ impl Node {
             .with(|inner| inner.children.retain(|child| child.id != id));
     }
 
-    pub(crate) fn tasks(&self) -> Arc<TaskRun> {
-        self.inner.with(|inner| inner.tasks.clone())
+    /// The run of the service's current start (or of its last one, once stopped).
+    pub(crate) fn tasks(&self) -> RunRef<'_> {
+        if !self.run_replaced.load(Ordering::Acquire) {
+            return RunRef::Own(&self.run);
+        }
+        self.inner.with(|inner| match &inner.tasks {
+            Some(run) => RunRef::Replaced(run.clone()),
+            None => RunRef::Own(&self.run),
+        })
     }
 
     pub(crate) fn stop_reason(&self) -> Option<StopReason> {
@@ -380,8 +396,10 @@ impl Node {
             // The first start keeps the run opened at creation, with any task spawned
             // before it; a restart reopens the run its stop cancelled, or opens a fresh
             // one if tasks of the old run are still there (the stop timed out).
-            if inner.tasks.is_cancelled() && !inner.tasks.reopen() {
-                inner.tasks = Arc::new(TaskRun::new());
+            let current = inner.tasks.as_deref().unwrap_or(&self.run);
+            if current.is_cancelled() && !current.reopen() {
+                inner.tasks = Some(Arc::new(TaskRun::new()));
+                self.run_replaced.store(true, Ordering::Release);
             }
             if restarting {
                 inner.restart_count += 1;

@@ -25,6 +25,34 @@ use crate::loom::sync::Mutex;
 use crate::node::{Node, SharedNode};
 use crate::runtime::BoxFuture;
 
+/// The task run of a node: its own, or the one that replaced it (see `Node::tasks`).
+pub(crate) enum RunRef<'a> {
+    Own(&'a TaskRun),
+    Replaced(Arc<TaskRun>),
+}
+
+impl RunRef<'_> {
+    /// What a task of this run keeps to find it again: nothing for the node's own run
+    /// (the task keeps the node).
+    pub(crate) fn for_task(&self) -> Option<Arc<TaskRun>> {
+        match self {
+            RunRef::Own(_) => None,
+            RunRef::Replaced(run) => Some(run.clone()),
+        }
+    }
+}
+
+impl core::ops::Deref for RunRef<'_> {
+    type Target = TaskRun;
+
+    fn deref(&self) -> &TaskRun {
+        match self {
+            RunRef::Own(run) => run,
+            RunRef::Replaced(run) => run,
+        }
+    }
+}
+
 /// What [`TaskRun::admit`] did with a task.
 pub(crate) enum Admission {
     /// Queued until the start sequence's task step.
@@ -297,7 +325,8 @@ pin_project_lite::pin_project! {
     pub(crate) struct OwnedTask<F> {
         #[pin]
         future: Option<F>,
-        run: Arc<TaskRun>,
+        // The task's run if it is not the node's own (`Node::tasks`).
+        run: Option<Arc<TaskRun>>,
         node: Arc<Node>,
         // This task's waker slot in the run, once it has been pending.
         slot: Option<usize>,
@@ -311,7 +340,7 @@ pin_project_lite::pin_project! {
             // Drop the future before the count goes down, so its drop guards have run by
             // the time the stop sequence sees the run empty.
             this.future.set(None);
-            this.run.leave(*this.slot);
+            run_of(this.run, this.node).leave(*this.slot);
         }
     }
 }
@@ -322,7 +351,7 @@ where
 {
     /// A task already counted in `run`, by [`TaskRun::enter`] or (once boxed) by
     /// [`TaskRun::admit`].
-    pub(crate) fn counted(future: F, run: Arc<TaskRun>, node: Arc<Node>) -> Self {
+    pub(crate) fn counted(future: F, run: Option<Arc<TaskRun>>, node: Arc<Node>) -> Self {
         OwnedTask {
             future: Some(future),
             run,
@@ -341,7 +370,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
-        if this.run.is_cancelled() {
+        let run = run_of(this.run, this.node);
+        if run.is_cancelled() {
             this.future.set(None);
             return Poll::Ready(());
         }
@@ -362,17 +392,22 @@ where
             .as_ref()
             .is_some_and(|waker| waker.will_wake(cx.waker()))
         {
-            this.run.register(this.slot, cx.waker());
+            run.register(this.slot, cx.waker());
             *this.registered = Some(cx.waker().clone());
         }
         // Re-check after registering: a cancel that took the wakers before our registration
         // set the flag first, so it is visible here.
-        if this.run.is_cancelled() {
+        if run.is_cancelled() {
             this.future.set(None);
             return Poll::Ready(());
         }
         Poll::Pending
     }
+}
+
+/// The run of a task: its own if it keeps one, else its node's.
+fn run_of<'a>(run: &'a Option<Arc<TaskRun>>, node: &'a Node) -> &'a TaskRun {
+    run.as_deref().unwrap_or(&node.run)
 }
 
 /// Polls `future`, turning a panic into an error (with `std`).
@@ -444,7 +479,7 @@ mod tests {
     fn task(run: &Arc<TaskRun>, node: &Arc<Node>) -> BoxFuture {
         boxed(OwnedTask::counted(
             core::future::pending::<Result>(),
-            run.clone(),
+            Some(run.clone()),
             node.clone(),
         ))
     }

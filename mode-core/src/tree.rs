@@ -833,6 +833,62 @@ mod tests {
         }
     }
 
+    /// Holds back the first task it is given (never polled, as if its thread were
+    /// stuck); runs the others on the virtual runtime.
+    #[derive(Clone)]
+    struct StuckFirst {
+        rt: VirtualRuntime,
+        held: Arc<std::sync::Mutex<Vec<crate::runtime::BoxFuture>>>,
+        spawned: Arc<core::sync::atomic::AtomicUsize>,
+    }
+
+    impl crate::runtime::Spawner for StuckFirst {
+        fn spawn(
+            &self,
+            future: crate::runtime::BoxFuture,
+        ) -> core::result::Result<(), crate::runtime::SpawnError> {
+            use core::sync::atomic::Ordering;
+            if self.spawned.fetch_add(1, Ordering::SeqCst) == 0 {
+                self.held.lock().unwrap().push(future);
+                Ok(())
+            } else {
+                self.rt.spawn(future)
+            }
+        }
+    }
+
+    /// A task of a stop that timed out is not revived by the restart: the restart runs
+    /// its tasks in a fresh run, which the straggler never joins.
+    #[test]
+    fn a_restart_after_a_timed_out_stop_leaves_the_straggler_behind() {
+        let rt = VirtualRuntime::new();
+        let spawner = StuckFirst {
+            rt: rt.clone(),
+            held: Default::default(),
+            spawned: Default::default(),
+        };
+        let tree = Tree::new(Worker, spawner.clone(), rt.clone())
+            .with_stop_timeout(Duration::from_millis(10));
+        let root = tree.handle();
+        let node = root.node().clone();
+        let (reason, ()) = rt
+            .block_on(futures_lite::future::zip(tree.run(), async {
+                root.wait_until_running().await.unwrap();
+                root.restart().await.unwrap();
+                assert_eq!(rt.now(), Instant::ZERO + Duration::from_millis(10));
+                // The straggler counts in the old run only.
+                assert_eq!(node.tasks().live(), 1);
+                assert!(!node.tasks().is_cancelled());
+                spawner.held.lock().unwrap().clear();
+                assert_eq!(node.tasks().live(), 1, "the new run's task is still there");
+                root.stop().await;
+                assert_eq!(node.tasks().live(), 0);
+            }))
+            .unwrap();
+        assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+        assert_eq!(node.restart_count(), 1);
+    }
+
     #[test]
     fn a_stop_whose_tasks_leave_on_cancellation_arms_no_timer() {
         let rt = VirtualRuntime::new();
