@@ -171,6 +171,8 @@ pub(crate) struct Node {
     state: AtomicU8,
     stop_flag: AtomicBool,
     shutdown_flag: AtomicBool,
+    /// Whether `flag_stop` walked the subtree since the last `clear_stop_flag`.
+    subtree_flagged: AtomicBool,
     /// Notified after a change of state or flags while someone listens.
     changed: Event,
     /// Live [`ChangeListener`]s of `changed`.
@@ -233,6 +235,7 @@ impl Node {
             state: AtomicU8::new(State::Init as u8),
             stop_flag: AtomicBool::new(false),
             shutdown_flag: AtomicBool::new(false),
+            subtree_flagged: AtomicBool::new(false),
             changed: Event::new(),
             listeners: AtomicUsize::new(0),
             run: TaskRun::new(),
@@ -290,9 +293,16 @@ impl Node {
     }
 
     /// Sets the stop flag of this node and its whole subtree, waking their waiters.
+    ///
+    /// The subtree is walked once per start: a stop flags the tree from its top, and the
+    /// stop of each node below then finds its subtree flagged already (a restart clears
+    /// the mark, and a crash sets the flag without it).
     pub(crate) fn flag_stop(&self) {
         if !self.stop_flag.swap(true, Ordering::AcqRel) {
             self.notify_changed();
+        }
+        if self.subtree_flagged.swap(true, Ordering::AcqRel) {
+            return;
         }
         for child in self.children() {
             child.flag_stop();
@@ -301,6 +311,7 @@ impl Node {
 
     /// Clears the stop flag for a new start, unless an ancestor is stopping.
     pub(crate) fn clear_stop_flag(&self) {
+        self.subtree_flagged.store(false, Ordering::Release);
         self.stop_flag.store(false, Ordering::Release);
         // Re-check after clearing: a stop of an ancestor that walked this subtree before the
         // store would otherwise be lost.
