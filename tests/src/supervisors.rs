@@ -105,6 +105,15 @@ fn between<'a>(journal: &'a [String], from: &str, to: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The lines of `journal` that start with `prefix`.
+fn starting_with<'a>(journal: &'a [String], prefix: &str) -> Vec<&'a str> {
+    journal
+        .iter()
+        .filter(|l| l.starts_with(prefix))
+        .map(String::as_str)
+        .collect()
+}
+
 fn lines(text: &str) -> Vec<&str> {
     text.lines()
         .map(str::trim)
@@ -729,11 +738,7 @@ pub fn backoff_delays_grow_and_reset<B: Backend>(backend: B) {
             assert!(*gap >= wait, "{gaps:?}");
         }
     }
-    let delays: Vec<&str> = journal
-        .iter()
-        .filter(|l| l.starts_with("INFO [^-Sup]: Restarting dead A"))
-        .map(String::as_str)
-        .collect();
+    let delays: Vec<&str> = starting_with(&journal, "INFO [^-Sup]: Restarting dead A");
     assert_eq!(delays.len(), 5, "{journal:?}");
     if backend.is_virtual() {
         assert_eq!(
@@ -842,11 +847,7 @@ pub fn failed_restart_with_backoff_is_retried_later<B: Backend>(backend: B) {
             assert!(gap >= wait, "{gaps:?}");
         }
     }
-    let errors: Vec<&str> = journal
-        .iter()
-        .filter(|l| l.starts_with("ERROR [^--A]"))
-        .map(String::as_str)
-        .collect();
+    let errors: Vec<&str> = starting_with(&journal, "ERROR [^--A]");
     assert_eq!(
         errors,
         [
@@ -982,11 +983,7 @@ pub fn two_children_crash_at_once<B: Backend>(backend: B) {
         assert_eq!(child.restart_count(), 1, "{child:?}");
     }
     assert_eq!(watch.starts("A"), 2);
-    let errors: Vec<&str> = journal
-        .iter()
-        .filter(|l| l.starts_with("ERROR"))
-        .map(String::as_str)
-        .collect();
+    let errors: Vec<&str> = starting_with(&journal, "ERROR");
     assert_eq!(
         errors,
         [
