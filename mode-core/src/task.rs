@@ -104,6 +104,16 @@ impl<T> Few<T> {
     }
 }
 
+impl<T> FromIterator<T> for Few<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
+        let mut few = Few::None;
+        for item in items {
+            few.push(item);
+        }
+        few
+    }
+}
+
 impl<T> IntoIterator for Few<T> {
     type Item = T;
     type IntoIter = core::iter::Chain<core::option::IntoIter<T>, alloc::vec::IntoIter<T>>;
@@ -206,15 +216,13 @@ impl TaskRun {
         // `reopen` see it consistently with `live`. A task that registers its waker after
         // this section re-checks the flag once its own section is over (see
         // `OwnedTask::poll`).
-        let (deferred, first, rest) = self.state.with(|state| {
+        let (deferred, wakers) = self.state.with(|state| {
             self.cancelled.store(true, Ordering::Release);
-            let mut wakers = state.wakers.drain();
-            let first = wakers.next();
-            let rest: Vec<Waker> = wakers.collect();
-            (state.deferred.take(), first, rest)
+            let wakers: Few<Waker> = state.wakers.drain().collect();
+            (state.deferred.take(), wakers)
         });
         drop(deferred);
-        first.into_iter().chain(rest).for_each(Waker::wake);
+        wakers.into_iter().for_each(Waker::wake);
     }
 
     /// Opens the run again for a new start of its service, if no task of its previous

@@ -576,11 +576,10 @@ impl Driver {
         match local.service.try_borrow_mut() {
             Ok(mut service) => service.stop_sequence(self, local, &mut budget).await,
             Err(_) => {
-                self.stop_hook_result(local, Hook::Stop, Some(Err(busy(Hook::Stop))));
+                hook_failed(node, Hook::Stop, &busy(Hook::Stop));
                 // Boxed: `stop_steps` stops the children with this very function.
                 Box::pin(self.stop_steps(local, &mut budget)).await;
-                let error = busy(Hook::Shutdown);
-                self.stop_hook_result(local, Hook::Shutdown, Some(Err(error)));
+                hook_failed(node, Hook::Shutdown, &busy(Hook::Shutdown));
             }
         }
         events::emit(node, Emit::ShutdownComplete);
