@@ -3,40 +3,32 @@
 //! driver's half in O(1), without a map.
 
 use alloc::rc::Rc;
-use alloc::vec::Vec;
+
+use slab::Slab;
 
 use crate::node::Node;
 use crate::tree::LocalNode;
 
 /// The live services of a tree, by slot.
 #[derive(Default)]
-pub(crate) struct Registry {
-    entries: Vec<Option<Rc<LocalNode>>>,
-    /// Empty slots of `entries`, reused before the slab grows.
-    free: Vec<usize>,
-}
+pub(crate) struct Registry(Slab<Rc<LocalNode>>);
 
 impl Registry {
     /// The slot that the next [`insert`](Self::insert) fills.
     pub(crate) fn next_slot(&self) -> usize {
-        self.free.last().copied().unwrap_or(self.entries.len())
+        self.0.vacant_key()
     }
 
     /// Stores `local` in its node's slot, which must be [`next_slot`](Self::next_slot).
     pub(crate) fn insert(&mut self, local: Rc<LocalNode>) {
         let slot = local.node().slot;
-        debug_assert_eq!(slot, self.next_slot());
-        if self.free.last() == Some(&slot) {
-            self.free.pop();
-            self.entries[slot] = Some(local);
-        } else {
-            self.entries.push(Some(local));
-        }
+        let inserted = self.0.insert(local);
+        debug_assert_eq!(slot, inserted);
     }
 
     /// The driver's half of `node`, if it is still in the tree.
     pub(crate) fn get(&self, node: &Node) -> Option<&Rc<LocalNode>> {
-        let local = self.entries.get(node.slot)?.as_ref()?;
+        let local = self.0.get(node.slot)?;
         // A slot is reused once its service left: check it still holds this node.
         core::ptr::eq(&**local.node(), node).then_some(local)
     }
@@ -44,14 +36,12 @@ impl Registry {
     /// Removes `node`'s entry, if it is still there.
     pub(crate) fn remove(&mut self, node: &Node) {
         if self.get(node).is_some() {
-            self.entries[node.slot] = None;
-            self.free.push(node.slot);
+            self.0.remove(node.slot);
         }
     }
 
     /// Empties the registry, returning every service it held.
-    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Rc<LocalNode>> {
-        self.free.clear();
-        core::mem::take(&mut self.entries).into_iter().flatten()
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Rc<LocalNode>> + '_ {
+        self.0.drain()
     }
 }
