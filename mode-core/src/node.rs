@@ -144,8 +144,14 @@ impl TreeShared {
         self.has_observers.store(true, Ordering::Release);
     }
 
+    /// Whether an observer was added (then [`observers`](Self::observers) lists them).
+    #[inline]
+    pub(crate) fn has_observers(&self) -> bool {
+        self.has_observers.load(Ordering::Acquire)
+    }
+
     pub(crate) fn observers(&self) -> Option<Vec<Arc<dyn Observer>>> {
-        if self.has_observers.load(Ordering::Acquire) {
+        if self.has_observers() {
             Some(self.observers.with(|list| list.clone()))
         } else {
             None

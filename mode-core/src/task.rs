@@ -116,15 +116,32 @@ impl<T> FromIterator<T> for Few<T> {
 
 impl<T> IntoIterator for Few<T> {
     type Item = T;
-    type IntoIter = core::iter::Chain<core::option::IntoIter<T>, alloc::vec::IntoIter<T>>;
+    type IntoIter = FewIter<T>;
 
-    fn into_iter(self) -> Self::IntoIter {
-        let (one, many) = match self {
-            Few::None => (None, Vec::new()),
-            Few::One(item) => (Some(item), Vec::new()),
-            Few::Many(list) => (None, list),
-        };
-        one.into_iter().chain(many)
+    fn into_iter(self) -> FewIter<T> {
+        match self {
+            Few::None => FewIter::One(None),
+            Few::One(item) => FewIter::One(Some(item)),
+            Few::Many(list) => FewIter::Many(list.into_iter()),
+        }
+    }
+}
+
+/// The items of a [`Few`], in order.
+pub(crate) enum FewIter<T> {
+    One(Option<T>),
+    Many(alloc::vec::IntoIter<T>),
+}
+
+impl<T> Iterator for FewIter<T> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        match self {
+            FewIter::One(item) => item.take(),
+            FewIter::Many(items) => items.next(),
+        }
     }
 }
 
@@ -171,11 +188,15 @@ impl Slots {
     }
 
     /// Takes every stored waker.
-    fn drain(&mut self) -> impl Iterator<Item = Waker> + '_ {
-        self.first
-            .take()
+    fn drain(&mut self) -> Few<Waker> {
+        let first = self.first.take();
+        if self.rest.is_empty() {
+            return first.map_or(Few::None, Few::One);
+        }
+        first
             .into_iter()
             .chain(self.rest.iter_mut().filter_map(Option::take))
+            .collect()
     }
 }
 
@@ -212,14 +233,19 @@ impl TaskRun {
 
     /// Makes every task of this run finish at its next poll, and drops deferred ones.
     pub(crate) fn cancel(&self) {
+        // Only the driver cancels and reopens, so this check cannot race either. A second
+        // cancellation would find nothing to do: every task that was pending then has been
+        // woken, and one that registers later sees the flag.
+        if self.is_cancelled() {
+            return;
+        }
         // The flag changes under the lock, so that admission (`admit`, `enter`) and
         // `reopen` see it consistently with `live`. A task that registers its waker after
         // this section re-checks the flag once its own section is over (see
         // `OwnedTask::poll`).
         let (deferred, wakers) = self.state.with(|state| {
             self.cancelled.store(true, Ordering::Release);
-            let wakers: Few<Waker> = state.wakers.drain().collect();
-            (state.deferred.take(), wakers)
+            (state.deferred.take(), state.wakers.drain())
         });
         drop(deferred);
         wakers.into_iter().for_each(Waker::wake);
@@ -275,11 +301,11 @@ impl TaskRun {
     }
 
     /// Ends deferral and returns the queued tasks in the order they were added.
-    pub(crate) fn take_deferred(&self) -> impl Iterator<Item = BoxFuture> {
+    pub(crate) fn take_deferred(&self) -> FewIter<BoxFuture> {
         self.state
             .with(|state| state.deferred.take())
+            .unwrap_or(Few::None)
             .into_iter()
-            .flatten()
     }
 
     /// Waits until every task of this run is gone. One waiter at a time: the stop sequence.
