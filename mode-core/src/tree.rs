@@ -18,8 +18,8 @@ use alloc::vec::Vec;
 use core::any::Any;
 use core::cell::{Cell, RefCell};
 use core::fmt;
-use core::future::{poll_fn, Future};
-use core::pin::{pin, Pin};
+use core::future::Future;
+use core::pin::Pin;
 use core::task::Poll;
 
 use crate::context::Dependencies;
@@ -240,7 +240,7 @@ pub(crate) struct Driver {
     /// deadlines of successive steps seldom move earlier, so moving it rarely wakes the
     /// timer queue's driver, where a fresh registration per step would wake it (and so the
     /// tree's own task) once per stopped service.
-    stop_sleep: RefCell<Option<SleepUntil>>,
+    stop_sleep: RefCell<Option<Box<SleepUntil>>>,
 }
 
 impl Drop for Driver {
@@ -711,14 +711,14 @@ const GRACE_ROUNDS: u8 = 2;
 /// which every self-wake of the thread blocked in `smol::block_on` polls the reactor.
 pub(crate) struct StopBudget<'a> {
     timers: &'a Arc<TimerQueue>,
-    sleep: &'a RefCell<Option<SleepUntil>>,
+    sleep: &'a RefCell<Option<Box<SleepUntil>>>,
     node: &'a Node,
     timeout: Duration,
     deadline: Option<Instant>,
     timed_out: Option<WaitingOn>,
 }
 
-impl StopBudget<'_> {
+impl<'a> StopBudget<'a> {
     /// The current time, if the deadline is running (the time children take must then be
     /// added to it).
     fn running_since(&self) -> Option<Instant> {
@@ -733,64 +733,101 @@ impl StopBudget<'_> {
     }
 
     /// Runs `step` until the deadline; `None` (and a logged stop timeout) if it expired.
-    pub(crate) async fn bounded<F: Future>(
+    pub(crate) fn bounded<F: Future>(
         &mut self,
         step: F,
         waiting_on: WaitingOn,
-    ) -> Option<F::Output> {
-        let mut step = pin!(step);
-        // Steps never nest, so the shared sleep is normally there to take; if not, a fresh
-        // one does the same job. It is only taken once the step still waits after the grace
-        // rounds.
-        let mut sleep: Option<SleepUntil> = None;
-        let mut rounds = 0;
-        let outcome = poll_fn(|cx| {
-            if let Poll::Ready(value) = step.as_mut().poll(cx) {
-                return Poll::Ready(Either::Left(value));
+    ) -> Bounded<'_, 'a, F> {
+        Bounded {
+            step,
+            budget: self,
+            waiting_on,
+            sleep: None,
+            rounds: 0,
+        }
+    }
+
+    /// The sleep until the deadline, which starts to run now if it does not yet. Steps
+    /// never nest, so the tree's one stop sleep is normally there to take; if not, a fresh
+    /// one does the same job.
+    fn arm(&mut self) -> Box<SleepUntil> {
+        let deadline = *self
+            .deadline
+            .get_or_insert_with(|| self.timers.now() + self.timeout);
+        match self.sleep.borrow_mut().take() {
+            Some(mut sleep) => {
+                sleep.reset(deadline);
+                sleep
             }
-            if rounds < GRACE_ROUNDS {
-                // Let the executor run first: the tasks a stop waits for usually leave as
-                // soon as they are polled.
-                rounds += 1;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            let sleep = sleep.get_or_insert_with(|| {
-                let deadline = *self
-                    .deadline
-                    .get_or_insert_with(|| self.timers.now() + self.timeout);
-                match self.sleep.borrow_mut().take() {
-                    Some(mut sleep) => {
-                        sleep.reset(deadline);
-                        sleep
-                    }
-                    None => self.timers.sleep_until(deadline),
-                }
-            });
-            Pin::new(sleep).poll(cx).map(Either::Right)
-        })
-        .await;
+            None => Box::new(self.timers.sleep_until(deadline)),
+        }
+    }
+
+    /// Hands the sleep back to the tree for the next step.
+    fn give_back(&self, sleep: Option<Box<SleepUntil>>) {
         if let Some(sleep) = sleep {
             *self.sleep.borrow_mut() = Some(sleep);
         }
-        match outcome {
-            Either::Left(value) => Some(value),
-            Either::Right(()) => {
-                let waiting_on = match waiting_on {
-                    WaitingOn::Tasks(_) => WaitingOn::Tasks(self.node.tasks().live()),
-                    other => other,
-                };
-                events::emit(
-                    self.node,
-                    Emit::StopTimeout {
-                        waiting_on,
-                        timeout: self.timeout,
-                    },
-                );
-                self.timed_out.get_or_insert(waiting_on);
-                None
-            }
+    }
+
+    /// The deadline passed while a step waited on `waiting_on`.
+    fn expired(&mut self, waiting_on: WaitingOn) {
+        let waiting_on = match waiting_on {
+            WaitingOn::Tasks(_) => WaitingOn::Tasks(self.node.tasks().live()),
+            other => other,
+        };
+        events::emit(
+            self.node,
+            Emit::StopTimeout {
+                waiting_on,
+                timeout: self.timeout,
+            },
+        );
+        self.timed_out.get_or_insert(waiting_on);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A stop step bounded by its service's stop deadline ([`StopBudget::bounded`]).
+    ///
+    /// The sleep is boxed and taken only once the step still waits after the grace rounds,
+    /// so the future of a step stays as small as the step's own.
+    pub(crate) struct Bounded<'b, 'a, F> {
+        #[pin]
+        step: F,
+        budget: &'b mut StopBudget<'a>,
+        waiting_on: WaitingOn,
+        sleep: Option<Box<SleepUntil>>,
+        rounds: u8,
+    }
+}
+
+impl<F: Future> Future for Bounded<'_, '_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(value) = this.step.poll(cx) {
+            this.budget.give_back(this.sleep.take());
+            return Poll::Ready(Some(value));
         }
+        if *this.rounds < GRACE_ROUNDS {
+            // Let the executor run first: the tasks a stop waits for usually leave as soon
+            // as they are polled.
+            *this.rounds += 1;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let sleep = match this.sleep {
+            Some(sleep) => sleep,
+            None => this.sleep.insert(this.budget.arm()),
+        };
+        if Pin::new(&mut **sleep).poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        this.budget.give_back(this.sleep.take());
+        this.budget.expired(*this.waiting_on);
+        Poll::Ready(None)
     }
 }
 
