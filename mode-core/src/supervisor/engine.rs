@@ -181,9 +181,11 @@ impl SupervisorState {
         Ok(delay)
     }
 
-    fn started(&mut self, key: u64, now: Instant) {
+    /// Records that `key`'s restart finished at `now` (read only with a backoff, the one
+    /// thing that needs it).
+    fn started(&mut self, key: u64, now: impl FnOnce() -> Instant) {
         if self.backoff.is_some() {
-            self.streaks.entry(key).or_default().started(now);
+            self.streaks.entry(key).or_default().started(now());
         }
     }
 
@@ -406,7 +408,7 @@ impl Driver {
             }
         }
         if let Some(state) = &supervisor.supervisor {
-            state.borrow_mut().started(key, node.tree.timers.now());
+            state.borrow_mut().started(key, || node.tree.timers.now());
         }
         Step::Done(Supervised::Handled)
     }
