@@ -146,13 +146,20 @@ impl<T> Iterator for FewIter<T> {
 }
 
 /// Waker slots of a run's tasks: slot 0 inline (the common single task), the others in a
-/// vector with a free list. A slot holds `None` until its task is pending again.
+/// vector with a free list, allocated with the second task. A slot holds `None` until its
+/// task is pending again.
 #[derive(Default)]
 struct Slots {
     first: Option<Waker>,
     first_taken: bool,
-    rest: Vec<Option<Waker>>,
-    /// Free indices of `rest`.
+    more: Option<Box<MoreSlots>>,
+}
+
+/// The slots after the first.
+#[derive(Default)]
+struct MoreSlots {
+    wakers: Vec<Option<Waker>>,
+    /// Free indices of `wakers`.
     free: Vec<usize>,
 }
 
@@ -163,26 +170,30 @@ impl Slots {
             self.first_taken = true;
             return 0;
         }
-        let index = self.free.pop().unwrap_or_else(|| {
-            self.rest.push(None);
-            self.rest.len() - 1
+        let more = self.more.get_or_insert_with(Box::default);
+        let index = more.free.pop().unwrap_or_else(|| {
+            more.wakers.push(None);
+            more.wakers.len() - 1
         });
         index + 1
     }
 
+    /// The waker in a slot that [`take`](Self::take) handed out.
     fn get(&mut self, slot: usize) -> &mut Option<Waker> {
-        match slot {
-            0 => &mut self.first,
-            _ => &mut self.rest[slot - 1],
+        match (slot, &mut self.more) {
+            (0, _) => &mut self.first,
+            (_, Some(more)) => &mut more.wakers[slot - 1],
+            (_, None) => unreachable!("slot {slot} was never taken"),
         }
     }
 
     /// Frees `slot`, returning the waker it held.
     fn free(&mut self, slot: usize) -> Option<Waker> {
         let waker = self.get(slot).take();
-        match slot {
-            0 => self.first_taken = false,
-            _ => self.free.push(slot - 1),
+        match (slot, &mut self.more) {
+            (0, _) => self.first_taken = false,
+            (_, Some(more)) => more.free.push(slot - 1),
+            (_, None) => {}
         }
         waker
     }
@@ -190,13 +201,13 @@ impl Slots {
     /// Takes every stored waker.
     fn drain(&mut self) -> Few<Waker> {
         let first = self.first.take();
-        if self.rest.is_empty() {
-            return first.map_or(Few::None, Few::One);
+        match &mut self.more {
+            None => first.map_or(Few::None, Few::One),
+            Some(more) => first
+                .into_iter()
+                .chain(more.wakers.iter_mut().filter_map(Option::take))
+                .collect(),
         }
-        first
-            .into_iter()
-            .chain(self.rest.iter_mut().filter_map(Option::take))
-            .collect()
     }
 }
 
