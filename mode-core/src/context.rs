@@ -5,7 +5,6 @@
 //! that are not `Send`, and owning resources that close when the service stops.
 
 use alloc::boxed::Box;
-use alloc::rc::Rc;
 use core::any::Any;
 use core::future::Future;
 use core::ops::Deref;
@@ -13,11 +12,12 @@ use core::ops::Deref;
 use crate::error::{Error, Result};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
+use crate::local::LocalRef;
 use crate::runtime::LocalBoxFuture;
 use crate::service::{AsyncClose, Service};
 use crate::state::State;
 use crate::task::OwnedTask;
-use crate::tree::{Driver, LocalNode, Resource, StartError};
+use crate::tree::{Driver, Resource, StartError};
 
 /// The service's view of itself inside a hook.
 ///
@@ -25,13 +25,13 @@ use crate::tree::{Driver, LocalNode, Resource, StartError};
 /// `cx.should_stop()` and `cx.info(..)` all work here.
 pub struct Context<'a> {
     pub(crate) driver: &'a Driver,
-    pub(crate) local: &'a Rc<LocalNode>,
+    pub(crate) local: &'a LocalRef,
 }
 
 impl core::fmt::Debug for Context<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Context")
-            .field("service", &self.local.handle)
+            .field("service", self.local.handle())
             .finish()
     }
 }
@@ -40,7 +40,7 @@ impl Deref for Context<'_> {
     type Target = ServiceHandle;
 
     fn deref(&self) -> &ServiceHandle {
-        &self.local.handle
+        self.local.handle()
     }
 }
 
@@ -48,7 +48,7 @@ impl Context<'_> {
     /// This service's handle, to keep or send to tasks.
     #[must_use]
     pub fn handle(&self) -> &ServiceHandle {
-        &self.local.handle
+        self.local.handle()
     }
 
     /// Adds a child service at runtime (mode's `add_runtime_dependency`).
@@ -79,7 +79,7 @@ impl Context<'_> {
         let child = self
             .driver
             .create_node(service, Some(self.local), ChildKind::Runtime);
-        let handle = child.handle.clone();
+        let handle = child.handle().clone();
         if state == State::Running {
             match Box::pin(self.driver.start_node(&child)).await {
                 Ok(()) => {}
@@ -102,7 +102,7 @@ impl Context<'_> {
     where
         F: Future<Output = Result> + 'static,
     {
-        let node = self.local.handle.node();
+        let node = self.local.handle().node();
         let run = node.tasks();
         if matches!(self.state(), State::Stopping | State::Stopped) || !run.enter() {
             return Err(Error::ServiceStopped);
@@ -155,13 +155,13 @@ impl Context<'_> {
 /// Declares a service's children in [`Service::on_init_dependencies`].
 pub struct Dependencies<'a> {
     pub(crate) driver: &'a Driver,
-    pub(crate) parent: &'a Rc<LocalNode>,
+    pub(crate) parent: &'a LocalRef,
 }
 
 impl core::fmt::Debug for Dependencies<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Dependencies")
-            .field("parent", &self.parent.handle)
+            .field("parent", self.parent.handle())
             .finish()
     }
 }
@@ -172,13 +172,13 @@ impl Dependencies<'_> {
     pub fn add(&mut self, service: impl Service) -> ServiceHandle {
         self.driver
             .create_node(service, Some(self.parent), ChildKind::Declared)
-            .handle
+            .handle()
             .clone()
     }
 
     /// The parent's handle.
     #[must_use]
     pub fn parent(&self) -> &ServiceHandle {
-        &self.parent.handle
+        self.parent.handle()
     }
 }

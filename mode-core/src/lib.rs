@@ -139,6 +139,7 @@ pub mod events;
 pub mod graph;
 mod handle;
 mod interval;
+mod local;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod log_format;

@@ -3,8 +3,9 @@
 //! A service lives in two halves. The [`Node`] (this module) is `Send + Sync`, reference
 //! counted and reachable from every [`ServiceHandle`](crate::ServiceHandle): it holds the
 //! state, the stop flag, the reasons and the list of children. The service value itself and
-//! everything that need not be `Send` live in the driver's `LocalNode` (see `tree.rs`),
-//! which only the future driving the tree touches.
+//! everything that need not be `Send` form the driver's `LocalNode` (see `tree.rs`), which
+//! only the future driving the tree touches. Both halves share one allocation: the
+//! `LocalNode` is the node's last field, reached through a `LocalRef` (see `local.rs`).
 //!
 //! # Invariants
 //!
@@ -33,13 +34,16 @@ use event_listener::{Event, EventListener};
 use crate::error::{BoxError, Crash, Error};
 use crate::events::Observer;
 use crate::graph::ChildKind;
+use crate::local::LocalSlot;
 use crate::loom::sync::Mutex;
 use crate::runtime::Spawner;
+use crate::service::DynService;
 use crate::state::{State, StopReason};
 use crate::supervisor::{Request, Strategy};
 use crate::task::{RunRef, TaskRun};
 use crate::time::Duration;
 use crate::timer_queue::TimerQueue;
+use crate::tree::LocalNode;
 use crate::util::Notify;
 
 /// Default stop timeout of a tree.
@@ -159,8 +163,9 @@ impl TreeShared {
     }
 }
 
-/// The shared half of one service.
-pub(crate) struct Node {
+/// The shared half of one service, with the driver's half in its last field (see
+/// `local.rs`). Everything outside this module sees `Node` as `Node<dyn DynService>`.
+pub(crate) struct Node<S: ?Sized = dyn DynService> {
     pub(crate) id: u64,
     /// Where the driver keeps this node's other half (see `registry.rs`).
     pub(crate) slot: usize,
@@ -189,6 +194,8 @@ pub(crate) struct Node {
     /// Whether `NodeInner::tasks` has taken over from `run`.
     run_replaced: AtomicBool,
     inner: Mutex<NodeInner>,
+    /// The driver's half, reached only through [`LocalRef`](crate::local::LocalRef).
+    pub(crate) local: LocalSlot<LocalNode<S>>,
 }
 
 #[derive(Debug)]
@@ -219,7 +226,10 @@ impl core::fmt::Debug for Node {
 }
 
 impl Node {
-    pub(crate) fn new(
+    /// A node with its driver's half, `local`; the driver adopts the returned strong count
+    /// with [`LocalRef::adopt`](crate::local::LocalRef::adopt).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new<S: DynService>(
         tree: Arc<TreeShared>,
         slot: usize,
         label: Cow<'static, str>,
@@ -227,8 +237,9 @@ impl Node {
         parent: Option<&Arc<Node>>,
         kind: ChildKind,
         supervisor: Option<Strategy>,
+        local: LocalNode<S>,
     ) -> Arc<Node> {
-        Arc::new(Node {
+        let node: Arc<Node<S>> = Arc::new(Node {
             id: tree.next_id(),
             slot,
             label,
@@ -257,9 +268,19 @@ impl Node {
                 last_start: None,
                 stop_queued: false,
             }),
-        })
+            local: LocalSlot::new(local),
+        });
+        // An unsizing coercion through raw pointers, which portable-atomic's `Arc` (the
+        // `portable-atomic` feature) supports as well as the standard one.
+        let raw: *const Node<S> = Arc::into_raw(node);
+        let raw: *const Node = raw;
+        // SAFETY: `raw` comes from `Arc::into_raw` of an `Arc<Node<S>>`, unsized to
+        // `Node<dyn DynService>`: same allocation, same data pointer, as both `Arc`s allow.
+        unsafe { Arc::from_raw(raw) }
     }
+}
 
+impl Node {
     /// Wakes every [`ChangeListener`]; call it after a change is visible.
     pub(crate) fn notify_changed(&self) {
         // Pairs with the fence in `listen_changes`: either this load sees the new listener,

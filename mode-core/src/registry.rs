@@ -1,17 +1,15 @@
-//! The driver's index of the services of its tree: a slab of [`LocalNode`]s, addressed by
+//! The driver's index of the services of its tree: a slab of [`LocalRef`]s, addressed by
 //! the slot each shared [`Node`] carries, so that a command naming a node finds the
 //! driver's half in O(1), without a map.
 
-use alloc::rc::Rc;
-
 use slab::Slab;
 
+use crate::local::LocalRef;
 use crate::node::Node;
-use crate::tree::LocalNode;
 
 /// The live services of a tree, by slot.
 #[derive(Default)]
-pub(crate) struct Registry(Slab<Rc<LocalNode>>);
+pub(crate) struct Registry(Slab<LocalRef>);
 
 impl Registry {
     /// The slot that the next [`insert`](Self::insert) fills.
@@ -20,17 +18,17 @@ impl Registry {
     }
 
     /// Stores `local` in its node's slot, which must be [`next_slot`](Self::next_slot).
-    pub(crate) fn insert(&mut self, local: Rc<LocalNode>) {
+    pub(crate) fn insert(&mut self, local: LocalRef) {
         let slot = local.node().slot;
         let inserted = self.0.insert(local);
         debug_assert_eq!(slot, inserted);
     }
 
     /// The driver's half of `node`, if it is still in the tree.
-    pub(crate) fn get(&self, node: &Node) -> Option<&Rc<LocalNode>> {
+    pub(crate) fn get(&self, node: &Node) -> Option<&LocalRef> {
         let local = self.0.get(node.slot)?;
         // A slot is reused once its service left: check it still holds this node.
-        core::ptr::eq(&**local.node(), node).then_some(local)
+        core::ptr::addr_eq(&**local.node(), node).then_some(local)
     }
 
     /// Removes `node`'s entry, if it is still there.
@@ -41,7 +39,7 @@ impl Registry {
     }
 
     /// Empties the registry, returning every service it held.
-    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Rc<LocalNode>> + '_ {
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = LocalRef> + '_ {
         self.0.drain()
     }
 }

@@ -20,14 +20,13 @@ use core::any::Any;
 use core::future::Future;
 use core::pin::Pin;
 
-use alloc::rc::Rc;
-
 use crate::context::{Context, Dependencies};
 use crate::error::Result;
+use crate::local::LocalRef;
 use crate::state::WaitingOn;
 use crate::task::CatchPanic;
 use crate::time::Duration;
-use crate::tree::{Driver, LocalNode, StartError, StopBudget};
+use crate::tree::{Driver, StartError, StopBudget};
 
 /// A unit of a program that can be started, stopped, restarted and supervised.
 ///
@@ -193,14 +192,14 @@ pub(crate) trait DynService: 'static {
     fn start_sequence<'a>(
         &'a mut self,
         driver: &'a Driver,
-        local: &'a Rc<LocalNode>,
+        local: &'a LocalRef,
         restarting: bool,
     ) -> SequenceFuture<'a, Result<(), StartError>>;
     /// The stop sequence after the state became `Stopping` (see [`Driver::stop_node`]).
     fn stop_sequence<'a>(
         &'a mut self,
         driver: &'a Driver,
-        local: &'a Rc<LocalNode>,
+        local: &'a LocalRef,
         budget: &'a mut StopBudget<'_>,
     ) -> SequenceFuture<'a, ()>;
     /// The service as `Any`, so the engine can recognise its own service types (a
@@ -232,7 +231,7 @@ impl<S: Service> DynService for S {
     fn start_sequence<'a>(
         &'a mut self,
         driver: &'a Driver,
-        local: &'a Rc<LocalNode>,
+        local: &'a LocalRef,
         restarting: bool,
     ) -> SequenceFuture<'a, Result<(), StartError>> {
         Box::pin(async move {
@@ -253,7 +252,7 @@ impl<S: Service> DynService for S {
     fn stop_sequence<'a>(
         &'a mut self,
         driver: &'a Driver,
-        local: &'a Rc<LocalNode>,
+        local: &'a LocalRef,
         budget: &'a mut StopBudget<'_>,
     ) -> SequenceFuture<'a, ()> {
         Box::pin(async move {
@@ -298,7 +297,7 @@ impl DynService for Box<dyn DynService> {
     fn start_sequence<'a>(
         &'a mut self,
         driver: &'a Driver,
-        local: &'a Rc<LocalNode>,
+        local: &'a LocalRef,
         restarting: bool,
     ) -> SequenceFuture<'a, Result<(), StartError>> {
         (**self).start_sequence(driver, local, restarting)
@@ -307,7 +306,7 @@ impl DynService for Box<dyn DynService> {
     fn stop_sequence<'a>(
         &'a mut self,
         driver: &'a Driver,
-        local: &'a Rc<LocalNode>,
+        local: &'a LocalRef,
         budget: &'a mut StopBudget<'_>,
     ) -> SequenceFuture<'a, ()> {
         (**self).stop_sequence(driver, local, budget)

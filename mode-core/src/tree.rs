@@ -13,7 +13,6 @@
 
 use crate::loom::plain::Arc;
 use alloc::boxed::Box;
-use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::cell::{Cell, RefCell};
@@ -27,6 +26,7 @@ use crate::error::{Crash, Error};
 use crate::events::{self, Emit, Observer};
 use crate::graph::ChildKind;
 use crate::handle::{wait_for, ServiceHandle};
+use crate::local::LocalRef;
 use crate::node::{Command, Node, TreeShared};
 use crate::registry::Registry;
 use crate::runtime::{LocalBoxFuture, Spawner, Timer};
@@ -67,14 +67,14 @@ use crate::util::{race, Either};
 /// ```
 pub struct Tree<T: Timer> {
     driver: Driver,
-    root: Rc<LocalNode>,
+    root: LocalRef,
     timer: Arc<T>,
 }
 
 impl<T: Timer> fmt::Debug for Tree<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tree")
-            .field("root", &self.root.handle)
+            .field("root", self.root.handle())
             .finish_non_exhaustive()
     }
 }
@@ -144,7 +144,7 @@ impl<T: Timer> Tree<T> {
     /// The root service's handle.
     #[must_use]
     pub fn handle(&self) -> ServiceHandle {
-        self.root.handle.clone()
+        self.root.handle().clone()
     }
 
     /// Starts the tree, serves requests until the root has stopped, and returns why it
@@ -200,13 +200,12 @@ pub(crate) enum Resource {
 }
 
 /// The driver's half of a service: the service value and everything that need not be
-/// `Send`. Only the future running the tree touches it.
+/// `Send`. Only the future running the tree touches it, through a [`LocalRef`].
 ///
-/// The service value is stored inline (`LocalNode<S>` coerces to `LocalNode`), so a
-/// service costs no allocation of its own.
+/// It lives in the last field of its shared [`Node`], the service value inline at its end
+/// (`Node<S>` coerces to `Node<dyn DynService>`), so a service is one allocation.
 pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
-    pub(crate) handle: ServiceHandle,
-    pub(crate) children: RefCell<Vec<Rc<LocalNode>>>,
+    pub(crate) children: RefCell<Vec<LocalRef>>,
     /// Restart intensity, backoff and pending restarts, if the service is a supervisor
     /// (boxed: most services are not, and pay one pointer for it).
     pub(crate) supervisor: Option<Box<RefCell<SupervisorState>>>,
@@ -218,12 +217,6 @@ pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     wait_for_shutdown: bool,
     /// Borrowed while its start or stop sequence runs.
     service: RefCell<S>,
-}
-
-impl LocalNode {
-    pub(crate) fn node(&self) -> &Arc<Node> {
-        self.handle.node()
-    }
 }
 
 /// The error of a hook that cannot run because a sequence of its service is already
@@ -252,7 +245,7 @@ impl Drop for Driver {
         while let Some(command) = self.shared.next_command() {
             drop(command);
         }
-        let registry: Vec<Rc<LocalNode>> = self.registry.borrow_mut().drain().collect();
+        let registry: Vec<LocalRef> = self.registry.borrow_mut().drain().collect();
         for local in &registry {
             local.node().tasks().cancel();
             local.node().notify_changed();
@@ -266,26 +259,16 @@ impl Driver {
     pub(crate) fn create_node<S: DynService>(
         &self,
         mut service: S,
-        parent: Option<&Rc<LocalNode>>,
+        parent: Option<&LocalRef>,
         kind: ChildKind,
-    ) -> Rc<LocalNode> {
+    ) -> LocalRef {
         let parent_node = parent.map(|p| p.node());
         let supervisor = SupervisorState::of(&mut service);
         let slot = self.registry.borrow().next_slot();
-        let node = Node::new(
-            self.shared.clone(),
-            slot,
-            service.label(),
-            service.log_target(),
-            parent_node,
-            kind,
-            supervisor.as_ref().map(SupervisorState::strategy),
-        );
-        if let Some(parent) = parent_node {
-            parent.push_child(node.clone());
-        }
-        let local: Rc<LocalNode> = Rc::new(LocalNode {
-            handle: ServiceHandle::new(node),
+        let label = service.label();
+        let target = service.log_target();
+        let strategy = supervisor.as_ref().map(SupervisorState::strategy);
+        let local = LocalNode {
             children: RefCell::new(Vec::new()),
             resources: RefCell::new(Vec::new()),
             local_deferred: RefCell::new(Some(Vec::new())),
@@ -294,7 +277,21 @@ impl Driver {
             wait_for_shutdown: service.wait_for_shutdown(),
             supervisor: supervisor.map(|state| Box::new(RefCell::new(state))),
             service: RefCell::new(service),
-        });
+        };
+        let node = Node::new(
+            self.shared.clone(),
+            slot,
+            label,
+            target,
+            parent_node,
+            kind,
+            strategy,
+            local,
+        );
+        if let Some(parent) = parent_node {
+            parent.push_child(node.clone());
+        }
+        let local = LocalRef::adopt(node);
         self.registry.borrow_mut().insert(local.clone());
         if let Some(parent) = parent {
             parent.children.borrow_mut().push(local.clone());
@@ -309,11 +306,11 @@ impl Driver {
         local
     }
 
-    pub(crate) fn find(&self, node: &Node) -> Option<Rc<LocalNode>> {
+    pub(crate) fn find(&self, node: &Node) -> Option<LocalRef> {
         self.registry.borrow().get(node).cloned()
     }
 
-    async fn main(&self, root: &Rc<LocalNode>) -> StopReason {
+    async fn main(&self, root: &LocalRef) -> StopReason {
         if let Err(StartError::Crashed(crash)) = self.start_node(root).await {
             self.stop_node(root, StopReason::Crashed(crash)).await;
         }
@@ -392,7 +389,7 @@ impl Driver {
         Ok(())
     }
 
-    async fn start_and_handle(&self, local: &Rc<LocalNode>) {
+    async fn start_and_handle(&self, local: &LocalRef) {
         if let Err(StartError::Crashed(_)) = self.start_node(local).await {
             self.handle_crash(local).await;
         }
@@ -400,7 +397,7 @@ impl Driver {
 
     /// A service crashed: the nearest supervisor above it applies its strategy; without
     /// one, the crash stops the whole tree.
-    async fn handle_crash(&self, local: &Rc<LocalNode>) {
+    async fn handle_crash(&self, local: &LocalRef) {
         let node = local.node();
         let Some(crash) = node.crash_reason() else {
             return;
@@ -415,7 +412,7 @@ impl Driver {
     /// Takes `crash` of `crashed` up the tree: each ancestor records it, until a supervisor
     /// handles it for its child on the way (or gives up, and the walk goes on from the
     /// supervisor with its own crash). Reaching the top stops the tree.
-    pub(crate) async fn propagate_crash(&self, mut crashed: Rc<LocalNode>, mut crash: Crash) {
+    pub(crate) async fn propagate_crash(&self, mut crashed: LocalRef, mut crash: Crash) {
         loop {
             let parent = crashed.node().parent().and_then(|p| self.find(&p));
             let Some(parent) = parent else {
@@ -442,7 +439,7 @@ impl Driver {
     // The service stays borrowed for the whole sequence on purpose: a nested sequence of
     // the same service (a hook awaiting its own restart) finds it borrowed and fails.
     #[allow(clippy::await_holding_refcell_ref)]
-    pub(crate) async fn start_node(&self, local: &Rc<LocalNode>) -> Result<(), StartError> {
+    pub(crate) async fn start_node(&self, local: &LocalRef) -> Result<(), StartError> {
         let node = local.node();
         let restarting = local.started_once.get();
         local.started_once.set(true);
@@ -471,7 +468,7 @@ impl Driver {
     /// After `on_first_start` (or `on_restart`): `Starting...`.
     pub(crate) fn before_on_start(
         &self,
-        local: &LocalNode,
+        local: &LocalRef,
         hook: crate::Result,
     ) -> Result<(), StartError> {
         let node = local.node();
@@ -484,7 +481,7 @@ impl Driver {
     /// After `on_start`: background tasks, children one by one, `Started`.
     pub(crate) async fn after_on_start(
         &self,
-        local: &LocalNode,
+        local: &LocalRef,
         hook: crate::Result,
     ) -> Result<(), StartError> {
         let node = local.node();
@@ -531,7 +528,7 @@ impl Driver {
     /// A start hook's result: its error crashes the service.
     pub(crate) fn start_hook_result(
         &self,
-        local: &LocalNode,
+        local: &LocalRef,
         hook: crate::Result,
     ) -> Result<(), StartError> {
         hook.map_err(|error| self.crashed(local.node(), error))
@@ -551,7 +548,7 @@ impl Driver {
     /// `Shutdown complete!`.
     // Borrows the service for the whole sequence, as `start_node` does.
     #[allow(clippy::await_holding_refcell_ref)]
-    pub(crate) async fn stop_node(&self, local: &Rc<LocalNode>, reason: StopReason) {
+    pub(crate) async fn stop_node(&self, local: &LocalRef, reason: StopReason) {
         let node = local.node();
         if matches!(node.state(), State::Init | State::Stopping | State::Stopped) {
             return;
@@ -593,7 +590,7 @@ impl Driver {
     /// goes on.
     pub(crate) fn stop_hook_result(
         &self,
-        local: &LocalNode,
+        local: &LocalRef,
         hook: Hook,
         result: Option<crate::Result>,
     ) {
@@ -604,9 +601,9 @@ impl Driver {
 
     /// Between `on_stop` and `on_shutdown`: children in reverse order, tasks cancelled,
     /// `Stopped`, the shutdown flag, tasks gone, resources released in reverse order.
-    pub(crate) async fn stop_steps(&self, local: &LocalNode, budget: &mut StopBudget<'_>) {
+    pub(crate) async fn stop_steps(&self, local: &LocalRef, budget: &mut StopBudget<'_>) {
         let node = local.node();
-        let children: Vec<Rc<LocalNode>> = local.children.borrow().clone();
+        let children: Vec<LocalRef> = local.children.borrow().clone();
         if !children.is_empty() {
             let children_started = budget.running_since();
             for child in children.iter().rev() {
@@ -647,12 +644,12 @@ impl Driver {
 
     /// Runtime dependencies leave with the run that added them (a supervisor's children
     /// stay until removed).
-    fn remove_runtime_children(&self, local: &LocalNode) {
-        let is_runtime = |child: &Rc<LocalNode>| child.node().kind == ChildKind::Runtime;
+    fn remove_runtime_children(&self, local: &LocalRef) {
+        let is_runtime = |child: &LocalRef| child.node().kind == ChildKind::Runtime;
         if local.supervisor.is_some() || !local.children.borrow().iter().any(is_runtime) {
             return;
         }
-        let removed: Vec<Rc<LocalNode>> = {
+        let removed: Vec<LocalRef> = {
             let mut children = local.children.borrow_mut();
             let (runtime, declared) = core::mem::take(&mut *children)
                 .into_iter()
@@ -667,7 +664,7 @@ impl Driver {
     }
 
     /// Drops a stopped subtree from the registry.
-    pub(crate) fn forget(&self, local: &Rc<LocalNode>) {
+    pub(crate) fn forget(&self, local: &LocalRef) {
         self.registry.borrow_mut().remove(local.node());
         let children = core::mem::take(&mut *local.children.borrow_mut());
         for child in &children {
@@ -834,7 +831,7 @@ impl<F: Future> Future for Bounded<'_, '_, F> {
 impl fmt::Debug for LocalNode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalNode")
-            .field("handle", &self.handle)
+            .field("label", &self.service.try_borrow().map(|s| s.label()).ok())
             .finish_non_exhaustive()
     }
 }

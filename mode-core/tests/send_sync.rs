@@ -112,3 +112,28 @@ fn auto_traits_follow_the_contents() {
     assert_not_send!(Put<'static, Rc<u8>>);
     assert_not_send!(Chunks<Aslice<futures_lite::stream::Iter<std::vec::IntoIter<Rc<u8>>>>>);
 }
+
+/// A timer that never fires, to name a `Tree` type.
+struct NoTimer;
+
+impl mode_core::runtime::Timer for NoTimer {
+    type Sleep = std::future::Pending<()>;
+
+    fn now(&self) -> mode_core::time::Instant {
+        mode_core::time::Instant::ZERO
+    }
+
+    fn sleep_until(&self, _: mode_core::time::Instant) -> Self::Sleep {
+        std::future::pending()
+    }
+}
+
+#[test]
+fn handles_go_anywhere_and_the_tree_stays_on_its_thread() {
+    is_send_sync::<mode_core::ServiceHandle>();
+    // The tree holds its services' values, which need not be `Send`; so do hooks' contexts.
+    assert_not_send!(mode_core::Tree<NoTimer>);
+    assert_not_sync!(mode_core::Tree<NoTimer>);
+    assert_not_send!(mode_core::Context<'static>);
+    assert_not_sync!(mode_core::Context<'static>);
+}

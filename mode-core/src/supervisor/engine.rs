@@ -23,7 +23,6 @@
 use crate::loom::plain::Arc;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
-use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -34,11 +33,12 @@ use crate::error::{Crash, Error};
 use crate::events::{self, Emit};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
+use crate::local::LocalRef;
 use crate::node::{Command, Node};
 use crate::service::DynService;
 use crate::state::{State, StopReason};
 use crate::time::{Duration, Instant};
-use crate::tree::{Driver, LocalNode, StartError};
+use crate::tree::{Driver, StartError};
 
 /// A request for a supervisor, queued by its handle or by its own delayed restarts.
 pub(crate) enum Request {
@@ -89,7 +89,7 @@ pub(crate) enum Supervised {
 enum Step {
     Done(Supervised),
     /// A child the strategy started crashed while starting: apply the strategy again.
-    StartFailed(Rc<LocalNode>, Crash),
+    StartFailed(LocalRef, Crash),
 }
 
 /// Children waiting for a backoff delay to end.
@@ -213,7 +213,7 @@ impl SupervisorState {
 
 /// Whether `local` has not finished its start sequence successfully: it crashed while
 /// starting (or in `on_started`).
-fn failed_start(local: &LocalNode) -> bool {
+fn failed_start(local: &LocalRef) -> bool {
     let node = local.node();
     node.state() == State::Starting || matches!(node.last_start(), Some(Err(_)))
 }
@@ -223,8 +223,8 @@ impl Driver {
     /// `child` (the crashed service itself, or an ancestor of it).
     pub(crate) async fn supervise(
         &self,
-        supervisor: &Rc<LocalNode>,
-        child: &Rc<LocalNode>,
+        supervisor: &LocalRef,
+        child: &LocalRef,
         crash: Crash,
     ) -> Supervised {
         let (mut crash, _) = child.node().record_crash(crash);
@@ -240,12 +240,7 @@ impl Driver {
         }
     }
 
-    async fn apply_strategy(
-        &self,
-        supervisor: &Rc<LocalNode>,
-        child: &Rc<LocalNode>,
-        crash: Crash,
-    ) -> Step {
+    async fn apply_strategy(&self, supervisor: &LocalRef, child: &LocalRef, crash: Crash) -> Step {
         let node = supervisor.node();
         if node.state() != State::Running || node.should_stop() {
             return Step::Done(Supervised::Handled);
@@ -272,7 +267,7 @@ impl Driver {
     }
 
     /// The supervisor crashes with `crash` (logged once), to be handled above it.
-    fn give_up(&self, supervisor: &Rc<LocalNode>, crash: Crash) -> Supervised {
+    fn give_up(&self, supervisor: &LocalRef, crash: Crash) -> Supervised {
         let node = supervisor.node();
         let (crash, _) = node.record_crash(crash);
         if let Some(reported) = node.crash_to_report() {
@@ -283,8 +278,8 @@ impl Driver {
 
     /// Logs a crash of `sibling` that its own command has not reported yet: the strategy
     /// is about to stop it, and a restart would clear the crash before the command runs.
-    fn report_sibling_crash(sibling: &LocalNode, child: &Rc<LocalNode>) {
-        if core::ptr::eq(sibling, &**child) {
+    fn report_sibling_crash(sibling: &LocalRef, child: &LocalRef) {
+        if sibling.ptr_eq(child) {
             return;
         }
         if let Some(crash) = sibling.node().crash_to_report() {
@@ -295,9 +290,9 @@ impl Driver {
     /// Stops `targets` (in reverse order) for good.
     async fn forfeit(
         &self,
-        supervisor: &Rc<LocalNode>,
-        child: &Rc<LocalNode>,
-        targets: &[Rc<LocalNode>],
+        supervisor: &LocalRef,
+        child: &LocalRef,
+        targets: &[LocalRef],
         crash: &Crash,
     ) {
         for target in targets.iter().rev() {
@@ -320,8 +315,8 @@ impl Driver {
     /// the backoff delay.
     async fn restart(
         &self,
-        supervisor: &Rc<LocalNode>,
-        child: &Rc<LocalNode>,
+        supervisor: &LocalRef,
+        child: &LocalRef,
         crash: Crash,
         strategy: Strategy,
     ) -> Step {
@@ -345,7 +340,7 @@ impl Driver {
             }
         };
         let all;
-        let targets: &[Rc<LocalNode>] = if group {
+        let targets: &[LocalRef] = if group {
             all = supervisor.children.borrow().clone();
             &all
         } else {
@@ -383,12 +378,7 @@ impl Driver {
     }
 
     /// Starts the stopped ones among `targets`, in order.
-    async fn start_children(
-        &self,
-        supervisor: &Rc<LocalNode>,
-        key: u64,
-        targets: &[Rc<LocalNode>],
-    ) -> Step {
+    async fn start_children(&self, supervisor: &LocalRef, key: u64, targets: &[LocalRef]) -> Step {
         let node = supervisor.node();
         for target in targets {
             if node.should_stop() {
@@ -417,7 +407,7 @@ impl Driver {
     /// the driver serves other requests meanwhile and a stop of the supervisor cancels it.
     fn schedule_resume(
         &self,
-        supervisor: &Rc<LocalNode>,
+        supervisor: &LocalRef,
         key: u64,
         children: Vec<u64>,
         deadline: Instant,
@@ -426,8 +416,8 @@ impl Driver {
             Some(state) => state.borrow_mut().add_pending(key, children),
             None => return Ok(()),
         };
-        let handle = supervisor.handle.clone();
-        supervisor.handle.spawn(async move {
+        let handle = supervisor.handle().clone();
+        supervisor.handle().spawn(async move {
             // Ends early, and cleanly, when the supervisor is asked to stop.
             handle.sleep_until(deadline).await?;
             let node = handle.node();
@@ -465,7 +455,7 @@ impl Driver {
         }
     }
 
-    async fn resume(&self, supervisor: &Rc<LocalNode>, key: u64, ticket: u64) {
+    async fn resume(&self, supervisor: &LocalRef, key: u64, ticket: u64) {
         let ids = match &supervisor.supervisor {
             Some(state) => state.borrow_mut().take_pending(key, ticket),
             None => None,
@@ -475,7 +465,7 @@ impl Driver {
         if node.state() != State::Running || node.should_stop() {
             return;
         }
-        let targets: Vec<Rc<LocalNode>> = supervisor
+        let targets: Vec<LocalRef> = supervisor
             .children
             .borrow()
             .iter()
@@ -493,12 +483,12 @@ impl Driver {
 
     async fn add_child(
         &self,
-        supervisor: &Rc<LocalNode>,
+        supervisor: &LocalRef,
         service: Box<dyn DynService + Send>,
     ) -> Result<ServiceHandle, Error> {
         let service: Box<dyn DynService> = service;
         let child = self.create_node(service, Some(supervisor), ChildKind::Runtime);
-        let handle = child.handle.clone();
+        let handle = child.handle().clone();
         let node = supervisor.node();
         if node.state() != State::Running || node.should_stop() {
             // Starts with the supervisor's next start.
@@ -523,7 +513,7 @@ impl Driver {
         Err(error)
     }
 
-    async fn remove_child(&self, supervisor: &Rc<LocalNode>, child: &Arc<Node>) -> bool {
+    async fn remove_child(&self, supervisor: &LocalRef, child: &Arc<Node>) -> bool {
         let found = supervisor
             .children
             .borrow()
@@ -537,11 +527,11 @@ impl Driver {
     }
 
     /// Removes a stopped child from the supervisor and from the tree.
-    fn detach(&self, supervisor: &Rc<LocalNode>, child: &Rc<LocalNode>) {
+    fn detach(&self, supervisor: &LocalRef, child: &LocalRef) {
         supervisor
             .children
             .borrow_mut()
-            .retain(|local| !Rc::ptr_eq(local, child));
+            .retain(|local| !local.ptr_eq(child));
         supervisor.node().remove_child(child.node().id);
         if let Some(state) = &supervisor.supervisor {
             state.borrow_mut().forget_child(child.node().id);
