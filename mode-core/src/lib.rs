@@ -146,6 +146,7 @@ pub mod log_format;
 mod node;
 mod registry;
 pub mod runtime;
+mod sequence;
 mod service;
 mod state;
 pub mod supervisor;

@@ -23,6 +23,7 @@ use core::pin::Pin;
 use crate::context::{Context, Dependencies};
 use crate::error::Result;
 use crate::local::LocalRef;
+use crate::sequence::SequenceBox;
 use crate::state::WaitingOn;
 use crate::task::CatchPanic;
 use crate::time::Duration;
@@ -177,7 +178,7 @@ impl Hook {
 }
 
 /// The future of a service's start or stop sequence.
-pub(crate) type SequenceFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+pub(crate) type SequenceFuture<'a, T> = SequenceBox<'a, T>;
 
 /// [`Service`] made object safe: one boxed future per start or stop sequence, holding the
 /// hooks' futures inline; the steps between the hooks are the driver's, shared by every
@@ -234,7 +235,7 @@ impl<S: Service> DynService for S {
         local: &'a LocalRef,
         restarting: bool,
     ) -> SequenceFuture<'a, Result<(), StartError>> {
-        Box::pin(async move {
+        driver.sequences.boxed(async move {
             let cx = Context { driver, local };
             let first = if restarting {
                 CatchPanic::new(self.on_restart(&cx)).await
@@ -255,7 +256,7 @@ impl<S: Service> DynService for S {
         local: &'a LocalRef,
         budget: &'a mut StopBudget<'_>,
     ) -> SequenceFuture<'a, ()> {
-        Box::pin(async move {
+        driver.sequences.boxed(async move {
             let cx = Context { driver, local };
             let stop = CatchPanic::new(self.on_stop(&cx));
             let stop = budget.bounded(stop, WaitingOn::OnStop).await;

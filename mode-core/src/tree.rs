@@ -30,6 +30,7 @@ use crate::local::LocalRef;
 use crate::node::{Command, Node, TreeShared};
 use crate::registry::Registry;
 use crate::runtime::{LocalBoxFuture, Spawner, Timer};
+use crate::sequence::SequenceBlocks;
 use crate::service::{DynAsyncClose, DynService, Hook, Service};
 use crate::state::{State, StopReason, WaitingOn};
 use crate::supervisor::{Supervised, SupervisorState};
@@ -93,6 +94,7 @@ impl<T: Timer> Tree<T> {
             shared: Arc::new(TreeShared::new(spawner, timers)),
             registry: RefCell::new(Registry::default()),
             stop_sleep: RefCell::new(None),
+            sequences: SequenceBlocks::default(),
         };
         let root = driver.create_node(root, None, ChildKind::Root);
         Tree {
@@ -234,6 +236,8 @@ pub(crate) struct Driver {
     /// timer queue's driver, where a fresh registration per step would wake it (and so the
     /// tree's own task) once per stopped service.
     stop_sleep: RefCell<Option<Box<SleepUntil>>>,
+    /// Where the start and stop sequences' futures live.
+    pub(crate) sequences: SequenceBlocks,
 }
 
 impl Drop for Driver {
