@@ -254,7 +254,7 @@ impl ServiceHandle {
                 return result;
             }
             wait_for(&node, || {
-                if node.starts() > starts {
+                if node.starts() != starts {
                     Some(node.last_start().unwrap_or(Ok(())))
                 } else if node.tree.is_finished() {
                     Some(Err(Error::TreeFinished))

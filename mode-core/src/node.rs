@@ -193,6 +193,9 @@ pub(crate) struct Node<S: ?Sized = dyn DynService> {
     pub(crate) run: TaskRun,
     /// Whether `NodeInner::tasks` has taken over from `run`.
     run_replaced: AtomicBool,
+    /// Completed start attempts (wrapping), for start and restart waiters; each one's
+    /// result is in `NodeInner::last_start` before the count moves.
+    starts: AtomicUsize,
     inner: Mutex<NodeInner>,
     /// The driver's half, reached only through [`LocalRef`](crate::local::LocalRef).
     pub(crate) local: LocalSlot<LocalNode<S>>,
@@ -209,8 +212,6 @@ struct NodeInner {
     /// stop still in it; `None` while the node's own run serves.
     tasks: Option<Arc<TaskRun>>,
     restart_count: u32,
-    /// Completed start attempts, for restart waiters.
-    starts: u64,
     last_start: Option<Result<(), Error>>,
     stop_queued: bool,
 }
@@ -257,6 +258,7 @@ impl Node {
             listeners: AtomicUsize::new(0),
             run: TaskRun::new(),
             run_replaced: AtomicBool::new(false),
+            starts: AtomicUsize::new(0),
             inner: Mutex::new(NodeInner {
                 children: Vec::new(),
                 stop_reason: None,
@@ -264,7 +266,6 @@ impl Node {
                 crash_reported: false,
                 tasks: None,
                 restart_count: 0,
-                starts: 0,
                 last_start: None,
                 stop_queued: false,
             }),
@@ -291,6 +292,20 @@ impl Node {
         }
     }
 
+    /// Wakes every [`ChangeListener`] after a change made by a `SeqCst` store or
+    /// read-modify-write of an atomic that waiters read: no fence needed.
+    ///
+    /// In the single total order of `SeqCst` operations and fences, either this load comes
+    /// after the fence in `listen_changes` (and so sees that listener's count), or that
+    /// fence comes after the change, and the listener's re-check sees it. A fence costs
+    /// more than the `SeqCst` store it replaces (an `mfence` against an `xchg` on x86), and
+    /// state changes are the driver's most frequent notifications.
+    fn notify_after_seq_cst_change(&self) {
+        if self.listeners.load(Ordering::SeqCst) != 0 {
+            self.changed.notify(usize::MAX);
+        }
+    }
+
     /// Listens to the node's changes. Check the condition waited for again after this
     /// call: a change made before it may not wake the listener.
     pub(crate) fn listen_changes(&self) -> ChangeListener<'_> {
@@ -311,8 +326,15 @@ impl Node {
     }
 
     pub(crate) fn set_state(&self, state: State) {
-        self.state.store(state as u8, Ordering::Release);
-        self.notify_changed();
+        self.state.store(state as u8, Ordering::SeqCst);
+        self.notify_after_seq_cst_change();
+    }
+
+    /// Enters [`State::Starting`], waking nobody: no waiter waits for it (they wait for
+    /// `Running`, `Stopping`, `Stopped`, a finished start or a flag), and the transitions
+    /// that follow notify.
+    pub(crate) fn set_starting(&self) {
+        self.state.store(State::Starting as u8, Ordering::Release);
     }
 
     pub(crate) fn should_stop(&self) -> bool {
@@ -325,15 +347,20 @@ impl Node {
     /// stop of each node below then finds its subtree flagged already (a restart clears
     /// the mark, and a crash sets the flag without it).
     pub(crate) fn flag_stop(&self) {
-        if !self.stop_flag.swap(true, Ordering::AcqRel) {
-            self.notify_changed();
+        if self.raise_stop_flag() {
+            for child in self.children() {
+                child.flag_stop();
+            }
         }
-        if self.subtree_flagged.swap(true, Ordering::AcqRel) {
-            return;
+    }
+
+    /// Sets the stop flag, waking its waiters; `true` if the subtree below still has to be
+    /// flagged (the first call since the last `clear_stop_flag`).
+    pub(crate) fn raise_stop_flag(&self) -> bool {
+        if !self.stop_flag.swap(true, Ordering::SeqCst) {
+            self.notify_after_seq_cst_change();
         }
-        for child in self.children() {
-            child.flag_stop();
-        }
+        !self.subtree_flagged.swap(true, Ordering::AcqRel)
     }
 
     /// Clears the stop flag for a new start, unless an ancestor is stopping.
@@ -416,8 +443,9 @@ impl Node {
         self.inner.with(|inner| inner.restart_count)
     }
 
-    pub(crate) fn starts(&self) -> u64 {
-        self.inner.with(|inner| inner.starts)
+    /// Completed start attempts, wrapping: compare for a change, not for order.
+    pub(crate) fn starts(&self) -> usize {
+        self.starts.load(Ordering::Acquire)
     }
 
     pub(crate) fn last_start(&self) -> Option<Result<(), Error>> {
@@ -448,11 +476,10 @@ impl Node {
     }
 
     pub(crate) fn finish_start(&self, result: Result<(), Error>) {
-        self.inner.with(|inner| {
-            inner.starts += 1;
-            inner.last_start = Some(result);
-        });
-        self.notify_changed();
+        self.inner.with(|inner| inner.last_start = Some(result));
+        // Publishes the result too: a waiter that sees the new count reads it after.
+        self.starts.fetch_add(1, Ordering::SeqCst);
+        self.notify_after_seq_cst_change();
     }
 
     /// Records a crash (the first one wins), sets the stop flag and wakes waiters.

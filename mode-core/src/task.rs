@@ -326,6 +326,11 @@ impl TaskRun {
     /// Cancel safe: dropping the future only stops waiting.
     pub(crate) fn wait_empty(&self) -> impl Future<Output = ()> + '_ {
         core::future::poll_fn(move |cx| {
+            // Seen empty, the run needs no waker: the last task to leave took the one stored
+            // (if any), and a cancelled run only ever holds tasks on their way out.
+            if self.live.load(Ordering::Acquire) == 0 {
+                return Poll::Ready(());
+            }
             // `live` only goes down under the lock (in `OwnedTask::drop`), so checking it
             // and storing the waker in one section cannot miss the last task leaving.
             self.state.with(|state| {

@@ -449,7 +449,7 @@ impl Driver {
         local.started_once.set(true);
         node.begin_run(restarting);
         *local.local_deferred.borrow_mut() = Some(Vec::new());
-        node.set_state(State::Starting);
+        node.set_starting();
         let result = match local.service.try_borrow_mut() {
             Ok(mut service) => service.start_sequence(self, local, restarting).await,
             Err(_) => {
@@ -558,7 +558,7 @@ impl Driver {
             return;
         }
         let reason = node.settle_stop_reason(reason);
-        node.flag_stop();
+        flag_stop(local);
         node.set_state(State::Stopping);
         events::emit(node, Emit::Stopping(&reason));
 
@@ -673,6 +673,16 @@ impl Driver {
         let children = core::mem::take(&mut *local.children.borrow_mut());
         for child in &children {
             self.forget(child);
+        }
+    }
+}
+
+/// [`Node::flag_stop`] from the driver: the same walk over the driver's lists of children,
+/// which take no lock.
+fn flag_stop(local: &LocalRef) {
+    if local.node().raise_stop_flag() {
+        for child in local.children.borrow().iter() {
+            flag_stop(child);
         }
     }
 }
