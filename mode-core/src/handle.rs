@@ -255,7 +255,7 @@ impl ServiceHandle {
             }
             wait_for(&node, || {
                 if node.starts() != starts {
-                    Some(node.last_start().unwrap_or(Ok(())))
+                    Some(node.last_start())
                 } else if node.tree.is_finished() {
                     Some(Err(Error::TreeFinished))
                 } else {

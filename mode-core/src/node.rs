@@ -69,8 +69,6 @@ pub(crate) struct TreeShared {
     /// Wakes the driver when a command is queued.
     pub(crate) wake: Notify,
     finished: AtomicBool,
-    /// `usize`, not `u64`: 32-bit microcontrollers have no 64-bit atomics.
-    next_id: AtomicUsize,
     stop_timeout: Mutex<Duration>,
     base_depth: AtomicUsize,
     observers: Mutex<Vec<Arc<dyn Observer>>>,
@@ -95,7 +93,6 @@ impl TreeShared {
             commands: Mutex::new(VecDeque::new()),
             wake: Notify::default(),
             finished: AtomicBool::new(false),
-            next_id: AtomicUsize::new(1),
             stop_timeout: Mutex::new(DEFAULT_STOP_TIMEOUT),
             base_depth: AtomicUsize::new(1),
             observers: Mutex::new(Vec::new()),
@@ -103,10 +100,6 @@ impl TreeShared {
             #[cfg(feature = "cron")]
             wall_clock: crate::cron::WallClock::new(),
         }
-    }
-
-    pub(crate) fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed) as u64
     }
 
     pub(crate) fn send(&self, command: Command) {
@@ -194,8 +187,11 @@ pub(crate) struct Node<S: ?Sized = dyn DynService> {
     /// Whether `NodeInner::tasks` has taken over from `run`.
     run_replaced: AtomicBool,
     /// Completed start attempts (wrapping), for start and restart waiters; each one's
-    /// result is in `NodeInner::last_start` before the count moves.
+    /// result is in `NodeInner::start_error` before the count moves.
     starts: AtomicUsize,
+    /// Whether `NodeInner::start_error` holds an error (only the driver reads or writes
+    /// it), so that a successful start after a successful one takes no lock.
+    start_failed: AtomicBool,
     inner: Mutex<NodeInner>,
     /// The driver's half, reached only through [`LocalRef`](crate::local::LocalRef).
     pub(crate) local: LocalSlot<LocalNode<S>>,
@@ -212,7 +208,8 @@ struct NodeInner {
     /// stop still in it; `None` while the node's own run serves.
     tasks: Option<Arc<TaskRun>>,
     restart_count: u32,
-    last_start: Option<Result<(), Error>>,
+    /// Why the last start failed; `None` if it succeeded (or none finished yet).
+    start_error: Option<Error>,
     stop_queued: bool,
 }
 
@@ -232,6 +229,7 @@ impl Node {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new<S: DynService>(
         tree: Arc<TreeShared>,
+        id: u64,
         slot: usize,
         label: Cow<'static, str>,
         target: &'static str,
@@ -241,7 +239,7 @@ impl Node {
         local: LocalNode<S>,
     ) -> Arc<Node> {
         let node: Arc<Node<S>> = Arc::new(Node {
-            id: tree.next_id(),
+            id,
             slot,
             label,
             target,
@@ -259,6 +257,7 @@ impl Node {
             run: TaskRun::new(),
             run_replaced: AtomicBool::new(false),
             starts: AtomicUsize::new(0),
+            start_failed: AtomicBool::new(false),
             inner: Mutex::new(NodeInner {
                 children: Vec::new(),
                 stop_reason: None,
@@ -266,7 +265,7 @@ impl Node {
                 crash_reported: false,
                 tasks: None,
                 restart_count: 0,
-                last_start: None,
+                start_error: None,
                 stop_queued: false,
             }),
             local: LocalSlot::new(local),
@@ -448,8 +447,16 @@ impl Node {
         self.starts.load(Ordering::Acquire)
     }
 
-    pub(crate) fn last_start(&self) -> Option<Result<(), Error>> {
-        self.inner.with(|inner| inner.last_start.clone())
+    /// The result of the last start that finished (`Ok` if none did).
+    pub(crate) fn last_start(&self) -> Result<(), Error> {
+        self.inner
+            .with(|inner| inner.start_error.clone())
+            .map_or(Ok(()), Err)
+    }
+
+    /// Whether the last start that finished failed. Driver only.
+    pub(crate) fn last_start_failed(&self) -> bool {
+        self.start_failed.load(Ordering::Relaxed)
     }
 
     /// Resets per-run state for a new start and opens a fresh task run.
@@ -475,8 +482,13 @@ impl Node {
         self.clear_stop_flag();
     }
 
+    /// Records the result of a start attempt and wakes its waiters. Driver only.
     pub(crate) fn finish_start(&self, result: Result<(), Error>) {
-        self.inner.with(|inner| inner.last_start = Some(result));
+        let failed = result.is_err();
+        if failed || self.start_failed.load(Ordering::Relaxed) {
+            self.inner.with(|inner| inner.start_error = result.err());
+            self.start_failed.store(failed, Ordering::Relaxed);
+        }
         // Publishes the result too: a waiter that sees the new count reads it after.
         self.starts.fetch_add(1, Ordering::SeqCst);
         self.notify_after_seq_cst_change();

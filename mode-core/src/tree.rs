@@ -95,6 +95,7 @@ impl<T: Timer> Tree<T> {
             registry: RefCell::new(Registry::default()),
             stop_sleep: RefCell::new(None),
             sequences: SequenceBlocks::default(),
+            next_id: Cell::new(1),
         };
         let root = driver.create_node(root, None, ChildKind::Root);
         Tree {
@@ -238,6 +239,8 @@ pub(crate) struct Driver {
     stop_sleep: RefCell<Option<Box<SleepUntil>>>,
     /// Where the start and stop sequences' futures live.
     pub(crate) sequences: SequenceBlocks,
+    /// The id of the next service created (the driver creates them all).
+    next_id: Cell<u64>,
 }
 
 impl Drop for Driver {
@@ -282,8 +285,11 @@ impl Driver {
             supervisor: supervisor.map(|state| Box::new(RefCell::new(state))),
             service: RefCell::new(service),
         };
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
         let node = Node::new(
             self.shared.clone(),
+            id,
             slot,
             label,
             target,

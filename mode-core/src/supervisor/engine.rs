@@ -215,7 +215,7 @@ impl SupervisorState {
 /// starting (or in `on_started`).
 fn failed_start(local: &LocalRef) -> bool {
     let node = local.node();
-    node.state() == State::Starting || matches!(node.last_start(), Some(Err(_)))
+    node.state() == State::Starting || node.last_start_failed()
 }
 
 impl Driver {
