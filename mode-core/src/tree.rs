@@ -613,11 +613,18 @@ impl Driver {
     /// `Stopped`, the shutdown flag, tasks gone, resources released in reverse order.
     pub(crate) async fn stop_steps(&self, local: &LocalRef, budget: &mut StopBudget<'_>) {
         let node = local.node();
-        let children: Vec<LocalRef> = local.children.borrow().clone();
-        if !children.is_empty() {
+        // By index, not over a copy of the list (a large allocation for a wide tree): the
+        // list does not change while its children stop, since only the driver changes it
+        // and it is busy here.
+        let mut remaining = local.children.borrow().len();
+        if remaining > 0 {
             let children_started = budget.running_since();
-            for child in children.iter().rev() {
-                self.stop_node(child, StopReason::ParentStopping).await;
+            while remaining > 0 {
+                remaining -= 1;
+                let child = local.children.borrow().get(remaining).cloned();
+                if let Some(child) = child {
+                    self.stop_node(&child, StopReason::ParentStopping).await;
+                }
             }
             budget.extend_since(children_started);
         }
