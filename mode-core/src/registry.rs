@@ -37,9 +37,14 @@ impl Registry {
             self.0.remove(node.slot);
         }
     }
+}
 
-    /// Empties the registry, returning every service it held.
-    pub(crate) fn drain(&mut self) -> impl Iterator<Item = LocalRef> + '_ {
-        self.0.drain()
+impl IntoIterator for Registry {
+    type Item = LocalRef;
+    type IntoIter = core::iter::Map<slab::IntoIter<LocalRef>, fn((usize, LocalRef)) -> LocalRef>;
+
+    /// Every service the registry held.
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter().map(|(_, local)| local)
     }
 }

@@ -252,8 +252,11 @@ impl Drop for Driver {
         while let Some(command) = self.shared.next_command() {
             drop(command);
         }
-        let registry: Vec<LocalRef> = self.registry.borrow_mut().drain().collect();
-        for local in &registry {
+        // One service at a time, without collecting them first: a list that long would be
+        // a large allocation, for which the allocator first tidies up every small block
+        // the stop just freed.
+        let registry = core::mem::take(&mut *self.registry.borrow_mut());
+        for local in registry {
             local.node().tasks().cancel();
             local.node().notify_changed();
             local.children.borrow_mut().clear();
