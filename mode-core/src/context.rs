@@ -16,8 +16,8 @@ use crate::local::LocalRef;
 use crate::runtime::LocalBoxFuture;
 use crate::service::{AsyncClose, Service};
 use crate::state::State;
-use crate::task::OwnedTask;
-use crate::tree::{Driver, Resource, StartError};
+use crate::task::{boxed, OwnedTask};
+use crate::tree::{Deferred, Driver, Resource, StartError};
 
 /// The service's view of itself inside a hook.
 ///
@@ -102,21 +102,60 @@ impl Context<'_> {
     where
         F: Future<Output = Result> + 'static,
     {
-        let node = self.local.handle().node();
+        let node = self.local.node();
         let run = node.tasks();
-        if matches!(self.state(), State::Stopping | State::Stopped) || !run.enter() {
+        if matches!(self.state(), State::Stopping | State::Stopped) {
+            return Err(Error::ServiceStopped);
+        }
+        let mut deferred = self.local.deferred.borrow_mut();
+        let counted = match deferred.is_some() {
+            true => run.enter_from_driver(),
+            false => run.enter(),
+        };
+        if !counted {
             return Err(Error::ServiceStopped);
         }
         let task: LocalBoxFuture =
             Box::pin(OwnedTask::counted(future, run.for_task(), node.clone()));
-        let task = match self.local.local_deferred.borrow_mut().as_mut() {
-            Some(deferred) => {
-                deferred.push(task);
-                return Ok(());
-            }
-            None => task,
-        };
+        if let Some(deferred) = deferred.as_mut() {
+            deferred.push(Deferred::Local(task));
+            return Ok(());
+        }
+        drop(deferred);
         node.tree.spawner.spawn_local(task).map_err(Error::from)
+    }
+
+    /// Spawns a background task owned by this service: [`ServiceHandle::spawn`], from a
+    /// hook.
+    ///
+    /// Tasks a hook adds while its service starts wait in the driver's own list for the
+    /// start sequence's task step (no lock taken), and start there in the order added,
+    /// together with those of [`spawn_local`](Self::spawn_local); tasks added meanwhile
+    /// from other threads through a handle start after them.
+    ///
+    /// # Errors
+    ///
+    /// As [`ServiceHandle::spawn`].
+    pub fn spawn<F>(&self, future: F) -> Result<(), Error>
+    where
+        F: Future<Output = Result> + Send + 'static,
+    {
+        let mut deferred = self.local.deferred.borrow_mut();
+        let Some(list) = deferred.as_mut() else {
+            drop(deferred);
+            return self.handle().spawn(future);
+        };
+        let node = self.local.node();
+        let run = node.tasks();
+        if matches!(self.state(), State::Stopping | State::Stopped) || !run.enter_from_driver() {
+            return Err(Error::ServiceStopped);
+        }
+        list.push(Deferred::Send(boxed(OwnedTask::counted(
+            future,
+            run.for_task(),
+            node.clone(),
+        ))));
+        Ok(())
     }
 
     /// Keeps `value` until this service stops, then drops it (mode's `add_context`).

@@ -85,14 +85,14 @@ struct RunState {
 }
 
 /// A list that holds one element without allocating: most services spawn one task.
-enum Few<T> {
+pub(crate) enum Few<T> {
     None,
     One(T),
     Many(Vec<T>),
 }
 
 impl<T> Few<T> {
-    fn push(&mut self, item: T) {
+    pub(crate) fn push(&mut self, item: T) {
         *self = match core::mem::replace(self, Few::None) {
             Few::None => Few::One(item),
             Few::One(first) => Few::Many(alloc::vec![first, item]),
@@ -289,6 +289,21 @@ impl TaskRun {
             }
             open
         })
+    }
+
+    /// Counts a task in the run unless it is cancelled, without the lock, for the driver
+    /// while the start sequence defers the tasks its hooks add (in the driver's own list,
+    /// see `Context::spawn`); on `true`, create the task with [`OwnedTask::counted`].
+    ///
+    /// The lock orders admission against cancellation and reopening, which only the driver
+    /// does, so they cannot run meanwhile; and while the run defers tasks none of them
+    /// runs, so no task leaves it either.
+    pub(crate) fn enter_from_driver(&self) -> bool {
+        let open = !self.is_cancelled();
+        if open {
+            self.live.fetch_add(1, Ordering::AcqRel);
+        }
+        open
     }
 
     /// Admits a task made with [`OwnedTask::counted`] without [`enter`](Self::enter):

@@ -29,11 +29,12 @@ use crate::handle::{wait_for, ServiceHandle};
 use crate::local::LocalRef;
 use crate::node::{Command, Node, TreeShared};
 use crate::registry::Registry;
-use crate::runtime::{LocalBoxFuture, Spawner, Timer};
+use crate::runtime::{BoxFuture, LocalBoxFuture, Spawner, Timer};
 use crate::sequence::SequenceBlocks;
 use crate::service::{DynAsyncClose, DynService, Hook, Service};
 use crate::state::{State, StopReason, WaitingOn};
 use crate::supervisor::{Supervised, SupervisorState};
+use crate::task::Few;
 use crate::time::{Duration, Instant};
 use crate::timer_queue::{self, Clock, SharedTimerQueue, SleepUntil, TimerQueue};
 use crate::util::{race, Either};
@@ -196,6 +197,12 @@ pub(crate) enum StartError {
     Interrupted,
 }
 
+/// A task a hook added while its service starts, for the start sequence's task step.
+pub(crate) enum Deferred {
+    Send(BoxFuture),
+    Local(LocalBoxFuture),
+}
+
 /// A value or async resource owned by a service until it stops.
 pub(crate) enum Resource {
     Value(#[allow(dead_code)] Box<dyn Any>),
@@ -213,8 +220,9 @@ pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     /// (boxed: most services are not, and pay one pointer for it).
     pub(crate) supervisor: Option<Box<RefCell<SupervisorState>>>,
     pub(crate) resources: RefCell<Vec<Resource>>,
-    /// Local tasks spawned before the start sequence's task step; `None` after it.
-    pub(crate) local_deferred: RefCell<Option<Vec<LocalBoxFuture>>>,
+    /// Tasks the service's hooks added before the start sequence's task step, in order;
+    /// `None` after it. (Tasks added from other threads wait in the task run.)
+    pub(crate) deferred: RefCell<Option<Few<Deferred>>>,
     started_once: Cell<bool>,
     stop_timeout: Option<Duration>,
     wait_for_shutdown: bool,
@@ -281,7 +289,7 @@ impl Driver {
         let local = LocalNode {
             children: RefCell::new(Vec::new()),
             resources: RefCell::new(Vec::new()),
-            local_deferred: RefCell::new(Some(Vec::new())),
+            deferred: RefCell::new(Some(Few::None)),
             started_once: Cell::new(false),
             stop_timeout: service.stop_timeout(),
             wait_for_shutdown: service.wait_for_shutdown(),
@@ -457,7 +465,7 @@ impl Driver {
         let restarting = local.started_once.get();
         local.started_once.set(true);
         node.begin_run(restarting);
-        *local.local_deferred.borrow_mut() = Some(Vec::new());
+        *local.deferred.borrow_mut() = Some(Few::None);
         node.set_starting();
         let result = match local.service.try_borrow_mut() {
             Ok(mut service) => service.start_sequence(self, local, restarting).await,
@@ -501,15 +509,20 @@ impl Driver {
         self.start_hook_result(local, hook)?;
         check_stop(node)?;
 
-        // Background tasks, in the order they were added.
-        for task in node.tasks().take_deferred() {
-            if let Err(err) = node.tree.spawner.spawn(task) {
+        // Background tasks: the hooks' in the order they were added, then those added from
+        // other threads meanwhile.
+        let from_hooks = local.deferred.borrow_mut().take().unwrap_or(Few::None);
+        for task in from_hooks {
+            let spawned = match task {
+                Deferred::Send(task) => node.tree.spawner.spawn(task),
+                Deferred::Local(task) => node.tree.spawner.spawn_local(task),
+            };
+            if let Err(err) = spawned {
                 return Err(self.crashed(node, Box::new(err)));
             }
         }
-        let local_tasks = local.local_deferred.borrow_mut().take().unwrap_or_default();
-        for task in local_tasks {
-            if let Err(err) = node.tree.spawner.spawn_local(task) {
+        for task in node.tasks().take_deferred() {
+            if let Err(err) = node.tree.spawner.spawn(task) {
                 return Err(self.crashed(node, Box::new(err)));
             }
         }
@@ -635,7 +648,7 @@ impl Driver {
 
         let run = node.tasks();
         run.cancel();
-        local.local_deferred.borrow_mut().take();
+        local.deferred.borrow_mut().take();
         events::emit(node, Emit::Stopped);
 
         if local.wait_for_shutdown {
