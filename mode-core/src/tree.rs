@@ -965,6 +965,55 @@ mod tests {
         assert_eq!(node.restart_count(), 1);
     }
 
+    /// Spawns, from `on_start`, a task, a local task and a task through a handle on
+    /// another thread; each logs its first poll.
+    struct Mixed(Arc<std::sync::Mutex<Vec<&'static str>>>);
+
+    impl Service for Mixed {
+        async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+            let log = self.0.clone();
+            let handle = cx.handle().clone();
+            std::thread::spawn(move || {
+                handle.spawn(async move {
+                    log.lock().unwrap().push("from another thread");
+                    Ok(())
+                })
+            })
+            .join()
+            .unwrap()?;
+            let log = self.0.clone();
+            cx.spawn(async move {
+                log.lock().unwrap().push("first");
+                Ok(())
+            })?;
+            let log = self.0.clone();
+            cx.spawn_local(async move {
+                log.lock().unwrap().push("second, local");
+                Ok(())
+            })?;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_hooks_tasks_start_in_the_order_added_before_those_from_other_threads() {
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let rt = VirtualRuntime::new();
+        let tree = Tree::new(Mixed(log.clone()), rt.clone(), rt.clone());
+        let root = tree.handle();
+        let (reason, ()) = rt
+            .block_on(futures_lite::future::zip(tree.run(), async {
+                root.wait_until_running().await.unwrap();
+                root.stop().await;
+            }))
+            .unwrap();
+        assert!(matches!(reason, StopReason::Requested));
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["first", "second, local", "from another thread"]
+        );
+    }
+
     #[test]
     fn a_stop_whose_tasks_leave_on_cancellation_arms_no_timer() {
         let rt = VirtualRuntime::new();
