@@ -12,7 +12,7 @@
 //! The wrapper also turns a task's `Err` (or, with `std`, its panic) into a crash of its
 //! service, and treats [`Stopped`](crate::Stopped) as a clean exit.
 
-use crate::loom::plain::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::plain::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use crate::loom::plain::Arc;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -71,13 +71,24 @@ pub(crate) enum Admission {
 pub(crate) struct TaskRun {
     cancelled: AtomicBool,
     live: AtomicUsize,
+    /// Whether tasks are deferred ([`DEFERRING`], [`DEFERRED`]: some are) or spawned at
+    /// once ([`OPEN`]). Moves to `DEFERRED` under the lock, with the task queued; the
+    /// driver ends deferral with one swap, and takes the lock only if a task is queued.
+    deferral: AtomicU8,
     state: Mutex<RunState>,
 }
 
+/// Tasks are deferred until the start sequence's task step; none is queued yet.
+const DEFERRING: u8 = 0;
+/// Tasks are deferred, and some are queued in `RunState::deferred`.
+const DEFERRED: u8 = 1;
+/// The task step has passed: tasks are spawned at once.
+const OPEN: u8 = 2;
+
 struct RunState {
-    /// Tasks spawned before the start sequence reached its "start background tasks" step,
-    /// spawned there in the order they were added. `None` once that step has passed.
-    deferred: Option<Few<BoxFuture>>,
+    /// Tasks admitted from other threads before the start sequence reached its task step,
+    /// spawned there in the order they were added.
+    deferred: Few<BoxFuture>,
     /// The waker of each task that has been pending, by slot.
     wakers: Slots,
     /// The stop sequence waiting for the run to empty.
@@ -225,8 +236,9 @@ impl TaskRun {
         TaskRun {
             cancelled: AtomicBool::new(false),
             live: AtomicUsize::new(0),
+            deferral: AtomicU8::new(DEFERRING),
             state: Mutex::new(RunState {
-                deferred: Some(Few::None),
+                deferred: Few::None,
                 wakers: Slots::default(),
                 stopper: None,
             }),
@@ -256,7 +268,8 @@ impl TaskRun {
         // `OwnedTask::poll`).
         let (deferred, wakers) = self.state.with(|state| {
             self.cancelled.store(true, Ordering::Release);
-            (state.deferred.take(), state.wakers.drain())
+            let deferred = core::mem::replace(&mut state.deferred, Few::None);
+            (deferred, state.wakers.drain())
         });
         drop(deferred);
         wakers.into_iter().for_each(Waker::wake);
@@ -273,7 +286,8 @@ impl TaskRun {
                 return false;
             }
             self.cancelled.store(false, Ordering::Release);
-            state.deferred = Some(Few::None);
+            self.deferral.store(DEFERRING, Ordering::Release);
+            state.deferred = Few::None;
             state.stopper = None;
             true
         })
@@ -316,21 +330,34 @@ impl TaskRun {
             if self.is_cancelled() {
                 return Admission::Refused(task);
             }
-            match &mut state.deferred {
-                Some(list) => {
-                    list.push(task);
-                    Admission::Deferred
-                }
-                None => Admission::Spawn(task),
+            // Only here (under the lock) does deferral move to `DEFERRED`, and only the
+            // driver's `take_deferred` moves it on to `OPEN`.
+            let deferring = self.deferral.load(Ordering::Acquire) == DEFERRED
+                || self
+                    .deferral
+                    .compare_exchange(DEFERRING, DEFERRED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+            if deferring {
+                state.deferred.push(task);
+                Admission::Deferred
+            } else {
+                Admission::Spawn(task)
             }
         })
     }
 
-    /// Ends deferral and returns the queued tasks in the order they were added.
+    /// Ends deferral and returns the queued tasks in the order they were added. Driver
+    /// only.
+    ///
+    /// Takes the lock only if a task was queued: one that is queued concurrently either
+    /// marks the run `DEFERRED` before the swap below (then this waits for its section to
+    /// end, and takes it), or finds it `OPEN` and is spawned by its caller.
     pub(crate) fn take_deferred(&self) -> FewIter<BoxFuture> {
+        if self.deferral.swap(OPEN, Ordering::AcqRel) != DEFERRED {
+            return Few::None.into_iter();
+        }
         self.state
-            .with(|state| state.deferred.take())
-            .unwrap_or(Few::None)
+            .with(|state| core::mem::replace(&mut state.deferred, Few::None))
             .into_iter()
     }
 
