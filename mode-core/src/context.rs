@@ -108,9 +108,11 @@ impl Context<'_> {
             return Err(Error::ServiceStopped);
         }
         let mut deferred = self.local.deferred.borrow_mut();
-        let counted = match deferred.is_some() {
-            true => run.enter_from_driver(),
-            false => run.enter(),
+        // While the service starts, the task waits in the driver's list (see `spawn`).
+        let counted = if deferred.is_some() {
+            run.enter_from_driver()
+        } else {
+            run.enter()
         };
         if !counted {
             return Err(Error::ServiceStopped);

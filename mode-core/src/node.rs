@@ -11,11 +11,14 @@
 //!
 //! - Only the driver changes [`State`]; handles and tasks only set flags and queue
 //!   [`Command`]s, then notify the driver ([`TreeShared::wake`]).
-//! - Every change a waiter may care about (state, stop flag, crash, shutdown flag,
-//!   children) is followed by [`Node::notify_changed`], after the change is visible, so
-//!   waiters that check, listen ([`Node::listen_changes`]) and check again never miss it.
-//!   Most changes have no waiter: the node counts its listeners so that those changes
-//!   skip the event (whose notification takes a lock) altogether.
+//! - Every change a waiter may care about (state, stop flag, crash, shutdown flag, a
+//!   finished start, children) is followed by [`Node::notify_changed`], after the change
+//!   is visible, so waiters that check, listen ([`Node::listen_changes`]) and check again
+//!   never miss it; the most frequent ones (state, stop flag, a finished start) are made
+//!   with a `SeqCst` store or read-modify-write and use the fence-free
+//!   `notify_after_seq_cst_change` instead. Entering `Starting` notifies nobody: no waiter
+//!   waits for it. Most changes have no waiter: the node counts its listeners so that
+//!   those changes skip the event (whose notification takes a lock) altogether.
 //! - Lock order: a node's `inner` lock is never held while another node's is taken, nor
 //!   while waking, logging or running user code.
 
