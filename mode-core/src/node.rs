@@ -118,8 +118,10 @@ impl TreeShared {
         self.finished.load(Ordering::Acquire)
     }
 
+    /// Marks the tree finished. `SeqCst`, so that the driver can then release each node's
+    /// waiters with `notify_after_seq_cst_change` (their conditions read the flag).
     pub(crate) fn set_finished(&self) {
-        self.finished.store(true, Ordering::Release);
+        self.finished.store(true, Ordering::SeqCst);
     }
 
     pub(crate) fn default_stop_timeout(&self) -> Duration {
@@ -302,7 +304,7 @@ impl Node {
     /// fence comes after the change, and the listener's re-check sees it. A fence costs
     /// more than the `SeqCst` store it replaces (an `mfence` against an `xchg` on x86), and
     /// state changes are the driver's most frequent notifications.
-    fn notify_after_seq_cst_change(&self) {
+    pub(crate) fn notify_after_seq_cst_change(&self) {
         if self.listeners.load(Ordering::SeqCst) != 0 {
             self.changed.notify(usize::MAX);
         }

@@ -390,12 +390,14 @@ impl TaskRun {
         })
     }
 
-    /// Stores `waker` for the task in `slot` (taking a free slot the first time).
-    fn register(&self, slot: &mut Option<usize>, waker: &Waker) {
+    /// Stores `waker` for the task in `slot` (taking a free slot the first time); returns
+    /// the identity of the stored clone.
+    fn register(&self, slot: &mut Option<usize>, waker: &Waker) -> WakerId {
         self.state.with(|state| {
             let index = *slot.get_or_insert_with(|| state.wakers.take());
-            *state.wakers.get(index) = Some(waker.clone());
-        });
+            let stored = state.wakers.get(index).insert(waker.clone());
+            WakerId::of(stored)
+        })
     }
 
     /// Forgets a task: frees its slot and, if it was the last, wakes the stop sequence.
@@ -422,8 +424,9 @@ pin_project_lite::pin_project! {
         node: Arc<Node>,
         // This task's waker slot in the run, once it has been pending.
         slot: Option<usize>,
-        // The waker last stored in that slot, to skip the lock when it has not changed.
-        registered: Option<Waker>,
+        // The identity of the waker last stored in that slot, to skip the lock when it has
+        // not changed (see `WakerId`).
+        registered: Option<WakerId>,
     }
 
     impl<F> PinnedDrop for OwnedTask<F> {
@@ -479,13 +482,8 @@ where
             }
             return Poll::Ready(());
         }
-        if !this
-            .registered
-            .as_ref()
-            .is_some_and(|waker| waker.will_wake(cx.waker()))
-        {
-            run.register(this.slot, cx.waker());
-            *this.registered = Some(cx.waker().clone());
+        if *this.registered != Some(WakerId::of(cx.waker())) {
+            *this.registered = Some(run.register(this.slot, cx.waker()));
         }
         // Re-check after registering: a cancel that took the wakers before our registration
         // set the flag first, so it is visible here.
@@ -494,6 +492,26 @@ where
             return Poll::Ready(());
         }
         Poll::Pending
+    }
+}
+
+/// What `Waker::will_wake` compares (the data pointer and the vtable), kept as addresses:
+/// a task compares the waker it is polled with against the clone it stored in its run's
+/// slot without holding a clone of its own. The stored clone stays in the slot, alive,
+/// until the task leaves or the run is cancelled (after which the task never registers
+/// again), so its addresses cannot be reused meanwhile by another waker.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct WakerId {
+    data: usize,
+    vtable: usize,
+}
+
+impl WakerId {
+    fn of(waker: &Waker) -> Self {
+        WakerId {
+            data: waker.data().addr(),
+            vtable: core::ptr::from_ref(waker.vtable()).addr(),
+        }
     }
 }
 

@@ -266,7 +266,8 @@ impl Drop for Driver {
         let registry = core::mem::take(&mut *self.registry.borrow_mut());
         for local in registry {
             local.node().tasks().cancel();
-            local.node().notify_changed();
+            // After `set_finished` above: waiters' conditions see the tree finished.
+            local.node().notify_after_seq_cst_change();
             local.children.borrow_mut().clear();
         }
     }
