@@ -126,8 +126,8 @@ impl<T> Future for SequenceBox<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         // SAFETY: the future is valid until the box drops it, and pinned: it never moves
         // out of its block (the box only holds a pointer to it, and moving the box moves
-        // the pointer).
-        unsafe { Pin::new_unchecked(&mut *self.get_unchecked_mut().future.as_ptr()) }.poll(cx)
+        // the pointer, which is why the box itself is `Unpin`).
+        unsafe { Pin::new_unchecked(&mut *self.get_mut().future.as_ptr()) }.poll(cx)
     }
 }
 
