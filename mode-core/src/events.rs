@@ -159,7 +159,7 @@ pub(crate) fn emit(node: &Node, event: Emit<'_>) {
     let logged = event.level() <= log::max_level();
     let observed = node.tree.has_observers();
     if logged || observed {
-        deliver(node, &event, logged, observed);
+        deliver(node, &event, logged);
     }
 }
 
@@ -179,16 +179,14 @@ impl Emit<'_> {
 }
 
 #[inline(never)]
-fn deliver(node: &Node, event: &Emit<'_>, logged: bool, observed: bool) {
+fn deliver(node: &Node, event: &Emit<'_>, logged: bool) {
     if logged {
         log_event(node, event);
     }
-    if observed {
-        if let Some(observers) = node.tree.observers() {
-            let info = node.info();
-            for observer in &observers {
-                observer.observe(&info, event);
-            }
+    if let Some(observers) = node.tree.observers() {
+        let info = node.info();
+        for observer in &observers {
+            observer.observe(&info, event);
         }
     }
 }

@@ -96,7 +96,9 @@ struct RunState {
 }
 
 /// A list that holds one element without allocating: most services spawn one task.
+#[derive(Default)]
 pub(crate) enum Few<T> {
+    #[default]
     None,
     One(T),
     Many(Vec<T>),
@@ -104,7 +106,7 @@ pub(crate) enum Few<T> {
 
 impl<T> Few<T> {
     pub(crate) fn push(&mut self, item: T) {
-        *self = match core::mem::replace(self, Few::None) {
+        *self = match core::mem::take(self) {
             Few::None => Few::One(item),
             Few::One(first) => Few::Many(alloc::vec![first, item]),
             Few::Many(mut list) => {
@@ -268,7 +270,7 @@ impl TaskRun {
         // `OwnedTask::poll`).
         let (deferred, wakers) = self.state.with(|state| {
             self.cancelled.store(true, Ordering::Release);
-            let deferred = core::mem::replace(&mut state.deferred, Few::None);
+            let deferred = core::mem::take(&mut state.deferred);
             (deferred, state.wakers.drain())
         });
         drop(deferred);
@@ -357,7 +359,7 @@ impl TaskRun {
             return Few::None.into_iter();
         }
         self.state
-            .with(|state| core::mem::replace(&mut state.deferred, Few::None))
+            .with(|state| core::mem::take(&mut state.deferred))
             .into_iter()
     }
 
