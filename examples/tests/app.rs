@@ -24,8 +24,8 @@ async fn exercise<T: Timer>(tree: Tree<T>, bound: BoundAddr) {
         root.stop().await;
         lines
     };
-    let (reason, lines) = futures_lite::future::zip(tree.run(), client).await;
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    let (exit, lines) = futures_lite::future::zip(tree.run(), client).await;
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert!(lines[0].contains("you are visitor 1;"), "{lines:?}");
     assert!(lines[1].contains("you are visitor 2;"), "{lines:?}");
     assert!(root.children().iter().all(|c| c.state() == State::Stopped));

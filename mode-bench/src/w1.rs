@@ -216,7 +216,7 @@ fn mode_rep<B: Backend>(backend: &B, shape: Shape) -> Rep {
             polled: Arc::clone(&polled),
         });
         let root = tree.handle();
-        let (reason, (t1, idle, t2)) = zip(tree.run(), async {
+        let (exit, (t1, idle, t2)) = zip(tree.run(), async {
             root.wait_until_running().await.expect("the tree starts");
             polled.wait_for(backend, units).await;
             let t1 = Mark::now();
@@ -229,7 +229,7 @@ fn mode_rep<B: Backend>(backend: &B, shape: Shape) -> Rep {
         let t3 = Mark::now();
         // A handle keeps its service's node (and so the whole subtree's nodes) alive.
         drop(root);
-        assert!(!reason.is_failure(), "the tree stopped with {reason}");
+        assert!(!exit.is_failure(), "the tree stopped with {exit}");
         finish(base, t0, t1, idle, t2, t3, units)
     })
 }

@@ -188,14 +188,14 @@ fn mode_rep<B: Backend>(backend: &B, config: Config, behavior: MissedTickBehavio
             ticks: Arc::clone(&ticks),
         });
         let root = tree.handle();
-        let (reason, rep) = zip(tree.run(), async {
+        let (exit, rep) = zip(tree.run(), async {
             root.wait_until_running().await.expect("the tree starts");
             let rep = window(backend, &ticks, config).await;
             root.stop().await;
             rep
         })
         .await;
-        assert!(!reason.is_failure(), "the tree stopped with {reason}");
+        assert!(!exit.is_failure(), "the tree stopped with {exit}");
         rep
     })
 }

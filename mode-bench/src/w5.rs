@@ -157,12 +157,12 @@ fn mode_rep<B: Backend>(backend: &B, kind: Kind, config: Config) -> f64 {
             });
         let tree = backend.tree(supervisor);
         let root = tree.handle();
-        let (reason, ()) = zip(tree.run(), async {
+        let (exit, ()) = zip(tree.run(), async {
             rounds.wait_done().await;
             root.stop().await;
         })
         .await;
-        assert!(!reason.is_failure(), "the tree stopped with {reason}");
+        assert!(!exit.is_failure(), "the tree stopped with {exit}");
     });
     rounds.median_us()
 }

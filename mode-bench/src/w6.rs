@@ -60,14 +60,14 @@ fn mode_rep<B: Backend>(backend: &B, config: Config, series: &mut Series) {
         let polled = Arc::new(Polled::default());
         let tree = backend.tree(Root::flat(config.services, Arc::clone(&polled)));
         let root = tree.handle();
-        let (reason, ()) = zip(tree.run(), async {
+        let (exit, ()) = zip(tree.run(), async {
             root.wait_until_running().await.expect("the tree starts");
             polled.wait_for(backend, config.services).await;
             idle(backend, config.window, series).await;
             root.stop().await;
         })
         .await;
-        assert!(!reason.is_failure(), "the tree stopped with {reason}");
+        assert!(!exit.is_failure(), "the tree stopped with {exit}");
     });
 }
 

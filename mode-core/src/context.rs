@@ -5,6 +5,7 @@
 //! that are not `Send`, and owning resources that close when the service stops.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::any::Any;
 use core::future::Future;
 use core::ops::Deref;
@@ -15,9 +16,10 @@ use crate::handle::ServiceHandle;
 use crate::local::LocalRef;
 use crate::runtime::LocalBoxFuture;
 use crate::service::{AsyncClose, Service};
+use crate::start::StartError;
 use crate::state::State;
 use crate::task::{boxed, OwnedTask};
-use crate::tree::{Deferred, Driver, Resource, StartError};
+use crate::tree::{Deferred, Driver, Resource};
 
 /// The service's view of itself inside a hook.
 ///
@@ -83,7 +85,11 @@ impl Context<'_> {
         if state == State::Running {
             match Box::pin(self.driver.start_node(&child)).await {
                 Ok(()) => {}
-                Err(StartError::Crashed(crash)) => return Err(Error::Crashed(crash)),
+                Err(StartError::Crashed(crash)) => {
+                    // The caller is told: the crash is theirs to handle.
+                    crash.mark_handled();
+                    return Err(Error::Crashed(crash));
+                }
                 Err(StartError::Interrupted) => return Err(Error::ServiceStopped),
             }
         }
@@ -197,6 +203,8 @@ impl Context<'_> {
 pub struct Dependencies<'a> {
     pub(crate) driver: &'a Driver,
     pub(crate) parent: &'a LocalRef,
+    /// Where the children declared here wait for their own `on_init_dependencies`.
+    pub(crate) declared: &'a mut Vec<LocalRef>,
 }
 
 impl core::fmt::Debug for Dependencies<'_> {
@@ -211,10 +219,12 @@ impl Dependencies<'_> {
     /// Declares `service` as a child; children start in the order declared. Returns its
     /// handle, valid for the life of the tree.
     pub fn add(&mut self, service: impl Service) -> ServiceHandle {
-        self.driver
-            .create_node(service, Some(self.parent), ChildKind::Declared)
-            .handle()
-            .clone()
+        let child = self
+            .driver
+            .new_node(service, Some(self.parent), ChildKind::Declared);
+        let handle = child.handle().clone();
+        self.declared.push(child);
+        handle
     }
 
     /// The parent's handle.

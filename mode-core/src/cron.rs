@@ -1038,8 +1038,8 @@ mod tests {
         let rt = VirtualRuntime::new();
         let tree =
             Tree::new(probe, rt.clone(), rt.clone()).with_wall_clock_origin(utc(2025, 1, 1, 0, 0));
-        let reason = rt.block_on(tree.run()).unwrap();
-        assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+        let exit = rt.block_on(tree.run()).unwrap();
+        assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
         let calls = calls.lock().unwrap().clone();
         calls
     }

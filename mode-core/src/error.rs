@@ -5,6 +5,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::Arc;
 use crate::runtime::SpawnError;
 use crate::time::Duration;
@@ -51,6 +52,9 @@ pub struct Crash {
 struct CrashInner {
     service: Cow<'static, str>,
     error: BoxError,
+    /// Whether a supervisor, or the stop of the tree, acted on the crash (shared by every
+    /// service that records it on its way up).
+    handled: AtomicBool,
 }
 
 impl Crash {
@@ -60,8 +64,19 @@ impl Crash {
             inner: Arc::new(CrashInner {
                 service: service.into(),
                 error,
+                handled: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Marks the crash handled: a supervisor or the stop of the tree acted on it.
+    pub(crate) fn mark_handled(&self) {
+        self.inner.handled.store(true, Ordering::Release);
+    }
+
+    /// Marks the crash handled; whether it was not before.
+    pub(crate) fn take_unhandled(&self) -> bool {
+        !self.inner.handled.swap(true, Ordering::AcqRel)
     }
 
     /// The label of the service that crashed.
@@ -225,6 +240,9 @@ pub enum Error {
     Crashed(Crash),
     /// The tree that runs the service has finished; nothing drives it any more.
     TreeFinished,
+    /// A stop of the service (or of an ancestor) was requested before the restart started
+    /// it again: the stop wins, and the service stays stopped.
+    RestartCancelled,
 }
 
 impl fmt::Display for Error {
@@ -239,6 +257,7 @@ impl fmt::Display for Error {
             Error::Spawn(err) => write!(f, "spawn failed: {err}"),
             Error::Crashed(crash) => fmt::Display::fmt(crash, f),
             Error::TreeFinished => f.write_str("the service tree is no longer running"),
+            Error::RestartCancelled => f.write_str("the restart was cancelled by a stop"),
         }
     }
 }

@@ -161,26 +161,49 @@ impl ServiceHandle {
 
     /// Asks the service to stop and returns a future that completes once it has stopped.
     ///
-    /// The request is made at once, whether or not the future is awaited. Stopping a
-    /// service that never started, or that has stopped, does nothing; concurrent calls stop
-    /// it once. The stop runs in the task that drives the tree: do not await the stop of a
-    /// service (or of an ancestor) from inside its own hooks, which that task is running.
+    /// The request is made at once, whether or not the future is awaited, and is executed
+    /// in order with the other requests for the tree: the future completes once the
+    /// request has been executed, and the service is then stopped. Stopping a service that
+    /// never started, or that has stopped, does nothing; concurrent calls stop it once.
+    ///
+    /// A stop requested while a restart of the service is pending or under way wins: the
+    /// restart does not start the service again, and returns
+    /// [`Error::RestartCancelled`].
+    ///
+    /// The stop runs in the task that drives the tree: do not await the stop of a service
+    /// (or of an ancestor) from inside its own hooks, which that task is running.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future only stops waiting; the stop goes on.
     pub fn stop(&self) -> impl Future<Output = ()> + Send + 'static {
-        self.request_stop();
-        self.wait_until_stopped()
+        let request = self.queue_stop();
+        let node = self.node.clone();
+        async move {
+            if let Some(number) = request {
+                wait_for(&node, || {
+                    (node.stop_request_is_done(number) || node.tree.is_finished()).then_some(())
+                })
+                .await;
+            }
+        }
     }
 
     /// Asks the service to stop, without waiting: [`stop`](Self::stop) for callers that do
     /// not await, such as a hook stopping its own service or a signal handler.
     pub fn request_stop(&self) {
-        if matches!(self.state(), State::Starting | State::Running) {
-            self.node.set_stop_reason_if_unset(StopReason::Requested);
-            self.node.request_stop();
+        self.queue_stop();
+    }
+
+    /// Queues a stop request; its number, or `None` if the tree no longer runs.
+    fn queue_stop(&self) -> Option<u64> {
+        if self.node.tree.is_finished() {
+            return None;
         }
+        if self.state().is_active() {
+            self.node.set_stop_reason_if_unset(StopReason::Requested);
+        }
+        Some(self.node.request_stop())
     }
 
     /// Starts a service that was never started or was stopped, and waits until it runs.

@@ -39,17 +39,17 @@
 //! let rt = VirtualRuntime::new();
 //! let tree = Tree::new(App, rt.clone(), rt.clone());
 //! let app = tree.handle();
-//! let reason = rt
+//! let exit = rt
 //!     .block_on(async {
-//!         let (reason, ()) = futures_lite::future::zip(tree.run(), async {
+//!         let (exit, ()) = futures_lite::future::zip(tree.run(), async {
 //!             app.wait_until_running().await.unwrap();
 //!             app.stop().await;
 //!         })
 //!         .await;
-//!         reason
+//!         exit
 //!     })
 //!     .unwrap();
-//! assert!(!reason.is_failure());
+//! assert!(!exit.is_failure());
 //! ```
 //!
 //! # Lifecycle
@@ -136,6 +136,7 @@ mod context;
 pub mod cron;
 mod error;
 pub mod events;
+mod exit;
 pub mod graph;
 mod handle;
 mod interval;
@@ -148,7 +149,9 @@ mod registry;
 pub mod runtime;
 mod sequence;
 mod service;
+mod start;
 mod state;
+mod stop;
 pub mod supervisor;
 pub mod sync;
 mod task;
@@ -168,6 +171,7 @@ pub use context::{Context, Dependencies};
 #[cfg(feature = "cron")]
 pub use cron::{CronError, CronErrorKind, Crontab};
 pub use error::{BoxError, Crash, Error, Panicked, Result, Stopped, WaitError};
+pub use exit::{Exit, StopFailure, UncleanStop};
 pub use graph::Graph;
 pub use handle::ServiceHandle;
 pub use interval::MissedTickBehavior;

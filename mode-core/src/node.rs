@@ -215,7 +215,14 @@ struct NodeInner {
     restart_count: u32,
     /// Why the last start failed; `None` if it succeeded (or none finished yet).
     start_error: Option<Error>,
+    /// Whether a [`Command::Stop`] for the node waits in the queue (the driver clears it
+    /// when it takes the command).
     stop_queued: bool,
+    /// Stop requests queued so far: each [`Command::Stop`] carries the next number, and a
+    /// `stop()` waits until the driver has executed the one it joined.
+    stops_requested: u64,
+    /// The number of the last [`Command::Stop`] the driver executed.
+    stops_done: u64,
 }
 
 impl core::fmt::Debug for Node {
@@ -272,6 +279,8 @@ impl Node {
                 restart_count: 0,
                 start_error: None,
                 stop_queued: false,
+                stops_requested: 0,
+                stops_done: 0,
             }),
             local: LocalSlot::new(local),
         });
@@ -349,11 +358,16 @@ impl Node {
     ///
     /// The subtree is walked once per start: a stop flags the tree from its top, and the
     /// stop of each node below then finds its subtree flagged already (a restart clears
-    /// the mark, and a crash sets the flag without it).
+    /// the mark, and a crash sets the flag without it). The walk keeps its own list, so
+    /// the depth of the tree costs no stack.
     pub(crate) fn flag_stop(&self) {
-        if self.raise_stop_flag() {
-            for child in self.children() {
-                child.flag_stop();
+        if !self.raise_stop_flag() {
+            return;
+        }
+        let mut below = self.children();
+        while let Some(node) = below.pop() {
+            if node.raise_stop_flag() {
+                below.extend(node.children());
             }
         }
     }
@@ -470,7 +484,6 @@ impl Node {
             inner.stop_reason = None;
             inner.crash = None;
             inner.crash_reported = false;
-            inner.stop_queued = false;
             // The first start keeps the run opened at creation, with any task spawned
             // before it; a restart reopens the run its stop cancelled, or opens a fresh
             // one if tasks of the old run are still there (the stop timed out).
@@ -514,6 +527,42 @@ impl Node {
             self.notify_changed();
         }
         (crash, new)
+    }
+
+    /// Records `crash`, which comes from a descendant and was reported there, as this
+    /// node's crash (unless it has one): it stops the node, and is not reported again.
+    pub(crate) fn inherit_crash(&self, crash: Crash) -> Crash {
+        let (crash, new) = self.record_crash(crash);
+        if new {
+            self.inner.with(|inner| inner.crash_reported = true);
+        }
+        crash
+    }
+
+    /// Whether a stop request waits in the command queue.
+    pub(crate) fn stop_queued(&self) -> bool {
+        self.inner.with(|inner| inner.stop_queued)
+    }
+
+    /// The driver takes the queued [`Command::Stop`]: returns its number, for
+    /// [`stop_request_done`](Self::stop_request_done).
+    pub(crate) fn take_stop_request(&self) -> u64 {
+        self.inner.with(|inner| {
+            inner.stop_queued = false;
+            inner.stops_requested
+        })
+    }
+
+    /// The driver executed the stop request `number`: wakes the `stop()`s waiting for it.
+    pub(crate) fn stop_request_done(&self, number: u64) {
+        self.inner
+            .with(|inner| inner.stops_done = inner.stops_done.max(number));
+        self.notify_changed();
+    }
+
+    /// Whether the driver has executed the stop request `number`.
+    pub(crate) fn stop_request_is_done(&self, number: u64) -> bool {
+        self.inner.with(|inner| inner.stops_done >= number)
     }
 
     /// The recorded crash, if it was not reported yet; marks it reported. Whoever reports
@@ -560,8 +609,10 @@ pub(crate) trait SharedNode {
     /// logs it when it takes the command, so crash lines keep their order in the log.
     fn crash_from_task(&self, error: BoxError);
 
-    /// Queues a stop once, whatever the number of concurrent callers.
-    fn request_stop(&self);
+    /// Queues a stop of the node, unless one is queued already, and flags the subtree if
+    /// it runs. Returns the number of the queued request, which the driver passes to
+    /// [`Node::stop_request_done`] once it executed it.
+    fn request_stop(&self) -> u64;
 }
 
 impl SharedNode for Arc<Node> {
@@ -572,13 +623,42 @@ impl SharedNode for Arc<Node> {
         }
     }
 
-    fn request_stop(&self) {
-        let first = self
-            .inner
-            .with(|inner| !core::mem::replace(&mut inner.stop_queued, true));
-        self.flag_stop();
+    fn request_stop(&self) -> u64 {
+        let (number, first) = self.inner.with(|inner| {
+            let first = !core::mem::replace(&mut inner.stop_queued, true);
+            if first {
+                inner.stops_requested += 1;
+            }
+            (inner.stops_requested, first)
+        });
+        if matches!(
+            self.state(),
+            State::Starting | State::Running | State::Stopping
+        ) {
+            self.flag_stop();
+        }
         if first {
             self.tree.send(Command::Stop(self.clone()));
+        }
+        number
+    }
+}
+
+impl<S: ?Sized> Drop for Node<S> {
+    /// Takes the children down one level at a time: a node whose last owner is this one
+    /// gives up its own children first, so dropping a deep tree costs no stack per level.
+    fn drop(&mut self) {
+        let mut orphans = self
+            .inner
+            .with(|inner| core::mem::take(&mut inner.children));
+        while let Some(child) = orphans.pop() {
+            if Arc::strong_count(&child) == 1 {
+                orphans.extend(
+                    child
+                        .inner
+                        .with(|inner| core::mem::take(&mut inner.children)),
+                );
+            }
         }
     }
 }

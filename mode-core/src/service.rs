@@ -24,10 +24,10 @@ use crate::context::{Context, Dependencies};
 use crate::error::Result;
 use crate::local::LocalRef;
 use crate::sequence::SequenceBox;
-use crate::state::WaitingOn;
+use crate::start::StartError;
 use crate::task::CatchPanic;
 use crate::time::Duration;
-use crate::tree::{Driver, StartError, StopBudget};
+use crate::tree::Driver;
 
 /// A unit of a program that can be started, stopped, restarted and supervised.
 ///
@@ -161,6 +161,7 @@ fn last_separator(path: &str) -> Option<usize> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hook {
     FirstStart,
+    Started,
     Stop,
     Shutdown,
     Restart,
@@ -170,6 +171,7 @@ impl Hook {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Hook::FirstStart => "on_first_start",
+            Hook::Started => "on_started",
             Hook::Stop => "on_stop",
             Hook::Shutdown => "on_shutdown",
             Hook::Restart => "on_restart",
@@ -177,32 +179,34 @@ impl Hook {
     }
 }
 
-/// The future of a service's start or stop sequence.
+/// The future of a hook, or of several with the driver's steps between them.
 pub(crate) type SequenceFuture<'a, T> = SequenceBox<'a, T>;
 
-/// [`Service`] made object safe: one boxed future per start or stop sequence, holding the
-/// hooks' futures inline; the steps between the hooks are the driver's, shared by every
-/// service type.
+/// [`Service`] made object safe: one future in the driver's reused blocks per run of
+/// hooks, holding the hooks' futures inline; the steps between the hooks are the driver's,
+/// shared by every service type. A start runs two (its head up to the background tasks,
+/// then `on_started` once the children run), a stop one per hook.
 pub(crate) trait DynService: 'static {
     fn label(&self) -> Cow<'static, str>;
     fn log_target(&self) -> &'static str;
     fn init_dependencies(&mut self, deps: &mut Dependencies<'_>);
     fn stop_timeout(&self) -> Option<Duration>;
     fn wait_for_shutdown(&self) -> bool;
-    /// The start sequence after the state became `Starting` (see [`Driver::start_node`]).
-    fn start_sequence<'a>(
+    /// The head of a start, once the state is `Starting` (see `start.rs`):
+    /// `on_first_start` (or `on_restart`), `Starting...`, `on_start`, the tasks.
+    fn start_head<'a>(
         &'a mut self,
         driver: &'a Driver,
         local: &'a LocalRef,
         restarting: bool,
     ) -> SequenceFuture<'a, Result<(), StartError>>;
-    /// The stop sequence after the state became `Stopping` (see [`Driver::stop_node`]).
-    fn stop_sequence<'a>(
+    /// One hook (`on_started`, `on_stop` or `on_shutdown`), a panic caught as an error.
+    fn run_hook<'a>(
         &'a mut self,
+        hook: Hook,
         driver: &'a Driver,
         local: &'a LocalRef,
-        budget: &'a mut StopBudget<'_>,
-    ) -> SequenceFuture<'a, ()>;
+    ) -> SequenceFuture<'a, Result>;
     /// The service as `Any`, so the engine can recognise its own service types (a
     /// [`Supervisor`](crate::Supervisor)) when they join a tree.
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -229,7 +233,7 @@ impl<S: Service> DynService for S {
         Service::wait_for_shutdown(self)
     }
 
-    fn start_sequence<'a>(
+    fn start_head<'a>(
         &'a mut self,
         driver: &'a Driver,
         local: &'a LocalRef,
@@ -244,27 +248,25 @@ impl<S: Service> DynService for S {
             };
             driver.before_on_start(local, first)?;
             let start = CatchPanic::new(self.on_start(&cx)).await;
-            driver.after_on_start(local, start).await?;
-            let started = CatchPanic::new(self.on_started(&cx)).await;
-            driver.start_hook_result(local, started)
+            driver.after_on_start(local, start)
         })
     }
 
-    fn stop_sequence<'a>(
+    fn run_hook<'a>(
         &'a mut self,
+        hook: Hook,
         driver: &'a Driver,
         local: &'a LocalRef,
-        budget: &'a mut StopBudget<'_>,
-    ) -> SequenceFuture<'a, ()> {
+    ) -> SequenceFuture<'a, Result> {
         driver.sequences.boxed(async move {
             let cx = Context { driver, local };
-            let stop = CatchPanic::new(self.on_stop(&cx));
-            let stop = budget.bounded(stop, WaitingOn::OnStop).await;
-            driver.stop_hook_result(local, Hook::Stop, stop);
-            driver.stop_steps(local, budget).await;
-            let shutdown = CatchPanic::new(self.on_shutdown(&cx));
-            let shutdown = budget.bounded(shutdown, WaitingOn::OnShutdown).await;
-            driver.stop_hook_result(local, Hook::Shutdown, shutdown);
+            match hook {
+                Hook::Started => CatchPanic::new(self.on_started(&cx)).await,
+                Hook::Stop => CatchPanic::new(self.on_stop(&cx)).await,
+                Hook::Shutdown => CatchPanic::new(self.on_shutdown(&cx)).await,
+                Hook::FirstStart => CatchPanic::new(self.on_first_start(&cx)).await,
+                Hook::Restart => CatchPanic::new(self.on_restart(&cx)).await,
+            }
         })
     }
 
@@ -295,22 +297,22 @@ impl DynService for Box<dyn DynService> {
         (**self).wait_for_shutdown()
     }
 
-    fn start_sequence<'a>(
+    fn start_head<'a>(
         &'a mut self,
         driver: &'a Driver,
         local: &'a LocalRef,
         restarting: bool,
     ) -> SequenceFuture<'a, Result<(), StartError>> {
-        (**self).start_sequence(driver, local, restarting)
+        (**self).start_head(driver, local, restarting)
     }
 
-    fn stop_sequence<'a>(
+    fn run_hook<'a>(
         &'a mut self,
+        hook: Hook,
         driver: &'a Driver,
         local: &'a LocalRef,
-        budget: &'a mut StopBudget<'_>,
-    ) -> SequenceFuture<'a, ()> {
-        (**self).stop_sequence(driver, local, budget)
+    ) -> SequenceFuture<'a, Result> {
+        (**self).run_hook(hook, driver, local)
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

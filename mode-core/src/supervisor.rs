@@ -268,8 +268,8 @@ impl Backoff {
 ///
 /// // Worker crashes at once every time: restarted after 100 ms, then after 200 ms; the
 /// // third crash exceeds 2 restarts within 60 s, and the supervisor gives up.
-/// let reason = rt.block_on(tree.run()).unwrap();
-/// let crash = reason.crash().unwrap();
+/// let exit = rt.block_on(tree.run()).unwrap();
+/// let crash = exit.reason().crash().unwrap();
 /// assert_eq!(crash.service(), "Workers");
 /// assert_eq!(
 ///     crash.error().to_string(),
@@ -535,10 +535,10 @@ impl SupervisorHandle {
 ///     .max_restarts(0, Duration::from_secs(1))
 ///     .child(Db);
 /// let rt = VirtualRuntime::new();
-/// let reason = rt
+/// let exit = rt
 ///     .block_on(Tree::new(supervisor, rt.clone(), rt.clone()).run())
 ///     .unwrap();
-/// let crash = reason.crash().unwrap();
+/// let crash = exit.reason().crash().unwrap();
 /// let error: &SupervisorError = crash.error().downcast_ref().unwrap();
 /// assert_eq!(error.child(), "Db");
 /// assert_eq!(

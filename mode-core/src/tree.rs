@@ -17,26 +17,25 @@ use alloc::vec::Vec;
 use core::any::Any;
 use core::cell::{Cell, RefCell};
 use core::fmt;
-use core::future::Future;
-use core::pin::Pin;
-use core::task::Poll;
 
 use crate::context::Dependencies;
 use crate::error::{Crash, Error};
 use crate::events::{self, Emit, Observer};
+use crate::exit::{Exit, StopFailure, UncleanStop};
 use crate::graph::ChildKind;
-use crate::handle::{wait_for, ServiceHandle};
+use crate::handle::ServiceHandle;
 use crate::local::LocalRef;
 use crate::node::{Command, Node, TreeShared};
 use crate::registry::Registry;
 use crate::runtime::{BoxFuture, LocalBoxFuture, Spawner, Timer};
 use crate::sequence::SequenceBlocks;
 use crate::service::{DynAsyncClose, DynService, Hook, Service};
-use crate::state::{State, StopReason, WaitingOn};
+use crate::start::StartError;
+use crate::state::{State, StopReason};
 use crate::supervisor::{Supervised, SupervisorState};
 use crate::task::Few;
 use crate::time::{Duration, Instant};
-use crate::timer_queue::{self, Clock, SharedTimerQueue, SleepUntil, TimerQueue};
+use crate::timer_queue::{self, Clock, SleepUntil, TimerQueue};
 use crate::util::{race, Either};
 
 /// A service tree, ready to run.
@@ -63,8 +62,8 @@ use crate::util::{race, Either};
 ///
 /// let rt = VirtualRuntime::new();
 /// let tree = Tree::new(App, rt.clone(), rt.clone());
-/// let reason = rt.block_on(tree.run()).unwrap();
-/// assert!(matches!(reason, StopReason::Requested));
+/// let exit = rt.block_on(tree.run()).unwrap();
+/// assert!(matches!(exit.reason(), StopReason::Requested));
 /// assert_eq!(rt.now().as_duration(), Duration::from_secs(1));
 /// ```
 pub struct Tree<T: Timer> {
@@ -97,6 +96,7 @@ impl<T: Timer> Tree<T> {
             stop_sleep: RefCell::new(None),
             sequences: SequenceBlocks::default(),
             next_id: Cell::new(1),
+            unclean: RefCell::new(Vec::new()),
         };
         let root = driver.create_node(root, None, ChildKind::Root);
         Tree {
@@ -151,19 +151,23 @@ impl<T: Timer> Tree<T> {
         self.root.handle().clone()
     }
 
-    /// Starts the tree, serves requests until the root has stopped, and returns why it
-    /// stopped.
+    /// Starts the tree, serves requests until the root has stopped, and returns how it
+    /// ended: why the root stopped, and which services did not stop cleanly ([`Exit`]).
     ///
     /// The root stops when asked to ([`ServiceHandle::stop`]), or when a service crashes
     /// with no supervisor above it; the reason is then
     /// [`StopReason::Crashed`] with that crash. When `run` returns, every service has
     /// stopped and every task it spawned is gone (unless a stop timed out).
     ///
+    /// The run is a failure ([`Exit::is_failure`]) after such a crash, and after any
+    /// unclean stop: a stop hook that failed, a stop that timed out, a crash that happened
+    /// while the service stopped (so no supervisor could handle it).
+    ///
     /// # Cancel safety
     ///
     /// Dropping the future abandons the stop sequence: every task of the tree is cancelled
     /// (dropped at its next poll), but hooks such as `on_stop` do not run.
-    pub async fn run(self) -> StopReason {
+    pub async fn run(self) -> Exit {
         let Tree {
             driver,
             root,
@@ -173,7 +177,7 @@ impl<T: Timer> Tree<T> {
         let main = driver.main(&root);
         let drive = timer_queue::drive(&timers, &*timer);
         match race(main, drive).await {
-            Either::Left(reason) => reason,
+            Either::Left(exit) => exit,
             Either::Right(never) => match never {},
         }
     }
@@ -186,15 +190,6 @@ impl<T: Timer> Clock for SharedClock<T> {
     fn now(&self) -> Instant {
         self.0.now()
     }
-}
-
-/// Why a start sequence did not finish.
-#[derive(Debug)]
-pub(crate) enum StartError {
-    /// The service (or a child it started) crashed.
-    Crashed(Crash),
-    /// The service was asked to stop; the queued stop finishes the job.
-    Interrupted,
 }
 
 /// A task a hook added while its service starts, for the start sequence's task step.
@@ -223,32 +218,37 @@ pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     /// Tasks the service's hooks added before the start sequence's task step, in order;
     /// `None` after it. (Tasks added from other threads wait in the task run.)
     pub(crate) deferred: RefCell<Option<Few<Deferred>>>,
-    started_once: Cell<bool>,
-    stop_timeout: Option<Duration>,
-    wait_for_shutdown: bool,
-    /// Borrowed while its start or stop sequence runs.
-    service: RefCell<S>,
+    pub(crate) started_once: Cell<bool>,
+    /// Whether the current run's start began `on_start` (logged `Starting...`): only then
+    /// does its stop run the stop hooks (see `stop.rs`).
+    pub(crate) on_start_began: Cell<bool>,
+    pub(crate) stop_timeout: Option<Duration>,
+    pub(crate) wait_for_shutdown: bool,
+    /// Borrowed while one of its hooks runs.
+    pub(crate) service: RefCell<S>,
 }
 
 /// The error of a hook that cannot run because a sequence of its service is already
 /// running further up the stack.
-fn busy(hook: Hook) -> crate::BoxError {
+pub(crate) fn busy(hook: Hook) -> crate::BoxError {
     alloc::format!("{} called while another hook runs", hook.name()).into()
 }
 
 /// Runs the lifecycle sequences. Lives inside [`Tree::run`].
 pub(crate) struct Driver {
-    shared: Arc<TreeShared>,
+    pub(crate) shared: Arc<TreeShared>,
     registry: RefCell<Registry>,
     /// The one sleep that bounds stop steps, moved from deadline to deadline. Stop
     /// deadlines of successive steps seldom move earlier, so moving it rarely wakes the
     /// timer queue's driver, where a fresh registration per step would wake it (and so the
     /// tree's own task) once per stopped service.
-    stop_sleep: RefCell<Option<Box<SleepUntil>>>,
-    /// Where the start and stop sequences' futures live.
+    pub(crate) stop_sleep: RefCell<Option<Box<SleepUntil>>>,
+    /// Where the hooks' sequence futures live.
     pub(crate) sequences: SequenceBlocks,
     /// The id of the next service created (the driver creates them all).
     next_id: Cell<u64>,
+    /// The services that did not stop cleanly so far (see [`Exit`]).
+    unclean: RefCell<Vec<UncleanStop>>,
 }
 
 impl Drop for Driver {
@@ -274,8 +274,36 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    /// Creates a node for `service` under `parent`, then its declared children.
+    /// Creates a node for `service` under `parent`, then the children it declares, and
+    /// theirs: each service's `on_init_dependencies` runs once, parents before children,
+    /// from a list rather than by recursion, so the depth of a tree costs no stack.
     pub(crate) fn create_node<S: DynService>(
+        &self,
+        service: S,
+        parent: Option<&LocalRef>,
+        kind: ChildKind,
+    ) -> LocalRef {
+        let created = self.new_node(service, parent, kind);
+        let mut uninitialised = alloc::vec![created.clone()];
+        while let Some(local) = uninitialised.pop() {
+            let declared_from = uninitialised.len();
+            // Nothing else borrows a service that is being created.
+            if let Ok(mut service) = local.service.try_borrow_mut() {
+                service.init_dependencies(&mut Dependencies {
+                    driver: self,
+                    parent: &local,
+                    declared: &mut uninitialised,
+                });
+            }
+            // The children just declared are initialised next, in declaration order.
+            uninitialised[declared_from..].reverse();
+        }
+        created
+    }
+
+    /// Creates a node for `service` under `parent`, without its children (see
+    /// [`create_node`](Self::create_node)).
+    pub(crate) fn new_node<S: DynService>(
         &self,
         mut service: S,
         parent: Option<&LocalRef>,
@@ -292,6 +320,7 @@ impl Driver {
             resources: RefCell::new(Vec::new()),
             deferred: RefCell::new(Some(Few::None)),
             started_once: Cell::new(false),
+            on_start_began: Cell::new(false),
             stop_timeout: service.stop_timeout(),
             wait_for_shutdown: service.wait_for_shutdown(),
             supervisor: supervisor.map(|state| Box::new(RefCell::new(state))),
@@ -318,13 +347,6 @@ impl Driver {
         if let Some(parent) = parent {
             parent.children.borrow_mut().push(local.clone());
         }
-        // Nothing else borrows a service that is being created.
-        if let Ok(mut service) = local.service.try_borrow_mut() {
-            service.init_dependencies(&mut Dependencies {
-                driver: self,
-                parent: &local,
-            });
-        }
         local
     }
 
@@ -332,15 +354,45 @@ impl Driver {
         self.registry.borrow().get(node).cloned()
     }
 
-    async fn main(&self, root: &LocalRef) -> StopReason {
+    async fn main(&self, root: &LocalRef) -> Exit {
         if let Err(StartError::Crashed(crash)) = self.start_node(root).await {
+            crash.mark_handled();
             self.stop_node(root, StopReason::Crashed(crash)).await;
         }
         while root.node().state() != State::Stopped {
             let command = self.next_command().await;
             self.execute(command).await;
         }
-        root.node().stop_reason().unwrap_or(StopReason::Requested)
+        // Crashes still queued happened too late for anyone to handle them; the other
+        // requests are answered when the driver drops them.
+        while let Some(command) = self.shared.next_command() {
+            if let Command::Crashed(node) = command {
+                self.settle_crash(&node, true);
+            }
+        }
+        let reason = root.node().stop_reason().unwrap_or(StopReason::Requested);
+        Exit::new(reason, core::mem::take(&mut *self.unclean.borrow_mut()))
+    }
+
+    /// Reports `node`'s crash if nobody did yet, and if no supervisor or stop of the tree
+    /// handled it, records it as an unclean stop of the run (when the stop `counts`: see
+    /// `StopBudget`).
+    pub(crate) fn settle_crash(&self, node: &Node, counts: bool) {
+        if let Some(crash) = node.crash_to_report() {
+            events::emit(node, Emit::Crashed(&crash));
+        }
+        if !counts {
+            return;
+        }
+        if let Some(crash) = node.crash_reason().filter(Crash::take_unhandled) {
+            self.record_unclean(node, StopFailure::Crashed(crash));
+        }
+    }
+
+    /// Records that `node` did not stop cleanly.
+    pub(crate) fn record_unclean(&self, node: &Node, failure: StopFailure) {
+        let unclean = UncleanStop::new(node.label.clone(), failure);
+        self.unclean.borrow_mut().push(unclean);
     }
 
     async fn next_command(&self) -> Command {
@@ -357,9 +409,11 @@ impl Driver {
     async fn execute(&self, command: Command) {
         match command {
             Command::Stop(node) => {
+                let number = node.take_stop_request();
                 if let Some(local) = self.find(&node) {
                     self.stop_node(&local, StopReason::Requested).await;
                 }
+                node.stop_request_done(number);
             }
             Command::Start(node) => {
                 let Some(local) = self.find(&node) else {
@@ -385,8 +439,21 @@ impl Driver {
                     node.finish_start(Err(Error::ParentNotRunning));
                     return;
                 }
+                // A stop requested before the restart starts the service again wins: the
+                // queued stop (or the ancestor's) stops it, and the restart is cancelled.
+                let stop_wins = |node: &Node| {
+                    node.stop_queued() || node.parent().is_some_and(|p| p.should_stop())
+                };
+                if stop_wins(&node) {
+                    node.finish_start(Err(Error::RestartCancelled));
+                    return;
+                }
                 events::emit(&node, Emit::Restarting);
                 self.stop_node(&local, StopReason::Restarting).await;
+                if stop_wins(&node) {
+                    node.finish_start(Err(Error::RestartCancelled));
+                    return;
+                }
                 self.start_and_handle(&local).await;
             }
             Command::Crashed(node) => {
@@ -438,7 +505,11 @@ impl Driver {
         loop {
             let parent = crashed.node().parent().and_then(|p| self.find(&p));
             let Some(parent) = parent else {
-                self.stop_node(&crashed, StopReason::Crashed(crash)).await;
+                if crashed.node().state().is_active() {
+                    // The crash stops the tree: it is the tree's reason, handled.
+                    crash.mark_handled();
+                    self.stop_node(&crashed, StopReason::Crashed(crash)).await;
+                }
                 return;
             };
             if parent.supervisor.is_some() {
@@ -447,238 +518,15 @@ impl Driver {
                     Supervised::Escalate(escalated) => crash = escalated,
                 }
             } else {
-                parent.node().record_crash(crash.clone());
+                parent.node().inherit_crash(crash.clone());
             }
             crashed = parent;
         }
     }
 
-    /// The start sequence (mode's order): `on_first_start` (or `on_restart`), `Starting...`,
-    /// `on_start`, background tasks, children one by one, `Started`, `on_started`.
-    ///
-    /// The hooks run inside the service's own sequence future
-    /// ([`DynService::start_sequence`]); the steps between them are below.
-    // The service stays borrowed for the whole sequence on purpose: a nested sequence of
-    // the same service (a hook awaiting its own restart) finds it borrowed and fails.
-    #[allow(clippy::await_holding_refcell_ref)]
-    pub(crate) async fn start_node(&self, local: &LocalRef) -> Result<(), StartError> {
-        let node = local.node();
-        let restarting = local.started_once.get();
-        local.started_once.set(true);
-        node.begin_run(restarting);
-        *local.deferred.borrow_mut() = Some(Few::None);
-        node.set_starting();
-        let result = match local.service.try_borrow_mut() {
-            Ok(mut service) => service.start_sequence(self, local, restarting).await,
-            Err(_) => {
-                let hook = if restarting {
-                    Hook::Restart
-                } else {
-                    Hook::FirstStart
-                };
-                Err(self.crashed(node, busy(hook)))
-            }
-        };
-        node.finish_start(match &result {
-            Ok(()) => Ok(()),
-            Err(StartError::Crashed(crash)) => Err(Error::Crashed(crash.clone())),
-            Err(StartError::Interrupted) => Err(Error::ServiceStopped),
-        });
-        result
-    }
-
-    /// After `on_first_start` (or `on_restart`): `Starting...`.
-    pub(crate) fn before_on_start(
-        &self,
-        local: &LocalRef,
-        hook: crate::Result,
-    ) -> Result<(), StartError> {
-        let node = local.node();
-        self.start_hook_result(local, hook)?;
-        check_stop(node)?;
-        events::emit(node, Emit::Starting);
-        Ok(())
-    }
-
-    /// After `on_start`: background tasks, children one by one, `Started`.
-    pub(crate) async fn after_on_start(
-        &self,
-        local: &LocalRef,
-        hook: crate::Result,
-    ) -> Result<(), StartError> {
-        let node = local.node();
-        self.start_hook_result(local, hook)?;
-        check_stop(node)?;
-
-        // Background tasks: the hooks' in the order they were added, then those added from
-        // other threads meanwhile.
-        let from_hooks = local.deferred.borrow_mut().take().unwrap_or(Few::None);
-        for task in from_hooks {
-            let spawned = match task {
-                Deferred::Send(task) => node.tree.spawner.spawn(task),
-                Deferred::Local(task) => node.tree.spawner.spawn_local(task),
-            };
-            if let Err(err) = spawned {
-                return Err(self.crashed(node, Box::new(err)));
-            }
-        }
-        for task in node.tasks().take_deferred() {
-            if let Err(err) = node.tree.spawner.spawn(task) {
-                return Err(self.crashed(node, Box::new(err)));
-            }
-        }
-
-        // Children, each fully started before the next; the list may grow meanwhile.
-        let mut index = 0;
-        loop {
-            let child = local.children.borrow().get(index).cloned();
-            let Some(child) = child else { break };
-            index += 1;
-            if matches!(child.node().state(), State::Init | State::Stopped) {
-                match self.start_node(&child).await {
-                    Ok(()) => {}
-                    Err(StartError::Crashed(crash)) => {
-                        node.record_crash(crash.clone());
-                        return Err(StartError::Crashed(crash));
-                    }
-                    Err(StartError::Interrupted) => return Err(StartError::Interrupted),
-                }
-            }
-            check_stop(node)?;
-        }
-
-        events::emit(node, Emit::Started);
-        node.set_state(State::Running);
-        Ok(())
-    }
-
-    /// A start hook's result: its error crashes the service.
-    pub(crate) fn start_hook_result(
-        &self,
-        local: &LocalRef,
-        hook: crate::Result,
-    ) -> Result<(), StartError> {
-        hook.map_err(|error| self.crashed(local.node(), error))
-    }
-
-    fn crashed(&self, node: &Arc<Node>, error: crate::BoxError) -> StartError {
-        let (crash, _) = node.record_crash(Crash::new(node.label.clone(), error));
-        if let Some(reported) = node.crash_to_report() {
-            events::emit(node, Emit::Crashed(&reported));
-        }
-        StartError::Crashed(crash)
-    }
-
-    /// The stop sequence (mode's order): `Stopping...`, `on_stop`, children in reverse
-    /// order, tasks cancelled, `Stopped`, the shutdown flag if the service waits for it,
-    /// tasks gone, resources released in reverse order, `on_shutdown`,
-    /// `Shutdown complete!`.
-    // Borrows the service for the whole sequence, as `start_node` does.
-    #[allow(clippy::await_holding_refcell_ref)]
-    pub(crate) async fn stop_node(&self, local: &LocalRef, reason: StopReason) {
-        let node = local.node();
-        if matches!(node.state(), State::Init | State::Stopping | State::Stopped) {
-            return;
-        }
-        let reason = node.settle_stop_reason(reason);
-        flag_stop(local);
-        node.set_state(State::Stopping);
-        events::emit(node, Emit::Stopping(&reason));
-
-        let timeout = local
-            .stop_timeout
-            .unwrap_or_else(|| self.shared.default_stop_timeout());
-        let mut budget = StopBudget {
-            timers: &self.shared.timers,
-            sleep: &self.stop_sleep,
-            node,
-            timeout,
-            deadline: None,
-            timed_out: None,
-        };
-
-        match local.service.try_borrow_mut() {
-            Ok(mut service) => service.stop_sequence(self, local, &mut budget).await,
-            Err(_) => {
-                hook_failed(node, Hook::Stop, &busy(Hook::Stop));
-                // Boxed: `stop_steps` stops the children with this very function.
-                Box::pin(self.stop_steps(local, &mut budget)).await;
-                hook_failed(node, Hook::Shutdown, &busy(Hook::Shutdown));
-            }
-        }
-        events::emit(node, Emit::ShutdownComplete);
-        if let Some(waiting_on) = budget.timed_out {
-            node.set_stop_reason(StopReason::StopTimeout { waiting_on });
-        }
-        node.set_state(State::Stopped);
-    }
-
-    /// A stop hook's result (`None`: it timed out): its error is logged, and the stop
-    /// goes on.
-    pub(crate) fn stop_hook_result(
-        &self,
-        local: &LocalRef,
-        hook: Hook,
-        result: Option<crate::Result>,
-    ) {
-        if let Some(Err(error)) = result {
-            hook_failed(local.node(), hook, &error);
-        }
-    }
-
-    /// Between `on_stop` and `on_shutdown`: children in reverse order, tasks cancelled,
-    /// `Stopped`, the shutdown flag, tasks gone, resources released in reverse order.
-    pub(crate) async fn stop_steps(&self, local: &LocalRef, budget: &mut StopBudget<'_>) {
-        let node = local.node();
-        // By index, not over a copy of the list (a large allocation for a wide tree): the
-        // list does not change while its children stop, since only the driver changes it
-        // and it is busy here.
-        let mut remaining = local.children.borrow().len();
-        if remaining > 0 {
-            let children_started = budget.running_since();
-            while remaining > 0 {
-                remaining -= 1;
-                let child = local.children.borrow().get(remaining).cloned();
-                if let Some(child) = child {
-                    self.stop_node(&child, StopReason::ParentStopping).await;
-                }
-            }
-            budget.extend_since(children_started);
-        }
-        self.remove_runtime_children(local);
-
-        let run = node.tasks();
-        run.cancel();
-        local.deferred.borrow_mut().take();
-        events::emit(node, Emit::Stopped);
-
-        if local.wait_for_shutdown {
-            let flag = wait_for(node, || node.shutdown_set().then_some(()));
-            budget.bounded(flag, WaitingOn::Shutdown).await;
-        }
-        if run.live() > 0
-            && budget
-                .bounded(run.wait_empty(), WaitingOn::Tasks(0))
-                .await
-                .is_none()
-        {
-            budget.timed_out = Some(WaitingOn::Tasks(run.live()));
-        }
-
-        let resources = core::mem::take(&mut *local.resources.borrow_mut());
-        for resource in resources.into_iter().rev() {
-            match resource {
-                Resource::Value(value) => drop(value),
-                Resource::Async(resource) => {
-                    budget.bounded(resource.close(), WaitingOn::Resource).await;
-                }
-            }
-        }
-    }
-
     /// Runtime dependencies leave with the run that added them (a supervisor's children
     /// stay until removed).
-    fn remove_runtime_children(&self, local: &LocalRef) {
+    pub(crate) fn remove_runtime_children(&self, local: &LocalRef) {
         let is_runtime = |child: &LocalRef| child.node().kind == ChildKind::Runtime;
         if local.supervisor.is_some() || !local.children.borrow().iter().any(is_runtime) {
             return;
@@ -699,176 +547,12 @@ impl Driver {
 
     /// Drops a stopped subtree from the registry.
     pub(crate) fn forget(&self, local: &LocalRef) {
-        self.registry.borrow_mut().remove(local.node());
-        let children = core::mem::take(&mut *local.children.borrow_mut());
-        for child in &children {
-            self.forget(child);
+        let mut registry = self.registry.borrow_mut();
+        let mut gone = alloc::vec![local.clone()];
+        while let Some(local) = gone.pop() {
+            registry.remove(local.node());
+            gone.append(&mut *local.children.borrow_mut());
         }
-    }
-}
-
-/// [`Node::flag_stop`] from the driver: the same walk over the driver's lists of children,
-/// which take no lock.
-fn flag_stop(local: &LocalRef) {
-    if local.node().raise_stop_flag() {
-        for child in local.children.borrow().iter() {
-            flag_stop(child);
-        }
-    }
-}
-
-fn check_stop(node: &Node) -> Result<(), StartError> {
-    if node.should_stop() {
-        Err(StartError::Interrupted)
-    } else {
-        Ok(())
-    }
-}
-
-fn hook_failed(node: &Node, hook: Hook, error: &crate::BoxError) {
-    events::emit(
-        node,
-        Emit::HookFailed {
-            hook: hook.name(),
-            error: &**error,
-        },
-    );
-}
-
-/// How many times a waiting stop step lets the executor run before its deadline is armed.
-/// One is enough where the driver's task is polled after the tasks it woke (tokio, smol);
-/// the second covers a driver that was already queued when it woke them (a FIFO executor
-/// whose driver was woken by a waiter of its own).
-const GRACE_ROUNDS: u8 = 2;
-
-/// The time a service's stop may take: one deadline for its own steps, extended by the
-/// time its children took (they have their own).
-///
-/// The deadline is set when a step is still waiting after [`GRACE_ROUNDS`] rounds of the
-/// executor: steps that finish at once (hooks a service does not override, a run without
-/// tasks) and steps that finish as soon as the executor has run (a task leaving on
-/// cancellation) neither read the clock nor register a timer. Registering one is not
-/// free: besides the timer queue's work, on smol it wakes async-io's reactor thread, after
-/// which every self-wake of the thread blocked in `smol::block_on` polls the reactor.
-pub(crate) struct StopBudget<'a> {
-    timers: &'a Arc<TimerQueue>,
-    sleep: &'a RefCell<Option<Box<SleepUntil>>>,
-    node: &'a Node,
-    timeout: Duration,
-    deadline: Option<Instant>,
-    timed_out: Option<WaitingOn>,
-}
-
-impl<'a> StopBudget<'a> {
-    /// The current time, if the deadline is running (the time children take must then be
-    /// added to it).
-    fn running_since(&self) -> Option<Instant> {
-        self.deadline.map(|_| self.timers.now())
-    }
-
-    /// Moves the deadline by the time elapsed since `since` (from [`running_since`]).
-    fn extend_since(&mut self, since: Option<Instant>) {
-        if let (Some(since), Some(deadline)) = (since, self.deadline.as_mut()) {
-            *deadline += self.timers.now() - since;
-        }
-    }
-
-    /// Runs `step` until the deadline; `None` (and a logged stop timeout) if it expired.
-    pub(crate) fn bounded<F: Future>(
-        &mut self,
-        step: F,
-        waiting_on: WaitingOn,
-    ) -> Bounded<'_, 'a, F> {
-        Bounded {
-            step,
-            budget: self,
-            waiting_on,
-            sleep: None,
-            rounds: 0,
-        }
-    }
-
-    /// The sleep until the deadline, which starts to run now if it does not yet. Steps
-    /// never nest, so the tree's one stop sleep is normally there to take; if not, a fresh
-    /// one does the same job.
-    fn arm(&mut self) -> Box<SleepUntil> {
-        let deadline = *self
-            .deadline
-            .get_or_insert_with(|| self.timers.now() + self.timeout);
-        match self.sleep.borrow_mut().take() {
-            Some(mut sleep) => {
-                sleep.reset(deadline);
-                sleep
-            }
-            None => Box::new(self.timers.sleep_until(deadline)),
-        }
-    }
-
-    /// Hands the sleep back to the tree for the next step.
-    fn give_back(&self, sleep: Option<Box<SleepUntil>>) {
-        if let Some(sleep) = sleep {
-            *self.sleep.borrow_mut() = Some(sleep);
-        }
-    }
-
-    /// The deadline passed while a step waited on `waiting_on`.
-    fn expired(&mut self, waiting_on: WaitingOn) {
-        let waiting_on = match waiting_on {
-            WaitingOn::Tasks(_) => WaitingOn::Tasks(self.node.tasks().live()),
-            other => other,
-        };
-        events::emit(
-            self.node,
-            Emit::StopTimeout {
-                waiting_on,
-                timeout: self.timeout,
-            },
-        );
-        self.timed_out.get_or_insert(waiting_on);
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A stop step bounded by its service's stop deadline ([`StopBudget::bounded`]).
-    ///
-    /// The sleep is boxed and taken only once the step still waits after the grace rounds,
-    /// so the future of a step stays as small as the step's own.
-    pub(crate) struct Bounded<'b, 'a, F> {
-        #[pin]
-        step: F,
-        budget: &'b mut StopBudget<'a>,
-        waiting_on: WaitingOn,
-        sleep: Option<Box<SleepUntil>>,
-        rounds: u8,
-    }
-}
-
-impl<F: Future> Future for Bounded<'_, '_, F> {
-    type Output = Option<F::Output>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Poll::Ready(value) = this.step.poll(cx) {
-            this.budget.give_back(this.sleep.take());
-            return Poll::Ready(Some(value));
-        }
-        if *this.rounds < GRACE_ROUNDS {
-            // Let the executor run first: the tasks a stop waits for usually leave as soon
-            // as they are polled.
-            *this.rounds += 1;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        let sleep = match this.sleep {
-            Some(sleep) => sleep,
-            None => this.sleep.insert(this.budget.arm()),
-        };
-        if Pin::new(&mut **sleep).poll(cx).is_pending() {
-            return Poll::Pending;
-        }
-        this.budget.give_back(this.sleep.take());
-        this.budget.expired(*this.waiting_on);
-        Poll::Ready(None)
     }
 }
 
@@ -948,7 +632,7 @@ mod tests {
             .with_stop_timeout(Duration::from_millis(10));
         let root = tree.handle();
         let node = root.node().clone();
-        let (reason, ()) = rt
+        let (exit, ()) = rt
             .block_on(futures_lite::future::zip(tree.run(), async {
                 root.wait_until_running().await.unwrap();
                 root.restart().await.unwrap();
@@ -962,7 +646,7 @@ mod tests {
                 assert_eq!(node.tasks().live(), 0);
             }))
             .unwrap();
-        assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+        assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
         assert_eq!(node.restart_count(), 1);
     }
 
@@ -1002,13 +686,13 @@ mod tests {
         let rt = VirtualRuntime::new();
         let tree = Tree::new(Mixed(log.clone()), rt.clone(), rt.clone());
         let root = tree.handle();
-        let (reason, ()) = rt
+        let (exit, ()) = rt
             .block_on(futures_lite::future::zip(tree.run(), async {
                 root.wait_until_running().await.unwrap();
                 root.stop().await;
             }))
             .unwrap();
-        assert!(matches!(reason, StopReason::Requested));
+        assert!(matches!(exit.reason(), StopReason::Requested));
         assert_eq!(
             *log.lock().unwrap(),
             ["first", "second, local", "from another thread"]
@@ -1020,7 +704,7 @@ mod tests {
         let rt = VirtualRuntime::new();
         let tree = Tree::new(Parent, rt.clone(), rt.clone());
         let root = tree.handle();
-        let (reason, ()) = rt
+        let (exit, ()) = rt
             .block_on(futures_lite::future::zip(tree.run(), async {
                 root.wait_until_running().await.unwrap();
                 let worker = root.children()[0].clone();
@@ -1031,7 +715,7 @@ mod tests {
                 root.stop().await;
             }))
             .unwrap();
-        assert!(matches!(reason, StopReason::Requested));
+        assert!(matches!(exit.reason(), StopReason::Requested));
         assert_eq!(rt.now(), Instant::ZERO);
     }
 }

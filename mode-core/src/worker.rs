@@ -4,7 +4,16 @@
 //! SIGTERM); [`serve`] does the rest the same way everywhere: the Worker's log lines
 //! (`[^Worker]: Starting...`, `Stopping on signal received...`), a graceful stop at the
 //! first signal, an immediate exit (status 130) at the second, and the process exit code
-//! from why the root stopped ([`exit_code`]).
+//! from how the run ended ([`exit_code`]).
+//!
+//! # Exit codes
+//!
+//! | status | when |
+//! |---|---|
+//! | 0 | the tree stopped as asked (a signal, [`ServiceHandle::stop`]) and every service stopped cleanly |
+//! | 1 | a crash stopped the tree, or a service did not stop cleanly: a failed `on_stop` or `on_shutdown`, a stop timeout, a crash while stopping ([`Exit::is_failure`]); also a runtime that cannot start |
+//! | 2 | the command line was wrong (programs that parse one, such as the example app) |
+//! | 130 | a second signal forced the exit before the graceful stop finished |
 //!
 //! The full Worker (command line, log setup, blocking detection, tree dumps) builds on the
 //! same pieces.
@@ -13,7 +22,7 @@ use std::process::ExitCode;
 
 use crate::runtime::Timer;
 use crate::util::{race, Either};
-use crate::{ServiceHandle, StopReason, Tree};
+use crate::{Exit, ServiceHandle, Tree, UncleanStop};
 
 /// The log prefix of the program that runs the tree, one level above the root service.
 pub const PREFIX: &str = "[^Worker]";
@@ -32,33 +41,62 @@ pub trait SignalSource {
 }
 
 /// Runs `tree` until its root stops: the first signal from `signals` stops it gracefully,
-/// the second exits the process at once with [`FORCED_EXIT_STATUS`]. Returns why the root
-/// stopped.
+/// the second exits the process at once with [`FORCED_EXIT_STATUS`]. Returns how the run
+/// ended.
+///
+/// The last line says why the tree stopped (`[^Worker]: Stopped (asked to stop)`); if
+/// services did not stop cleanly, an error line before it names each one and what went
+/// wrong.
 ///
 /// Not `Send` (it runs the tree): await it on the thread that runs the tree's driver.
-pub async fn serve<T: Timer>(tree: Tree<T>, mut signals: impl SignalSource) -> StopReason {
+pub async fn serve<T: Timer>(tree: Tree<T>, mut signals: impl SignalSource) -> Exit {
     log::info!("{PREFIX}: Starting...");
     let handle = tree.handle();
-    let reason = match race(tree.run(), stop_on_signals(&mut signals, &handle)).await {
-        Either::Left(reason) => reason,
+    let exit = match race(tree.run(), stop_on_signals(&mut signals, &handle)).await {
+        Either::Left(exit) => exit,
         Either::Right(never) => match never {},
     };
-    log::info!("{PREFIX}: Stopped ({reason})");
-    reason
+    log_unclean_stops(exit.unclean_stops());
+    log::info!("{PREFIX}: Stopped ({exit})");
+    exit
 }
 
-/// The process exit code for a tree that stopped for `reason`: success after a requested
-/// stop, failure after a crash or a stop timeout.
+/// One error line naming every service that did not stop cleanly, and why.
+fn log_unclean_stops(unclean: &[UncleanStop]) {
+    let Some((first, rest)) = unclean.split_first() else {
+        return;
+    };
+    let mut line = std::format!("{PREFIX}: Did not stop cleanly: {first}");
+    for unclean in rest {
+        line.push_str(&std::format!("; {unclean}"));
+    }
+    log::error!("{line}");
+}
+
+/// The process exit code for a run that ended with `exit`: success after a requested stop
+/// in which every service stopped cleanly, failure otherwise (see [the table](self#exit-codes)).
 ///
 /// ```
-/// use mode_core::{worker::exit_code, StopReason};
+/// use mode_core::testing::VirtualRuntime;
+/// use mode_core::{worker::exit_code, Context, Result, Service, Tree};
 /// use std::process::ExitCode;
 ///
-/// assert_eq!(exit_code(&StopReason::Requested), ExitCode::SUCCESS);
+/// struct App;
+///
+/// impl Service for App {
+///     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+///         cx.handle().request_stop();
+///         Ok(())
+///     }
+/// }
+///
+/// let rt = VirtualRuntime::new();
+/// let exit = rt.block_on(Tree::new(App, rt.clone(), rt.clone()).run()).unwrap();
+/// assert_eq!(exit_code(&exit), ExitCode::SUCCESS);
 /// ```
 #[must_use]
-pub fn exit_code(reason: &StopReason) -> ExitCode {
-    if reason.is_failure() {
+pub fn exit_code(exit: &Exit) -> ExitCode {
+    if exit.is_failure() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

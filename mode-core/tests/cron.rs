@@ -11,7 +11,7 @@ use mode_core::events::{LifecycleEvent, Observer, ServiceInfo};
 use mode_core::testing::VirtualRuntime;
 use mode_core::time::Instant;
 use mode_core::{
-    Context, CronError, CronErrorKind, Crontab, Error, Result, Service, StopReason, Tree,
+    Context, CronError, CronErrorKind, Crontab, Error, Exit, Result, Service, StopReason, Tree,
 };
 
 /// A UTC date and time, by the civil-from-days algorithm (independent of the crates the
@@ -108,7 +108,7 @@ impl Service for CronService {
 }
 
 /// Runs `service`'s tree in virtual time from the wall time `origin`.
-fn run(service: CronService, origin: SystemTime) -> (StopReason, Vec<Call>) {
+fn run(service: CronService, origin: SystemTime) -> (Exit, Vec<Call>) {
     run_observed(service, origin, NoObserver)
 }
 
@@ -116,17 +116,17 @@ fn run_observed(
     service: CronService,
     origin: SystemTime,
     observer: impl Observer,
-) -> (StopReason, Vec<Call>) {
+) -> (Exit, Vec<Call>) {
     let calls = service.calls.clone();
     let rt = VirtualRuntime::new();
     let tree = Tree::new(service, rt.clone(), rt.clone())
         .with_wall_clock_origin(origin)
         .with_observer(observer);
-    let reason = rt.block_on(tree.run()).expect("the tree stalled");
+    let exit = rt.block_on(tree.run()).expect("the tree stalled");
     assert_eq!(rt.spawned_tasks(), 0, "a task outlived the tree");
     let calls = calls.lock().unwrap().clone();
     assert!(calls.iter().all(|call| !call.stopping), "{calls:?}");
-    (reason, calls)
+    (exit, calls)
 }
 
 struct NoObserver;
@@ -151,8 +151,8 @@ fn run_walls(
     n: usize,
     origin: SystemTime,
 ) -> Vec<SystemTime> {
-    let (reason, calls) = run(CronService::new(expression, zone, n), origin);
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    let (exit, calls) = run(CronService::new(expression, zone, n), origin);
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert_eq!(calls.len(), n);
     walls(&calls, origin)
 }
@@ -314,13 +314,13 @@ fn bad_expressions_and_zones_are_clear_errors() {
     );
 
     // Registering with `?` in a hook makes the start fail with that error.
-    let (reason, calls) = run(
+    let (exit, calls) = run(
         CronService::new("0 0 * * * * *", "UTC", 1),
         utc(2025, 1, 1, 0, 0, 0),
     );
     assert!(calls.is_empty());
-    let StopReason::Crashed(crash) = reason else {
-        panic!("{reason:?}")
+    let StopReason::Crashed(crash) = exit.reason() else {
+        panic!("{exit:?}")
     };
     assert_eq!(crash.service(), "Cron");
     let err = crash
@@ -335,8 +335,8 @@ fn bad_expressions_and_zones_are_clear_errors() {
 #[test]
 fn no_call_after_the_service_asked_to_stop() {
     let origin = utc(2025, 1, 1, 0, 0, 0);
-    let (reason, calls) = run(CronService::new("* * * * * *", "UTC", 3), origin);
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    let (exit, calls) = run(CronService::new("* * * * * *", "UTC", 3), origin);
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert_eq!(calls.len(), 3);
 }
 
@@ -373,8 +373,8 @@ fn a_stop_at_the_due_instant_wins() {
     };
     let tree =
         Tree::new(service, rt.clone(), rt.clone()).with_wall_clock_origin(utc(2025, 1, 1, 0, 0, 0));
-    let reason = rt.block_on(tree.run()).unwrap();
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    let exit = rt.block_on(tree.run()).unwrap();
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     let calls = calls.lock().unwrap();
     // 00:01 ran; 00:02, due at the stop, did not.
     assert_eq!(calls.len(), 1, "{calls:?}");
@@ -387,9 +387,9 @@ fn a_failing_call_crashes_the_service_with_its_error() {
     let mut cron = CronService::new("0 * * * *", "UTC", usize::MAX);
     cron.fail_on = Some(2);
     let origin = utc(2025, 1, 1, 0, 0, 0);
-    let (reason, calls) = run(cron, origin);
-    let StopReason::Crashed(crash) = reason else {
-        panic!("{reason:?}")
+    let (exit, calls) = run(cron, origin);
+    let StopReason::Crashed(crash) = exit.reason() else {
+        panic!("{exit:?}")
     };
     assert_eq!(crash.service(), "Cron");
     assert_eq!(crash.error().to_string(), "disk full");
@@ -426,8 +426,8 @@ fn a_long_call_skips_the_times_it_missed() {
     // The call at 00:01 runs until 00:03:30: 00:02 and 00:03 are missed.
     cron.slow = Some((1, Duration::from_secs(150)));
     let overlaps = Overlaps::default();
-    let (reason, calls) = run_observed(cron, origin, overlaps.clone());
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    let (exit, calls) = run_observed(cron, origin, overlaps.clone());
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert_eq!(
         walls(&calls, origin),
         [
@@ -470,8 +470,8 @@ fn a_virtual_runtime_without_an_origin_still_progresses() {
     let calls = service.calls.clone();
     let rt = VirtualRuntime::new();
     let tree = Tree::new(service, rt.clone(), rt.clone());
-    let reason = rt.block_on(tree.run()).unwrap();
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    let exit = rt.block_on(tree.run()).unwrap();
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert_eq!(calls.lock().unwrap().len(), 3);
     // Each call sleeps at most two spans of a little over a second.
     assert!(

@@ -44,8 +44,8 @@
 //! async fn run_app() {
 //!     let slots = TaskSlots::new(8);
 //!     let tree = slots.tree(App);
-//!     let reason = slots.run(tree.run()).await;
-//!     log::info!("tree stopped: {reason}");
+//!     let exit = slots.run(tree.run()).await;
+//!     log::info!("tree stopped: {exit}");
 //! }
 //!
 //! #[embassy_executor::main]

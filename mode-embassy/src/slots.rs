@@ -71,8 +71,8 @@ use crate::EmbassyTimer;
 /// async fn app() {
 ///     let slots = TaskSlots::new(8);
 ///     let tree = slots.tree(App);
-///     let reason = slots.run(tree.run()).await;
-///     assert!(!reason.is_failure());
+///     let exit = slots.run(tree.run()).await;
+///     assert!(!exit.is_failure());
 /// }
 ///
 /// #[embassy_executor::main]

@@ -17,7 +17,7 @@ use mode_embassy::{EmbassySpawner, EmbassyTimer, TaskSlots};
 
 mode_embassy::task_pool!(static SMALL: 2);
 
-fn run_slots<S: Service>(capacity: usize, root: S) -> mode_core::StopReason {
+fn run_slots<S: Service>(capacity: usize, root: S) -> mode_core::Exit {
     let slots = TaskSlots::new(capacity);
     let tree = slots.tree(root);
     block_on_embassy(&Arc::default(), |_| {}, slots.run(tree.run()))
@@ -52,8 +52,8 @@ impl Service for Both {
 #[test]
 fn slots_run_send_and_local_tasks() {
     let ran = Arc::new(AtomicUsize::new(0));
-    let reason = run_slots(4, Both { ran: ran.clone() });
-    assert!(!reason.is_failure(), "{reason:?}");
+    let exit = run_slots(4, Both { ran: ran.clone() });
+    assert!(!exit.is_failure(), "{exit:?}");
     assert_eq!(ran.load(Ordering::SeqCst), 11);
 }
 
@@ -78,14 +78,14 @@ impl Service for Filler {
 #[test]
 fn full_slots_refuse_with_full() {
     let result = Arc::default();
-    let reason = run_slots(
+    let exit = run_slots(
         3,
         Filler {
             capacity: 3,
             result: Arc::clone(&result),
         },
     );
-    assert!(!reason.is_failure(), "{reason:?}");
+    assert!(!exit.is_failure(), "{exit:?}");
     let result = result.lock().unwrap().take().unwrap();
     assert!(
         matches!(result, Err(Error::Spawn(SpawnError::Full))),
@@ -120,8 +120,8 @@ impl Service for Remote {
 #[test]
 fn spawn_from_another_thread_wakes_the_slots() {
     let ran = Arc::new(AtomicUsize::new(0));
-    let reason = run_slots(2, Remote { ran: ran.clone() });
-    assert!(!reason.is_failure(), "{reason:?}");
+    let exit = run_slots(2, Remote { ran: ran.clone() });
+    assert!(!exit.is_failure(), "{exit:?}");
     assert_eq!(ran.load(Ordering::SeqCst), 1);
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use async_executor::{Executor, LocalExecutor};
 use mode_core::worker::{self, SignalSource, PREFIX as WORKER};
-use mode_core::{Service, StopReason, Tree};
+use mode_core::{Exit, Service, Tree};
 
 use crate::{LocalScope, SmolSpawner, SmolTimer};
 
@@ -63,9 +63,9 @@ pub fn run<S: Service>(root: S) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let reason = async_io::block_on(serve(root, SmolSpawner::new(executor)));
+    let exit = async_io::block_on(serve(root, SmolSpawner::new(executor)));
     threads.stop(THREADS_EXIT_TIMEOUT);
-    exit_code(&reason)
+    exit_code(&exit)
 }
 
 /// Runs `root` until it stops, stopping it gracefully on the first Ctrl-C or SIGTERM and
@@ -86,11 +86,11 @@ pub fn run<S: Service>(root: S) -> ExitCode {
 /// impl Service for App {}
 ///
 /// fn main() -> std::process::ExitCode {
-///     let reason = smol::block_on(mode_smol::run_until_signal(App));
-///     mode_smol::exit_code(&reason)
+///     let exit = smol::block_on(mode_smol::run_until_signal(App));
+///     mode_smol::exit_code(&exit)
 /// }
 /// ```
-pub async fn run_until_signal<S: Service>(root: S) -> StopReason {
+pub async fn run_until_signal<S: Service>(root: S) -> Exit {
     serve(root, SmolSpawner::global()).await
 }
 
@@ -98,7 +98,7 @@ pub use mode_core::worker::exit_code;
 
 /// Runs `root` with `spawner` for `Send` tasks and a `LocalExecutor` of its own for the
 /// driver and local tasks, until the tree stops.
-async fn serve<S: Service>(root: S, spawner: SmolSpawner) -> StopReason {
+async fn serve<S: Service>(root: S, spawner: SmolSpawner) -> Exit {
     let local = Rc::new(LocalExecutor::new());
     let body = async move {
         // Watch before anything starts: a signal that arrives once the tree is starting

@@ -50,17 +50,17 @@
 //! let (tx, rx) = unbounded();
 //! let tree = mode_smol::tree(App { ticks: tx });
 //! let app = tree.handle();
-//! let reason = smol::block_on(async {
-//!     let (reason, ()) = smol::future::zip(tree.run(), async {
+//! let exit = smol::block_on(async {
+//!     let (exit, ()) = smol::future::zip(tree.run(), async {
 //!         for _ in 0..3 {
 //!             rx.recv().await.unwrap();
 //!         }
 //!         app.stop().await;
 //!     })
 //!     .await;
-//!     reason
+//!     exit
 //! });
-//! assert!(!reason.is_failure());
+//! assert!(!exit.is_failure());
 //! ```
 //!
 //! # Setups
@@ -112,8 +112,8 @@
 //!     SmolSpawner::from_local(&local),
 //!     SmolTimer::new(),
 //! );
-//! let reason = async_io::block_on(LocalScope::within(&local, local.run(tree.run())));
-//! assert!(!reason.is_failure());
+//! let exit = async_io::block_on(LocalScope::within(&local, local.run(tree.run())));
+//! assert!(!exit.is_failure());
 //! assert_eq!(*ran_on.lock().unwrap(), Some(thread::current().id()));
 //! ```
 //!

@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use mode_core::worker::{self, SignalSource, PREFIX as WORKER};
-use mode_core::{Service, StopReason, Tree};
+use mode_core::{Exit, Service, Tree};
 use tokio::task::LocalSet;
 
 use crate::{TokioSpawner, TokioTimer};
@@ -47,8 +47,8 @@ pub fn run<S: Service>(root: S) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let reason = runtime.block_on(run_until_signal(root));
-    exit_code(&reason)
+    let exit = runtime.block_on(run_until_signal(root));
+    exit_code(&exit)
 }
 
 /// Runs `root` on the current tokio runtime until it stops, stopping it gracefully on the
@@ -60,7 +60,7 @@ pub fn run<S: Service>(root: S) -> ExitCode {
 /// # Panics
 ///
 /// Outside a tokio runtime.
-pub async fn run_until_signal<S: Service>(root: S) -> StopReason {
+pub async fn run_until_signal<S: Service>(root: S) -> Exit {
     LocalSet::new()
         .run_until(async move {
             // Listen before the tree starts, so that no signal in between kills the process.

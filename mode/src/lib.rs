@@ -63,8 +63,8 @@
 //! let ticks = Arc::new(AtomicUsize::new(0));
 //! let rt = VirtualRuntime::new();
 //! let tree = Tree::new(App { ticks: ticks.clone() }, rt.clone(), rt.clone());
-//! let reason = rt.block_on(tree.run()).unwrap();
-//! assert!(matches!(reason, StopReason::Requested));
+//! let exit = rt.block_on(tree.run()).unwrap();
+//! assert!(matches!(exit.reason(), StopReason::Requested));
 //! assert_eq!(ticks.load(Ordering::SeqCst), 3); // at 300, 600 and 900 ms
 //! assert_eq!(rt.now().as_duration(), Duration::from_secs(1));
 //! ```

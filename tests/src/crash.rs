@@ -45,13 +45,13 @@ fn crash_stops_the_tree<B: Backend>(backend: B, how: How, message: &str) {
     let tree = backend.tree(Parent(how));
     let root = tree.handle();
     let crasher = root.children()[1].clone();
-    let (reason, journal) = capture(|| backend.block_on(tree.run()));
-    let StopReason::Crashed(crash) = &reason else {
-        panic!("expected a crash, got {reason:?}");
+    let (exit, journal) = capture(|| backend.block_on(tree.run()));
+    let StopReason::Crashed(crash) = exit.reason() else {
+        panic!("expected a crash, got {exit:?}");
     };
     assert_eq!(crash.service(), "Crasher");
     assert!(crash.error().to_string().contains(message), "{crash}");
-    assert!(reason.is_failure());
+    assert!(exit.is_failure());
     // Root, crashed service and siblings are all stopped; the reason is everywhere.
     assert_eq!(root.state(), State::Stopped);
     assert!(root.crash_reason().unwrap().ptr_eq(crash));
@@ -113,8 +113,8 @@ pub fn crash_while_starting_child<B: Backend>(backend: B) {
     let tree = backend.tree(Holder);
     let root = tree.handle();
     let after = root.children()[2].clone();
-    let (reason, waited) = backend.block_on(run_with(tree, root.wait_until_running()));
-    let crash = reason.crash().expect("crashed");
+    let (exit, waited) = backend.block_on(run_with(tree, root.wait_until_running()));
+    let crash = exit.reason().crash().expect("crashed");
     assert_eq!(crash.service(), "BadStart");
     assert!(matches!(waited, Err(Error::Crashed(_))), "{waited:?}");
     assert_eq!(after.state(), State::Init);

@@ -11,7 +11,7 @@ use std::process::{Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use mode_core::{worker, Context, Dependencies, Result, Service, StopReason};
+use mode_core::{worker, Context, Dependencies, Exit, Result, Service};
 
 /// The environment variable that makes this binary a child playing a scenario.
 const SCENARIO: &str = "MODE_ENTRY_SCENARIO";
@@ -220,7 +220,7 @@ pub fn sigint_stops_run_gracefully(test: &str, run: impl FnOnce(App) -> ExitCode
 /// SIGTERM stops `run_until_signal` gracefully; exit status 0.
 pub fn sigterm_stops_run_until_signal_gracefully(
     test: &str,
-    run_until_signal: impl FnOnce(App) -> StopReason,
+    run_until_signal: impl FnOnce(App) -> Exit,
 ) {
     play("sigterm", || worker::exit_code(&run_until_signal(App)));
 

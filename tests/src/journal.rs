@@ -41,7 +41,8 @@ struct JournalLogger;
 
 impl log::Log for JournalLogger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::Level::Info
+        // Lines of threads that do not capture are not even formatted.
+        metadata.level() <= log::Level::Info && JOURNAL.with(|journal| journal.borrow().is_some())
     }
 
     fn log(&self, entry: &log::Record<'_>) {

@@ -21,6 +21,7 @@ pub mod probe;
 pub mod crash;
 #[cfg(unix)]
 pub mod entry;
+pub mod faults;
 pub mod graph;
 pub mod lifecycle;
 pub mod primitives;
@@ -85,7 +86,7 @@ impl Backend for Virtual {
 }
 
 /// Runs `tree` while `driver` interacts with it through handles; returns both outputs.
-pub async fn run_with<T, F>(tree: Tree<T>, driver: F) -> (mode_core::StopReason, F::Output)
+pub async fn run_with<T, F>(tree: Tree<T>, driver: F) -> (mode_core::Exit, F::Output)
 where
     T: Timer,
     F: Future,
@@ -93,31 +94,31 @@ where
     futures_lite::future::zip(tree.run(), driver).await
 }
 
-/// Runs `tree` while `driver` interacts with it; returns the root's stop reason with the
+/// Runs `tree` while `driver` interacts with it; returns how the run ended with the
 /// journal (hooks and log lines) of the whole run.
 pub fn run_journaled<B: Backend, F: Future<Output = ()>>(
     backend: &B,
     tree: Tree<B::Timer>,
     driver: F,
-) -> (mode_core::StopReason, std::vec::Vec<std::string::String>) {
+) -> (mode_core::Exit, std::vec::Vec<std::string::String>) {
     journal::capture(|| backend.block_on(async { run_with(tree, driver).await.0 }))
 }
 
-/// Runs `tree` until its root runs, stops it, and returns the root's stop reason with the
+/// Runs `tree` until its root runs, stops it, and returns how the run ended with the
 /// journal (hooks and log lines) of the whole run.
 pub fn start_and_stop<B: Backend>(
     backend: &B,
     tree: Tree<B::Timer>,
-) -> (mode_core::StopReason, std::vec::Vec<std::string::String>) {
+) -> (mode_core::Exit, std::vec::Vec<std::string::String>) {
     let root = tree.handle();
     journal::capture(|| {
         backend.block_on(async {
-            let (reason, ()) = run_with(tree, async {
+            let (exit, ()) = run_with(tree, async {
                 root.wait_until_running().await.unwrap();
                 root.stop().await;
             })
             .await;
-            reason
+            exit
         })
     })
 }
@@ -182,7 +183,31 @@ macro_rules! conformance_tests {
             supervisors::crash_while_supervisor_stops_restarts_nothing,
             supervisors::crashes_reach_the_nearest_supervisor,
             supervisors::children_added_and_removed_while_running,
+            faults::stop_during_a_restart_wins,
+            faults::restart_racing_stop_always_ends_stopped,
+            faults::stop_hooks_run_only_for_a_run_that_began_on_start,
+            faults::a_crash_during_the_parents_stop_is_reported,
+            faults::failures_while_stopping_fail_the_run,
+            faults::failures_in_a_restart_do_not_fail_the_run,
         );
+        $crate::conformance_tests!(@small_stack $backend;
+            faults::deep_trees_need_no_stack_per_level,
+        );
+    };
+    (@small_stack $backend:expr; $($module:ident :: $test:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                // The backend is made on the thread too: not every backend is `Send`.
+                std::thread::Builder::new()
+                    .name(stringify!($test).into())
+                    .stack_size($crate::faults::SMALL_STACK)
+                    .spawn(|| $crate::$module::$test($backend))
+                    .unwrap()
+                    .join()
+                    .unwrap();
+            }
+        )*
     };
     (@tests $backend:expr; $($module:ident :: $test:ident),* $(,)?) => {
         $(

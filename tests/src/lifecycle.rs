@@ -29,12 +29,12 @@ fn lines(expected: &str) -> Vec<String> {
 pub fn lifecycle_order<B: Backend>(backend: B) {
     let tree = backend.tree(app());
     let root = tree.handle();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         root.wait_until_running().await.unwrap();
         record("-- stop --");
         root.stop().await;
     });
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     let expected = lines(
         "
         App.on_first_start
@@ -331,7 +331,7 @@ pub fn stop_reasons_are_typed<B: Backend>(backend: B) {
     let tree = backend.tree(ReasonProbe("Parent"));
     let root = tree.handle();
     let kid = root.children()[0].clone();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         root.wait_until_running().await.unwrap();
         kid.restart().await.unwrap();
         root.stop().await;
@@ -340,7 +340,7 @@ pub fn stop_reasons_are_typed<B: Backend>(backend: B) {
             Some(StopReason::ParentStopping)
         ));
     });
-    assert!(matches!(reason, StopReason::Requested));
+    assert!(matches!(exit.reason(), StopReason::Requested));
     let lines: Vec<&str> = journal
         .iter()
         .filter(|l| !l.starts_with("INFO"))
@@ -379,8 +379,8 @@ pub fn stop_during_start_stops_what_started<B: Backend>(backend: B) {
     let tree = backend.tree(SlowStarter);
     let root = tree.handle();
     let never = root.children()[2].clone();
-    let (reason, journal) = capture(|| backend.block_on(tree.run()));
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    let (exit, journal) = capture(|| backend.block_on(tree.run()));
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert_eq!(never.state(), State::Init, "never started");
     assert!(journal
         .iter()

@@ -84,8 +84,8 @@ pub fn flow_control_queue_between_services<B: Backend>(backend: B) {
     let tree = backend.tree(Pipeline {
         received: received.clone(),
     });
-    let reason = backend.block_on(tree.run());
-    assert!(!reason.is_failure(), "{reason:?}");
+    let exit = backend.block_on(tree.run());
+    assert!(!exit.is_failure(), "{exit:?}");
     assert_eq!(received.load(Ordering::SeqCst), ITEMS);
 }
 

@@ -111,20 +111,20 @@ pub fn stop_timeout_aborts_and_goes_on<B: Backend>(backend: B) {
         })
         .with_observer(timeouts.clone());
     let root = tree.handle();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         root.wait_until_running().await.unwrap();
         root.stop().await;
     });
     assert!(
         matches!(
-            reason,
+            exit.reason(),
             StopReason::StopTimeout {
                 waiting_on: WaitingOn::OnStop
             }
         ),
-        "{reason:?}"
+        "{exit:?}"
     );
-    assert!(reason.is_failure());
+    assert!(exit.is_failure());
     assert_eq!(root.state(), State::Stopped);
     assert!(
         ran.load(Ordering::SeqCst),

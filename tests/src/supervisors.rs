@@ -282,7 +282,7 @@ pub fn one_for_one_restarts_only_the_crashed_child<B: Backend>(backend: B) {
     let (tree, watch) = watched(&backend, abc(Strategy::OneForOne));
     let sup = tree.handle();
     let [a, b, c] = <[ServiceHandle; 3]>::try_from(sup.children()).unwrap();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         sup.wait_until_running().await.unwrap();
         record("-- crash --");
         b.crash("boom");
@@ -290,7 +290,7 @@ pub fn one_for_one_restarts_only_the_crashed_child<B: Backend>(backend: B) {
         record("-- stop --");
         sup.stop().await;
     });
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     let mut expected = lines(
         "
         ERROR [^--B]: Crashed reason=boom
@@ -372,7 +372,7 @@ pub fn forfeit_one_for_one_gives_up_on_the_crashed_child<B: Backend>(backend: B)
     let tree = backend.tree(abc(Strategy::ForfeitOneForOne));
     let sup = tree.handle();
     let [a, b, c] = <[ServiceHandle; 3]>::try_from(sup.children()).unwrap();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         sup.wait_until_running().await.unwrap();
         record("-- crash --");
         b.crash("boom");
@@ -382,7 +382,7 @@ pub fn forfeit_one_for_one_gives_up_on_the_crashed_child<B: Backend>(backend: B)
         assert_eq!([a.state(), c.state()], [State::Running; 2]);
         sup.stop().await;
     });
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert_eq!(
         between(&journal, "-- crash --", "-- stop --"),
         lines(
@@ -418,7 +418,7 @@ pub fn forfeit_one_for_all_gives_up_on_every_child<B: Backend>(backend: B) {
     let tree = backend.tree(abc(Strategy::ForfeitOneForAll));
     let sup = tree.handle();
     let children = sup.children();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         sup.wait_until_running().await.unwrap();
         record("-- crash --");
         children[1].crash("boom");
@@ -427,7 +427,7 @@ pub fn forfeit_one_for_all_gives_up_on_every_child<B: Backend>(backend: B) {
         assert_eq!(sup.state(), State::Running);
         sup.stop().await;
     });
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     let segment = between(&journal, "-- crash --", "-- stop --");
     let notable: Vec<&str> = segment
         .iter()
@@ -484,11 +484,14 @@ pub fn crashing_supervisor_crashes_upward<B: Backend>(backend: B) {
     let app = tree.handle();
     let sup = app.children()[0].clone();
     let a = sup.children()[0].clone();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         app.wait_until_running().await.unwrap();
         a.crash("boom");
     });
-    let crash = reason.crash().expect("the tree stops with the crash");
+    let crash = exit
+        .reason()
+        .crash()
+        .expect("the tree stops with the crash");
     assert_eq!(crash.service(), "A");
     assert!(a.crash_reason().unwrap().ptr_eq(crash));
     assert!(sup.crash_reason().unwrap().ptr_eq(crash));
@@ -508,14 +511,14 @@ pub fn crashing_supervisor_crashes_upward<B: Backend>(backend: B) {
     let outer = tree.handle();
     let sup = outer.children()[0].clone();
     let a = sup.children()[0].clone();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         outer.wait_until_running().await.unwrap();
         a.crash("boom");
         watch.started("Crashing", 2).await;
         assert_eq!(a.state(), State::Running);
         outer.stop().await;
     });
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert_eq!([sup.restart_count(), a.restart_count()], [1, 1]);
     assert!(journal.iter().any(
         |l| l == "INFO [^-Outer]: Restarting dead Crashing! Last crash reason: A crashed: boom"
@@ -619,7 +622,7 @@ pub fn intensity_allows_exactly_max_restarts<B: Backend>(backend: B) {
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
-    let (reason, gave_up_at) = backend.block_on(run_with(tree, async {
+    let (exit, gave_up_at) = backend.block_on(run_with(tree, async {
         sup.wait_until_running().await.unwrap();
         let start = sup.now();
         for k in 0..3u32 {
@@ -638,8 +641,8 @@ pub fn intensity_allows_exactly_max_restarts<B: Backend>(backend: B) {
         sup.now() - start
     }));
     assert_eq!(a.restart_count(), 3);
-    let error = gave_up(&reason);
-    assert_eq!(reason.crash().unwrap().service(), "Sup");
+    let error = gave_up(exit.reason());
+    assert_eq!(exit.reason().crash().unwrap().service(), "Sup");
     assert_eq!(error.child(), "A");
     assert_eq!(
         error.kind(),
@@ -672,7 +675,7 @@ pub fn intensity_window_slides<B: Backend>(backend: B) {
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
-    let (reason, ()) = backend.block_on(run_with(tree, async {
+    let (exit, ()) = backend.block_on(run_with(tree, async {
         sup.wait_until_running().await.unwrap();
         let start = sup.now();
         for (k, at) in [Duration::ZERO, u, u * 2].into_iter().enumerate() {
@@ -692,7 +695,7 @@ pub fn intensity_window_slides<B: Backend>(backend: B) {
     }));
     assert_eq!(a.restart_count(), 4);
     assert!(matches!(
-        gave_up(&reason).kind(),
+        gave_up(exit.reason()).kind(),
         SupervisorErrorKind::MaxRestarts { restarts: 3, .. }
     ));
 }
@@ -784,13 +787,13 @@ pub fn failed_restart_without_backoff_gives_up<B: Backend>(backend: B) {
         let tree = backend.tree(sup);
         let sup = tree.handle();
         let a = sup.children()[0].clone();
-        let (reason, journal) = crate::run_journaled(&backend, tree, async {
+        let (exit, journal) = crate::run_journaled(&backend, tree, async {
             sup.wait_until_running().await.unwrap();
             plan.lock().unwrap().push_back(Some(fail));
             a.crash("boom");
             sup.wait_until_stopped().await;
         });
-        let error = gave_up(&reason);
+        let error = gave_up(exit.reason());
         assert_eq!(error.kind(), SupervisorErrorKind::StartFailed, "{fail:?}");
         assert_eq!(error.child(), "A");
         assert!(
@@ -825,7 +828,7 @@ pub fn failed_restart_with_backoff_is_retried_later<B: Backend>(backend: B) {
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         sup.wait_until_running().await.unwrap();
         plan.lock()
             .unwrap()
@@ -834,7 +837,7 @@ pub fn failed_restart_with_backoff_is_retried_later<B: Backend>(backend: B) {
         assert_eq!(a.state(), State::Running);
         sup.stop().await;
     });
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     // The crash and the two failed starts: three restarts, within max_restarts.
     assert_eq!(a.restart_count(), 3);
     let starts: Vec<Instant> = starts.lock().unwrap().clone();
@@ -873,7 +876,7 @@ pub fn failed_restarts_count_toward_intensity<B: Backend>(backend: B) {
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
-    let (reason, took) = backend.block_on(run_with(tree, async {
+    let (exit, took) = backend.block_on(run_with(tree, async {
         sup.wait_until_running().await.unwrap();
         plan.lock().unwrap().extend([Some(Fail::ErrInStart); 10]);
         let crashed = sup.now();
@@ -883,7 +886,7 @@ pub fn failed_restarts_count_toward_intensity<B: Backend>(backend: B) {
     }));
     // The crash restarts after 100 ms (1), that start fails and is retried after 200 ms
     // (2), that start fails too: a third restart would exceed 2.
-    let error = gave_up(&reason);
+    let error = gave_up(exit.reason());
     assert_eq!(
         error.kind(),
         SupervisorErrorKind::MaxRestarts {
@@ -919,9 +922,9 @@ pub fn failed_first_start_fails_the_supervisor<B: Backend>(backend: B) {
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let [a, b, c] = <[ServiceHandle; 3]>::try_from(sup.children()).unwrap();
-    let ((reason, waited), journal) =
+    let ((exit, waited), journal) =
         capture(|| backend.block_on(run_with(tree, sup.wait_until_running())));
-    let crash = reason.crash().expect("crashed");
+    let crash = exit.reason().crash().expect("crashed");
     assert_eq!(crash.service(), "B");
     assert_eq!(crash.error().to_string(), "cannot bind");
     assert!(matches!(waited, Err(Error::Crashed(_))), "{waited:?}");
@@ -943,7 +946,7 @@ pub fn two_children_crash_at_once<B: Backend>(backend: B) {
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let [a, b, c] = <[ServiceHandle; 3]>::try_from(sup.children()).unwrap();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         sup.wait_until_running().await.unwrap();
         a.crash("boom");
         c.crash("boom");
@@ -958,7 +961,7 @@ pub fn two_children_crash_at_once<B: Backend>(backend: B) {
         [1, 0, 1]
     );
     assert!(matches!(
-        gave_up(&reason).kind(),
+        gave_up(exit.reason()).kind(),
         SupervisorErrorKind::MaxRestarts { restarts: 2, .. }
     ));
     for child in ["A", "C"] {
@@ -971,14 +974,14 @@ pub fn two_children_crash_at_once<B: Backend>(backend: B) {
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let children = sup.children();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         sup.wait_until_running().await.unwrap();
         children[0].crash("boom");
         children[2].crash("boom");
         watch.started("C", 2).await;
         sup.stop().await;
     });
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     for child in &children {
         assert_eq!(child.restart_count(), 1, "{child:?}");
     }
@@ -1009,7 +1012,7 @@ pub fn stop_during_backoff_stops_at_once<B: Backend>(backend: B) {
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         sup.wait_until_running().await.unwrap();
         a.crash("boom");
         a.wait_until_stopped().await;
@@ -1023,7 +1026,7 @@ pub fn stop_during_backoff_stops_at_once<B: Backend>(backend: B) {
             assert!(took < u * 50, "{took:?}");
         }
     });
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert_eq!(a.restart_count(), 0);
     assert_eq!(a.state(), State::Stopped);
     assert!(!journal.iter().any(|l| l == "A.on_restart"));
@@ -1061,14 +1064,14 @@ pub fn stop_during_restart<B: Backend>(backend: B) {
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let slow = sup.children()[0].clone();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         sup.wait_until_running().await.unwrap();
         slow.crash("boom");
         sup.sleep(Duration::from_millis(20)).await.unwrap();
         assert_eq!(slow.state(), State::Starting);
         sup.stop().await;
     });
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert_eq!(slow.state(), State::Stopped);
     assert_eq!(slow.restart_count(), 1);
     assert!(journal.iter().any(|l| l == "Slow slept: Err(Stopped)"));
@@ -1109,11 +1112,11 @@ pub fn crash_while_supervisor_stops_restarts_nothing<B: Backend>(backend: B) {
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         sup.wait_until_running().await.unwrap();
         sup.stop().await;
     });
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert_eq!(a.restart_count(), 0);
     assert!(journal
         .iter()
@@ -1127,13 +1130,13 @@ pub fn crash_while_supervisor_stops_restarts_nothing<B: Backend>(backend: B) {
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         sup.wait_until_running().await.unwrap();
         a.crash("boom");
         sup.stop().await;
     });
     // With max_restarts 0 a counted restart would have made the supervisor give up.
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert_eq!(a.restart_count(), 0);
     assert!(!journal.iter().any(|l| l.contains("Restarting")));
 }
@@ -1180,7 +1183,7 @@ pub fn crashes_reach_the_nearest_supervisor<B: Backend>(backend: B) {
     let outer = tree.handle();
     let inner = outer.children()[0].clone();
     let a = inner.children()[0].clone();
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         outer.wait_until_running().await.unwrap();
         crash_and_wait(&a, &watch, 2).await;
         assert_eq!(inner.restart_count(), 0);
@@ -1192,7 +1195,7 @@ pub fn crashes_reach_the_nearest_supervisor<B: Backend>(backend: B) {
         assert_eq!(inner.restart_count(), 1);
         outer.stop().await;
     });
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert_eq!(a.restart_count(), 3);
     assert!(journal.iter().any(|l| l
         == "ERROR [^--Inner]: Crashed reason=max restarts exceeded: 1 restart(s) within 3600s, \
@@ -1223,7 +1226,7 @@ pub fn children_added_and_removed_while_running<B: Backend>(backend: B) {
     assert_eq!(sup.strategy(), Strategy::OneForOne);
     // Queued before the tree runs: added once the supervisor runs.
     let early = sup.add(Kid::new("Early"));
-    let (reason, journal) = crate::run_journaled(&backend, tree, async {
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
         let early = early.await.unwrap();
         assert_eq!(early.state(), State::Running);
         let late = sup.add(Kid::new("Late")).await.unwrap();
@@ -1259,7 +1262,7 @@ pub fn children_added_and_removed_while_running<B: Backend>(backend: B) {
         assert_eq!(late.state(), State::Running);
         sup.stop().await;
     });
-    assert!(matches!(reason, StopReason::Requested), "{reason:?}");
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert!(journal
         .iter()
         .any(|l| l == "ERROR [^--Broken]: Crashed reason=cannot bind"));

@@ -99,10 +99,10 @@ pub fn timer_has_no_drift<B: Backend>(backend: B) {
     let violations = ticker.violations.clone();
     let tree = backend.tree(ticker);
     let root = tree.handle();
-    let (reason, ()) = backend.block_on(run_with(tree, async {
+    let (exit, ()) = backend.block_on(run_with(tree, async {
         root.wait_until_stopped().await;
     }));
-    assert!(!reason.is_failure(), "{reason:?}");
+    assert!(!exit.is_failure(), "{exit:?}");
     let ticks = ticks.lock().unwrap();
     assert_eq!(ticks.len(), count);
     assert_eq!(violations.load(Ordering::SeqCst), 0);
@@ -190,6 +190,6 @@ impl Service for ZeroTimer {
 
 /// A zero interval is refused with a clear error.
 pub fn zero_interval_is_an_error<B: Backend>(backend: B) {
-    let reason = backend.block_on(backend.tree(ZeroTimer).run());
-    assert!(!reason.is_failure(), "{reason:?}");
+    let exit = backend.block_on(backend.tree(ZeroTimer).run());
+    assert!(!exit.is_failure(), "{exit:?}");
 }

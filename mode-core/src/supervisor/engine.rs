@@ -36,9 +36,10 @@ use crate::handle::ServiceHandle;
 use crate::local::LocalRef;
 use crate::node::{Command, Node};
 use crate::service::DynService;
+use crate::start::StartError;
 use crate::state::{State, StopReason};
 use crate::time::{Duration, Instant};
-use crate::tree::{Driver, StartError};
+use crate::tree::Driver;
 
 /// A request for a supervisor, queued by its handle or by its own delayed restarts.
 pub(crate) enum Request {
@@ -227,7 +228,7 @@ impl Driver {
         child: &LocalRef,
         crash: Crash,
     ) -> Supervised {
-        let (mut crash, _) = child.node().record_crash(crash);
+        let mut crash = child.node().inherit_crash(crash);
         let mut child = child.clone();
         loop {
             match self.apply_strategy(supervisor, &child, crash).await {
@@ -243,8 +244,11 @@ impl Driver {
     async fn apply_strategy(&self, supervisor: &LocalRef, child: &LocalRef, crash: Crash) -> Step {
         let node = supervisor.node();
         if node.state() != State::Running || node.should_stop() {
+            // The supervisor's own stop stops the child; the crash is that stop's to
+            // report, as a failure of the run.
             return Step::Done(Supervised::Handled);
         }
+        crash.mark_handled();
         let Some(strategy) = node.supervisor else {
             return Step::Done(Supervised::Escalate(crash));
         };
@@ -387,6 +391,11 @@ impl Driver {
             if !matches!(target.node().state(), State::Init | State::Stopped) {
                 continue;
             }
+            if target.node().stop_queued() {
+                // A stop requested meanwhile wins over the restart: the child stays
+                // stopped.
+                continue;
+            }
             match self.start_node(target).await {
                 Ok(()) => {}
                 Err(StartError::Crashed(crash)) => {
@@ -500,6 +509,8 @@ impl Driver {
         };
         let error = match (failure, child.node().crash_reason()) {
             (StartError::Crashed(crash), _) | (StartError::Interrupted, Some(crash)) => {
+                // The caller is told: the crash is theirs to handle.
+                crash.mark_handled();
                 Error::Crashed(crash)
             }
             (StartError::Interrupted, None) => Error::ServiceStopped,

@@ -333,14 +333,14 @@ async fn app_tree(checks: &mut Checks) {
         .with_observer(Recorder(shared.clone()));
     critical_section::with(|cs| *shared.root.borrow_ref_mut(cs) = Some(tree.handle()));
     let started = embassy_time::Instant::now();
-    let reason = slots.run(tree.run()).await;
+    let exit = slots.run(tree.run()).await;
     let took = started.elapsed().as_millis();
     critical_section::with(|cs| shared.root.borrow_ref_mut(cs).take());
-    info!("[^Firmware]: tree stopped after {took} ms: {reason}");
+    info!("[^Firmware]: tree stopped after {took} ms: {exit}");
 
     checks.check(
         "the tree stopped cleanly",
-        matches!(reason, StopReason::Requested),
+        matches!(exit.reason(), StopReason::Requested),
     );
 
     let ticks = critical_section::with(|cs| shared.ticks.borrow_ref(cs).clone());

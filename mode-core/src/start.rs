@@ -1,0 +1,251 @@
+//! The start sequence: how the driver starts a service and the subtree below it.
+//!
+//! mode's order for one service is `on_first_start` (or `on_restart`), `Starting...`,
+//! `on_start`, its background tasks, its children one by one, `Started`, `on_started`. A
+//! service's hooks run in two sequence futures (see `DynService`): the *head*, up to its
+//! tasks, and `on_started`. Between the two, the driver starts the children, each the same
+//! way. It keeps the services it is inside of in a list of its own rather than nesting one
+//! future per level, so a tree of any depth starts on a small, fixed stack.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::error::{Crash, Error};
+use crate::events::{self, Emit};
+use crate::local::LocalRef;
+use crate::loom::plain::Arc;
+use crate::node::Node;
+use crate::service::Hook;
+use crate::state::State;
+use crate::task::Few;
+use crate::tree::{busy, Deferred, Driver};
+
+/// Why a start sequence did not finish.
+#[derive(Debug)]
+pub(crate) enum StartError {
+    /// The service (or a child it started) crashed.
+    Crashed(Crash),
+    /// The service was asked to stop; the queued stop finishes the job.
+    Interrupted,
+}
+
+impl StartError {
+    /// What the waiters of the start are told.
+    fn to_error(&self) -> Error {
+        match self {
+            StartError::Crashed(crash) => Error::Crashed(crash.clone()),
+            StartError::Interrupted => Error::ServiceStopped,
+        }
+    }
+}
+
+/// A service whose start is past its head, starting its children.
+struct Starting {
+    local: LocalRef,
+    /// The index of the next child to look at.
+    next_child: usize,
+}
+
+impl Starting {
+    /// The next child that is not started yet; the list may grow meanwhile.
+    fn next_child(&mut self) -> Option<LocalRef> {
+        loop {
+            let child = self.local.children.borrow().get(self.next_child).cloned()?;
+            self.next_child += 1;
+            if matches!(child.node().state(), State::Init | State::Stopped) {
+                return Some(child);
+            }
+        }
+    }
+}
+
+impl Driver {
+    /// Starts `top` and its subtree (mode's order: see the module docs), and records the
+    /// result of each service's start for its waiters.
+    ///
+    /// A child whose start is interrupted by a stop request of its own does not stop its
+    /// parent's start: the parent goes on with its next child, and the child's queued stop
+    /// finishes the job.
+    pub(crate) async fn start_node(&self, top: &LocalRef) -> Result<(), StartError> {
+        // The services being started, from `top` down to the deepest.
+        let mut path: Vec<Starting> = Vec::new();
+        let mut entering = Some(top.clone());
+        loop {
+            if let Some(local) = entering.take() {
+                match self.start_head(&local).await {
+                    Ok(()) => path.push(Starting {
+                        local,
+                        next_child: 0,
+                    }),
+                    Err(error) => {
+                        local.node().finish_start(Err(error.to_error()));
+                        match unwind(&mut path, error) {
+                            Some(result) => return result,
+                            None => continue,
+                        }
+                    }
+                }
+            }
+            let Some(current) = path.last_mut() else {
+                return Ok(());
+            };
+            let interrupted = current.local.node().should_stop();
+            if !interrupted {
+                if let Some(child) = current.next_child() {
+                    entering = Some(child);
+                    continue;
+                }
+            }
+            // Done with its children, or asked to stop: the service's start ends here.
+            let Some(Starting { local, .. }) = path.pop() else {
+                return Ok(());
+            };
+            let result = if interrupted {
+                Err(StartError::Interrupted)
+            } else {
+                self.start_tail(&local).await
+            };
+            let node = local.node();
+            node.finish_start(result.as_ref().map_err(StartError::to_error).copied());
+            match result {
+                Ok(()) if path.is_empty() => return Ok(()),
+                Ok(()) => {}
+                Err(error) => {
+                    if let Some(result) = unwind(&mut path, error) {
+                        return result;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The head of a start: `on_first_start` (or `on_restart`), `Starting...`, `on_start`,
+    /// the background tasks.
+    // The service stays borrowed while its hooks run, on purpose: a nested sequence of the
+    // same service finds it borrowed and fails instead.
+    #[allow(clippy::await_holding_refcell_ref)]
+    async fn start_head(&self, local: &LocalRef) -> Result<(), StartError> {
+        let node = local.node();
+        let restarting = local.started_once.get();
+        local.started_once.set(true);
+        local.on_start_began.set(false);
+        node.begin_run(restarting);
+        *local.deferred.borrow_mut() = Some(Few::None);
+        node.set_starting();
+        match local.service.try_borrow_mut() {
+            Ok(mut service) => service.start_head(self, local, restarting).await,
+            Err(_) => {
+                let hook = if restarting {
+                    Hook::Restart
+                } else {
+                    Hook::FirstStart
+                };
+                Err(self.crashed(node, busy(hook)))
+            }
+        }
+    }
+
+    /// The tail of a start, once the children run: `Started`, `on_started`.
+    #[allow(clippy::await_holding_refcell_ref)] // As in `start_head`.
+    async fn start_tail(&self, local: &LocalRef) -> Result<(), StartError> {
+        let node = local.node();
+        events::emit(node, Emit::Started);
+        node.set_state(State::Running);
+        let started = match local.service.try_borrow_mut() {
+            Ok(mut service) => service.run_hook(Hook::Started, self, local).await,
+            Err(_) => Err(busy(Hook::Started)),
+        };
+        self.start_hook_result(local, started)
+    }
+
+    /// After `on_first_start` (or `on_restart`): `Starting...`; from here on, the run's
+    /// stop runs the stop hooks.
+    pub(crate) fn before_on_start(
+        &self,
+        local: &LocalRef,
+        hook: crate::Result,
+    ) -> Result<(), StartError> {
+        let node = local.node();
+        self.start_hook_result(local, hook)?;
+        check_stop(node)?;
+        local.on_start_began.set(true);
+        events::emit(node, Emit::Starting);
+        Ok(())
+    }
+
+    /// After `on_start`: the background tasks, the hooks' in the order they were added,
+    /// then those added from other threads meanwhile.
+    pub(crate) fn after_on_start(
+        &self,
+        local: &LocalRef,
+        hook: crate::Result,
+    ) -> Result<(), StartError> {
+        let node = local.node();
+        self.start_hook_result(local, hook)?;
+        check_stop(node)?;
+
+        let from_hooks = local.deferred.borrow_mut().take().unwrap_or(Few::None);
+        for task in from_hooks {
+            let spawned = match task {
+                Deferred::Send(task) => node.tree.spawner.spawn(task),
+                Deferred::Local(task) => node.tree.spawner.spawn_local(task),
+            };
+            if let Err(err) = spawned {
+                return Err(self.crashed(node, Box::new(err)));
+            }
+        }
+        for task in node.tasks().take_deferred() {
+            if let Err(err) = node.tree.spawner.spawn(task) {
+                return Err(self.crashed(node, Box::new(err)));
+            }
+        }
+        Ok(())
+    }
+
+    /// A start hook's result: its error crashes the service.
+    pub(crate) fn start_hook_result(
+        &self,
+        local: &LocalRef,
+        hook: crate::Result,
+    ) -> Result<(), StartError> {
+        hook.map_err(|error| self.crashed(local.node(), error))
+    }
+
+    /// `node` crashed with `error` while starting: records and reports the crash.
+    pub(crate) fn crashed(&self, node: &Arc<Node>, error: crate::BoxError) -> StartError {
+        let (crash, _) = node.record_crash(Crash::new(node.label.clone(), error));
+        if let Some(reported) = node.crash_to_report() {
+            events::emit(node, Emit::Crashed(&reported));
+        }
+        StartError::Crashed(crash)
+    }
+}
+
+/// The start of the child of `path`'s last service failed with `error`: each service
+/// above whose start fails with it records its result, up to the first that goes on.
+/// Returns the result of the whole start if the failure reached its top.
+fn unwind(path: &mut Vec<Starting>, error: StartError) -> Option<Result<(), StartError>> {
+    while let Some(parent) = path.last() {
+        let parent = parent.local.node().clone();
+        match &error {
+            // A child that crashed while starting crashes its parent's start too.
+            StartError::Crashed(crash) => {
+                parent.inherit_crash(crash.clone());
+            }
+            // A child asked to stop: the parent goes on, unless it was asked too.
+            StartError::Interrupted if !parent.should_stop() => return None,
+            StartError::Interrupted => {}
+        }
+        path.pop();
+        parent.finish_start(Err(error.to_error()));
+    }
+    Some(Err(error))
+}
+
+fn check_stop(node: &Node) -> Result<(), StartError> {
+    if node.should_stop() {
+        Err(StartError::Interrupted)
+    } else {
+        Ok(())
+    }
+}

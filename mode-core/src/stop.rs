@@ -1,0 +1,394 @@
+//! The stop sequence: how the driver stops a service and the subtree below it, each step
+//! bounded by the service's stop timeout.
+//!
+//! mode's order for one service is `Stopping...`, `on_stop`, its children in reverse
+//! order, its tasks cancelled, `Stopped`, the shutdown flag, its tasks gone, its resources
+//! released in reverse order, `on_shutdown`, `Shutdown complete!`. As for starts (see
+//! `start.rs`), the driver keeps the services it is inside of in a list of its own, so a
+//! tree of any depth stops on a small, fixed stack.
+//!
+//! The stop hooks and log lines belong to a run whose start began `on_start` (logged
+//! `Starting...`). A run cut short before that (a stop during `on_first_start` or
+//! `on_restart`) stops quietly: its tasks are dropped and its resources released, but
+//! `on_stop` and `on_shutdown` do not run, so a service that acquires in `on_start` and
+//! releases in `on_stop` never releases twice.
+//!
+//! A stop that is not part of a restart and fails — a stop hook fails, a step times out,
+//! or the service crashed with no supervisor left to handle it — is an unclean stop of the
+//! run ([`Exit::unclean_stops`](crate::Exit::unclean_stops)).
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::Poll;
+
+use crate::events::{self, Emit};
+use crate::exit::StopFailure;
+use crate::handle::wait_for;
+use crate::local::LocalRef;
+use crate::loom::plain::Arc;
+use crate::node::Node;
+use crate::service::Hook;
+use crate::state::{State, StopReason, WaitingOn};
+use crate::time::{Duration, Instant};
+use crate::timer_queue::{SharedTimerQueue, SleepUntil};
+use crate::tree::{busy, Driver, Resource};
+
+/// A service whose stop is past `on_stop`, stopping its children.
+struct Stopping<'a> {
+    budget: StopBudget<'a>,
+    /// How many of its children are left to stop (they stop from the last).
+    remaining: usize,
+    /// When its children began to stop, if the deadline runs (see
+    /// [`StopBudget::running_since`]).
+    children_since: Option<Instant>,
+}
+
+impl Driver {
+    /// Stops `top` and its subtree (mode's order: see the module docs). Does nothing if
+    /// `top` is not starting or running.
+    pub(crate) async fn stop_node(&self, top: &LocalRef, reason: StopReason) {
+        // The services being stopped, from `top` down to the deepest.
+        let mut path: Vec<Stopping<'_>> = Vec::new();
+        // A restart's stop (and so the stops of the children below) is not the run's to
+        // count: the restart recovers the service.
+        let counts = !matches!(reason, StopReason::Restarting);
+        let mut entering = Some((top.clone(), reason));
+        loop {
+            if let Some((local, reason)) = entering.take() {
+                if let Some(stopping) = self.stop_head(local, reason, counts).await {
+                    path.push(stopping);
+                }
+            }
+            let Some(current) = path.last_mut() else {
+                return;
+            };
+            if current.remaining > 0 {
+                current.remaining -= 1;
+                // By index, not over a copy of the list: only the driver changes it, and
+                // it is busy here.
+                let child = (current.budget.local.children.borrow())
+                    .get(current.remaining)
+                    .cloned();
+                entering = child.map(|child| (child, StopReason::ParentStopping));
+                continue;
+            }
+            if let Some(done) = path.pop() {
+                self.stop_tail(done).await;
+            }
+        }
+    }
+
+    /// The head of a stop: `Stopping...`, `on_stop`. `None` if the service is not starting
+    /// or running.
+    // The service stays borrowed while its hook runs (see `start_head`).
+    #[allow(clippy::await_holding_refcell_ref)]
+    async fn stop_head(
+        &self,
+        local: LocalRef,
+        reason: StopReason,
+        counts: bool,
+    ) -> Option<Stopping<'_>> {
+        let node = local.node();
+        if matches!(node.state(), State::Init | State::Stopping | State::Stopped) {
+            return None;
+        }
+        let reason = node.settle_stop_reason(reason);
+        flag_stop(&local);
+        node.set_state(State::Stopping);
+        let hooks = local.on_start_began.get();
+        let timeout = local
+            .stop_timeout
+            .unwrap_or_else(|| self.shared.default_stop_timeout());
+        let mut budget = StopBudget {
+            driver: self,
+            counts,
+            local,
+            timeout,
+            deadline: None,
+            timed_out: None,
+        };
+        // A crash the stop began with: reported here, in the order it happened.
+        self.settle_crash(node_of(&budget), counts);
+        if hooks {
+            events::emit(node_of(&budget), Emit::Stopping(&reason));
+            let local = budget.local.clone();
+            let stopped = match local.service.try_borrow_mut() {
+                Ok(mut service) => {
+                    let on_stop = service.run_hook(Hook::Stop, self, &local);
+                    budget.bounded(on_stop, WaitingOn::OnStop).await
+                }
+                Err(_) => Some(Err(busy(Hook::Stop))),
+            };
+            budget.hook_result(Hook::Stop, stopped);
+        }
+        let remaining = budget.local.children.borrow().len();
+        let children_since = if remaining > 0 {
+            budget.running_since()
+        } else {
+            None
+        };
+        Some(Stopping {
+            budget,
+            remaining,
+            children_since,
+        })
+    }
+
+    /// The tail of a stop, once the children stopped: tasks cancelled, `Stopped`, the
+    /// shutdown flag, tasks gone, resources released, `on_shutdown`, `Shutdown complete!`.
+    #[allow(clippy::await_holding_refcell_ref)] // As in `stop_head`.
+    async fn stop_tail(&self, stopping: Stopping<'_>) {
+        let Stopping {
+            mut budget,
+            children_since,
+            ..
+        } = stopping;
+        budget.extend_since(children_since);
+        let local = budget.local.clone();
+        let node = local.node();
+        let hooks = local.on_start_began.get();
+        self.remove_runtime_children(&local);
+
+        let run = node.tasks();
+        run.cancel();
+        local.deferred.borrow_mut().take();
+        if hooks {
+            events::emit(node, Emit::Stopped);
+        }
+        if local.wait_for_shutdown {
+            let flag = wait_for(node, || node.shutdown_set().then_some(()));
+            budget.bounded(flag, WaitingOn::Shutdown).await;
+        }
+        if run.live() > 0
+            && budget
+                .bounded(run.wait_empty(), WaitingOn::Tasks(0))
+                .await
+                .is_none()
+        {
+            budget.timed_out = Some(WaitingOn::Tasks(run.live()));
+        }
+        let resources = core::mem::take(&mut *local.resources.borrow_mut());
+        for resource in resources.into_iter().rev() {
+            match resource {
+                Resource::Value(value) => drop(value),
+                Resource::Async(resource) => {
+                    budget.bounded(resource.close(), WaitingOn::Resource).await;
+                }
+            }
+        }
+
+        if hooks {
+            let shutdown = match local.service.try_borrow_mut() {
+                Ok(mut service) => {
+                    let on_shutdown = service.run_hook(Hook::Shutdown, self, &local);
+                    budget.bounded(on_shutdown, WaitingOn::OnShutdown).await
+                }
+                Err(_) => Some(Err(busy(Hook::Shutdown))),
+            };
+            budget.hook_result(Hook::Shutdown, shutdown);
+        }
+        // A crash during the stop: no supervisor handles it any more.
+        self.settle_crash(node, budget.counts);
+        if hooks {
+            events::emit(node, Emit::ShutdownComplete);
+        }
+        if let Some(waiting_on) = budget.timed_out {
+            node.set_stop_reason(StopReason::StopTimeout { waiting_on });
+        }
+        node.set_state(State::Stopped);
+    }
+}
+
+/// The node a budget is for.
+fn node_of<'b>(budget: &'b StopBudget<'_>) -> &'b Arc<Node> {
+    budget.local.node()
+}
+
+/// [`Node::flag_stop`] from the driver: the same walk over the driver's lists of children,
+/// which take no lock.
+pub(crate) fn flag_stop(local: &LocalRef) {
+    if !local.node().raise_stop_flag() {
+        return;
+    }
+    let mut below: Vec<LocalRef> = local.children.borrow().clone();
+    while let Some(child) = below.pop() {
+        if child.node().raise_stop_flag() {
+            below.extend(child.children.borrow().iter().cloned());
+        }
+    }
+}
+
+/// How many times a waiting stop step lets the executor run before its deadline is armed.
+/// One is enough where the driver's task is polled after the tasks it woke (tokio, smol);
+/// the second covers a driver that was already queued when it woke them (a FIFO executor
+/// whose driver was woken by a waiter of its own).
+const GRACE_ROUNDS: u8 = 2;
+
+/// The time a service's stop may take: one deadline for its own steps, extended by the
+/// time its children took (they have their own). It also records what went wrong.
+///
+/// The deadline is set when a step is still waiting after [`GRACE_ROUNDS`] rounds of the
+/// executor: steps that finish at once (hooks a service does not override, a run without
+/// tasks) and steps that finish as soon as the executor has run (a task leaving on
+/// cancellation) neither read the clock nor register a timer. Registering one is not
+/// free: besides the timer queue's work, on smol it wakes async-io's reactor thread, after
+/// which every self-wake of the thread blocked in `smol::block_on` polls the reactor.
+pub(crate) struct StopBudget<'a> {
+    driver: &'a Driver,
+    /// Whether this stop's failures are the run's unclean stops (a restart's are not).
+    counts: bool,
+    local: LocalRef,
+    timeout: Duration,
+    deadline: Option<Instant>,
+    timed_out: Option<WaitingOn>,
+}
+
+impl<'a> StopBudget<'a> {
+    /// The current time, if the deadline is running (the time children take must then be
+    /// added to it).
+    fn running_since(&self) -> Option<Instant> {
+        self.deadline.map(|_| self.driver.shared.timers.now())
+    }
+
+    /// Moves the deadline by the time elapsed since `since` (from [`running_since`]).
+    fn extend_since(&mut self, since: Option<Instant>) {
+        if let (Some(since), Some(deadline)) = (since, self.deadline.as_mut()) {
+            *deadline += self.driver.shared.timers.now() - since;
+        }
+    }
+
+    /// Runs `step` until the deadline; `None` (and a logged stop timeout) if it expired.
+    pub(crate) fn bounded<F: Future>(
+        &mut self,
+        step: F,
+        waiting_on: WaitingOn,
+    ) -> Bounded<'_, 'a, F> {
+        Bounded {
+            step,
+            budget: self,
+            waiting_on,
+            sleep: None,
+            rounds: 0,
+        }
+    }
+
+    /// The sleep until the deadline, which starts to run now if it does not yet. Steps
+    /// never nest, so the tree's one stop sleep is normally there to take; if not, a fresh
+    /// one does the same job.
+    fn arm(&mut self) -> Box<SleepUntil> {
+        let deadline = *self
+            .deadline
+            .get_or_insert_with(|| self.driver.shared.timers.now() + self.timeout);
+        match self.driver.stop_sleep.borrow_mut().take() {
+            Some(mut sleep) => {
+                sleep.reset(deadline);
+                sleep
+            }
+            None => Box::new(self.driver.shared.timers.sleep_until(deadline)),
+        }
+    }
+
+    /// Hands the sleep back to the tree for the next step.
+    fn give_back(&self, sleep: Option<Box<SleepUntil>>) {
+        if let Some(sleep) = sleep {
+            *self.driver.stop_sleep.borrow_mut() = Some(sleep);
+        }
+    }
+
+    /// The deadline passed while a step waited on `waiting_on`.
+    fn expired(&mut self, waiting_on: WaitingOn) {
+        let node = node_of(self);
+        let waiting_on = match waiting_on {
+            WaitingOn::Tasks(_) => WaitingOn::Tasks(node.tasks().live()),
+            other => other,
+        };
+        let timeout = self.timeout;
+        events::emit(
+            node,
+            Emit::StopTimeout {
+                waiting_on,
+                timeout,
+            },
+        );
+        self.timed_out.get_or_insert(waiting_on);
+        self.fail(StopFailure::TimedOut {
+            waiting_on,
+            timeout,
+        });
+    }
+
+    /// A stop hook's result (`None`: it timed out, which is recorded already): its error
+    /// is logged and recorded, and the stop goes on.
+    fn hook_result(&mut self, hook: Hook, result: Option<crate::Result>) {
+        if let Some(Err(error)) = result {
+            hook_failed(node_of(self), hook, &error);
+            self.fail(StopFailure::HookFailed {
+                hook: hook.name(),
+                error,
+            });
+        }
+    }
+
+    /// Records `failure` as an unclean stop of the run, unless the stop is a restart's.
+    fn fail(&mut self, failure: StopFailure) {
+        if self.counts {
+            self.driver.record_unclean(node_of(self), failure);
+        }
+    }
+}
+
+pub(crate) fn hook_failed(node: &Node, hook: Hook, error: &crate::BoxError) {
+    events::emit(
+        node,
+        Emit::HookFailed {
+            hook: hook.name(),
+            error: &**error,
+        },
+    );
+}
+
+pin_project_lite::pin_project! {
+    /// A stop step bounded by its service's stop deadline ([`StopBudget::bounded`]).
+    ///
+    /// The sleep is boxed and taken only once the step still waits after the grace rounds,
+    /// so the future of a step stays as small as the step's own.
+    pub(crate) struct Bounded<'b, 'a, F> {
+        #[pin]
+        step: F,
+        budget: &'b mut StopBudget<'a>,
+        waiting_on: WaitingOn,
+        sleep: Option<Box<SleepUntil>>,
+        rounds: u8,
+    }
+}
+
+impl<F: Future> Future for Bounded<'_, '_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(value) = this.step.poll(cx) {
+            this.budget.give_back(this.sleep.take());
+            return Poll::Ready(Some(value));
+        }
+        if *this.rounds < GRACE_ROUNDS {
+            // Let the executor run first: the tasks a stop waits for usually leave as soon
+            // as they are polled.
+            *this.rounds += 1;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let sleep = match this.sleep {
+            Some(sleep) => sleep,
+            None => this.sleep.insert(this.budget.arm()),
+        };
+        if Pin::new(&mut **sleep).poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        this.budget.give_back(this.sleep.take());
+        this.budget.expired(*this.waiting_on);
+        Poll::Ready(None)
+    }
+}
