@@ -245,7 +245,10 @@ impl ServiceHandle {
     /// # Errors
     ///
     /// [`Error::NotStarted`] for a service that was never started, [`Error::Crashed`] if
-    /// the new start failed, [`Error::ParentNotRunning`], [`Error::TreeFinished`].
+    /// the new start failed, [`Error::RestartCancelled`] if a stop of the service (or of an
+    /// ancestor) was requested before it started again, [`Error::ServiceStopped`] if one
+    /// was requested while it started, [`Error::ParentNotRunning`],
+    /// [`Error::TreeFinished`].
     pub fn restart(&self) -> impl Future<Output = Result<(), Error>> + Send + 'static {
         let early = if self.state() == State::Init {
             Some(Err(Error::NotStarted))

@@ -80,6 +80,22 @@
 //! Restart ([`ServiceHandle::restart`]) is a stop followed by a start (which calls
 //! `on_restart`).
 //!
+//! Rules that hold under faults:
+//! - The stop hooks and lines belong to a run whose start began `on_start` (logged
+//!   `Starting...`). A run stopped before that — during `on_first_start` or `on_restart` —
+//!   stops without `on_stop` and `on_shutdown`, so a service that acquires in `on_start`
+//!   and releases in `on_stop` releases once per acquisition.
+//! - Requests are executed in order, and [`ServiceHandle::stop`] completes once its request
+//!   ran. A stop requested before a restart starts the service again wins: the service
+//!   stays stopped and the restart returns [`Error::RestartCancelled`].
+//! - A failed `on_stop` or `on_shutdown`, a stop timeout, or a crash while the service
+//!   stops (no supervisor handles it then) is logged and recorded as an unclean stop:
+//!   [`Tree::run`] returns an [`Exit`] that names them, and the run is a failure
+//!   ([`Exit::is_failure`]), whatever the root's reason. Stops that are part of a restart
+//!   are logged but do not count.
+//! - Building, starting, stopping and dropping a tree use the driver's own lists, never
+//!   recursion: its depth is bounded by memory, not by the stack.
+//!
 //! # Crashes and supervision
 //!
 //! A crash (an `Err` or, with `std`, a panic from a hook, a task or a timer, or

@@ -56,8 +56,8 @@ impl fmt::Display for State {
 
 /// Why a service stopped (or is stopping).
 ///
-/// `on_stop`, the log and every waiter can read it; the root's reason becomes the
-/// process's exit status in the Worker.
+/// `on_stop`, the log and every waiter can read it; the root's reason is the
+/// [`Exit::reason`](crate::Exit::reason) of the tree's run.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum StopReason {

@@ -34,8 +34,9 @@ pub fn tree<S: Service>(root: S) -> Tree<SmolTimer> {
 }
 
 /// Runs `root` until it stops, on a new multi-threaded executor; Ctrl-C or SIGTERM stops it
-/// gracefully, a second signal exits at once. Returns the process exit code: success after
-/// a requested stop, failure after a crash or a stop timeout.
+/// gracefully, a second signal exits at once (status 130). Returns the process exit code:
+/// success after a requested stop in which every service stopped cleanly, failure after a
+/// crash or an unclean stop (the [table of exit codes](mode_core::worker#exit-codes)).
 ///
 /// `Send` tasks run on an [`Executor`](async_executor::Executor) driven by one thread per
 /// available core; the tree's driver and the local tasks run on a `LocalExecutor` on the

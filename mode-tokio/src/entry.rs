@@ -23,8 +23,10 @@ pub fn tree<S: Service>(root: S) -> Tree<TokioTimer> {
 }
 
 /// Runs `root` on a new multi-threaded tokio runtime until it stops; Ctrl-C or SIGTERM
-/// stops it gracefully, a second signal exits at once. Returns the process exit code:
-/// success after a requested stop, failure after a crash or a stop timeout.
+/// stops it gracefully, a second signal exits at once (status 130). Returns the process
+/// exit code: success after a requested stop in which every service stopped cleanly,
+/// failure after a crash or an unclean stop (the
+/// [table of exit codes](mode_core::worker#exit-codes)).
 ///
 /// ```no_run
 /// use mode_core::Service;

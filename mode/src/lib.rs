@@ -75,8 +75,15 @@
 //! stops it gracefully on Ctrl-C or SIGTERM (a second signal exits with status 130), and
 //! returns the process exit code; `run_until_signal(root)` does the same inside a `main`
 //! that already runs the executor; `tree(root)` builds a [`Tree`] on the executor for
-//! programs that drive it themselves; `exit_code(&reason)` maps a [`StopReason`] to an
-//! exit code.
+//! programs that drive it themselves; `exit_code(&exit)` maps the [`Exit`] a run ends with
+//! to an exit code.
+//!
+//! | status | when |
+//! |---|---|
+//! | 0 | the tree stopped as asked and every service stopped cleanly |
+//! | 1 | a crash stopped the tree, or a service did not stop cleanly (a failed `on_stop` or `on_shutdown`, a stop timeout, a crash while stopping: [`Exit::unclean_stops`]) |
+//! | 2 | the command line was wrong (programs that parse one) |
+//! | 130 | a second signal forced the exit before the graceful stop finished |
 //!
 //! With the `tokio` feature:
 //!

@@ -67,6 +67,51 @@ impl Service for Crashing {
     }
 }
 
+/// A root whose children fail to stop cleanly: `Bad`'s `on_stop` fails, `Slow`'s stop
+/// times out, and `Fragile` crashes while the root stops.
+#[derive(Debug)]
+pub struct Unclean;
+/// Fails in `on_stop`.
+#[derive(Debug)]
+pub struct Bad;
+/// Never finishes `on_stop`; its stop timeout is short.
+#[derive(Debug)]
+pub struct Slow;
+/// Crashed by its parent's `on_stop`.
+#[derive(Debug)]
+pub struct Fragile;
+
+impl Service for Unclean {
+    fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
+        deps.add(Bad);
+        deps.add(Slow);
+        deps.add(Fragile);
+    }
+
+    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+        cx.children()[2].crash("lost the connection while stopping");
+        Ok(())
+    }
+}
+
+impl Service for Bad {
+    async fn on_stop(&mut self, _cx: &Context<'_>) -> Result {
+        Err("could not flush".into())
+    }
+}
+
+impl Service for Slow {
+    fn stop_timeout(&self) -> Option<Duration> {
+        Some(Duration::from_millis(100))
+    }
+
+    async fn on_stop(&mut self, _cx: &Context<'_>) -> Result {
+        core::future::pending().await
+    }
+}
+
+impl Service for Fragile {}
+
 // ===== Child and parent plumbing =====
 
 /// In the child process that plays `scenario`, runs `main` and exits with its code.
@@ -280,6 +325,51 @@ pub fn crash_exits_with_failure(test: &str, run: impl FnOnce(Crashing) -> ExitCo
     );
 }
 
+/// A requested stop in which services fail to stop cleanly (a failed `on_stop`, a child's
+/// stop timeout, a crash during the parent's stop) exits with status 1, each failure
+/// logged where it happens and named again in one line at the end.
+pub fn unclean_stop_exits_with_failure(test: &str, run: impl FnOnce(Unclean) -> ExitCode) {
+    play("unclean", || run(Unclean));
+
+    let mut player = Player::start(test, "unclean");
+    player.wait_for("INFO [^-Unclean]: Started");
+    player.signal("INT");
+    let (status, logs) = player.finish();
+    assert_eq!(status.code(), Some(1), "{status}: {logs:#?}");
+    let stop: Vec<&str> = logs
+        .iter()
+        .map(String::as_str)
+        .skip_while(|l| *l != "INFO [^Worker]: Stopping on signal received...")
+        .collect();
+    assert_eq!(
+        stop,
+        [
+            "INFO [^Worker]: Stopping on signal received...",
+            "INFO [^-Unclean]: Stopping...",
+            "ERROR [^--Fragile]: Crashed reason=lost the connection while stopping",
+            "INFO [^--Fragile]: Stopping...",
+            "INFO [^--Fragile]: Stopped",
+            "INFO [^--Fragile]: Shutdown complete!",
+            "INFO [^--Slow]: Stopping...",
+            "WARN [^--Slow]: Stop timed out after 100ms waiting for on_stop; aborting it",
+            "INFO [^--Slow]: Stopped",
+            "INFO [^--Slow]: Shutdown complete!",
+            "INFO [^--Bad]: Stopping...",
+            "ERROR [^--Bad]: on_stop failed: could not flush",
+            "INFO [^--Bad]: Stopped",
+            "INFO [^--Bad]: Shutdown complete!",
+            "INFO [^-Unclean]: Stopped",
+            "INFO [^-Unclean]: Shutdown complete!",
+            "ERROR [^Worker]: Did not stop cleanly: \
+             Fragile: crashed: lost the connection while stopping; \
+             Slow: stop timed out after 100ms waiting for on_stop; \
+             Bad: on_stop failed: could not flush",
+            "INFO [^Worker]: Stopped (asked to stop; \
+             3 services did not stop cleanly (Fragile, Slow, Bad))",
+        ]
+    );
+}
+
 /// Generates the entry-point tests at the root of a test file (test names must be the
 /// functions' own names: the child process runs the same test by name).
 ///
@@ -309,6 +399,11 @@ macro_rules! entry_tests {
         #[test]
         fn crash_exits_with_failure() {
             $crate::entry::crash_exits_with_failure("crash_exits_with_failure", $run);
+        }
+
+        #[test]
+        fn unclean_stop_exits_with_failure() {
+            $crate::entry::unclean_stop_exits_with_failure("unclean_stop_exits_with_failure", $run);
         }
     };
 }
