@@ -50,6 +50,11 @@ pub(crate) mod sync {
         pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
             f(&mut self.0.lock().unwrap())
         }
+
+        /// [`with`](Self::with), for the sole owner (loom's mutex locks all the same).
+        pub(crate) fn with_mut<R>(&mut self, f: impl FnOnce(&mut T) -> R) -> R {
+            self.with(f)
+        }
     }
 }
 
@@ -77,6 +82,14 @@ pub(crate) mod sync {
             };
             f(&mut guard)
         }
+
+        /// [`with`](Self::with), for the sole owner: takes no lock.
+        pub(crate) fn with_mut<R>(&mut self, f: impl FnOnce(&mut T) -> R) -> R {
+            match self.0.get_mut() {
+                Ok(value) => f(value),
+                Err(poisoned) => f(poisoned.into_inner()),
+            }
+        }
     }
 
     /// A `critical-section` mutex behind the closure-scoped API.
@@ -94,6 +107,11 @@ pub(crate) mod sync {
 
         pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
             critical_section::with(|cs| f(&mut self.0.borrow_ref_mut(cs)))
+        }
+
+        /// [`with`](Self::with), for the sole owner: takes no critical section.
+        pub(crate) fn with_mut<R>(&mut self, f: impl FnOnce(&mut T) -> R) -> R {
+            f(self.0.get_mut().get_mut())
         }
     }
 }

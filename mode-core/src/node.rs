@@ -52,6 +52,13 @@ use crate::util::Notify;
 /// Default stop timeout of a tree.
 pub(crate) const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `Node::crash_state`: no crash in the current run.
+const NO_CRASH: u8 = 0;
+/// `Node::crash_state`: a crash nobody reported (logged) yet.
+const UNREPORTED: u8 = 1;
+/// `Node::crash_state`: a crash reported already.
+const REPORTED: u8 = 2;
+
 /// What handles ask the driver to do.
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -182,6 +189,18 @@ pub(crate) struct Node<S: ?Sized = dyn DynService> {
     shutdown_flag: AtomicBool,
     /// Whether `flag_stop` walked the subtree since the last `clear_stop_flag`.
     subtree_flagged: AtomicBool,
+    /// Whether a child was ever added (children may have left since): a node that never
+    /// had one has nothing below it to drop.
+    had_children: AtomicBool,
+    /// Whether the current run recorded a crash (`NodeInner::crash`), and whether it was
+    /// reported ([`NO_CRASH`], [`UNREPORTED`], [`REPORTED`]): changed under the `inner`
+    /// lock, read without it, so that the driver's checks take no lock when there is
+    /// nothing to do.
+    crash_state: AtomicU8,
+    /// Whether a [`Command::Stop`] for the node waits in the queue (the driver clears it
+    /// when it takes the command). Changed only under the `inner` lock, together with
+    /// `NodeInner::stops_requested`; read without it.
+    stop_queued: AtomicBool,
     /// Notified after a change of state or flags while someone listens.
     changed: Event,
     /// Live [`ChangeListener`]s of `changed`.
@@ -207,17 +226,12 @@ struct NodeInner {
     children: Vec<Arc<Node>>,
     stop_reason: Option<StopReason>,
     crash: Option<Crash>,
-    /// Whether `crash` was reported (logged and observed) already.
-    crash_reported: bool,
     /// The task run that replaced `Node::run`, once a restart found tasks of a timed-out
     /// stop still in it; `None` while the node's own run serves.
     tasks: Option<Arc<TaskRun>>,
     restart_count: u32,
     /// Why the last start failed; `None` if it succeeded (or none finished yet).
     start_error: Option<Error>,
-    /// Whether a [`Command::Stop`] for the node waits in the queue (the driver clears it
-    /// when it takes the command).
-    stop_queued: bool,
     /// Stop requests queued so far: each [`Command::Stop`] carries the next number, and a
     /// `stop()` waits until the driver has executed the one it joined.
     stops_requested: u64,
@@ -264,6 +278,9 @@ impl Node {
             stop_flag: AtomicBool::new(false),
             shutdown_flag: AtomicBool::new(false),
             subtree_flagged: AtomicBool::new(false),
+            had_children: AtomicBool::new(false),
+            crash_state: AtomicU8::new(NO_CRASH),
+            stop_queued: AtomicBool::new(false),
             changed: Event::new(),
             listeners: AtomicUsize::new(0),
             run: TaskRun::new(),
@@ -274,11 +291,9 @@ impl Node {
                 children: Vec::new(),
                 stop_reason: None,
                 crash: None,
-                crash_reported: false,
                 tasks: None,
                 restart_count: 0,
                 start_error: None,
-                stop_queued: false,
                 stops_requested: 0,
                 stops_done: 0,
             }),
@@ -407,6 +422,7 @@ impl Node {
 
     pub(crate) fn push_child(&self, child: Arc<Node>) {
         self.inner.with(|inner| inner.children.push(child));
+        self.had_children.store(true, Ordering::Relaxed);
     }
 
     pub(crate) fn remove_child(&self, id: u64) {
@@ -457,6 +473,11 @@ impl Node {
         self.inner.with(|inner| inner.crash.clone())
     }
 
+    /// Whether the current run recorded a crash; without a lock.
+    pub(crate) fn has_crash(&self) -> bool {
+        self.crash_state.load(Ordering::Acquire) != NO_CRASH
+    }
+
     pub(crate) fn restart_count(&self) -> u32 {
         self.inner.with(|inner| inner.restart_count)
     }
@@ -483,7 +504,7 @@ impl Node {
         self.inner.with(|inner| {
             inner.stop_reason = None;
             inner.crash = None;
-            inner.crash_reported = false;
+            self.crash_state.store(NO_CRASH, Ordering::Relaxed);
             // The first start keeps the run opened at creation, with any task spawned
             // before it; a restart reopens the run its stop cancelled, or opens a fresh
             // one if tasks of the old run are still there (the stop timed out).
@@ -515,10 +536,16 @@ impl Node {
     /// Records a crash (the first one wins), sets the stop flag and wakes waiters.
     /// Returns the crash now recorded, and whether it is new.
     pub(crate) fn record_crash(&self, crash: Crash) -> (Crash, bool) {
+        self.record_crash_as(crash, UNREPORTED)
+    }
+
+    /// [`record_crash`](Self::record_crash), the crash [`UNREPORTED`] or [`REPORTED`].
+    fn record_crash_as(&self, crash: Crash, state: u8) -> (Crash, bool) {
         let (crash, new) = self.inner.with(|inner| match &inner.crash {
             Some(existing) => (existing.clone(), false),
             None => {
                 inner.crash = Some(crash.clone());
+                self.crash_state.store(state, Ordering::Release);
                 (crash, true)
             }
         });
@@ -532,23 +559,19 @@ impl Node {
     /// Records `crash`, which comes from a descendant and was reported there, as this
     /// node's crash (unless it has one): it stops the node, and is not reported again.
     pub(crate) fn inherit_crash(&self, crash: Crash) -> Crash {
-        let (crash, new) = self.record_crash(crash);
-        if new {
-            self.inner.with(|inner| inner.crash_reported = true);
-        }
-        crash
+        self.record_crash_as(crash, REPORTED).0
     }
 
     /// Whether a stop request waits in the command queue.
     pub(crate) fn stop_queued(&self) -> bool {
-        self.inner.with(|inner| inner.stop_queued)
+        self.stop_queued.load(Ordering::Acquire)
     }
 
     /// The driver takes the queued [`Command::Stop`]: returns its number, for
     /// [`stop_request_done`](Self::stop_request_done).
     pub(crate) fn take_stop_request(&self) -> u64 {
         self.inner.with(|inner| {
-            inner.stop_queued = false;
+            self.stop_queued.store(false, Ordering::Release);
             inner.stops_requested
         })
     }
@@ -569,9 +592,12 @@ impl Node {
     /// a crash (emits [`Crashed`](crate::events::LifecycleEvent::Crashed)) takes it here,
     /// so that each crash is logged once, whichever path sees it first.
     pub(crate) fn crash_to_report(&self) -> Option<Crash> {
+        if self.crash_state.load(Ordering::Acquire) != UNREPORTED {
+            return None;
+        }
         self.inner.with(|inner| match &inner.crash {
-            Some(crash) if !inner.crash_reported => {
-                inner.crash_reported = true;
+            Some(crash) if self.crash_state.load(Ordering::Relaxed) == UNREPORTED => {
+                self.crash_state.store(REPORTED, Ordering::Release);
                 Some(crash.clone())
             }
             _ => None,
@@ -625,7 +651,7 @@ impl SharedNode for Arc<Node> {
 
     fn request_stop(&self) -> u64 {
         let (number, first) = self.inner.with(|inner| {
-            let first = !core::mem::replace(&mut inner.stop_queued, true);
+            let first = !self.stop_queued.swap(true, Ordering::AcqRel);
             if first {
                 inner.stops_requested += 1;
             }
@@ -648,17 +674,30 @@ impl<S: ?Sized> Drop for Node<S> {
     /// Takes the children down one level at a time: a node whose last owner is this one
     /// gives up its own children first, so dropping a deep tree costs no stack per level.
     fn drop(&mut self) {
+        if !*self.had_children.get_mut() {
+            return;
+        }
         let mut orphans = self
             .inner
-            .with(|inner| core::mem::take(&mut inner.children));
-        while let Some(child) = orphans.pop() {
-            if Arc::strong_count(&child) == 1 {
-                orphans.extend(
-                    child
-                        .inner
-                        .with(|inner| core::mem::take(&mut inner.children)),
-                );
+            .with_mut(|inner| core::mem::take(&mut inner.children));
+        while let Some(mut child) = orphans.pop() {
+            if !child.had_children.load(Ordering::Relaxed) {
+                // Dropped here, with nothing below it.
+                continue;
             }
+            // A node nobody else holds (nor its children, through a weak reference) needs
+            // no lock; one with children of its own does.
+            let grandchildren = if let Some(only) = Arc::get_mut(&mut child) {
+                only.inner
+                    .with_mut(|inner| core::mem::take(&mut inner.children))
+            } else if Arc::strong_count(&child) == 1 {
+                child
+                    .inner
+                    .with(|inner| core::mem::take(&mut inner.children))
+            } else {
+                continue;
+            };
+            orphans.extend(grandchildren);
         }
     }
 }

@@ -25,6 +25,8 @@ use crate::error::Result;
 use crate::local::LocalRef;
 use crate::sequence::SequenceBox;
 use crate::start::StartError;
+use crate::state::WaitingOn;
+use crate::stop::StopBudget;
 use crate::task::CatchPanic;
 use crate::time::Duration;
 use crate::tree::Driver;
@@ -184,23 +186,37 @@ pub(crate) type SequenceFuture<'a, T> = SequenceBox<'a, T>;
 
 /// [`Service`] made object safe: one future in the driver's reused blocks per run of
 /// hooks, holding the hooks' futures inline; the steps between the hooks are the driver's,
-/// shared by every service type. A start runs two (its head up to the background tasks,
-/// then `on_started` once the children run), a stop one per hook.
+/// shared by every service type. A service without children starts in one such future and
+/// stops in another; one with children needs a second each, since its children start
+/// between `on_start` and `on_started`, and stop between `on_stop` and `on_shutdown` (see
+/// `start.rs` and `stop.rs`).
 pub(crate) trait DynService: 'static {
     fn label(&self) -> Cow<'static, str>;
     fn log_target(&self) -> &'static str;
     fn init_dependencies(&mut self, deps: &mut Dependencies<'_>);
     fn stop_timeout(&self) -> Option<Duration>;
     fn wait_for_shutdown(&self) -> bool;
-    /// The head of a start, once the state is `Starting` (see `start.rs`):
-    /// `on_first_start` (or `on_restart`), `Starting...`, `on_start`, the tasks.
-    fn start_head<'a>(
+    /// The start, once the state is `Starting` (see `start.rs`): `on_first_start` (or
+    /// `on_restart`), `Starting...`, `on_start`, the tasks; then, if the service has no
+    /// children to start first, `Started` and `on_started` too. `Ok(true)` if it did.
+    fn start_sequence<'a>(
         &'a mut self,
         driver: &'a Driver,
         local: &'a LocalRef,
         restarting: bool,
-    ) -> SequenceFuture<'a, Result<(), StartError>>;
-    /// One hook (`on_started`, `on_stop` or `on_shutdown`), a panic caught as an error.
+    ) -> SequenceFuture<'a, Result<bool, StartError>>;
+    /// The stop, once the state is `Stopping` and the children have stopped (see
+    /// `stop.rs`): `on_stop` first if `with_on_stop` (a service without children), the
+    /// driver's steps, `on_shutdown`.
+    fn stop_sequence<'a>(
+        &'a mut self,
+        driver: &'a Driver,
+        local: &'a LocalRef,
+        budget: &'a mut StopBudget<'_>,
+        with_on_stop: bool,
+    ) -> SequenceFuture<'a, ()>;
+    /// One hook (`on_started` or `on_stop` of a service with children), a panic caught as
+    /// an error.
     fn run_hook<'a>(
         &'a mut self,
         hook: Hook,
@@ -233,12 +249,12 @@ impl<S: Service> DynService for S {
         Service::wait_for_shutdown(self)
     }
 
-    fn start_head<'a>(
+    fn start_sequence<'a>(
         &'a mut self,
         driver: &'a Driver,
         local: &'a LocalRef,
         restarting: bool,
-    ) -> SequenceFuture<'a, Result<(), StartError>> {
+    ) -> SequenceFuture<'a, Result<bool, StartError>> {
         driver.sequences.boxed(async move {
             let cx = Context { driver, local };
             let first = if restarting {
@@ -248,7 +264,40 @@ impl<S: Service> DynService for S {
             };
             driver.before_on_start(local, first)?;
             let start = CatchPanic::new(self.on_start(&cx)).await;
-            driver.after_on_start(local, start)
+            driver.after_on_start(local, start)?;
+            if !local.children.borrow().is_empty() {
+                return Ok(false);
+            }
+            driver.started(local);
+            let started = CatchPanic::new(self.on_started(&cx)).await;
+            driver.start_hook_result(local, started)?;
+            Ok(true)
+        })
+    }
+
+    fn stop_sequence<'a>(
+        &'a mut self,
+        driver: &'a Driver,
+        local: &'a LocalRef,
+        budget: &'a mut StopBudget<'_>,
+        with_on_stop: bool,
+    ) -> SequenceFuture<'a, ()> {
+        driver.sequences.boxed(async move {
+            let cx = Context { driver, local };
+            if with_on_stop {
+                let stop = budget
+                    .bounded(CatchPanic::new(self.on_stop(&cx)), WaitingOn::OnStop)
+                    .await;
+                budget.hook_result(Hook::Stop, stop);
+            }
+            driver.stop_steps(local, budget).await;
+            let shutdown = budget
+                .bounded(
+                    CatchPanic::new(self.on_shutdown(&cx)),
+                    WaitingOn::OnShutdown,
+                )
+                .await;
+            budget.hook_result(Hook::Shutdown, shutdown);
         })
     }
 
@@ -261,8 +310,8 @@ impl<S: Service> DynService for S {
         driver.sequences.boxed(async move {
             let cx = Context { driver, local };
             match hook {
-                Hook::Started => CatchPanic::new(self.on_started(&cx)).await,
                 Hook::Stop => CatchPanic::new(self.on_stop(&cx)).await,
+                Hook::Started => CatchPanic::new(self.on_started(&cx)).await,
                 Hook::Shutdown => CatchPanic::new(self.on_shutdown(&cx)).await,
                 Hook::FirstStart => CatchPanic::new(self.on_first_start(&cx)).await,
                 Hook::Restart => CatchPanic::new(self.on_restart(&cx)).await,
@@ -297,13 +346,23 @@ impl DynService for Box<dyn DynService> {
         (**self).wait_for_shutdown()
     }
 
-    fn start_head<'a>(
+    fn start_sequence<'a>(
         &'a mut self,
         driver: &'a Driver,
         local: &'a LocalRef,
         restarting: bool,
-    ) -> SequenceFuture<'a, Result<(), StartError>> {
-        (**self).start_head(driver, local, restarting)
+    ) -> SequenceFuture<'a, Result<bool, StartError>> {
+        (**self).start_sequence(driver, local, restarting)
+    }
+
+    fn stop_sequence<'a>(
+        &'a mut self,
+        driver: &'a Driver,
+        local: &'a LocalRef,
+        budget: &'a mut StopBudget<'_>,
+        with_on_stop: bool,
+    ) -> SequenceFuture<'a, ()> {
+        (**self).stop_sequence(driver, local, budget, with_on_stop)
     }
 
     fn run_hook<'a>(

@@ -8,7 +8,6 @@
 //! future per level, so a tree of any depth starts on a small, fixed stack.
 
 use alloc::boxed::Box;
-use alloc::vec::Vec;
 
 use crate::error::{Crash, Error};
 use crate::events::{self, Emit};
@@ -18,7 +17,7 @@ use crate::node::Node;
 use crate::service::Hook;
 use crate::state::State;
 use crate::task::Few;
-use crate::tree::{busy, Deferred, Driver};
+use crate::tree::{busy, Deferred, Driver, Path};
 
 /// Why a start sequence did not finish.
 #[derive(Debug)]
@@ -66,14 +65,33 @@ impl Driver {
     /// A child whose start is interrupted by a stop request of its own does not stop its
     /// parent's start: the parent goes on with its next child, and the child's queued stop
     /// finishes the job.
+    // A service stays borrowed while its hooks run, on purpose: a nested sequence of the
+    // same service finds it borrowed and fails instead.
+    #[allow(clippy::await_holding_refcell_ref)]
     pub(crate) async fn start_node(&self, top: &LocalRef) -> Result<(), StartError> {
         // The services being started, from `top` down to the deepest.
-        let mut path: Vec<Starting> = Vec::new();
+        let mut path = Path::<Starting>::new();
         let mut entering = Some(top.clone());
         loop {
             if let Some(local) = entering.take() {
-                match self.start_head(&local).await {
-                    Ok(()) => path.push(Starting {
+                // The head: `on_first_start` (or `on_restart`), `Starting...`, `on_start`,
+                // the tasks; and for a service without children, the rest too.
+                let restarting = self.begin_start(&local);
+                let head = match local.service.try_borrow_mut() {
+                    Ok(mut service) => service.start_sequence(self, &local, restarting).await,
+                    Err(_) => {
+                        let hook = if restarting {
+                            Hook::Restart
+                        } else {
+                            Hook::FirstStart
+                        };
+                        Err(self.crashed(local.node(), busy(hook)))
+                    }
+                };
+                match head {
+                    // Started already: it had no children.
+                    Ok(true) => local.node().finish_start(Ok(())),
+                    Ok(false) => path.push(Starting {
                         local,
                         next_child: 0,
                     }),
@@ -103,7 +121,13 @@ impl Driver {
             let result = if interrupted {
                 Err(StartError::Interrupted)
             } else {
-                self.start_tail(&local).await
+                // The tail: `Started`, `on_started`.
+                self.started(&local);
+                let started = match local.service.try_borrow_mut() {
+                    Ok(mut service) => service.run_hook(Hook::Started, self, &local).await,
+                    Err(_) => Err(busy(Hook::Started)),
+                };
+                self.start_hook_result(&local, started)
             };
             let node = local.node();
             node.finish_start(result.as_ref().map_err(StartError::to_error).copied());
@@ -119,43 +143,22 @@ impl Driver {
         }
     }
 
-    /// The head of a start: `on_first_start` (or `on_restart`), `Starting...`, `on_start`,
-    /// the background tasks.
-    // The service stays borrowed while its hooks run, on purpose: a nested sequence of the
-    // same service finds it borrowed and fails instead.
-    #[allow(clippy::await_holding_refcell_ref)]
-    async fn start_head(&self, local: &LocalRef) -> Result<(), StartError> {
+    /// A start begins: a fresh run, `Starting` state. Returns whether it is a restart.
+    fn begin_start(&self, local: &LocalRef) -> bool {
         let node = local.node();
-        let restarting = local.started_once.get();
-        local.started_once.set(true);
+        let restarting = local.started_once.replace(true);
         local.on_start_began.set(false);
         node.begin_run(restarting);
         *local.deferred.borrow_mut() = Some(Few::None);
         node.set_starting();
-        match local.service.try_borrow_mut() {
-            Ok(mut service) => service.start_head(self, local, restarting).await,
-            Err(_) => {
-                let hook = if restarting {
-                    Hook::Restart
-                } else {
-                    Hook::FirstStart
-                };
-                Err(self.crashed(node, busy(hook)))
-            }
-        }
+        restarting
     }
 
-    /// The tail of a start, once the children run: `Started`, `on_started`.
-    #[allow(clippy::await_holding_refcell_ref)] // As in `start_head`.
-    async fn start_tail(&self, local: &LocalRef) -> Result<(), StartError> {
+    /// Once the tasks and children run: `Started`.
+    pub(crate) fn started(&self, local: &LocalRef) {
         let node = local.node();
         events::emit(node, Emit::Started);
         node.set_state(State::Running);
-        let started = match local.service.try_borrow_mut() {
-            Ok(mut service) => service.run_hook(Hook::Started, self, local).await,
-            Err(_) => Err(busy(Hook::Started)),
-        };
-        self.start_hook_result(local, started)
     }
 
     /// After `on_first_start` (or `on_restart`): `Starting...`; from here on, the run's
@@ -224,7 +227,7 @@ impl Driver {
 /// The start of the child of `path`'s last service failed with `error`: each service
 /// above whose start fails with it records its result, up to the first that goes on.
 /// Returns the result of the whole start if the failure reached its top.
-fn unwind(path: &mut Vec<Starting>, error: StartError) -> Option<Result<(), StartError>> {
+fn unwind(path: &mut Path<Starting>, error: StartError) -> Option<Result<(), StartError>> {
     while let Some(parent) = path.last() {
         let parent = parent.local.node().clone();
         match &error {

@@ -33,31 +33,52 @@ use crate::service::Hook;
 use crate::state::{State, StopReason, WaitingOn};
 use crate::time::{Duration, Instant};
 use crate::timer_queue::{SharedTimerQueue, SleepUntil};
-use crate::tree::{busy, Driver, Resource};
+use crate::tree::{busy, Driver, Path, Resource};
 
-/// A service whose stop is past `on_stop`, stopping its children.
+/// A service being stopped, with the children it has left to stop.
 struct Stopping<'a> {
     budget: StopBudget<'a>,
     /// How many of its children are left to stop (they stop from the last).
     remaining: usize,
+    /// How many children it had when its stop began: without any, all its hooks run in
+    /// one sequence (see `DynService::stop_sequence`).
+    remaining_at_start: usize,
     /// When its children began to stop, if the deadline runs (see
     /// [`StopBudget::running_since`]).
     children_since: Option<Instant>,
+    /// Whether its run began `on_start`, and so runs the stop hooks (see the module docs).
+    hooks: bool,
 }
 
 impl Driver {
     /// Stops `top` and its subtree (mode's order: see the module docs). Does nothing if
     /// `top` is not starting or running.
+    // A service stays borrowed while its hooks run, on purpose: a nested sequence of the
+    // same service finds it borrowed and fails instead.
+    #[allow(clippy::await_holding_refcell_ref)]
     pub(crate) async fn stop_node(&self, top: &LocalRef, reason: StopReason) {
         // The services being stopped, from `top` down to the deepest.
-        let mut path: Vec<Stopping<'_>> = Vec::new();
+        let mut path = Path::<Stopping<'_>>::new();
         // A restart's stop (and so the stops of the children below) is not the run's to
         // count: the restart recovers the service.
         let counts = !matches!(reason, StopReason::Restarting);
         let mut entering = Some((top.clone(), reason));
         loop {
             if let Some((local, reason)) = entering.take() {
-                if let Some(stopping) = self.stop_head(local, reason, counts).await {
+                if let Some(mut stopping) = self.begin_stop(local, reason, counts) {
+                    if stopping.remaining > 0 && stopping.hooks {
+                        // `on_stop` before the children.
+                        let local = stopping.budget.local.clone();
+                        let stopped = match local.service.try_borrow_mut() {
+                            Ok(mut service) => {
+                                let on_stop = service.run_hook(Hook::Stop, self, &local);
+                                stopping.budget.bounded(on_stop, WaitingOn::OnStop).await
+                            }
+                            Err(_) => Some(Err(busy(Hook::Stop))),
+                        };
+                        stopping.budget.hook_result(Hook::Stop, stopped);
+                        stopping.children_since = stopping.budget.running_since();
+                    }
                     path.push(stopping);
                 }
             }
@@ -74,17 +95,39 @@ impl Driver {
                 entering = child.map(|child| (child, StopReason::ParentStopping));
                 continue;
             }
-            if let Some(done) = path.pop() {
-                self.stop_tail(done).await;
+            let Some(mut done) = path.pop() else {
+                return;
+            };
+            // The children have stopped: (`on_stop` for a service without children,) the
+            // driver's steps, `on_shutdown`.
+            done.budget.extend_since(done.children_since);
+            let local = done.budget.local.clone();
+            if done.hooks {
+                match local.service.try_borrow_mut() {
+                    Ok(mut service) => {
+                        let with_on_stop = done.remaining_at_start == 0;
+                        (service.stop_sequence(self, &local, &mut done.budget, with_on_stop)).await;
+                    }
+                    Err(_) => {
+                        if done.remaining_at_start == 0 {
+                            done.budget
+                                .hook_result(Hook::Stop, Some(Err(busy(Hook::Stop))));
+                        }
+                        self.stop_steps(&local, &mut done.budget).await;
+                        let busy = Some(Err(busy(Hook::Shutdown)));
+                        done.budget.hook_result(Hook::Shutdown, busy);
+                    }
+                }
+            } else {
+                self.stop_steps(&local, &mut done.budget).await;
             }
+            self.end_stop(done);
         }
     }
 
-    /// The head of a stop: `Stopping...`, `on_stop`. `None` if the service is not starting
-    /// or running.
-    // The service stays borrowed while its hook runs (see `start_head`).
-    #[allow(clippy::await_holding_refcell_ref)]
-    async fn stop_head(
+    /// A stop begins: its reason settled, the subtree flagged, `Stopping...`. `None` if
+    /// the service is not starting or running.
+    fn begin_stop(
         &self,
         local: LocalRef,
         reason: StopReason,
@@ -98,63 +141,55 @@ impl Driver {
         flag_stop(&local);
         node.set_state(State::Stopping);
         let hooks = local.on_start_began.get();
+        // A crash the stop began with: reported here, in the order it happened.
+        self.settle_crash(node, counts);
+        if hooks {
+            events::emit(node, Emit::Stopping(&reason));
+        }
+        let remaining = local.children.borrow().len();
         let timeout = local
             .stop_timeout
             .unwrap_or_else(|| self.shared.default_stop_timeout());
-        let mut budget = StopBudget {
-            driver: self,
-            counts,
-            local,
-            timeout,
-            deadline: None,
-            timed_out: None,
-        };
-        // A crash the stop began with: reported here, in the order it happened.
-        self.settle_crash(node_of(&budget), counts);
-        if hooks {
-            events::emit(node_of(&budget), Emit::Stopping(&reason));
-            let local = budget.local.clone();
-            let stopped = match local.service.try_borrow_mut() {
-                Ok(mut service) => {
-                    let on_stop = service.run_hook(Hook::Stop, self, &local);
-                    budget.bounded(on_stop, WaitingOn::OnStop).await
-                }
-                Err(_) => Some(Err(busy(Hook::Stop))),
-            };
-            budget.hook_result(Hook::Stop, stopped);
-        }
-        let remaining = budget.local.children.borrow().len();
-        let children_since = if remaining > 0 {
-            budget.running_since()
-        } else {
-            None
-        };
         Some(Stopping {
-            budget,
+            budget: StopBudget {
+                driver: self,
+                counts,
+                local,
+                timeout,
+                deadline: None,
+                timed_out: None,
+            },
             remaining,
-            children_since,
+            remaining_at_start: remaining,
+            children_since: None,
+            hooks,
         })
     }
 
-    /// The tail of a stop, once the children stopped: tasks cancelled, `Stopped`, the
-    /// shutdown flag, tasks gone, resources released, `on_shutdown`, `Shutdown complete!`.
-    #[allow(clippy::await_holding_refcell_ref)] // As in `stop_head`.
-    async fn stop_tail(&self, stopping: Stopping<'_>) {
-        let Stopping {
-            mut budget,
-            children_since,
-            ..
-        } = stopping;
-        budget.extend_since(children_since);
-        let local = budget.local.clone();
-        let node = local.node();
-        let hooks = local.on_start_began.get();
-        self.remove_runtime_children(&local);
+    /// A stop ends: a crash during it reported, `Shutdown complete!`, `Stopped` state.
+    fn end_stop(&self, stopping: Stopping<'_>) {
+        let budget = stopping.budget;
+        let node = node_of(&budget);
+        // A crash during the stop: no supervisor handles it any more.
+        self.settle_crash(node, budget.counts);
+        if stopping.hooks {
+            events::emit(node, Emit::ShutdownComplete);
+        }
+        if let Some(waiting_on) = budget.timed_out {
+            node.set_stop_reason(StopReason::StopTimeout { waiting_on });
+        }
+        node.set_state(State::Stopped);
+    }
 
+    /// Between the children and `on_shutdown`: runtime children removed, tasks cancelled,
+    /// `Stopped`, the shutdown flag, tasks gone, resources released in reverse order.
+    pub(crate) async fn stop_steps(&self, local: &LocalRef, budget: &mut StopBudget<'_>) {
+        let node = local.node();
+        self.remove_runtime_children(local);
         let run = node.tasks();
         run.cancel();
         local.deferred.borrow_mut().take();
-        if hooks {
+        if local.on_start_began.get() {
             events::emit(node, Emit::Stopped);
         }
         if local.wait_for_shutdown {
@@ -178,26 +213,6 @@ impl Driver {
                 }
             }
         }
-
-        if hooks {
-            let shutdown = match local.service.try_borrow_mut() {
-                Ok(mut service) => {
-                    let on_shutdown = service.run_hook(Hook::Shutdown, self, &local);
-                    budget.bounded(on_shutdown, WaitingOn::OnShutdown).await
-                }
-                Err(_) => Some(Err(busy(Hook::Shutdown))),
-            };
-            budget.hook_result(Hook::Shutdown, shutdown);
-        }
-        // A crash during the stop: no supervisor handles it any more.
-        self.settle_crash(node, budget.counts);
-        if hooks {
-            events::emit(node, Emit::ShutdownComplete);
-        }
-        if let Some(waiting_on) = budget.timed_out {
-            node.set_stop_reason(StopReason::StopTimeout { waiting_on });
-        }
-        node.set_state(State::Stopped);
     }
 }
 
@@ -321,7 +336,7 @@ impl<'a> StopBudget<'a> {
 
     /// A stop hook's result (`None`: it timed out, which is recorded already): its error
     /// is logged and recorded, and the stop goes on.
-    fn hook_result(&mut self, hook: Hook, result: Option<crate::Result>) {
+    pub(crate) fn hook_result(&mut self, hook: Hook, result: Option<crate::Result>) {
         if let Some(Err(error)) = result {
             hook_failed(node_of(self), hook, &error);
             self.fail(StopFailure::HookFailed {

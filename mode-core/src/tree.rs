@@ -228,6 +228,10 @@ pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     pub(crate) service: RefCell<S>,
 }
 
+/// The services a start or stop is inside of, from the top down (see `start.rs` and
+/// `stop.rs`): kept inline for trees a few levels deep, on the heap beyond.
+pub(crate) type Path<T> = smallvec::SmallVec<[T; 3]>;
+
 /// The error of a hook that cannot run because a sequence of its service is already
 /// running further up the stack.
 pub(crate) fn busy(hook: Hook) -> crate::BoxError {
@@ -378,6 +382,9 @@ impl Driver {
     /// handled it, records it as an unclean stop of the run (when the stop `counts`: see
     /// `StopBudget`).
     pub(crate) fn settle_crash(&self, node: &Node, counts: bool) {
+        if !node.has_crash() {
+            return;
+        }
         if let Some(crash) = node.crash_to_report() {
             events::emit(node, Emit::Crashed(&crash));
         }

@@ -1,0 +1,67 @@
+//! Requests racing from other OS threads: `restart()` against `stop()` of the same child,
+//! each from a thread of its own, round after round. Every request completes and the child
+//! always ends stopped. (The conformance suite sweeps the same race deterministically on
+//! every backend; this runs it with real threads.)
+
+use std::time::Duration;
+
+use futures_lite::future::{block_on, zip};
+use mode_core::{Dependencies, Error, Service, State, Tree};
+use mode_tokio::{TokioSpawner, TokioTimer};
+use tokio::task::{spawn_blocking, LocalSet};
+
+struct App;
+struct Child;
+
+impl Service for App {
+    fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
+        deps.add(Child);
+    }
+}
+
+impl Service for Child {}
+
+/// How many rounds the race runs.
+const ROUNDS: usize = 200;
+
+/// How long a round may take before the test calls it a hang (a guard, not a measurement).
+const HANG: Duration = Duration::from_secs(30);
+
+#[test]
+fn restart_racing_stop_from_two_threads_always_ends_stopped() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = LocalSet::new();
+    let tree = {
+        let _runtime = runtime.enter();
+        Tree::new(App, TokioSpawner::local(), TokioTimer::new())
+    };
+    let root = tree.handle();
+    let child = root.children()[0].clone();
+    let (exit, ()) = runtime.block_on(local.run_until(zip(tree.run(), async {
+        root.wait_until_running().await.unwrap();
+        for round in 0..ROUNDS {
+            child.maybe_start().await.unwrap();
+            let (restarter, stopper) = (child.clone(), child.clone());
+            let restart = spawn_blocking(move || block_on(restarter.restart()));
+            let stop = spawn_blocking(move || block_on(stopper.stop()));
+            let both = async { (restart.await.unwrap(), stop.await.unwrap()) };
+            let (restarted, ()) = tokio::time::timeout(HANG, both)
+                .await
+                .unwrap_or_else(|_| panic!("round {round} hung"));
+            assert!(
+                matches!(
+                    restarted,
+                    Ok(()) | Err(Error::RestartCancelled | Error::ServiceStopped)
+                ),
+                "round {round}: {restarted:?}"
+            );
+            assert_eq!(child.state(), State::Stopped, "round {round}");
+        }
+        root.stop().await;
+    })));
+    assert!(exit.is_clean(), "{exit:?}");
+}
