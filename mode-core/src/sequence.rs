@@ -1,13 +1,13 @@
 //! Storage for the futures of start and stop sequences, reused from one sequence to the next.
 //!
-//! Each start or stop of a service runs its hooks inside one future whose type depends on
-//! the service's type, so the driver keeps it type-erased, behind a pointer (see
-//! `DynService::start_sequence`). Sequences nest (a parent's sequence starts or stops its
-//! children) and never outlive the driver, so the blocks they live in can be kept and
-//! reused: [`SequenceBlocks`] keeps the blocks of finished sequences, and a
-//! [`SequenceBox`] takes one of them, or allocates a fresh one when none fits. A tree that
-//! starts and stops thousands of services thus allocates only as many blocks as its
-//! sequences nest deep.
+//! Each start or stop of a service runs its hooks inside one or two futures whose type
+//! depends on the service's type, so the driver keeps them type-erased, behind a pointer
+//! (see `DynService::start_sequence`). Sequences never outlive the driver and seldom
+//! overlap (a hook that adds a runtime dependency starts the child's sequence inside its
+//! own), so the blocks they live in can be kept and reused: [`SequenceBlocks`] keeps the
+//! blocks of finished sequences, and a [`SequenceBox`] takes one of them, or allocates a
+//! fresh one when none fits. A tree that starts and stops thousands of services thus
+//! allocates only a few blocks.
 
 use alloc::alloc::{alloc, dealloc, handle_alloc_error};
 use alloc::vec::Vec;

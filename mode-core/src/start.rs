@@ -1,11 +1,12 @@
 //! The start sequence: how the driver starts a service and the subtree below it.
 //!
 //! mode's order for one service is `on_first_start` (or `on_restart`), `Starting...`,
-//! `on_start`, its background tasks, its children one by one, `Started`, `on_started`. A
-//! service's hooks run in two sequence futures (see `DynService`): the *head*, up to its
-//! tasks, and `on_started`. Between the two, the driver starts the children, each the same
-//! way. It keeps the services it is inside of in a list of its own rather than nesting one
-//! future per level, so a tree of any depth starts on a small, fixed stack.
+//! `on_start`, its background tasks, its children one by one, `Started`, `on_started`. The
+//! hooks of a service with children run in two sequence futures (see `DynService`): the
+//! *head*, up to its tasks, and the *tail*, `on_started`; between the two, the driver
+//! starts the children, each the same way. (A service without children runs all of it in
+//! one.) The driver keeps the services it is inside of in a list of its own rather than
+//! nesting one future per level, so a tree of any depth starts on a small, fixed stack.
 
 use alloc::boxed::Box;
 

@@ -4,8 +4,10 @@
 //! mode's order for one service is `Stopping...`, `on_stop`, its children in reverse
 //! order, its tasks cancelled, `Stopped`, the shutdown flag, its tasks gone, its resources
 //! released in reverse order, `on_shutdown`, `Shutdown complete!`. As for starts (see
-//! `start.rs`), the driver keeps the services it is inside of in a list of its own, so a
-//! tree of any depth stops on a small, fixed stack.
+//! `start.rs`), a service with children runs `on_stop` in one sequence future and the rest
+//! in another, its children stopping in between (one without children runs all of it in
+//! one), and the driver keeps the services it is inside of in a list of its own, so a tree
+//! of any depth stops on a small, fixed stack.
 //!
 //! The stop hooks and log lines belong to a run whose start began `on_start` (logged
 //! `Starting...`). A run cut short before that (a stop during `on_first_start` or

@@ -41,31 +41,30 @@ impl Service for Yielding {
     }
 
     async fn on_first_start(&mut self, _cx: &Context<'_>) -> Result {
-        record(format!("{}.on_first_start", self.label));
-        yield_times(3).await;
-        Ok(())
+        self.hook("on_first_start").await
     }
 
     async fn on_start(&mut self, _cx: &Context<'_>) -> Result {
-        record(format!("{}.on_start", self.label));
-        yield_times(3).await;
-        Ok(())
+        self.hook("on_start").await
     }
 
     async fn on_stop(&mut self, _cx: &Context<'_>) -> Result {
-        record(format!("{}.on_stop", self.label));
-        yield_times(3).await;
-        Ok(())
+        self.hook("on_stop").await
     }
 
     async fn on_shutdown(&mut self, _cx: &Context<'_>) -> Result {
-        record(format!("{}.on_shutdown", self.label));
-        yield_times(3).await;
-        Ok(())
+        self.hook("on_shutdown").await
     }
 
     async fn on_restart(&mut self, _cx: &Context<'_>) -> Result {
-        record(format!("{}.on_restart", self.label));
+        self.hook("on_restart").await
+    }
+}
+
+impl Yielding {
+    /// Records the hook, then lets other tasks run a few times.
+    async fn hook(&self, name: &str) -> Result {
+        record(format!("{}.{name}", self.label));
         yield_times(3).await;
         Ok(())
     }
