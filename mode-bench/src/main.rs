@@ -1,4 +1,4 @@
-//! mode's benchmark harness: the workloads of `BENCHMARKS-SPEC` (W1–W7) on each backend,
+//! mode's benchmark harness: the workloads of `BENCHMARKS-SPEC` (W1–W8) on each backend,
 //! each next to its hand-written floor measured in the same process and run.
 //!
 //! ```text
@@ -26,6 +26,7 @@ mod w4;
 mod w5;
 mod w6;
 mod w7;
+mod w8;
 
 #[global_allocator]
 static ALLOCATOR: alloc::Counting = alloc::Counting;
@@ -302,6 +303,19 @@ fn main() -> ExitCode {
                 w7::run()
             },
         );
+    }
+
+    if options.wants("W8") {
+        let config = w8::Config {
+            rounds: if options.quick { 20 } else { 100 },
+            reps,
+        };
+        if options.on("tokio") {
+            emit(&mut lines, w8::tokio(config));
+        }
+        if options.on("smol") {
+            emit(&mut lines, w8::smol(config));
+        }
     }
 
     eprintln!(

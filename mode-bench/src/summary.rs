@@ -296,6 +296,19 @@ pub(crate) fn table(lines: &[Json]) -> String {
                     ]);
                 }
             }
+            "W8" => {
+                row([
+                    format!("W8 ({} rounds)", line.num("rounds")),
+                    backend.clone(),
+                    "crash → restarted while a sibling sits in on_stop, µs (median; floor: plain W5 of the run)"
+                        .into(),
+                    n(line.num("mode_us.median")),
+                    n(line.num("w5_mode_us.median")),
+                    n(line.num("ratio_to_w5")),
+                    "≤ 2".into(),
+                    met(line, "target_ratio_to_w5_le_2").into(),
+                ]);
+            }
             "W6" => {
                 row([
                     format!("W6 ({} services)", line.num("services")),

@@ -34,7 +34,7 @@ pub(crate) struct Config {
 
 /// How the child crashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Err,
     Panic,
 }
@@ -57,7 +57,7 @@ fn crash(kind: Kind) -> Result {
 }
 
 /// Crash and start instants of every round.
-struct Rounds {
+pub(crate) struct Rounds {
     crashed: Mutex<Vec<Instant>>,
     started: Mutex<Vec<Instant>>,
     done: event_listener::Event,
@@ -65,7 +65,7 @@ struct Rounds {
 }
 
 impl Rounds {
-    fn new(rounds: usize) -> Arc<Self> {
+    pub(crate) fn new(rounds: usize) -> Arc<Self> {
         Arc::new(Rounds {
             crashed: Mutex::new(Vec::with_capacity(rounds)),
             started: Mutex::new(Vec::with_capacity(rounds + 1)),
@@ -75,7 +75,7 @@ impl Rounds {
     }
 
     /// Marks a start; returns whether another crash is due.
-    fn started(&self) -> bool {
+    pub(crate) fn started(&self) -> bool {
         let mut started = self.started.lock().expect("not poisoned");
         started.push(Instant::now());
         let more = started.len() <= self.rounds;
@@ -85,7 +85,7 @@ impl Rounds {
         more
     }
 
-    fn crashed(&self) {
+    pub(crate) fn crashed(&self) {
         self.crashed
             .lock()
             .expect("not poisoned")
@@ -96,7 +96,7 @@ impl Rounds {
         self.started.lock().expect("not poisoned").len() > self.rounds
     }
 
-    async fn wait_done(&self) {
+    pub(crate) async fn wait_done(&self) {
         loop {
             if self.is_done() {
                 return;
@@ -110,7 +110,7 @@ impl Rounds {
     }
 
     /// Median of crash → next start, in µs.
-    fn median_us(&self) -> f64 {
+    pub(crate) fn median_us(&self) -> f64 {
         let crashed = self.crashed.lock().expect("not poisoned");
         let started = self.started.lock().expect("not poisoned");
         assert_eq!(crashed.len(), self.rounds, "one crash per round");
@@ -145,7 +145,7 @@ impl Service for Crasher {
 }
 
 #[inline(never)] // A symbol of its own, for profilers.
-fn mode_rep<B: Backend>(backend: &B, kind: Kind, config: Config) -> f64 {
+pub(crate) fn mode_rep<B: Backend>(backend: &B, kind: Kind, config: Config) -> f64 {
     let rounds = Rounds::new(config.rounds);
     backend.block_on(async {
         let supervisor = Supervisor::new(Strategy::OneForOne)
@@ -180,7 +180,7 @@ async fn floor_child(kind: Kind, rounds: Arc<Rounds>) -> Result {
 }
 
 #[inline(never)] // A symbol of its own, for profilers.
-fn tokio_floor(backend: &Tokio, kind: Kind, config: Config) -> f64 {
+pub(crate) fn tokio_floor(backend: &Tokio, kind: Kind, config: Config) -> f64 {
     let rounds = Rounds::new(config.rounds);
     backend.block_on(async {
         loop {
@@ -194,7 +194,7 @@ fn tokio_floor(backend: &Tokio, kind: Kind, config: Config) -> f64 {
 }
 
 #[inline(never)] // A symbol of its own, for profilers.
-fn smol_floor(backend: &Smol, kind: Kind, config: Config) -> f64 {
+pub(crate) fn smol_floor(backend: &Smol, kind: Kind, config: Config) -> f64 {
     let rounds = Rounds::new(config.rounds);
     backend.block_on(async {
         loop {
@@ -214,12 +214,12 @@ fn smol_floor(backend: &Smol, kind: Kind, config: Config) -> f64 {
 type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
 
 /// Silences the panic hook while alive (the workload panics on purpose), then restores it.
-struct QuietPanics {
+pub(crate) struct QuietPanics {
     previous: Option<PanicHook>,
 }
 
 impl QuietPanics {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
         QuietPanics {

@@ -170,8 +170,9 @@ impl ServiceHandle {
     /// restart does not start the service again, and returns
     /// [`Error::RestartCancelled`].
     ///
-    /// The stop runs in the task that drives the tree: do not await the stop of a service
-    /// (or of an ancestor) from inside its own hooks, which that task is running.
+    /// The stop runs in the future that drives the tree, concurrently with operations on
+    /// other subtrees, so a hook may await the stop of an unrelated service. It must not
+    /// await the stop of its own service or of an ancestor: that stop waits for the hook.
     ///
     /// # Cancel safety
     ///

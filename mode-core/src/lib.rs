@@ -96,6 +96,13 @@
 //! - Building, starting, stopping and dropping a tree use the driver's own lists, never
 //!   recursion: its depth is bounded by memory, not by the stack.
 //!
+//! Each request (a stop, a start, a restart, a crash reaching its supervisor) runs as an
+//! operation of its own inside [`Tree::run`], still on the thread that polls it, and
+//! operations on disjoint subtrees run concurrently: a slow `on_stop` in one subtree
+//! delays no start, stop, restart or crash handling elsewhere. Operations on the same
+//! service are ordered (a stop of a parent waits for a restart of its child to finish,
+//! then stops the child in its turn), so each service's lifecycle order is the one above.
+//!
 //! # Crashes and supervision
 //!
 //! A crash (an `Err` or, with `std`, a panic from a hook, a task or a timer, or
@@ -161,6 +168,7 @@ mod local;
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod log_format;
 mod node;
+mod operation;
 mod registry;
 pub mod runtime;
 mod sequence;

@@ -43,12 +43,25 @@ impl SequenceBlocks {
     where
         F: Future + 'a,
     {
+        self.boxed_with(|| future)
+    }
+
+    /// [`boxed`](Self::boxed) for a future that `make` returns: made right in its block,
+    /// not on the stack first and then copied there (a large future, such as an
+    /// operation's, costs a copy of its whole size).
+    pub(crate) fn boxed_with<'a, F>(
+        &'a self,
+        make: impl FnOnce() -> F,
+    ) -> SequenceBox<'a, F::Output>
+    where
+        F: Future + 'a,
+    {
         let needed = Layout::new::<F>();
         let block = self.take(needed);
         let ptr = block.ptr.cast::<F>();
         // SAFETY: the block is at least as large and as aligned as `F` (`take`), and it is
         // this box's alone until the box gives it back.
-        unsafe { ptr.as_ptr().write(future) };
+        unsafe { ptr.as_ptr().write(make()) };
         let future: NonNull<dyn Future<Output = F::Output> + 'a> = ptr;
         SequenceBox {
             future,

@@ -7,6 +7,8 @@
 //! starts the children, each the same way. (A service without children runs all of it in
 //! one.) The driver keeps the services it is inside of in a list of its own rather than
 //! nesting one future per level, so a tree of any depth starts on a small, fixed stack.
+//! The start's operation holds each service from its head to its tail, waiting first if
+//! another operation holds it (see `operation.rs`).
 
 use alloc::boxed::Box;
 
@@ -15,6 +17,7 @@ use crate::events::{self, Emit};
 use crate::local::LocalRef;
 use crate::loom::plain::Arc;
 use crate::node::Node;
+use crate::operation::Held;
 use crate::service::Hook;
 use crate::state::State;
 use crate::task::Few;
@@ -40,17 +43,19 @@ impl StartError {
 }
 
 /// A service whose start is past its head, starting its children.
-struct Starting {
-    local: LocalRef,
+struct Starting<'a> {
+    held: Held<'a>,
     /// The index of the next child to look at.
     next_child: usize,
 }
 
-impl Starting {
+impl Starting<'_> {
     /// The next child that is not started yet; the list may grow meanwhile.
     fn next_child(&mut self) -> Option<LocalRef> {
         loop {
-            let child = self.local.children.borrow().get(self.next_child).cloned()?;
+            let child = (self.held.local().children.borrow())
+                .get(self.next_child)
+                .cloned()?;
             self.next_child += 1;
             if matches!(child.node().state(), State::Init | State::Stopped) {
                 return Some(child);
@@ -71,10 +76,12 @@ impl Driver {
     #[allow(clippy::await_holding_refcell_ref)]
     pub(crate) async fn start_node(&self, top: &LocalRef) -> Result<(), StartError> {
         // The services being started, from `top` down to the deepest.
-        let mut path = Path::<Starting>::new();
+        let mut path = Path::<Starting<'_>>::new();
         let mut entering = Some(top.clone());
         loop {
             if let Some(local) = entering.take() {
+                // Once no other operation works on it.
+                let held = self.hold(&local).await;
                 // The head: `on_first_start` (or `on_restart`), `Starting...`, `on_start`,
                 // the tasks; and for a service without children, the rest too.
                 let restarting = self.begin_start(&local);
@@ -93,7 +100,7 @@ impl Driver {
                     // Started already: it had no children.
                     Ok(true) => local.node().finish_start(Ok(())),
                     Ok(false) => path.push(Starting {
-                        local,
+                        held,
                         next_child: 0,
                     }),
                     Err(error) => {
@@ -108,7 +115,7 @@ impl Driver {
             let Some(current) = path.last_mut() else {
                 return Ok(());
             };
-            let interrupted = current.local.node().should_stop();
+            let interrupted = current.held.local().node().should_stop();
             if !interrupted {
                 if let Some(child) = current.next_child() {
                     entering = Some(child);
@@ -116,19 +123,20 @@ impl Driver {
                 }
             }
             // Done with its children, or asked to stop: the service's start ends here.
-            let Some(Starting { local, .. }) = path.pop() else {
+            let Some(Starting { held, .. }) = path.pop() else {
                 return Ok(());
             };
+            let local = held.local();
             let result = if interrupted {
                 Err(StartError::Interrupted)
             } else {
                 // The tail: `Started`, `on_started`.
-                self.started(&local);
+                self.started(local);
                 let started = match local.service.try_borrow_mut() {
-                    Ok(mut service) => service.run_hook(Hook::Started, self, &local).await,
+                    Ok(mut service) => service.run_hook(Hook::Started, self, local).await,
                     Err(_) => Err(busy(Hook::Started)),
                 };
-                self.start_hook_result(&local, started)
+                self.start_hook_result(local, started)
             };
             let node = local.node();
             node.finish_start(result.as_ref().map_err(StartError::to_error).copied());
@@ -228,9 +236,9 @@ impl Driver {
 /// The start of the child of `path`'s last service failed with `error`: each service
 /// above whose start fails with it records its result, up to the first that goes on.
 /// Returns the result of the whole start if the failure reached its top.
-fn unwind(path: &mut Path<Starting>, error: StartError) -> Option<Result<(), StartError>> {
+fn unwind(path: &mut Path<Starting<'_>>, error: StartError) -> Option<Result<(), StartError>> {
     while let Some(parent) = path.last() {
-        let parent = parent.local.node().clone();
+        let parent = parent.held.local().node().clone();
         match &error {
             // A child that crashed while starting crashes its parent's start too.
             StartError::Crashed(crash) => {

@@ -7,7 +7,10 @@
 //! `start.rs`), a service with children runs `on_stop` in one sequence future and the rest
 //! in another, its children stopping in between (one without children runs all of it in
 //! one), and the driver keeps the services it is inside of in a list of its own, so a tree
-//! of any depth stops on a small, fixed stack.
+//! of any depth stops on a small, fixed stack. The stop's operation holds each service
+//! from `Stopping...` to `Shutdown complete!`, waiting first if another operation holds it
+//! (see `operation.rs`): a parent's stop reaches a child that a restart works on once the
+//! restart is done (or, seeing the parent stopping, has given up).
 //!
 //! The stop hooks and log lines belong to a run whose start began `on_start` (logged
 //! `Starting...`). A run cut short before that (a stop during `on_first_start` or
@@ -29,25 +32,27 @@ use crate::events::{self, Emit};
 use crate::exit::StopFailure;
 use crate::handle::wait_for;
 use crate::local::LocalRef;
-use crate::loom::plain::Arc;
 use crate::node::Node;
+use crate::operation::Held;
 use crate::service::Hook;
 use crate::state::{State, StopReason, WaitingOn};
 use crate::time::{Duration, Instant};
 use crate::timer_queue::{SharedTimerQueue, SleepUntil};
 use crate::tree::{busy, Driver, Path, Resource};
 
-/// A service being stopped, with the children it has left to stop.
+/// A service being stopped, with the children it has left to stop. Kept small and never
+/// moved once in the path: the path holds one per level.
 struct Stopping<'a> {
+    /// The service's stop deadline and what went wrong; holds the service.
     budget: StopBudget<'a>,
     /// How many of its children are left to stop (they stop from the last).
     remaining: usize,
-    /// How many children it had when its stop began: without any, all its hooks run in
-    /// one sequence (see `DynService::stop_sequence`).
-    remaining_at_start: usize,
     /// When its children began to stop, if the deadline runs (see
     /// [`StopBudget::running_since`]).
     children_since: Option<Instant>,
+    /// Whether it had no children when its stop began: then all its hooks run in one
+    /// sequence (see `DynService::stop_sequence`).
+    leaf: bool,
     /// Whether its run began `on_start`, and so runs the stop hooks (see the module docs).
     hooks: bool,
 }
@@ -67,10 +72,12 @@ impl Driver {
         let mut entering = Some((top.clone(), reason));
         loop {
             if let Some((local, reason)) = entering.take() {
-                if let Some(mut stopping) = self.begin_stop(local, reason, counts) {
-                    if stopping.remaining > 0 && stopping.hooks {
+                // Once no other operation works on it.
+                let held = self.hold(&local).await;
+                if self.begin_stop(&mut path, held, reason, counts) {
+                    if let Some(stopping) = path.last_mut().filter(|s| !s.leaf && s.hooks) {
                         // `on_stop` before the children.
-                        let local = stopping.budget.local.clone();
+                        let local = stopping.budget.local().clone();
                         let stopped = match local.service.try_borrow_mut() {
                             Ok(mut service) => {
                                 let on_stop = service.run_hook(Hook::Stop, self, &local);
@@ -81,7 +88,6 @@ impl Driver {
                         stopping.budget.hook_result(Hook::Stop, stopped);
                         stopping.children_since = stopping.budget.running_since();
                     }
-                    path.push(stopping);
                 }
             }
             let Some(current) = path.last_mut() else {
@@ -91,27 +97,25 @@ impl Driver {
                 current.remaining -= 1;
                 // By index, not over a copy of the list: only the driver changes it, and
                 // it is busy here.
-                let child = (current.budget.local.children.borrow())
+                let child = (current.budget.local().children.borrow())
                     .get(current.remaining)
                     .cloned();
                 entering = child.map(|child| (child, StopReason::ParentStopping));
                 continue;
             }
-            let Some(mut done) = path.pop() else {
-                return;
-            };
             // The children have stopped: (`on_stop` for a service without children,) the
             // driver's steps, `on_shutdown`.
+            let done = current;
             done.budget.extend_since(done.children_since);
-            let local = done.budget.local.clone();
+            let local = done.budget.local().clone();
             if done.hooks {
                 match local.service.try_borrow_mut() {
                     Ok(mut service) => {
-                        let with_on_stop = done.remaining_at_start == 0;
-                        (service.stop_sequence(self, &local, &mut done.budget, with_on_stop)).await;
+                        let budget = &mut done.budget;
+                        (service.stop_sequence(self, &local, budget, done.leaf)).await;
                     }
                     Err(_) => {
-                        if done.remaining_at_start == 0 {
+                        if done.leaf {
                             done.budget
                                 .hook_result(Hook::Stop, Some(Err(busy(Hook::Stop))));
                         }
@@ -124,23 +128,27 @@ impl Driver {
                 self.stop_steps(&local, &mut done.budget).await;
             }
             self.end_stop(done);
+            // Releases the service.
+            path.pop();
         }
     }
 
-    /// A stop begins: its reason settled, the subtree flagged, `Stopping...`. `None` if
-    /// the service is not starting or running.
-    fn begin_stop(
-        &self,
-        local: LocalRef,
+    /// A stop begins: its reason settled, the subtree flagged, `Stopping...`; the service
+    /// joins `path`. `false` if it is not starting or running.
+    fn begin_stop<'a>(
+        &'a self,
+        path: &mut Path<Stopping<'a>>,
+        held: Held<'a>,
         reason: StopReason,
         counts: bool,
-    ) -> Option<Stopping<'_>> {
+    ) -> bool {
+        let local = held.local();
         let node = local.node();
         if matches!(node.state(), State::Init | State::Stopping | State::Stopped) {
-            return None;
+            return false;
         }
         let reason = node.settle_stop_reason(reason);
-        flag_stop(&local);
+        flag_stop(local);
         node.set_state(State::Stopping);
         let hooks = local.on_start_began.get();
         // A crash the stop began with: reported here, in the order it happened.
@@ -149,29 +157,25 @@ impl Driver {
             events::emit(node, Emit::Stopping(&reason));
         }
         let remaining = local.children.borrow().len();
-        let timeout = local
-            .stop_timeout
-            .unwrap_or_else(|| self.shared.default_stop_timeout());
-        Some(Stopping {
+        path.push(Stopping {
             budget: StopBudget {
-                driver: self,
+                held,
                 counts,
-                local,
-                timeout,
                 deadline: None,
                 timed_out: None,
             },
             remaining,
-            remaining_at_start: remaining,
             children_since: None,
+            leaf: remaining == 0,
             hooks,
-        })
+        });
+        true
     }
 
     /// A stop ends: a crash during it reported, `Shutdown complete!`, `Stopped` state.
-    fn end_stop(&self, stopping: Stopping<'_>) {
-        let budget = stopping.budget;
-        let node = node_of(&budget);
+    fn end_stop(&self, stopping: &Stopping<'_>) {
+        let budget = &stopping.budget;
+        let node = budget.local().node();
         // A crash during the stop: no supervisor handles it any more.
         self.settle_crash(node, budget.counts);
         if stopping.hooks {
@@ -218,11 +222,6 @@ impl Driver {
     }
 }
 
-/// The node a budget is for.
-fn node_of<'b>(budget: &'b StopBudget<'_>) -> &'b Arc<Node> {
-    budget.local.node()
-}
-
 /// [`Node::flag_stop`] from the driver: the same walk over the driver's lists of children,
 /// which take no lock.
 pub(crate) fn flag_stop(local: &LocalRef) {
@@ -253,26 +252,39 @@ const GRACE_ROUNDS: u8 = 2;
 /// free: besides the timer queue's work, on smol it wakes async-io's reactor thread, after
 /// which every self-wake of the thread blocked in `smol::block_on` polls the reactor.
 pub(crate) struct StopBudget<'a> {
-    driver: &'a Driver,
+    /// The service, held for the stop.
+    held: Held<'a>,
     /// Whether this stop's failures are the run's unclean stops (a restart's are not).
     counts: bool,
-    local: LocalRef,
-    timeout: Duration,
     deadline: Option<Instant>,
     timed_out: Option<WaitingOn>,
 }
 
 impl<'a> StopBudget<'a> {
+    /// The service.
+    fn local(&self) -> &LocalRef {
+        self.held.local()
+    }
+
+    fn driver(&self) -> &'a Driver {
+        self.held.driver()
+    }
+
+    /// How long the service's stop may take: its own stop timeout, or the tree's.
+    fn timeout(&self) -> Duration {
+        (self.local().stop_timeout).unwrap_or_else(|| self.driver().shared.default_stop_timeout())
+    }
+
     /// The current time, if the deadline is running (the time children take must then be
     /// added to it).
     fn running_since(&self) -> Option<Instant> {
-        self.deadline.map(|_| self.driver.shared.timers.now())
+        self.deadline.map(|_| self.driver().shared.timers.now())
     }
 
     /// Moves the deadline by the time elapsed since `since` (from [`running_since`]).
     fn extend_since(&mut self, since: Option<Instant>) {
-        if let (Some(since), Some(deadline)) = (since, self.deadline.as_mut()) {
-            *deadline += self.driver.shared.timers.now() - since;
+        if let (Some(since), Some(deadline)) = (since, self.deadline) {
+            self.deadline = Some(deadline + (self.driver().shared.timers.now() - since));
         }
     }
 
@@ -295,33 +307,35 @@ impl<'a> StopBudget<'a> {
     /// never nest, so the tree's one stop sleep is normally there to take; if not, a fresh
     /// one does the same job.
     fn arm(&mut self) -> Box<SleepUntil> {
-        let deadline = *self
-            .deadline
-            .get_or_insert_with(|| self.driver.shared.timers.now() + self.timeout);
-        match self.driver.stop_sleep.borrow_mut().take() {
+        let deadline = match self.deadline {
+            Some(deadline) => deadline,
+            None => self.driver().shared.timers.now() + self.timeout(),
+        };
+        self.deadline = Some(deadline);
+        match self.driver().stop_sleep.borrow_mut().take() {
             Some(mut sleep) => {
                 sleep.reset(deadline);
                 sleep
             }
-            None => Box::new(self.driver.shared.timers.sleep_until(deadline)),
+            None => Box::new(self.driver().shared.timers.sleep_until(deadline)),
         }
     }
 
     /// Hands the sleep back to the tree for the next step.
     fn give_back(&self, sleep: Option<Box<SleepUntil>>) {
         if let Some(sleep) = sleep {
-            *self.driver.stop_sleep.borrow_mut() = Some(sleep);
+            *self.driver().stop_sleep.borrow_mut() = Some(sleep);
         }
     }
 
     /// The deadline passed while a step waited on `waiting_on`.
     fn expired(&mut self, waiting_on: WaitingOn) {
-        let node = node_of(self);
+        let node = self.local().node();
         let waiting_on = match waiting_on {
             WaitingOn::Tasks(_) => WaitingOn::Tasks(node.tasks().live()),
             other => other,
         };
-        let timeout = self.timeout;
+        let timeout = self.timeout();
         events::emit(
             node,
             Emit::StopTimeout {
@@ -340,7 +354,7 @@ impl<'a> StopBudget<'a> {
     /// is logged and recorded, and the stop goes on.
     pub(crate) fn hook_result(&mut self, hook: Hook, result: Option<crate::Result>) {
         if let Some(Err(error)) = result {
-            hook_failed(node_of(self), hook, &error);
+            hook_failed(self.local().node(), hook, &error);
             self.fail(StopFailure::HookFailed {
                 hook: hook.name(),
                 error,
@@ -351,7 +365,7 @@ impl<'a> StopBudget<'a> {
     /// Records `failure` as an unclean stop of the run, unless the stop is a restart's.
     fn fail(&mut self, failure: StopFailure) {
         if self.counts {
-            self.driver.record_unclean(node_of(self), failure);
+            self.driver().record_unclean(self.local().node(), failure);
         }
     }
 }

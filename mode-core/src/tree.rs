@@ -3,9 +3,10 @@
 //!
 //! One future, [`Tree::run`], drives the whole tree: it runs every hook, in the exact
 //! order of mode's lifecycle, and executes the requests that handles queue (stop, start,
-//! restart, crash). It also drives the tree's timer queue, so every sleep and periodic
-//! timer of the tree shares a single adapter sleep. Background tasks run on the executor
-//! through the [`Spawner`].
+//! restart, crash), each as an operation of its own, so that operations on disjoint
+//! subtrees run concurrently (see `operation.rs`). It also drives the tree's timer queue,
+//! so every sleep and periodic timer of the tree shares a single adapter sleep. Background
+//! tasks run on the executor through the [`Spawner`].
 //!
 //! Because hooks run inside this future, they need not be `Send`, and so `run` is not
 //! `Send` either: await it from `main` (`block_on`), from a `LocalSet`, or from one task
@@ -17,6 +18,7 @@ use alloc::vec::Vec;
 use core::any::Any;
 use core::cell::{Cell, RefCell};
 use core::fmt;
+use core::task::Poll;
 
 use crate::context::Dependencies;
 use crate::error::{Crash, Error};
@@ -26,6 +28,7 @@ use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
 use crate::local::LocalRef;
 use crate::node::{Command, Node, TreeShared};
+use crate::operation::{Holder, OperationState, Operations};
 use crate::registry::Registry;
 use crate::runtime::{BoxFuture, LocalBoxFuture, Spawner, Timer};
 use crate::sequence::SequenceBlocks;
@@ -97,6 +100,7 @@ impl<T: Timer> Tree<T> {
             sequences: SequenceBlocks::default(),
             next_id: Cell::new(1),
             unclean: RefCell::new(Vec::new()),
+            operations: OperationState::default(),
         };
         let root = driver.create_node(root, None, ChildKind::Root);
         Tree {
@@ -224,6 +228,8 @@ pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     pub(crate) on_start_began: Cell<bool>,
     pub(crate) stop_timeout: Option<Duration>,
     pub(crate) wait_for_shutdown: bool,
+    /// The operation working on the service, if any (see `operation.rs`).
+    pub(crate) holder: Holder,
     /// Borrowed while one of its hooks runs.
     pub(crate) service: RefCell<S>,
 }
@@ -253,6 +259,8 @@ pub(crate) struct Driver {
     next_id: Cell<u64>,
     /// The services that did not stop cleanly so far (see [`Exit`]).
     unclean: RefCell<Vec<UncleanStop>>,
+    /// Which operation runs, and which was released (see `operation.rs`).
+    pub(crate) operations: OperationState,
 }
 
 impl Drop for Driver {
@@ -325,6 +333,7 @@ impl Driver {
             deferred: RefCell::new(Some(Few::None)),
             started_once: Cell::new(false),
             on_start_began: Cell::new(false),
+            holder: Holder::default(),
             stop_timeout: service.stop_timeout(),
             wait_for_shutdown: service.wait_for_shutdown(),
             supervisor: supervisor.map(|state| Box::new(RefCell::new(state))),
@@ -358,15 +367,32 @@ impl Driver {
         self.registry.borrow().get(node).cloned()
     }
 
+    /// Starts the tree and runs every request as an operation of its own (see
+    /// `operation.rs`), until the root has stopped.
     async fn main(&self, root: &LocalRef) -> Exit {
-        if let Err(StartError::Crashed(crash)) = self.start_node(root).await {
-            crash.mark_handled();
-            self.stop_node(root, StopReason::Crashed(crash)).await;
-        }
-        while root.node().state() != State::Stopped {
-            let command = self.next_command().await;
-            self.execute(command).await;
-        }
+        let mut operations = Operations::new(self);
+        operations.begin(|| self.start_tree(root));
+        let mut registered = None;
+        core::future::poll_fn(|cx| {
+            // New requests, if any were queued since the last poll: a request queued from
+            // here on wakes the driver again. (Each operation is polled once per wake-up
+            // of the driver, so a stop step's grace rounds are rounds of the executor.)
+            if self.shared.wake.take(cx, &mut registered) {
+                while let Some(command) = self.shared.next_command() {
+                    operations.begin(|| self.execute(command));
+                }
+            }
+            operations.poll(cx);
+            if root.node().state() == State::Stopped {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        // Operations still running (requests that waited for a service) end unanswered;
+        // their waiters learn that the tree finished.
+        drop(operations);
         // Crashes still queued happened too late for anyone to handle them; the other
         // requests are answered when the driver drops them.
         while let Some(command) = self.shared.next_command() {
@@ -402,24 +428,27 @@ impl Driver {
         self.unclean.borrow_mut().push(unclean);
     }
 
-    async fn next_command(&self) -> Command {
-        loop {
-            if let Some(command) = self.shared.next_command() {
-                return command;
-            }
-            // A command queued after the check above notifies after queueing, so this
-            // wait completes at once.
-            self.shared.wake.notified().await;
+    /// The tree's first operation: the root's start (and its stop, if the start crashed).
+    async fn start_tree(&self, root: &LocalRef) {
+        if let Err(StartError::Crashed(crash)) = self.start_node(root).await {
+            crash.mark_handled();
+            self.stop_node(root, StopReason::Crashed(crash)).await;
         }
     }
 
+    /// Executes a request, as an operation of its own.
     async fn execute(&self, command: Command) {
         match command {
             Command::Stop(node) => {
+                let Some(local) = self.find(&node) else {
+                    node.stop_request_done(node.take_stop_request());
+                    return;
+                };
+                let _held = self.hold(&local).await;
+                // Taken only now: while it waits, a restart under way sees it and stops
+                // short of starting the service again.
                 let number = node.take_stop_request();
-                if let Some(local) = self.find(&node) {
-                    self.stop_node(&local, StopReason::Requested).await;
-                }
+                self.stop_node(&local, StopReason::Requested).await;
                 node.stop_request_done(number);
             }
             Command::Start(node) => {
@@ -427,6 +456,7 @@ impl Driver {
                     node.finish_start(Err(Error::TreeFinished));
                     return;
                 };
+                let _held = self.hold(&local).await;
                 if let Err(err) = self.check_startable(&node) {
                     node.finish_start(Err(err));
                     return;
@@ -438,6 +468,7 @@ impl Driver {
                     node.finish_start(Err(Error::TreeFinished));
                     return;
                 };
+                let _held = self.hold(&local).await;
                 if node.state() == State::Init {
                     node.finish_start(Err(Error::NotStarted));
                     return;
@@ -498,8 +529,9 @@ impl Driver {
         let Some(crash) = node.crash_reason() else {
             return;
         };
-        if matches!(node.state(), State::Init | State::Stopped) && node.parent().is_some() {
-            // Already stopped by whoever handled it first.
+        if !node.state().is_active() && node.parent().is_some() {
+            // Already stopped, or stopping, by whoever handled it first: that stop reports
+            // the crash.
             return;
         }
         self.propagate_crash(local.clone(), crash).await;
@@ -520,6 +552,7 @@ impl Driver {
                 return;
             };
             if parent.supervisor.is_some() {
+                let _held = self.hold(&parent).await;
                 match self.supervise(&parent, &crashed, crash).await {
                     Supervised::Handled => return,
                     Supervised::Escalate(escalated) => crash = escalated,

@@ -3,7 +3,7 @@
 
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 
 use atomic_waker::AtomicWaker;
 
@@ -104,6 +104,10 @@ impl Future for WaitStop<'_, '_> {
 
 /// A wake-up for a single waiter: a flag and one waker slot, without the lock and the
 /// listener list of an event. The tree's driver waits on one for queued commands.
+///
+/// Made for a waiter that is polled often, for other reasons too, with the same waker:
+/// [`take`](Self::take) costs one load when nothing happened, and registers the waker only
+/// when it must.
 #[derive(Debug, Default)]
 pub(crate) struct Notify {
     notified: AtomicBool,
@@ -111,30 +115,37 @@ pub(crate) struct Notify {
 }
 
 impl Notify {
-    /// Wakes the waiter, or makes its next wait complete at once.
+    /// Wakes the waiter, or makes its next [`take`](Self::take) return `true`.
     pub(crate) fn notify(&self) {
         self.notified.store(true, Ordering::Release);
         self.waker.wake();
     }
 
-    /// Completes once [`notify`](Self::notify) was called since the last wait completed.
-    /// One waiter at a time.
+    /// Whether [`notify`](Self::notify) was called since the last `take` that returned
+    /// `true`; the next call wakes `cx`'s waker.
     ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: a notification stays until a wait takes it.
-    pub(crate) fn notified(&self) -> impl Future<Output = ()> + '_ {
-        core::future::poll_fn(move |cx| {
-            if self.notified.swap(false, Ordering::Acquire) {
-                return Poll::Ready(());
-            }
+    /// `registered` is the waiter's memory of the waker it registered last: the waker is
+    /// registered again only the first time, when it changed, or after a notification
+    /// (which takes the registered waker to wake it). One waiter at a time.
+    pub(crate) fn take(&self, cx: &Context<'_>, registered: &mut Option<Waker>) -> bool {
+        let mut notified = self.take_flag();
+        let fresh = !registered
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()));
+        if notified || fresh {
             self.waker.register(cx.waker());
-            // Re-check: a notification between the swap and the registration woke nobody.
-            if self.notified.swap(false, Ordering::Acquire) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
+            if fresh {
+                *registered = Some(cx.waker().clone());
             }
-        })
+            // Re-check: a notification between the first check and the registration
+            // found no waker to wake.
+            notified |= self.take_flag();
+        }
+        notified
+    }
+
+    /// Clears the flag; whether it was set.
+    fn take_flag(&self) -> bool {
+        self.notified.load(Ordering::Relaxed) && self.notified.swap(false, Ordering::Acquire)
     }
 }

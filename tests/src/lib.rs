@@ -18,6 +18,7 @@ use mode_core::{Service, Tree};
 pub mod journal;
 pub mod probe;
 
+pub mod concurrency;
 pub mod crash;
 #[cfg(unix)]
 pub mod entry;
@@ -189,6 +190,8 @@ macro_rules! conformance_tests {
             faults::a_crash_during_the_parents_stop_is_reported,
             faults::failures_while_stopping_fail_the_run,
             faults::failures_in_a_restart_do_not_fail_the_run,
+            concurrency::a_crash_is_handled_while_a_sibling_stops_slowly,
+            concurrency::a_slow_start_does_not_delay_a_stop_elsewhere,
         );
         $crate::conformance_tests!(@small_stack $backend;
             faults::deep_trees_need_no_stack_per_level,

@@ -8,8 +8,10 @@
 //!
 //! # Invariants
 //!
-//! - Everything here runs inside the driver, one command at a time. A supervisor's
-//!   `SupervisorState` is borrowed only between awaits, never across one.
+//! - Everything here runs inside the driver, in an operation that holds the supervisor
+//!   (see `operation.rs`): one decision at a time per supervisor, while other subtrees go
+//!   on. A supervisor's `SupervisorState` is borrowed only between awaits, never across
+//!   one.
 //! - A restart is counted when the supervisor decides it, before any child stops. A crash
 //!   that reaches a supervisor that is stopping (or not running) decides nothing: no
 //!   child restarts and nothing is counted; the supervisor's own stop stops the child.
@@ -248,6 +250,10 @@ impl Driver {
             // report, as a failure of the run.
             return Step::Done(Supervised::Handled);
         }
+        if !child.node().state().is_active() {
+            // Stopped, or stopping, by another operation meanwhile: that stop reports it.
+            return Step::Done(Supervised::Handled);
+        }
         crash.mark_handled();
         let Some(strategy) = node.supervisor else {
             return Step::Done(Supervised::Escalate(crash));
@@ -441,6 +447,11 @@ impl Driver {
     /// Executes a request for the supervisor `node`.
     pub(crate) async fn supervisor_request(&self, node: &Arc<Node>, request: Request) {
         let supervisor = self.find(node).filter(|local| local.supervisor.is_some());
+        // Once no other operation works on the supervisor.
+        let _held = match &supervisor {
+            Some(supervisor) => Some(self.hold(supervisor).await),
+            None => None,
+        };
         match request {
             Request::Add { service, reply } => {
                 let result = match &supervisor {
