@@ -218,6 +218,10 @@ impl core::fmt::Debug for Dependencies<'_> {
 impl Dependencies<'_> {
     /// Declares `service` as a child; children start in the order declared. Returns its
     /// handle, valid for the life of the tree.
+    ///
+    /// The child's own `on_init_dependencies` runs once this one has returned (the tree is
+    /// built from a list, not by recursion, so its depth costs no stack): until then the
+    /// handle lists no children of the child.
     pub fn add(&mut self, service: impl Service) -> ServiceHandle {
         let child = self
             .driver
