@@ -1,6 +1,7 @@
 //! Requests racing from other OS threads: `restart()` against `stop()` of the same child,
-//! each from a thread of its own, round after round. Every request completes and the child
-//! always ends stopped. (The conformance suite sweeps the same race deterministically on
+//! each from a thread of its own, round after round, the stop requested right after the
+//! restart. Every request completes and the child always ends stopped: the stop either
+//! cancels the restart or stops the restarted service. (The conformance suite sweeps the same race deterministically on
 //! every backend; this runs it with real threads.)
 
 use std::time::Duration;
@@ -46,8 +47,18 @@ fn restart_racing_stop_from_two_threads_always_ends_stopped() {
         for round in 0..ROUNDS {
             child.maybe_start().await.unwrap();
             let (restarter, stopper) = (child.clone(), child.clone());
-            let restart = spawn_blocking(move || block_on(restarter.restart()));
-            let stop = spawn_blocking(move || block_on(stopper.stop()));
+            // The restart is requested first (the call queues it); the stop races what
+            // the restart does next.
+            let (requested, restart_requested) = std::sync::mpsc::channel();
+            let restart = spawn_blocking(move || {
+                let restart = restarter.restart();
+                let _ = requested.send(());
+                block_on(restart)
+            });
+            let stop = spawn_blocking(move || {
+                let _ = restart_requested.recv();
+                block_on(stopper.stop())
+            });
             let both = async { (restart.await.unwrap(), stop.await.unwrap()) };
             let (restarted, ()) = tokio::time::timeout(HANG, both)
                 .await

@@ -176,3 +176,50 @@ pub fn a_slow_start_does_not_delay_a_stop_elsewhere<B: Backend>(backend: B) {
         assert!(restarted_after >= SLOW, "{restarted_after:?}");
     }
 }
+
+/// Stops its sibling from `on_started` and waits for that stop.
+struct StopsSibling;
+
+impl Service for StopsSibling {
+    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+        let parent = cx.parent().ok_or("no parent")?;
+        let sibling = parent.children()[0].clone();
+        sibling.stop().await;
+        crate::journal::record(format!("sibling {}", sibling.state()));
+        Ok(())
+    }
+}
+
+/// A sibling and the service that stops it while the tree starts.
+struct SiblingStopper;
+
+impl Service for SiblingStopper {
+    fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
+        deps.add(crate::probe::Probe::new("Sibling"));
+        deps.add(StopsSibling);
+    }
+}
+
+/// A hook may await the stop of an unrelated service: it runs as an operation of its own
+/// while the hook's own operation waits.
+pub fn a_hook_may_await_the_stop_of_an_unrelated_service<B: Backend>(backend: B) {
+    let tree = backend.tree(SiblingStopper);
+    let (exit, journal) = crate::start_and_stop(&backend, tree);
+    assert!(exit.is_clean(), "{exit:?}");
+    let hooks: Vec<&str> = journal
+        .iter()
+        .filter(|l| l.starts_with("Sibling.") || l.starts_with("sibling "))
+        .map(std::string::String::as_str)
+        .collect();
+    assert_eq!(
+        hooks,
+        [
+            "Sibling.on_first_start",
+            "Sibling.on_start",
+            "Sibling.on_started",
+            "Sibling.on_stop (asked to stop)",
+            "Sibling.on_shutdown",
+            "sibling stopped",
+        ]
+    );
+}

@@ -192,6 +192,7 @@ macro_rules! conformance_tests {
             faults::failures_in_a_restart_do_not_fail_the_run,
             concurrency::a_crash_is_handled_while_a_sibling_stops_slowly,
             concurrency::a_slow_start_does_not_delay_a_stop_elsewhere,
+            concurrency::a_hook_may_await_the_stop_of_an_unrelated_service,
         );
         $crate::conformance_tests!(@small_stack $backend;
             faults::deep_trees_need_no_stack_per_level,
