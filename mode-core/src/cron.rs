@@ -126,9 +126,10 @@ use crate::events::{self, Emit};
 use crate::handle::ServiceHandle;
 use crate::interval::WarnLimiter;
 use crate::loom::sync::Mutex;
+use crate::stop_signal::StopSignal;
 use crate::time::{Duration, Instant};
 use crate::timer_queue::{SharedTimerQueue, SleepUntil, TimerQueue};
-use crate::util::{race, Either, StopSignal};
+use crate::util::{race, Either};
 
 /// How often a cron timer may log that it skipped times.
 const OVERLAP_WARNING_EVERY: Duration = Duration::from_secs(10);

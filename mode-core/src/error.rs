@@ -119,6 +119,23 @@ impl core::error::Error for Crash {
     }
 }
 
+/// The crash's error alone when `child` itself crashed; the whole crash when a service
+/// below it did.
+pub(crate) struct ChildCrash<'a> {
+    pub(crate) child: &'a str,
+    pub(crate) crash: &'a Crash,
+}
+
+impl fmt::Display for ChildCrash<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.crash.service() == self.child {
+            fmt::Display::fmt(self.crash.error(), f)
+        } else {
+            fmt::Display::fmt(self.crash, f)
+        }
+    }
+}
+
 /// A panic caught in a hook or task (with `std`), as the reason of a crash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Panicked {

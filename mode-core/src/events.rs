@@ -10,10 +10,9 @@
 
 use core::fmt;
 
-use crate::error::Crash;
+use crate::error::{ChildCrash, Crash};
 use crate::node::Node;
 use crate::state::{StopReason, WaitingOn};
-use crate::supervisor::ChildCrash;
 use crate::time::Duration;
 
 /// A lifecycle transition of one service.

@@ -20,10 +20,11 @@ use crate::graph::{Graph, GraphNode};
 use crate::interval::{MissedTickBehavior, Schedule, WarnLimiter};
 use crate::node::{Command, Node, SharedNode};
 use crate::state::{State, StopReason};
+use crate::stop_signal::StopSignal;
 use crate::task::{boxed, Admission, OwnedTask};
 use crate::time::{Duration, Instant};
 use crate::timer_queue::SharedTimerQueue;
-use crate::util::{race, Either, StopSignal};
+use crate::util::{race, Either};
 
 /// How often a periodic timer may log that it overran its interval.
 const OVERLAP_WARNING_EVERY: Duration = Duration::from_secs(10);

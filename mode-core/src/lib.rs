@@ -176,6 +176,7 @@ mod service;
 mod start;
 mod state;
 mod stop;
+mod stop_signal;
 pub mod supervisor;
 pub mod sync;
 mod task;

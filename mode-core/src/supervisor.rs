@@ -115,7 +115,7 @@ use core::ops::Deref;
 pub(crate) use engine::{Request, Supervised, SupervisorState};
 
 use crate::context::{Context, Dependencies};
-use crate::error::{Crash, Error, Result};
+use crate::error::{ChildCrash, Crash, Error, Result};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
 use crate::node::Command;
@@ -509,7 +509,10 @@ impl SupervisorHandle {
             node.tree
                 .send(Command::Supervisor(node.clone(), request(responder)));
         }
-        async move { receiver.recv(&node.tree).await.and_then(|answer| answer) }
+        async move {
+            let tree_finished = || node.tree.is_finished();
+            receiver.recv(tree_finished).await.and_then(|answer| answer)
+        }
     }
 }
 
@@ -639,23 +642,6 @@ impl fmt::Display for SupervisorError {
 impl core::error::Error for SupervisorError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         Some(&self.crash)
-    }
-}
-
-/// The crash's error alone when `child` itself crashed; the whole crash when a service
-/// below it did.
-pub(crate) struct ChildCrash<'a> {
-    pub(crate) child: &'a str,
-    pub(crate) crash: &'a Crash,
-}
-
-impl fmt::Display for ChildCrash<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.crash.service() == self.child {
-            fmt::Display::fmt(self.crash.error(), f)
-        } else {
-            fmt::Display::fmt(self.crash, f)
-        }
     }
 }
 

@@ -14,7 +14,6 @@ use event_listener::Event;
 
 use crate::error::Error;
 use crate::loom::sync::Mutex;
-use crate::node::TreeShared;
 
 enum Answer<T> {
     Waiting,
@@ -74,7 +73,7 @@ impl<T> Drop for Responder<T> {
 }
 
 impl<T> Receiver<T> {
-    fn try_take(&self, tree: &TreeShared) -> Option<Result<T, Error>> {
+    fn try_take(&self, tree_finished: &impl Fn() -> bool) -> Option<Result<T, Error>> {
         let taken = self.slot.answer.with(|answer| match answer {
             Answer::Waiting => None,
             Answer::Closed => Some(None),
@@ -86,24 +85,25 @@ impl<T> Receiver<T> {
         match taken {
             Some(Some(value)) => Some(Ok(value)),
             Some(None) => Some(Err(Error::TreeFinished)),
-            None if tree.is_finished() => Some(Err(Error::TreeFinished)),
+            None if tree_finished() => Some(Err(Error::TreeFinished)),
             None => None,
         }
     }
 
-    /// Waits for the answer; [`Error::TreeFinished`] if none will come.
+    /// Waits for the answer; [`Error::TreeFinished`] if none will come (the slot was closed,
+    /// or `tree_finished` says the tree finished).
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future loses the answer, not the request.
-    pub(crate) async fn recv(self, tree: &TreeShared) -> Result<T, Error> {
+    pub(crate) async fn recv(self, tree_finished: impl Fn() -> bool) -> Result<T, Error> {
         loop {
-            if let Some(answer) = self.try_take(tree) {
+            if let Some(answer) = self.try_take(&tree_finished) {
                 return answer;
             }
             let listener = self.slot.changed.listen();
             // Re-check after listening: an answer sent in between notified nobody.
-            if let Some(answer) = self.try_take(tree) {
+            if let Some(answer) = self.try_take(&tree_finished) {
                 return answer;
             }
             listener.await;
