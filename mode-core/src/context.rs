@@ -10,16 +10,16 @@ use core::any::Any;
 use core::future::Future;
 use core::ops::Deref;
 
+use crate::engine::LocalRef;
+use crate::engine::StartError;
+use crate::engine::{Deferred, Driver, Resource};
 use crate::error::{Error, Result};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
-use crate::local::LocalRef;
 use crate::runtime::LocalBoxFuture;
 use crate::service::{AsyncClose, Service};
-use crate::start::StartError;
 use crate::state::State;
 use crate::task::{boxed, OwnedTask};
-use crate::tree::{Deferred, Driver, Resource};
 
 /// The service's view of itself inside a hook.
 ///

@@ -157,25 +157,20 @@ mod context;
 #[cfg(feature = "cron")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cron")))]
 pub mod cron;
+mod engine;
 mod error;
 pub mod events;
 mod exit;
 pub mod graph;
 mod handle;
 mod interval;
-mod local;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod log_format;
 mod node;
-mod operation;
-mod registry;
 pub mod runtime;
-mod sequence;
 mod service;
-mod start;
 mod state;
-mod stop;
 mod stop_signal;
 pub mod supervisor;
 pub mod sync;

@@ -34,10 +34,11 @@ use core::task::{Context, Poll};
 
 use event_listener::{Event, EventListener};
 
+use crate::engine::LocalNode;
+use crate::engine::LocalSlot;
 use crate::error::{BoxError, Crash, Error};
 use crate::events::Observer;
 use crate::graph::ChildKind;
-use crate::local::LocalSlot;
 use crate::loom::sync::Mutex;
 use crate::runtime::Spawner;
 use crate::service::DynService;
@@ -46,7 +47,6 @@ use crate::supervisor::{Request, Strategy};
 use crate::task::{RunRef, TaskRun};
 use crate::time::Duration;
 use crate::timer_queue::TimerQueue;
-use crate::tree::LocalNode;
 use crate::util::Notify;
 
 /// Default stop timeout of a tree.
@@ -217,7 +217,7 @@ pub(crate) struct Node<S: ?Sized = dyn DynService> {
     /// it), so that a successful start after a successful one takes no lock.
     start_failed: AtomicBool,
     inner: Mutex<NodeInner>,
-    /// The driver's half, reached only through [`LocalRef`](crate::local::LocalRef).
+    /// The driver's half, reached only through [`LocalRef`](crate::engine::LocalRef).
     pub(crate) local: LocalSlot<LocalNode<S>>,
 }
 
@@ -251,7 +251,7 @@ impl core::fmt::Debug for Node {
 
 impl Node {
     /// A node with its driver's half, `local`; the driver adopts the returned strong count
-    /// with [`LocalRef::adopt`](crate::local::LocalRef::adopt).
+    /// with [`LocalRef::adopt`](crate::engine::LocalRef::adopt).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new<S: DynService>(
         tree: Arc<TreeShared>,

@@ -21,15 +21,15 @@ use core::future::Future;
 use core::pin::Pin;
 
 use crate::context::{Context, Dependencies};
+use crate::engine::Driver;
+use crate::engine::LocalRef;
+use crate::engine::SequenceBox;
+use crate::engine::StartError;
+use crate::engine::StopBudget;
 use crate::error::Result;
-use crate::local::LocalRef;
-use crate::sequence::SequenceBox;
-use crate::start::StartError;
 use crate::state::WaitingOn;
-use crate::stop::StopBudget;
 use crate::task::CatchPanic;
 use crate::time::Duration;
-use crate::tree::Driver;
 
 /// A unit of a program that can be started, stopped, restarted and supervised.
 ///

@@ -101,9 +101,8 @@
 //! .unwrap();
 //! ```
 
-mod engine;
-mod intensity;
-mod reply;
+pub(crate) mod intensity;
+pub(crate) mod reply;
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
@@ -112,7 +111,7 @@ use core::fmt;
 use core::future::Future;
 use core::ops::Deref;
 
-pub(crate) use engine::{Request, Supervised, SupervisorState};
+pub(crate) use crate::engine::{Request, Supervised, SupervisorState};
 
 use crate::context::{Context, Dependencies};
 use crate::error::{ChildCrash, Crash, Error, Result};
@@ -279,10 +278,10 @@ impl Backoff {
 /// assert_eq!(rt.now().as_duration(), Duration::from_millis(300));
 /// ```
 pub struct Supervisor {
-    strategy: Strategy,
-    max_restarts: u32,
-    over: Duration,
-    backoff: Option<Backoff>,
+    pub(crate) strategy: Strategy,
+    pub(crate) max_restarts: u32,
+    pub(crate) over: Duration,
+    pub(crate) backoff: Option<Backoff>,
     label: Option<Cow<'static, str>>,
     children: Vec<Box<dyn DynService>>,
 }

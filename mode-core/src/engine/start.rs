@@ -12,16 +12,16 @@
 
 use alloc::boxed::Box;
 
+use crate::engine::operation::Held;
+use crate::engine::LocalRef;
+use crate::engine::{busy, Deferred, Driver, Path};
 use crate::error::{Crash, Error};
 use crate::events::{self, Emit};
-use crate::local::LocalRef;
 use crate::loom::plain::Arc;
 use crate::node::Node;
-use crate::operation::Held;
 use crate::service::Hook;
 use crate::state::State;
 use crate::task::Few;
-use crate::tree::{busy, Deferred, Driver, Path};
 
 /// Why a start sequence did not finish.
 #[derive(Debug)]

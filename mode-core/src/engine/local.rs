@@ -27,10 +27,10 @@ use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ops::Deref;
 
+use crate::engine::LocalNode;
 use crate::handle::ServiceHandle;
 use crate::loom::plain::Arc;
 use crate::node::Node;
-use crate::tree::LocalNode;
 
 /// Where a node keeps its driver's half. See the module docs.
 pub(crate) struct LocalSlot<T: ?Sized> {

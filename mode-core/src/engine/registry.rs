@@ -4,7 +4,7 @@
 
 use slab::Slab;
 
-use crate::local::LocalRef;
+use crate::engine::LocalRef;
 use crate::node::Node;
 
 /// The live services of a tree, by slot.

@@ -35,9 +35,9 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::local::LocalRef;
-use crate::sequence::SequenceBox;
-use crate::tree::Driver;
+use crate::engine::Driver;
+use crate::engine::LocalRef;
+use crate::engine::SequenceBox;
 
 /// Which operation holds a service (its number; 0 when free). Lives in the driver's half
 /// of a node.

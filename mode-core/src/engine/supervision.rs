@@ -28,20 +28,20 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::intensity::{Intensity, Streak};
-use super::reply::Responder;
-use super::{Backoff, Strategy, Supervisor, SupervisorError};
+use crate::engine::Driver;
+use crate::engine::LocalRef;
+use crate::engine::StartError;
 use crate::error::{Crash, Error};
 use crate::events::{self, Emit};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
-use crate::local::LocalRef;
 use crate::node::{Command, Node};
 use crate::service::DynService;
-use crate::start::StartError;
 use crate::state::{State, StopReason};
+use crate::supervisor::intensity::{Intensity, Streak};
+use crate::supervisor::reply::Responder;
+use crate::supervisor::{Backoff, Strategy, Supervisor, SupervisorError};
 use crate::time::{Duration, Instant};
-use crate::tree::Driver;
 
 /// A request for a supervisor, queued by its handle or by its own delayed restarts.
 pub(crate) enum Request {

@@ -28,17 +28,17 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::Poll;
 
+use crate::engine::operation::Held;
+use crate::engine::LocalRef;
+use crate::engine::{busy, Driver, Path, Resource};
 use crate::events::{self, Emit};
 use crate::exit::StopFailure;
 use crate::handle::wait_for;
-use crate::local::LocalRef;
 use crate::node::Node;
-use crate::operation::Held;
 use crate::service::Hook;
 use crate::state::{State, StopReason, WaitingOn};
 use crate::time::{Duration, Instant};
 use crate::timer_queue::{SharedTimerQueue, SleepUntil};
-use crate::tree::{busy, Driver, Path, Resource};
 
 /// A service being stopped, with the children it has left to stop. Kept small and never
 /// moved once in the path: the path holds one per level.

@@ -1,0 +1,456 @@
+//! The driver: the future inside [`Tree::run`](crate::Tree::run) that creates the tree's
+//! services, runs every request as an operation (see `operation.rs`), and keeps the
+//! driver's half of each service ([`LocalNode`]).
+
+use crate::loom::plain::Arc;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::cell::{Cell, RefCell};
+use core::fmt;
+use core::task::Poll;
+
+use super::operation::{Holder, OperationState, Operations};
+use super::registry::Registry;
+use super::sequence::SequenceBlocks;
+use super::{LocalRef, StartError};
+use crate::context::Dependencies;
+use crate::error::{Crash, Error};
+use crate::events::{self, Emit};
+use crate::exit::{Exit, StopFailure, UncleanStop};
+use crate::graph::ChildKind;
+use crate::node::{Command, Node, TreeShared};
+use crate::runtime::{BoxFuture, LocalBoxFuture};
+use crate::service::{DynAsyncClose, DynService, Hook};
+use crate::state::{State, StopReason};
+use crate::supervisor::{Supervised, SupervisorState};
+use crate::task::Few;
+use crate::time::Duration;
+use crate::timer_queue::SleepUntil;
+
+/// A task a hook added while its service starts, for the start sequence's task step.
+pub(crate) enum Deferred {
+    Send(BoxFuture),
+    Local(LocalBoxFuture),
+}
+
+/// A value or async resource owned by a service until it stops.
+pub(crate) enum Resource {
+    Value(#[allow(dead_code)] Box<dyn Any>),
+    Async(Box<dyn DynAsyncClose>),
+}
+
+/// The driver's half of a service: the service value and everything that need not be
+/// `Send`. Only the future running the tree touches it, through a [`LocalRef`].
+///
+/// It lives in the last field of its shared [`Node`], the service value inline at its end
+/// (`Node<S>` coerces to `Node<dyn DynService>`), so a service is one allocation.
+pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
+    pub(crate) children: RefCell<Vec<LocalRef>>,
+    /// Restart intensity, backoff and pending restarts, if the service is a supervisor
+    /// (boxed: most services are not, and pay one pointer for it).
+    pub(crate) supervisor: Option<Box<RefCell<SupervisorState>>>,
+    pub(crate) resources: RefCell<Vec<Resource>>,
+    /// Tasks the service's hooks added before the start sequence's task step, in order;
+    /// `None` after it. (Tasks added from other threads wait in the task run.)
+    pub(crate) deferred: RefCell<Option<Few<Deferred>>>,
+    pub(crate) started_once: Cell<bool>,
+    /// Whether the current run's start began `on_start` (logged `Starting...`): only then
+    /// does its stop run the stop hooks (see `stop.rs`).
+    pub(crate) on_start_began: Cell<bool>,
+    pub(crate) stop_timeout: Option<Duration>,
+    pub(crate) wait_for_shutdown: bool,
+    /// The operation working on the service, if any (see `operation.rs`).
+    pub(crate) holder: Holder,
+    /// Borrowed while one of its hooks runs.
+    pub(crate) service: RefCell<S>,
+}
+
+/// The services a start or stop is inside of, from the top down (see `start.rs` and
+/// `stop.rs`): kept inline for trees a few levels deep, on the heap beyond.
+pub(crate) type Path<T> = smallvec::SmallVec<[T; 3]>;
+
+/// The error of a hook that cannot run because a sequence of its service is already
+/// running further up the stack.
+pub(crate) fn busy(hook: Hook) -> crate::BoxError {
+    alloc::format!("{} called while another hook runs", hook.name()).into()
+}
+
+/// Runs the lifecycle sequences. Lives inside [`Tree::run`].
+pub(crate) struct Driver {
+    pub(crate) shared: Arc<TreeShared>,
+    registry: RefCell<Registry>,
+    /// The one sleep that bounds stop steps, moved from deadline to deadline. Stop
+    /// deadlines of successive steps seldom move earlier, so moving it rarely wakes the
+    /// timer queue's driver, where a fresh registration per step would wake it (and so the
+    /// tree's own task) once per stopped service.
+    pub(crate) stop_sleep: RefCell<Option<Box<SleepUntil>>>,
+    /// Where the hooks' sequence futures live.
+    pub(crate) sequences: SequenceBlocks,
+    /// The id of the next service created (the driver creates them all).
+    next_id: Cell<u64>,
+    /// The services that did not stop cleanly so far (see [`Exit`]).
+    unclean: RefCell<Vec<UncleanStop>>,
+    /// Which operation runs, and which was released (see `operation.rs`).
+    pub(crate) operations: OperationState,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The tree is gone, finished or abandoned: make every task that may still exist
+        // finish at its next poll, and release every waiter. Nothing here blocks.
+        self.shared.set_finished();
+        // Requests nobody will execute: dropping them answers their waiters.
+        while let Some(command) = self.shared.next_command() {
+            drop(command);
+        }
+        // One service at a time, without collecting them first: a list that long would be
+        // a large allocation, for which the allocator first tidies up every small block
+        // the stop just freed.
+        let registry = core::mem::take(&mut *self.registry.borrow_mut());
+        for local in registry {
+            local.node().tasks().cancel();
+            // After `set_finished` above: waiters' conditions see the tree finished.
+            local.node().notify_after_seq_cst_change();
+            local.children.borrow_mut().clear();
+        }
+    }
+}
+
+impl Driver {
+    /// A driver for a tree whose handles share `shared`.
+    pub(crate) fn new(shared: Arc<TreeShared>) -> Self {
+        Driver {
+            shared,
+            registry: RefCell::new(Registry::default()),
+            stop_sleep: RefCell::new(None),
+            sequences: SequenceBlocks::default(),
+            next_id: Cell::new(1),
+            unclean: RefCell::new(Vec::new()),
+            operations: OperationState::default(),
+        }
+    }
+
+    /// Creates a node for `service` under `parent`, then the children it declares, and
+    /// theirs: each service's `on_init_dependencies` runs once, parents before children,
+    /// from a list rather than by recursion, so the depth of a tree costs no stack.
+    pub(crate) fn create_node<S: DynService>(
+        &self,
+        service: S,
+        parent: Option<&LocalRef>,
+        kind: ChildKind,
+    ) -> LocalRef {
+        let created = self.new_node(service, parent, kind);
+        let mut uninitialised = alloc::vec![created.clone()];
+        while let Some(local) = uninitialised.pop() {
+            let declared_from = uninitialised.len();
+            // Nothing else borrows a service that is being created.
+            if let Ok(mut service) = local.service.try_borrow_mut() {
+                service.init_dependencies(&mut Dependencies {
+                    driver: self,
+                    parent: &local,
+                    declared: &mut uninitialised,
+                });
+            }
+            // The children just declared are initialised next, in declaration order.
+            uninitialised[declared_from..].reverse();
+        }
+        created
+    }
+
+    /// Creates a node for `service` under `parent`, without its children (see
+    /// [`create_node`](Self::create_node)).
+    pub(crate) fn new_node<S: DynService>(
+        &self,
+        mut service: S,
+        parent: Option<&LocalRef>,
+        kind: ChildKind,
+    ) -> LocalRef {
+        let parent_node = parent.map(|p| p.node());
+        let supervisor = SupervisorState::of(&mut service);
+        let slot = self.registry.borrow().next_slot();
+        let label = service.label();
+        let target = service.log_target();
+        let strategy = supervisor.as_ref().map(SupervisorState::strategy);
+        let local = LocalNode {
+            children: RefCell::new(Vec::new()),
+            resources: RefCell::new(Vec::new()),
+            deferred: RefCell::new(Some(Few::None)),
+            started_once: Cell::new(false),
+            on_start_began: Cell::new(false),
+            holder: Holder::default(),
+            stop_timeout: service.stop_timeout(),
+            wait_for_shutdown: service.wait_for_shutdown(),
+            supervisor: supervisor.map(|state| Box::new(RefCell::new(state))),
+            service: RefCell::new(service),
+        };
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let node = Node::new(
+            self.shared.clone(),
+            id,
+            slot,
+            label,
+            target,
+            parent_node,
+            kind,
+            strategy,
+            local,
+        );
+        if let Some(parent) = parent_node {
+            parent.push_child(node.clone());
+        }
+        let local = LocalRef::adopt(node);
+        self.registry.borrow_mut().insert(local.clone());
+        if let Some(parent) = parent {
+            parent.children.borrow_mut().push(local.clone());
+        }
+        local
+    }
+
+    pub(crate) fn find(&self, node: &Node) -> Option<LocalRef> {
+        self.registry.borrow().get(node).cloned()
+    }
+
+    /// Starts the tree and runs every request as an operation of its own (see
+    /// `operation.rs`), until the root has stopped.
+    pub(crate) async fn main(&self, root: &LocalRef) -> Exit {
+        let mut operations = Operations::new(self);
+        operations.begin(|| self.start_tree(root));
+        let mut registered = None;
+        core::future::poll_fn(|cx| {
+            // New requests, if any were queued since the last poll: a request queued from
+            // here on wakes the driver again. (Each operation is polled once per wake-up
+            // of the driver, so a stop step's grace rounds are rounds of the executor.)
+            if self.shared.wake.take(cx, &mut registered) {
+                while let Some(command) = self.shared.next_command() {
+                    operations.begin(|| self.execute(command));
+                }
+            }
+            operations.poll(cx);
+            if root.node().state() == State::Stopped {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        // Operations still running (requests that waited for a service) end unanswered;
+        // their waiters learn that the tree finished.
+        drop(operations);
+        // Crashes still queued happened too late for anyone to handle them; the other
+        // requests are answered when the driver drops them.
+        while let Some(command) = self.shared.next_command() {
+            if let Command::Crashed(node) = command {
+                self.settle_crash(&node, true);
+            }
+        }
+        let reason = root.node().stop_reason().unwrap_or(StopReason::Requested);
+        Exit::new(reason, core::mem::take(&mut *self.unclean.borrow_mut()))
+    }
+
+    /// Reports `node`'s crash if nobody did yet, and if no supervisor or stop of the tree
+    /// handled it, records it as an unclean stop of the run (when the stop `counts`: see
+    /// `StopBudget`).
+    pub(crate) fn settle_crash(&self, node: &Node, counts: bool) {
+        if !node.has_crash() {
+            return;
+        }
+        if let Some(crash) = node.crash_to_report() {
+            events::emit(node, Emit::Crashed(&crash));
+        }
+        if !counts {
+            return;
+        }
+        if let Some(crash) = node.crash_reason().filter(Crash::take_unhandled) {
+            self.record_unclean(node, StopFailure::Crashed(crash));
+        }
+    }
+
+    /// Records that `node` did not stop cleanly.
+    pub(crate) fn record_unclean(&self, node: &Node, failure: StopFailure) {
+        let unclean = UncleanStop::new(node.label.clone(), failure);
+        self.unclean.borrow_mut().push(unclean);
+    }
+
+    /// The tree's first operation: the root's start (and its stop, if the start crashed).
+    async fn start_tree(&self, root: &LocalRef) {
+        if let Err(StartError::Crashed(crash)) = self.start_node(root).await {
+            crash.mark_handled();
+            self.stop_node(root, StopReason::Crashed(crash)).await;
+        }
+    }
+
+    /// Executes a request, as an operation of its own.
+    async fn execute(&self, command: Command) {
+        match command {
+            Command::Stop(node) => {
+                let Some(local) = self.find(&node) else {
+                    node.stop_request_done(node.take_stop_request());
+                    return;
+                };
+                let _held = self.hold(&local).await;
+                // Taken only now: while it waits, a restart under way sees it and stops
+                // short of starting the service again.
+                let number = node.take_stop_request();
+                self.stop_node(&local, StopReason::Requested).await;
+                node.stop_request_done(number);
+            }
+            Command::Start(node) => {
+                let Some(local) = self.find(&node) else {
+                    node.finish_start(Err(Error::TreeFinished));
+                    return;
+                };
+                let _held = self.hold(&local).await;
+                if let Err(err) = self.check_startable(&node) {
+                    node.finish_start(Err(err));
+                    return;
+                }
+                self.start_and_handle(&local).await;
+            }
+            Command::Restart(node) => {
+                let Some(local) = self.find(&node) else {
+                    node.finish_start(Err(Error::TreeFinished));
+                    return;
+                };
+                let _held = self.hold(&local).await;
+                if node.state() == State::Init {
+                    node.finish_start(Err(Error::NotStarted));
+                    return;
+                }
+                if node.parent().is_some_and(|p| p.state() != State::Running) {
+                    node.finish_start(Err(Error::ParentNotRunning));
+                    return;
+                }
+                // A stop requested before the restart starts the service again wins: the
+                // queued stop (or the ancestor's) stops it, and the restart is cancelled.
+                let stop_wins = |node: &Node| {
+                    node.stop_queued() || node.parent().is_some_and(|p| p.should_stop())
+                };
+                if stop_wins(&node) {
+                    node.finish_start(Err(Error::RestartCancelled));
+                    return;
+                }
+                events::emit(&node, Emit::Restarting);
+                self.stop_node(&local, StopReason::Restarting).await;
+                if stop_wins(&node) {
+                    node.finish_start(Err(Error::RestartCancelled));
+                    return;
+                }
+                self.start_and_handle(&local).await;
+            }
+            Command::Crashed(node) => {
+                if let Some(local) = self.find(&node) {
+                    if let Some(crash) = node.crash_to_report() {
+                        events::emit(&node, Emit::Crashed(&crash));
+                    }
+                    self.handle_crash(&local).await;
+                }
+            }
+            Command::Supervisor(node, request) => self.supervisor_request(&node, request).await,
+        }
+    }
+
+    fn check_startable(&self, node: &Node) -> Result<(), Error> {
+        if node.state().is_active() {
+            return Err(Error::AlreadyStarted);
+        }
+        if node.parent().is_some_and(|p| p.state() != State::Running) {
+            return Err(Error::ParentNotRunning);
+        }
+        Ok(())
+    }
+
+    async fn start_and_handle(&self, local: &LocalRef) {
+        if let Err(StartError::Crashed(_)) = self.start_node(local).await {
+            self.handle_crash(local).await;
+        }
+    }
+
+    /// A service crashed: the nearest supervisor above it applies its strategy; without
+    /// one, the crash stops the whole tree.
+    async fn handle_crash(&self, local: &LocalRef) {
+        let node = local.node();
+        let Some(crash) = node.crash_reason() else {
+            return;
+        };
+        if !node.state().is_active() && node.parent().is_some() {
+            // Already stopped, or stopping, by whoever handled it first: that stop reports
+            // the crash.
+            return;
+        }
+        self.propagate_crash(local.clone(), crash).await;
+    }
+
+    /// Takes `crash` of `crashed` up the tree: each ancestor records it, until a supervisor
+    /// handles it for its child on the way (or gives up, and the walk goes on from the
+    /// supervisor with its own crash). Reaching the top stops the tree.
+    pub(crate) async fn propagate_crash(&self, mut crashed: LocalRef, mut crash: Crash) {
+        loop {
+            let parent = crashed.node().parent().and_then(|p| self.find(&p));
+            let Some(parent) = parent else {
+                if crashed.node().state().is_active() {
+                    // The crash stops the tree: it is the tree's reason, handled.
+                    crash.mark_handled();
+                    self.stop_node(&crashed, StopReason::Crashed(crash)).await;
+                }
+                return;
+            };
+            if parent.supervisor.is_some() {
+                let _held = self.hold(&parent).await;
+                match self.supervise(&parent, &crashed, crash).await {
+                    Supervised::Handled => return,
+                    Supervised::Escalate(escalated) => crash = escalated,
+                }
+            } else {
+                parent.node().inherit_crash(crash.clone());
+            }
+            crashed = parent;
+        }
+    }
+
+    /// Runtime dependencies leave with the run that added them (a supervisor's children
+    /// stay until removed).
+    pub(crate) fn remove_runtime_children(&self, local: &LocalRef) {
+        let is_runtime = |child: &LocalRef| child.node().kind == ChildKind::Runtime;
+        if local.supervisor.is_some() || !local.children.borrow().iter().any(is_runtime) {
+            return;
+        }
+        let removed: Vec<LocalRef> = {
+            let mut children = local.children.borrow_mut();
+            let (runtime, declared) = core::mem::take(&mut *children)
+                .into_iter()
+                .partition(is_runtime);
+            *children = declared;
+            runtime
+        };
+        for child in removed {
+            local.node().remove_child(child.node().id);
+            self.forget(&child);
+        }
+    }
+
+    /// Drops a stopped subtree from the registry.
+    pub(crate) fn forget(&self, local: &LocalRef) {
+        let mut registry = self.registry.borrow_mut();
+        let mut gone = alloc::vec![local.clone()];
+        while let Some(local) = gone.pop() {
+            registry.remove(local.node());
+            gone.append(&mut *local.children.borrow_mut());
+        }
+    }
+}
+
+impl fmt::Debug for LocalNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalNode")
+            .field("label", &self.service.try_borrow().map(|s| s.label()).ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver").finish_non_exhaustive()
+    }
+}
