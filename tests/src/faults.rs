@@ -155,35 +155,68 @@ pub fn stop_during_a_restart_wins<B: Backend>(backend: B) {
     );
 }
 
+/// What one round of a restart-and-stop race left.
+struct Race {
+    exit: Exit,
+    restarted: core::result::Result<(), Error>,
+    /// The child's state right after both requests completed.
+    child_state: State,
+    journal: Vec<String>,
+}
+
+/// Restarts the child of a [`OneChild`] tree and, `delay` yields later, stops the child
+/// (or the root, with `stop_root`).
+fn restart_then_stop<B: Backend>(backend: &B, delay: usize, stop_root: bool) -> Race {
+    let tree = backend.tree(OneChild);
+    let root = tree.handle();
+    let child = root.children()[0].clone();
+    let target = if stop_root {
+        root.clone()
+    } else {
+        child.clone()
+    };
+    let ((exit, (restarted, child_state)), journal) = capture(|| {
+        backend.block_on(run_with(tree, async {
+            root.wait_until_running().await.unwrap();
+            let restart = child.restart();
+            let stop = async {
+                yield_times(delay).await;
+                target.stop().await;
+            };
+            let (restarted, ()) = zip(restart, stop).await;
+            let child_state = child.state();
+            root.stop().await;
+            (restarted, child_state)
+        }))
+    });
+    Race {
+        exit,
+        restarted,
+        child_state,
+        journal,
+    }
+}
+
 /// `restart()` racing `stop()` of the same child, the stop landing anywhere from before
 /// the restart runs to after it: both complete, and the child always ends stopped.
 pub fn restart_racing_stop_always_ends_stopped<B: Backend>(backend: B) {
     for delay in 0..SWEEP {
-        let tree = backend.tree(OneChild);
-        let root = tree.handle();
-        let child = root.children()[0].clone();
-        let ((exit, ()), journal) = capture(|| {
-            backend.block_on(run_with(tree, async {
-                root.wait_until_running().await.unwrap();
-                let restart = child.restart();
-                let stop = async {
-                    yield_times(delay).await;
-                    child.stop().await;
-                };
-                let (restarted, ()) = zip(restart, stop).await;
-                assert!(
-                    matches!(
-                        restarted,
-                        Ok(()) | Err(Error::RestartCancelled | Error::ServiceStopped)
-                    ),
-                    "after {delay} yields: {restarted:?}"
-                );
-                assert_eq!(child.state(), State::Stopped, "after {delay} yields");
-                root.stop().await;
-            }))
-        });
-        assert!(exit.is_clean(), "after {delay} yields: {exit:?}");
-        assert_hooks_pair_up(&journal, "Child");
+        let race = restart_then_stop(&backend, delay, false);
+        assert!(
+            matches!(
+                race.restarted,
+                Ok(()) | Err(Error::RestartCancelled | Error::ServiceStopped)
+            ),
+            "after {delay} yields: {:?}",
+            race.restarted
+        );
+        assert_eq!(race.child_state, State::Stopped, "after {delay} yields");
+        assert!(
+            race.exit.is_clean(),
+            "after {delay} yields: {:?}",
+            race.exit
+        );
+        assert_hooks_pair_up(&race.journal, "Child");
     }
 }
 
@@ -192,24 +225,15 @@ pub fn restart_racing_stop_always_ends_stopped<B: Backend>(backend: B) {
 pub fn stop_hooks_run_only_for_a_run_that_began_on_start<B: Backend>(backend: B) {
     let mut cut_short = 0;
     for delay in 0..SWEEP {
-        let tree = backend.tree(OneChild);
-        let root = tree.handle();
-        let child = root.children()[0].clone();
-        let ((exit, ()), journal) = capture(|| {
-            backend.block_on(run_with(tree, async {
-                root.wait_until_running().await.unwrap();
-                let restart = child.restart();
-                let stop = async {
-                    yield_times(delay).await;
-                    root.stop().await;
-                };
-                let (_, ()) = zip(restart, stop).await;
-            }))
-        });
-        assert!(exit.is_clean(), "after {delay} yields: {exit:?}");
-        assert_eq!(child.state(), State::Stopped);
-        assert_hooks_pair_up(&journal, "Child");
-        let last_hook = journal.iter().rev().find(|l| l.starts_with("Child."));
+        let race = restart_then_stop(&backend, delay, true);
+        assert!(
+            race.exit.is_clean(),
+            "after {delay} yields: {:?}",
+            race.exit
+        );
+        assert_eq!(race.child_state, State::Stopped);
+        assert_hooks_pair_up(&race.journal, "Child");
+        let last_hook = race.journal.iter().rev().find(|l| l.starts_with("Child."));
         if last_hook.map(String::as_str) == Some("Child.on_restart") {
             cut_short += 1;
         }
