@@ -122,14 +122,14 @@ use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
 
 use crate::error::{Error, Result};
-use crate::events::{self, Emit};
+use crate::events::{self, LifecycleEvent};
 use crate::handle::ServiceHandle;
 use crate::interval::WarnLimiter;
-use crate::loom::sync::Mutex;
+use crate::platform::sync::Mutex;
+use crate::race::{race, Either};
 use crate::stop_signal::StopSignal;
 use crate::time::{Duration, Instant};
 use crate::timer_queue::{SharedTimerQueue, SleepUntil, TimerQueue};
-use crate::util::{race, Either};
 
 /// How often a cron timer may log that it skipped times.
 const OVERLAP_WARNING_EVERY: Duration = Duration::from_secs(10);
@@ -663,7 +663,7 @@ impl ServiceHandle {
                     if warnings.allow(now) {
                         events::emit(
                             node,
-                            Emit::TimerOverlap {
+                            LifecycleEvent::TimerOverlap {
                                 interval: until(first_missed, due),
                                 late_by: until(wall, first_missed),
                                 skipped: count_missed(&schedule, first_missed, wall),

@@ -5,8 +5,8 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
-use crate::loom::sync::atomic::{AtomicBool, Ordering};
-use crate::loom::sync::Arc;
+use crate::platform::sync::atomic::{AtomicBool, Ordering};
+use crate::platform::sync::Arc;
 use crate::runtime::SpawnError;
 use crate::time::Duration;
 

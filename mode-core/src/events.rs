@@ -114,8 +114,6 @@ pub trait Observer: Send + Sync + 'static {
     fn observe(&self, service: &ServiceInfo<'_>, event: &LifecycleEvent<'_>);
 }
 
-pub(crate) use LifecycleEvent as Emit;
-
 /// mode's log prefix: `[^--Webserver]`, one dash per level of depth.
 pub(crate) struct Prefix<'a> {
     pub(crate) label: &'a str,
@@ -154,7 +152,7 @@ impl Node {
 // The check whether anyone listens is inlined at every call site, where the event's level is
 // a constant: with no logger at that level and no observer, an event costs two loads.
 #[inline]
-pub(crate) fn emit(node: &Node, event: Emit<'_>) {
+pub(crate) fn emit(node: &Node, event: LifecycleEvent<'_>) {
     let logged = event.level() <= log::max_level();
     let observed = node.tree.has_observers();
     if logged || observed {
@@ -162,23 +160,23 @@ pub(crate) fn emit(node: &Node, event: Emit<'_>) {
     }
 }
 
-impl Emit<'_> {
+impl LifecycleEvent<'_> {
     /// The log level of the event's line.
     #[inline]
     fn level(&self) -> log::Level {
         use log::Level;
         match self {
-            Emit::Crashed(_) | Emit::HookFailed { .. } | Emit::ForfeitingChild { .. } => {
-                Level::Error
-            }
-            Emit::StopTimeout { .. } | Emit::TimerOverlap { .. } => Level::Warn,
+            LifecycleEvent::Crashed(_)
+            | LifecycleEvent::HookFailed { .. }
+            | LifecycleEvent::ForfeitingChild { .. } => Level::Error,
+            LifecycleEvent::StopTimeout { .. } | LifecycleEvent::TimerOverlap { .. } => Level::Warn,
             _ => Level::Info,
         }
     }
 }
 
 #[inline(never)]
-fn deliver(node: &Node, event: &Emit<'_>, logged: bool) {
+fn deliver(node: &Node, event: &LifecycleEvent<'_>, logged: bool) {
     if logged {
         log_event(node, event);
     }
@@ -190,23 +188,23 @@ fn deliver(node: &Node, event: &Emit<'_>, logged: bool) {
     }
 }
 
-fn log_event(node: &Node, event: &Emit<'_>) {
+fn log_event(node: &Node, event: &LifecycleEvent<'_>) {
     let level = event.level();
     let target = node.target;
     let prefix = node.prefix();
     match event {
-        Emit::Starting => log::log!(target: target, level, "{prefix}: Starting..."),
-        Emit::Started => log::log!(target: target, level, "{prefix}: Started"),
-        Emit::Stopping(_) => log::log!(target: target, level, "{prefix}: Stopping..."),
-        Emit::Stopped => log::log!(target: target, level, "{prefix}: Stopped"),
-        Emit::ShutdownComplete => {
+        LifecycleEvent::Starting => log::log!(target: target, level, "{prefix}: Starting..."),
+        LifecycleEvent::Started => log::log!(target: target, level, "{prefix}: Started"),
+        LifecycleEvent::Stopping(_) => log::log!(target: target, level, "{prefix}: Stopping..."),
+        LifecycleEvent::Stopped => log::log!(target: target, level, "{prefix}: Stopped"),
+        LifecycleEvent::ShutdownComplete => {
             log::log!(target: target, level, "{prefix}: Shutdown complete!");
         }
-        Emit::Crashed(crash) => {
+        LifecycleEvent::Crashed(crash) => {
             log::log!(target: target, level, "{prefix}: Crashed reason={}", crash.error());
         }
-        Emit::Restarting => log::log!(target: target, level, "{prefix}: Restarting..."),
-        Emit::StopTimeout {
+        LifecycleEvent::Restarting => log::log!(target: target, level, "{prefix}: Restarting..."),
+        LifecycleEvent::StopTimeout {
             waiting_on,
             timeout,
         } => log::log!(
@@ -214,7 +212,7 @@ fn log_event(node: &Node, event: &Emit<'_>) {
             level,
             "{prefix}: Stop timed out after {timeout:?} waiting for {waiting_on}; aborting it"
         ),
-        Emit::TimerOverlap {
+        LifecycleEvent::TimerOverlap {
             interval,
             late_by,
             skipped,
@@ -224,10 +222,10 @@ fn log_event(node: &Node, event: &Emit<'_>) {
             "{prefix}: Timer woke up too late (by {late_by:?}, interval {interval:?}); \
              skipped {skipped} tick(s)"
         ),
-        Emit::HookFailed { hook, error } => {
+        LifecycleEvent::HookFailed { hook, error } => {
             log::log!(target: target, level, "{prefix}: {hook} failed: {error}");
         }
-        Emit::RestartingChild {
+        LifecycleEvent::RestartingChild {
             child,
             crash,
             delay,
@@ -253,7 +251,7 @@ fn log_event(node: &Node, event: &Emit<'_>) {
                 );
             }
         }
-        Emit::ForfeitingChild { child, crash } => {
+        LifecycleEvent::ForfeitingChild { child, crash } => {
             let (child, reason) = (
                 child.label,
                 ChildCrash {

@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::error::{BoxError, Crash};
-use crate::loom::sync::Arc;
+use crate::platform::sync::Arc;
 use crate::state::{StopReason, WaitingOn};
 use crate::time::Duration;
 

@@ -6,7 +6,7 @@
 //! Requests are queued for the future that drives the tree, so a handle never runs a hook
 //! itself; the futures it returns wait for the outcome.
 
-use crate::loom::plain::Arc;
+use crate::platform::plain::Arc;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
@@ -15,16 +15,16 @@ use core::pin::Pin;
 use core::task::Poll;
 
 use crate::error::{BoxError, Crash, Error, Result, Stopped, WaitError};
-use crate::events::{self, Emit};
+use crate::events::{self, LifecycleEvent};
 use crate::graph::{Graph, GraphNode};
 use crate::interval::{MissedTickBehavior, Schedule, WarnLimiter};
 use crate::node::{Command, Node, SharedNode};
+use crate::race::{race, Either};
 use crate::state::{State, StopReason};
 use crate::stop_signal::StopSignal;
 use crate::task::{boxed, Admission, OwnedTask};
 use crate::time::{Duration, Instant};
 use crate::timer_queue::SharedTimerQueue;
-use crate::util::{race, Either};
 
 /// How often a periodic timer may log that it overran its interval.
 const OVERLAP_WARNING_EVERY: Duration = Duration::from_secs(10);
@@ -617,7 +617,7 @@ impl ServiceHandle {
                     if warnings.allow(now) {
                         events::emit(
                             &node,
-                            Emit::TimerOverlap {
+                            LifecycleEvent::TimerOverlap {
                                 interval: schedule.interval(),
                                 late_by,
                                 skipped: advance.skipped,

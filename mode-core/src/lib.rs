@@ -151,7 +151,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod loom;
+mod platform;
 
 mod context;
 #[cfg(feature = "cron")]
@@ -168,6 +168,8 @@ mod interval;
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod log_format;
 mod node;
+mod notify;
+mod race;
 pub mod runtime;
 mod service;
 mod state;
@@ -181,7 +183,6 @@ pub mod testing;
 pub mod time;
 mod timer_queue;
 mod tree;
-mod util;
 pub mod utils;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]

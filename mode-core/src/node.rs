@@ -22,8 +22,8 @@
 //! - Lock order: a node's `inner` lock is never held while another node's is taken, nor
 //!   while waking, logging or running user code.
 
-use crate::loom::plain::atomic::{self, AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use crate::loom::plain::{Arc, Weak};
+use crate::platform::plain::atomic::{self, AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use crate::platform::plain::{Arc, Weak};
 use alloc::borrow::Cow;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -39,7 +39,8 @@ use crate::engine::LocalSlot;
 use crate::error::{BoxError, Crash, Error};
 use crate::events::Observer;
 use crate::graph::ChildKind;
-use crate::loom::sync::Mutex;
+use crate::notify::Notify;
+use crate::platform::sync::Mutex;
 use crate::runtime::Spawner;
 use crate::service::DynService;
 use crate::state::{State, StopReason};
@@ -47,7 +48,6 @@ use crate::supervisor::{Request, Strategy};
 use crate::task::{RunRef, TaskRun};
 use crate::time::Duration;
 use crate::timer_queue::TimerQueue;
-use crate::util::Notify;
 
 /// Default stop timeout of a tree.
 pub(crate) const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);

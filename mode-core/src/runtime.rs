@@ -138,7 +138,7 @@ impl fmt::Display for SpawnError {
 
 impl core::error::Error for SpawnError {}
 
-impl<S: Spawner + ?Sized> Spawner for crate::loom::plain::Arc<S> {
+impl<S: Spawner + ?Sized> Spawner for crate::platform::plain::Arc<S> {
     fn spawn(&self, future: BoxFuture) -> Result<(), SpawnError> {
         (**self).spawn(future)
     }

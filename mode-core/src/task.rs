@@ -12,8 +12,8 @@
 //! The wrapper also turns a task's `Err` (or, with `std`, its panic) into a crash of its
 //! service, and treats [`Stopped`](crate::Stopped) as a clean exit.
 
-use crate::loom::plain::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use crate::loom::plain::Arc;
+use crate::platform::plain::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use crate::platform::plain::Arc;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::future::Future;
@@ -21,8 +21,8 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
 use crate::error::{is_clean_exit, Result};
-use crate::loom::sync::Mutex;
 use crate::node::{Node, SharedNode};
+use crate::platform::sync::Mutex;
 use crate::runtime::BoxFuture;
 
 /// The task run of a node: its own, or the one that replaced it (see `Node::tasks`).

@@ -101,11 +101,11 @@ use core::task::{Context, Poll, Waker};
 
 use event_listener::{listener, Event};
 
-use crate::loom::plain::Arc;
+use crate::platform::plain::Arc;
 // Like the mutex, the epoch is loom's under `cfg(loom)`, so that the model of a poll racing
-// a firing round explores it; otherwise this is `crate::loom::plain::atomic`.
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::loom::sync::Mutex;
+// a firing round explores it; otherwise this is `crate::platform::plain::atomic`.
+use crate::platform::sync::atomic::{AtomicUsize, Ordering};
+use crate::platform::sync::Mutex;
 use crate::runtime::Timer;
 use crate::time::Instant;
 
@@ -1247,8 +1247,8 @@ mod loom_tests {
     use loom::thread;
 
     use super::*;
+    use crate::race::race;
     use crate::sync::Event as Done;
-    use crate::util::race;
 
     /// A clock the driver's thread moves to 10 before its first round, shared with the
     /// queue, so the sleep sees either side of that move.

@@ -12,7 +12,7 @@
 //! `Send` either: await it from `main` (`block_on`), from a `LocalSet`, or from one task
 //! of an embedded executor.
 
-use crate::loom::plain::Arc;
+use crate::platform::plain::Arc;
 use alloc::boxed::Box;
 use core::fmt;
 
@@ -22,11 +22,11 @@ use crate::exit::Exit;
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
 use crate::node::TreeShared;
+use crate::race::{race, Either};
 use crate::runtime::{Spawner, Timer};
 use crate::service::Service;
 use crate::time::{Duration, Instant};
 use crate::timer_queue::{self, Clock, TimerQueue};
-use crate::util::{race, Either};
 
 /// A service tree, ready to run.
 ///

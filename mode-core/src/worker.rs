@@ -20,8 +20,8 @@
 
 use std::process::ExitCode;
 
+use crate::race::{race, Either};
 use crate::runtime::Timer;
-use crate::util::{race, Either};
 use crate::{Exit, ServiceHandle, Tree, UncleanStop};
 
 /// The log prefix of the program that runs the tree, one level above the root service.

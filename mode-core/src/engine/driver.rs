@@ -2,7 +2,7 @@
 //! services, runs every request as an operation (see `operation.rs`), and keeps the
 //! driver's half of each service ([`LocalNode`]).
 
-use crate::loom::plain::Arc;
+use crate::platform::plain::Arc;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::any::Any;
@@ -16,7 +16,7 @@ use super::sequence::SequenceBlocks;
 use super::{LocalRef, StartError};
 use crate::context::Dependencies;
 use crate::error::{Crash, Error};
-use crate::events::{self, Emit};
+use crate::events::{self, LifecycleEvent};
 use crate::exit::{Exit, StopFailure, UncleanStop};
 use crate::graph::ChildKind;
 use crate::node::{Command, Node, TreeShared};
@@ -257,7 +257,7 @@ impl Driver {
             return;
         }
         if let Some(crash) = node.crash_to_report() {
-            events::emit(node, Emit::Crashed(&crash));
+            events::emit(node, LifecycleEvent::Crashed(&crash));
         }
         if !counts {
             return;
@@ -331,7 +331,7 @@ impl Driver {
                     node.finish_start(Err(Error::RestartCancelled));
                     return;
                 }
-                events::emit(&node, Emit::Restarting);
+                events::emit(&node, LifecycleEvent::Restarting);
                 self.stop_node(&local, StopReason::Restarting).await;
                 if stop_wins(&node) {
                     node.finish_start(Err(Error::RestartCancelled));
@@ -342,7 +342,7 @@ impl Driver {
             Command::Crashed(node) => {
                 if let Some(local) = self.find(&node) {
                     if let Some(crash) = node.crash_to_report() {
-                        events::emit(&node, Emit::Crashed(&crash));
+                        events::emit(&node, LifecycleEvent::Crashed(&crash));
                     }
                     self.handle_crash(&local).await;
                 }

@@ -29,8 +29,8 @@ use core::ops::Deref;
 
 use crate::engine::LocalNode;
 use crate::handle::ServiceHandle;
-use crate::loom::plain::Arc;
 use crate::node::Node;
+use crate::platform::plain::Arc;
 
 /// Where a node keeps its driver's half. See the module docs.
 pub(crate) struct LocalSlot<T: ?Sized> {

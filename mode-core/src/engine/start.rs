@@ -16,9 +16,9 @@ use crate::engine::operation::Held;
 use crate::engine::LocalRef;
 use crate::engine::{busy, Deferred, Driver, Path};
 use crate::error::{Crash, Error};
-use crate::events::{self, Emit};
-use crate::loom::plain::Arc;
+use crate::events::{self, LifecycleEvent};
 use crate::node::Node;
+use crate::platform::plain::Arc;
 use crate::service::Hook;
 use crate::state::State;
 use crate::task::Few;
@@ -166,7 +166,7 @@ impl Driver {
     /// Once the tasks and children run: `Started`.
     pub(crate) fn started(&self, local: &LocalRef) {
         let node = local.node();
-        events::emit(node, Emit::Started);
+        events::emit(node, LifecycleEvent::Started);
         node.set_state(State::Running);
     }
 
@@ -181,7 +181,7 @@ impl Driver {
         self.start_hook_result(local, hook)?;
         check_stop(node)?;
         local.on_start_began.set(true);
-        events::emit(node, Emit::Starting);
+        events::emit(node, LifecycleEvent::Starting);
         Ok(())
     }
 
@@ -227,7 +227,7 @@ impl Driver {
     pub(crate) fn crashed(&self, node: &Arc<Node>, error: crate::BoxError) -> StartError {
         let (crash, _) = node.record_crash(Crash::new(node.label.clone(), error));
         if let Some(reported) = node.crash_to_report() {
-            events::emit(node, Emit::Crashed(&reported));
+            events::emit(node, LifecycleEvent::Crashed(&reported));
         }
         StartError::Crashed(crash)
     }

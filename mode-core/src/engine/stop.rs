@@ -31,7 +31,7 @@ use core::task::Poll;
 use crate::engine::operation::Held;
 use crate::engine::LocalRef;
 use crate::engine::{busy, Driver, Path, Resource};
-use crate::events::{self, Emit};
+use crate::events::{self, LifecycleEvent};
 use crate::exit::StopFailure;
 use crate::handle::wait_for;
 use crate::node::Node;
@@ -154,7 +154,7 @@ impl Driver {
         // A crash the stop began with: reported here, in the order it happened.
         self.settle_crash(node, counts);
         if hooks {
-            events::emit(node, Emit::Stopping(&reason));
+            events::emit(node, LifecycleEvent::Stopping(&reason));
         }
         let remaining = local.children.borrow().len();
         path.push(Stopping {
@@ -179,7 +179,7 @@ impl Driver {
         // A crash during the stop: no supervisor handles it any more.
         self.settle_crash(node, budget.counts);
         if stopping.hooks {
-            events::emit(node, Emit::ShutdownComplete);
+            events::emit(node, LifecycleEvent::ShutdownComplete);
         }
         if let Some(waiting_on) = budget.timed_out {
             node.set_stop_reason(StopReason::StopTimeout { waiting_on });
@@ -196,7 +196,7 @@ impl Driver {
         run.cancel();
         local.deferred.borrow_mut().take();
         if local.on_start_began.get() {
-            events::emit(node, Emit::Stopped);
+            events::emit(node, LifecycleEvent::Stopped);
         }
         if local.wait_for_shutdown {
             let flag = wait_for(node, || node.shutdown_set().then_some(()));
@@ -338,7 +338,7 @@ impl<'a> StopBudget<'a> {
         let timeout = self.timeout();
         events::emit(
             node,
-            Emit::StopTimeout {
+            LifecycleEvent::StopTimeout {
                 waiting_on,
                 timeout,
             },
@@ -373,7 +373,7 @@ impl<'a> StopBudget<'a> {
 pub(crate) fn hook_failed(node: &Node, hook: Hook, error: &crate::BoxError) {
     events::emit(
         node,
-        Emit::HookFailed {
+        LifecycleEvent::HookFailed {
             hook: hook.name(),
             error: &**error,
         },

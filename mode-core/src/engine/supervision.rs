@@ -22,7 +22,7 @@
 //!   key, a new start of the supervisor, or its stop (which cancels the task) makes the
 //!   ticket stale, and a stale resume does nothing.
 
-use crate::loom::plain::Arc;
+use crate::platform::plain::Arc;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -32,7 +32,7 @@ use crate::engine::Driver;
 use crate::engine::LocalRef;
 use crate::engine::StartError;
 use crate::error::{Crash, Error};
-use crate::events::{self, Emit};
+use crate::events::{self, LifecycleEvent};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
 use crate::node::{Command, Node};
@@ -281,7 +281,7 @@ impl Driver {
         let node = supervisor.node();
         let (crash, _) = node.record_crash(crash);
         if let Some(reported) = node.crash_to_report() {
-            events::emit(node, Emit::Crashed(&reported));
+            events::emit(node, LifecycleEvent::Crashed(&reported));
         }
         Supervised::Escalate(crash)
     }
@@ -293,7 +293,7 @@ impl Driver {
             return;
         }
         if let Some(crash) = sibling.node().crash_to_report() {
-            events::emit(sibling.node(), Emit::Crashed(&crash));
+            events::emit(sibling.node(), LifecycleEvent::Crashed(&crash));
         }
     }
 
@@ -312,7 +312,7 @@ impl Driver {
             Self::report_sibling_crash(target, child);
             events::emit(
                 supervisor.node(),
-                Emit::ForfeitingChild {
+                LifecycleEvent::ForfeitingChild {
                     child: target.node().info(),
                     crash,
                 },
@@ -359,7 +359,7 @@ impl Driver {
 
         events::emit(
             node,
-            Emit::RestartingChild {
+            LifecycleEvent::RestartingChild {
                 child: child.node().info(),
                 crash: &crash,
                 delay,
@@ -370,7 +370,7 @@ impl Driver {
                 continue;
             }
             Self::report_sibling_crash(target, child);
-            events::emit(target.node(), Emit::Restarting);
+            events::emit(target.node(), LifecycleEvent::Restarting);
             self.stop_node(target, StopReason::Restarting).await;
         }
 
@@ -528,7 +528,7 @@ impl Driver {
         };
         // The caller gets the error; the child, which never ran, leaves again.
         if let Some(crash) = child.node().crash_to_report() {
-            events::emit(child.node(), Emit::Crashed(&crash));
+            events::emit(child.node(), LifecycleEvent::Crashed(&crash));
         }
         self.stop_node(&child, StopReason::Requested).await;
         self.detach(supervisor, &child);

@@ -7,13 +7,13 @@
 //! dropped, so the receiver also checks the tree's finished flag, which is set before the
 //! drain: whichever way the race goes, the receiver sees one of the two.
 
-use crate::loom::plain::Arc;
+use crate::platform::plain::Arc;
 use core::fmt;
 
 use event_listener::Event;
 
 use crate::error::Error;
-use crate::loom::sync::Mutex;
+use crate::platform::sync::Mutex;
 
 enum Answer<T> {
     Waiting,

@@ -14,7 +14,7 @@ use core::task::{Context, Poll};
 
 use event_listener::EventListener;
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::platform::sync::atomic::{AtomicUsize, Ordering};
 
 /// Bit 0 of the state: the flag is set.
 const SET: usize = 1;
@@ -300,7 +300,7 @@ mod tests {
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
-    use crate::loom::sync::Arc;
+    use crate::platform::sync::Arc;
     use loom::future::block_on;
     use loom::thread;
 

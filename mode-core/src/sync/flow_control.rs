@@ -22,8 +22,8 @@ use core::task::{Context, Poll};
 
 use event_listener::EventListener;
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::loom::sync::{Arc, Mutex};
+use crate::platform::sync::atomic::{AtomicUsize, Ordering};
+use crate::platform::sync::{Arc, Mutex};
 
 /// Bit 0 of the state: suspended.
 const SUSPENDED: usize = 1;

@@ -19,7 +19,7 @@
 //! that has to wait allocates one listener. Each put wakes one waiting consumer and each
 //! get wakes one waiting producer, never all of them.
 
-use crate::loom::plain::Arc as AllocArc;
+use crate::platform::plain::Arc as AllocArc;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
@@ -29,7 +29,7 @@ use super::flow_control::FlowControlEvent;
 use super::queue_core::{
     Core, GetState, Plain, PutFailure, PutState, PutWaiter, TryGetFailure, TryPutFailure,
 };
-use crate::loom::sync::Arc;
+use crate::platform::sync::Arc;
 
 /// A bounded async queue managed by a [`FlowControlEvent`].
 ///

@@ -21,7 +21,7 @@
 //! [`FlowControlQueue`]: crate::sync::FlowControlQueue
 //! [`ThrowableQueue`]: crate::sync::ThrowableQueue
 
-use crate::loom::plain::Arc as AllocArc;
+use crate::platform::plain::Arc as AllocArc;
 use alloc::collections::VecDeque;
 use core::fmt;
 use core::future::Future;
@@ -32,7 +32,7 @@ use core::task::{Context, Poll};
 use event_listener::EventListener;
 
 use super::flow_control::{FlowControlEvent, QueueWakers};
-use crate::loom::sync::{Arc, Mutex};
+use crate::platform::sync::{Arc, Mutex};
 
 /// What the queue needs to know about a stored entry.
 pub(crate) trait Entry {

@@ -43,7 +43,7 @@ use core::mem;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::loom::sync::{Arc, Mutex};
+use crate::platform::sync::{Arc, Mutex};
 
 /// The error a handler returns.
 pub type BoxError = Box<dyn core::error::Error + Send + Sync + 'static>;

@@ -33,7 +33,7 @@ use core::task::{Context, Poll};
 
 use event_listener::EventListener;
 
-use crate::loom::sync::{Arc, Mutex};
+use crate::platform::sync::{Arc, Mutex};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 

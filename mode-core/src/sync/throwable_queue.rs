@@ -14,7 +14,7 @@
 //! producer that is done throws an error of its own kind, so the consumer learns *why*
 //! the stream ended), so [`PutError::Closed`] and [`TryPutError::Closed`] never occur here.
 
-use crate::loom::plain::Arc as AllocArc;
+use crate::platform::plain::Arc as AllocArc;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
@@ -25,7 +25,7 @@ use super::flow_control_queue::{PutError, TryGetError, TryPutError};
 use super::queue_core::{
     Core, GetState, PutFailure, PutState, PutWaiter, TryGetFailure, TryPutFailure,
 };
-use crate::loom::sync::Arc;
+use crate::platform::sync::Arc;
 
 /// A flow-controlled queue of items of type `T` and thrown errors of type `E`.
 ///

@@ -18,7 +18,7 @@ use core::convert::Infallible;
 use core::fmt;
 
 use super::seconds::{ParseSecondsError, Rate, Seconds};
-use crate::loom::sync::Mutex;
+use crate::platform::sync::Mutex;
 use crate::time::{Duration, Instant};
 
 /// A token-bucket rate limiter driven by caller-supplied instants.

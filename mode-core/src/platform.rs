@@ -1,6 +1,6 @@
 //! The one place that chooses atomics, `Arc`/`Weak` and the blocking mutex.
 //!
-//! The primitives in `sync/` import these from `crate::loom::sync` instead of
+//! The primitives in `sync/` import these from `crate::platform::sync` instead of
 //! `core`/`alloc`/`std`, so that loom model tests (`RUSTFLAGS="--cfg loom"`) swap in loom's
 //! types everywhere at once. (The service engine is exercised by the conformance suite on
 //! real executors and the virtual-time runtime rather than by loom models.)

@@ -1,49 +1,10 @@
-//! Small future combinators the engine needs, and the flag that wakes the driver for new
-//! requests ([`Notify`]). Nothing here knows about services.
+//! [`Notify`]: the flag and the waker slot that wake the tree's driver for new requests.
 
-use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Waker};
 
 use atomic_waker::AtomicWaker;
 
-use crate::loom::plain::atomic::{AtomicBool, Ordering};
-
-/// Which of two raced futures finished first.
-#[derive(Debug)]
-pub(crate) enum Either<A, B> {
-    Left(A),
-    Right(B),
-}
-
-pin_project_lite::pin_project! {
-    /// Polls `left` then `right`; finishes with the first that is ready (biased to `left`).
-    pub(crate) struct Race<A, B> {
-        #[pin]
-        left: A,
-        #[pin]
-        right: B,
-    }
-}
-
-pub(crate) fn race<A: Future, B: Future>(left: A, right: B) -> Race<A, B> {
-    Race { left, right }
-}
-
-impl<A: Future, B: Future> Future for Race<A, B> {
-    type Output = Either<A::Output, B::Output>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Poll::Ready(value) = this.left.poll(cx) {
-            return Poll::Ready(Either::Left(value));
-        }
-        if let Poll::Ready(value) = this.right.poll(cx) {
-            return Poll::Ready(Either::Right(value));
-        }
-        Poll::Pending
-    }
-}
+use crate::platform::plain::atomic::{AtomicBool, Ordering};
 
 /// A wake-up for a single waiter: a flag and one waker slot, without the lock and the
 /// listener list of an event. The tree's driver waits on one for queued commands.
