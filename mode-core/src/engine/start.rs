@@ -177,11 +177,9 @@ impl Driver {
         local: &LocalRef,
         hook: crate::Result,
     ) -> Result<(), StartError> {
-        let node = local.node();
-        self.start_hook_result(local, hook)?;
-        check_stop(node)?;
+        self.hook_done(local, hook)?;
         local.on_start_began.set(true);
-        events::emit(node, LifecycleEvent::Starting);
+        events::emit(local.node(), LifecycleEvent::Starting);
         Ok(())
     }
 
@@ -192,10 +190,8 @@ impl Driver {
         local: &LocalRef,
         hook: crate::Result,
     ) -> Result<(), StartError> {
+        self.hook_done(local, hook)?;
         let node = local.node();
-        self.start_hook_result(local, hook)?;
-        check_stop(node)?;
-
         let from_hooks = local.deferred.borrow_mut().take().unwrap_or(Few::None);
         for task in from_hooks {
             let spawned = match task {
@@ -212,6 +208,13 @@ impl Driver {
             }
         }
         Ok(())
+    }
+
+    /// A start hook returned: the start goes on unless the hook failed (which crashes the
+    /// service) or the service was asked to stop meanwhile.
+    fn hook_done(&self, local: &LocalRef, hook: crate::Result) -> Result<(), StartError> {
+        self.start_hook_result(local, hook)?;
+        check_stop(local.node())
     }
 
     /// A start hook's result: its error crashes the service.

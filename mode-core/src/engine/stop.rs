@@ -228,10 +228,22 @@ pub(crate) fn flag_stop(local: &LocalRef) {
     if !local.node().raise_stop_flag() {
         return;
     }
-    let mut below: Vec<LocalRef> = local.children.borrow().clone();
-    while let Some(child) = below.pop() {
-        if child.node().raise_stop_flag() {
-            below.extend(child.children.borrow().iter().cloned());
+    // Depth first, each level by index: no copy of a wide service's list of children.
+    let mut above: Vec<(LocalRef, usize)> = Vec::new();
+    let mut current = (local.clone(), 0);
+    loop {
+        let child = current.0.children.borrow().get(current.1).cloned();
+        match child {
+            Some(child) => {
+                current.1 += 1;
+                if child.node().raise_stop_flag() && !child.children.borrow().is_empty() {
+                    above.push(core::mem::replace(&mut current, (child, 0)));
+                }
+            }
+            None => match above.pop() {
+                Some(parent) => current = parent,
+                None => return,
+            },
         }
     }
 }
