@@ -35,9 +35,7 @@ async fn exercise<T: Timer>(tree: Tree<T>, bound: BoundAddr) {
 async fn on_tokio() {
     let app = App::new(0);
     let bound = app.bound_addr();
-    tokio::task::LocalSet::new()
-        .run_until(exercise(mode::tokio::tree(app), bound))
-        .await;
+    exercise(mode::tokio::tree(app), bound).await;
 }
 
 #[test]

@@ -1,22 +1,20 @@
 //! The executors mode runs on in the harness, and what the floors share.
 //!
 //! Each backend runs everything on the calling thread: mode's tree driver is not `Send`, so
-//! it runs inside a `LocalSet` (tokio) or a `LocalExecutor` (smol), with the background
-//! tasks on the same single-threaded runtime, exactly where the hand-written floors run.
+//! it is the future the thread blocks on, with the background tasks on the same
+//! single-threaded runtime, exactly where the hand-written floors run.
 
 use std::future::Future;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_executor::{Executor, LocalExecutor};
+use async_executor::Executor;
 use event_listener::{listener, Event};
 use mode_core::runtime::Timer;
 use mode_core::{Service, Tree};
-use mode_smol::{LocalScope, SmolSpawner, SmolTimer};
+use mode_smol::{SmolSpawner, SmolTimer};
 use mode_tokio::TokioTimer;
-use tokio::task::LocalSet;
 
 /// An executor to run mode and the floors on.
 pub(crate) trait Backend {
@@ -46,10 +44,9 @@ pub(crate) trait Backend {
     ) -> impl Future<Output = T> + 'static;
 }
 
-/// tokio's current-thread runtime with a `LocalSet` for the tree's driver.
+/// tokio's current-thread runtime; the tree's driver is the future it blocks on.
 pub(crate) struct Tokio {
     runtime: tokio::runtime::Runtime,
-    local: LocalSet,
 }
 
 impl Tokio {
@@ -59,7 +56,6 @@ impl Tokio {
                 .enable_all()
                 .build()
                 .expect("tokio runtime"),
-            local: LocalSet::new(),
         }
     }
 }
@@ -73,7 +69,7 @@ impl Backend for Tokio {
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.local.block_on(&self.runtime, future)
+        self.runtime.block_on(future)
     }
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
@@ -93,18 +89,16 @@ impl Backend for Tokio {
     }
 }
 
-/// smol: an `Executor` for `Send` tasks and a `LocalExecutor` for the driver, both run by
-/// `smol::block_on` (async-io's reactor) on the calling thread.
+/// smol: an `Executor` for `Send` tasks, run by `smol::block_on` (async-io's reactor) on
+/// the calling thread together with the driver.
 pub(crate) struct Smol {
     pub(crate) executor: Arc<Executor<'static>>,
-    local: Rc<LocalExecutor<'static>>,
 }
 
 impl Smol {
     pub(crate) fn new() -> Self {
         Smol {
             executor: Arc::new(Executor::new()),
-            local: Rc::new(LocalExecutor::new()),
         }
     }
 
@@ -130,8 +124,7 @@ impl Backend for Smol {
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let _scope = LocalScope::enter(&self.local);
-        smol::block_on(self.executor.run(self.local.run(future)))
+        smol::block_on(self.executor.run(future))
     }
 
     async fn sleep(&self, duration: Duration) {

@@ -16,10 +16,13 @@ use crate::engine::{Deferred, Driver, Resource};
 use crate::error::{Error, Result};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
+use crate::interval::MissedTickBehavior;
+use crate::periodic::periodic;
 use crate::runtime::LocalBoxFuture;
 use crate::service::{AsyncClose, Service};
 use crate::state::State;
 use crate::task::{boxed, OwnedTask};
+use crate::time::Duration;
 
 /// The service's view of itself inside a hook.
 ///
@@ -96,14 +99,40 @@ impl Context<'_> {
         Ok(handle)
     }
 
-    /// Spawns a future that is not `Send` on the current thread, owned by this service
-    /// like [`spawn`](ServiceHandle::spawn)'s tasks.
+    /// Spawns a future that need not be `Send`, owned by this service like
+    /// [`spawn`](ServiceHandle::spawn)'s tasks, on every executor.
+    ///
+    /// The tree polls it itself, inside [`Tree::run`](crate::Tree::run) on the thread that
+    /// runs the tree, woken on its own; the executor never sees it.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// use mode_core::{Context, Result, Service};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Service for Counter {
+    ///     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    ///         let count = Rc::new(Cell::new(0)); // not `Send`
+    ///         let me = cx.handle().clone();
+    ///         cx.spawn_local(async move {
+    ///             while me.sleep(std::time::Duration::from_secs(1)).await.is_ok() {
+    ///                 count.set(count.get() + 1);
+    ///             }
+    ///             Ok(())
+    ///         })?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     ///
     /// # Errors
     ///
-    /// [`Error::ServiceStopped`], or [`Error::Spawn`] with
-    /// [`SpawnError::LocalUnsupported`](crate::runtime::SpawnError::LocalUnsupported) when
-    /// the executor has no local spawner.
+    /// [`Error::ServiceStopped`] if the service is stopping or stopped, [`Error::Spawn`]
+    /// with [`SpawnError::Full`](crate::runtime::SpawnError::Full) at the tree's
+    /// [task limit](crate::Tree::with_task_limit).
     pub fn spawn_local<F>(&self, future: F) -> Result<(), Error>
     where
         F: Future<Output = Result> + 'static,
@@ -130,7 +159,44 @@ impl Context<'_> {
             return Ok(());
         }
         drop(deferred);
-        node.tree.spawner.spawn_local(task).map_err(Error::from)
+        self.driver.tasks.spawn_local(task).map_err(Error::from)
+    }
+
+    /// Calls `callback` every `interval`, as [`timer`](ServiceHandle::timer) does, with a
+    /// callback and futures that need not be `Send` (a task of
+    /// [`spawn_local`](Self::spawn_local)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ZeroInterval`] for a zero interval, and as [`spawn_local`](Self::spawn_local).
+    pub fn timer_local<F, Fut>(&self, interval: Duration, callback: F) -> Result<(), Error>
+    where
+        F: FnMut() -> Fut + 'static,
+        Fut: Future<Output = Result> + 'static,
+    {
+        self.timer_local_with(interval, MissedTickBehavior::Skip, callback)
+    }
+
+    /// [`timer_local`](Self::timer_local) with a chosen [`MissedTickBehavior`].
+    ///
+    /// # Errors
+    ///
+    /// As [`timer_local`](Self::timer_local).
+    pub fn timer_local_with<F, Fut>(
+        &self,
+        interval: Duration,
+        behavior: MissedTickBehavior,
+        callback: F,
+    ) -> Result<(), Error>
+    where
+        F: FnMut() -> Fut + 'static,
+        Fut: Future<Output = Result> + 'static,
+    {
+        if interval.is_zero() {
+            return Err(Error::ZeroInterval);
+        }
+        let node = self.local.node().clone();
+        self.spawn_local(periodic(node, interval, behavior, callback))
     }
 
     /// Spawns a background task owned by this service: [`ServiceHandle::spawn`], from a

@@ -124,15 +124,12 @@ use croner::Cron;
 use crate::error::{Error, Result};
 use crate::events::{self, LifecycleEvent};
 use crate::handle::ServiceHandle;
-use crate::interval::WarnLimiter;
+use crate::interval::{WarnLimiter, OVERLAP_WARNING_EVERY};
 use crate::platform::sync::Mutex;
 use crate::race::{race, Either};
 use crate::stop_signal::StopSignal;
 use crate::time::{Duration, Instant};
 use crate::timer_queue::{SharedTimerQueue, SleepUntil, TimerQueue};
-
-/// How often a cron timer may log that it skipped times.
-const OVERLAP_WARNING_EVERY: Duration = Duration::from_secs(10);
 
 /// Skipped times are counted up to this many (a warning's count, not a limit on skipping).
 const MAX_COUNTED_SKIPS: u64 = 10_000;

@@ -291,10 +291,7 @@ impl core::error::Error for Error {
 
 impl From<SpawnError> for Error {
     fn from(err: SpawnError) -> Self {
-        match err {
-            SpawnError::ServiceStopped => Error::ServiceStopped,
-            other => Error::Spawn(other),
-        }
+        Error::Spawn(err)
     }
 }
 

@@ -15,9 +15,8 @@ use core::pin::Pin;
 use core::task::Poll;
 
 use crate::error::{BoxError, Crash, Error, Result, Stopped, WaitError};
-use crate::events::{self, LifecycleEvent};
 use crate::graph::{Graph, GraphNode};
-use crate::interval::{MissedTickBehavior, Schedule, WarnLimiter};
+use crate::interval::MissedTickBehavior;
 use crate::node::{Command, Node, SharedNode};
 use crate::race::{race, Either};
 use crate::state::{State, StopReason};
@@ -25,9 +24,6 @@ use crate::stop_signal::StopSignal;
 use crate::task::{boxed, Admission, OwnedTask};
 use crate::time::{Duration, Instant};
 use crate::timer_queue::SharedTimerQueue;
-
-/// How often a periodic timer may log that it overran its interval.
-const OVERLAP_WARNING_EVERY: Duration = Duration::from_secs(10);
 
 /// A reference to a service in a running tree.
 ///
@@ -587,7 +583,7 @@ impl ServiceHandle {
         &self,
         interval: Duration,
         behavior: MissedTickBehavior,
-        mut callback: F,
+        callback: F,
     ) -> Result<(), Error>
     where
         F: FnMut() -> Fut + Send + 'static,
@@ -596,38 +592,12 @@ impl ServiceHandle {
         if interval.is_zero() {
             return Err(Error::ZeroInterval);
         }
-        let node = self.node.clone();
-        self.spawn(async move {
-            let timers = node.tree.timers.clone();
-            let mut schedule = Schedule::new(timers.now() + interval, interval, behavior);
-            let mut sleep = timers.sleep_until(schedule.deadline());
-            let mut stop = StopSignal::new(&node);
-            let mut warnings = WarnLimiter::new(OVERLAP_WARNING_EVERY);
-            loop {
-                if let Either::Right(()) = race(&mut sleep, stop.wait()).await {
-                    return Ok(());
-                }
-                if node.should_stop() {
-                    return Ok(());
-                }
-                callback().await?;
-                let now = timers.now();
-                let advance = schedule.advance(now);
-                if let Some(late_by) = advance.late_by {
-                    if warnings.allow(now) {
-                        events::emit(
-                            &node,
-                            LifecycleEvent::TimerOverlap {
-                                interval: schedule.interval(),
-                                late_by,
-                                skipped: advance.skipped,
-                            },
-                        );
-                    }
-                }
-                sleep.reset_at(advance.next, now);
-            }
-        })
+        self.spawn(crate::periodic::periodic(
+            self.node.clone(),
+            interval,
+            behavior,
+            callback,
+        ))
     }
 
     // ===== logging with the service's prefix =====

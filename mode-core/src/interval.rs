@@ -105,6 +105,9 @@ impl Schedule {
     }
 }
 
+/// How often a timer may log that it overran its interval (or, for cron, skipped times).
+pub(crate) const OVERLAP_WARNING_EVERY: Duration = Duration::from_secs(10);
+
 /// Lets one warning through per `every`.
 #[derive(Debug, Clone)]
 pub(crate) struct WarnLimiter {

@@ -169,6 +169,7 @@ mod interval;
 pub mod log_format;
 mod node;
 mod notify;
+mod periodic;
 mod race;
 pub mod runtime;
 mod service;
@@ -177,6 +178,7 @@ mod stop_signal;
 pub mod supervisor;
 pub mod sync;
 mod task;
+mod task_set;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;

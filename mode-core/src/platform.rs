@@ -23,13 +23,16 @@
 #[allow(unused_imports)]
 pub(crate) mod plain {
     #[cfg(any(not(feature = "portable-atomic"), target_has_atomic = "ptr"))]
-    pub(crate) use alloc::sync::{Arc, Weak};
+    pub(crate) use alloc::{
+        sync::{Arc, Weak},
+        task::Wake,
+    };
     #[cfg(not(feature = "portable-atomic"))]
     pub(crate) use core::sync::atomic;
     #[cfg(feature = "portable-atomic")]
     pub(crate) use portable_atomic as atomic;
     #[cfg(all(feature = "portable-atomic", not(target_has_atomic = "ptr")))]
-    pub(crate) use portable_atomic_util::{Arc, Weak};
+    pub(crate) use portable_atomic_util::{task::Wake, Arc, Weak};
 }
 
 #[cfg(loom)]

@@ -1,39 +1,110 @@
 //! The two seams between mode and an executor: [`Spawner`] and [`Timer`].
 //!
 //! mode-core owns every piece of lifecycle logic (ordering, cancellation, completion
-//! tracking, timer deadlines). An executor adapter only has to
+//! tracking, timer deadlines, the tasks that are not `Send`). An executor adapter only has
+//! to
 //!
-//! - run a boxed `'static` future to completion ([`Spawner::spawn`]), and
+//! - run a boxed `Send + 'static` future to completion ([`Spawner::spawn`]), and
 //! - tell the time and wake a future at a deadline ([`Timer`]).
 //!
-//! Cancellation is core's, not the runtime's: a spawned future is wrapped so that stopping
-//! its service makes it finish, so an adapter never needs a `JoinHandle` or `abort`.
+//! # The contract, once for every adapter
 //!
-//! # Send and local futures
+//! | call | from which thread | what it must do |
+//! |---|---|---|
+//! | [`Spawner::spawn`] | any (handles are `Send + Sync`; without `std`, also an interrupt handler) | poll the future to completion on any of the executor's threads, or return a [`SpawnError`] at once |
+//! | [`Timer::now`] | any | read a monotonic clock: never earlier than a value it returned before |
+//! | [`Timer::sleep_until`] | the thread that runs the tree | return a future that completes no earlier than the deadline (as `now` sees it) and soon after it |
+//! | polling that future | the thread that runs the tree | so it need not be `Send` |
 //!
-//! [`Spawner::spawn`] takes `Send` futures, so multi-threaded executors can run background
-//! tasks in parallel. A service's *hooks* never need to be `Send`: they run inside the future
-//! that drives the service tree ([`Tree::run`](crate::Tree::run)), which stays on the task
-//! that awaits it. Futures that are not `Send` can be run on the same thread through
-//! [`Spawner::spawn_local`], which executors without a thread-local spawner leave
-//! unsupported.
+//! - **Cancellation is core's.** A spawned future is wrapped so that stopping its service
+//!   makes it finish, so an adapter never needs a `JoinHandle` or `abort`, and never
+//!   cancels anything.
+//! - **"Never" is core's too.** mode never asks for a sleep until [`Instant::MAX`]: when
+//!   nothing is due, the tree waits without a timer. A deadline past the range of the
+//!   executor's clock may be clamped to the latest instant it can represent.
+//! - **Futures that are not `Send`** never reach an adapter: the tree polls them itself,
+//!   inside [`Tree::run`](crate::Tree::run) ([`Context::spawn_local`](crate::Context::spawn_local)).
+//!   An executor that cannot spawn at all runs a [single-task tree](crate::Tree::single_task),
+//!   which needs a [`Timer`] only.
 //!
 //! # Writing an adapter
 //!
+//! An adapter is these two impls. This one runs background tasks on threads of their own
+//! and tells time with `std`'s clock; a real adapter would use its executor's spawner and
+//! timer:
+//!
 //! ```
-//! use mode_core::runtime::{BoxFuture, SpawnError, Spawner};
+//! use std::future::Future;
+//! use std::pin::Pin;
+//! use std::task::{Context, Poll};
+//! use std::time::Instant as StdInstant;
 //!
-//! /// A spawner that refuses everything: shows the shape only.
-//! #[derive(Debug)]
-//! struct Nowhere;
+//! use mode_core::runtime::{BoxFuture, SpawnError, Spawner, Timer};
+//! use mode_core::time::Instant;
 //!
-//! impl Spawner for Nowhere {
-//!     fn spawn(&self, _future: BoxFuture) -> Result<(), SpawnError> {
-//!         Err(SpawnError::Shutdown)
+//! /// Each background task on a thread of its own.
+//! struct ThreadSpawner;
+//!
+//! impl Spawner for ThreadSpawner {
+//!     fn spawn(&self, future: BoxFuture) -> Result<(), SpawnError> {
+//!         std::thread::Builder::new()
+//!             .spawn(move || futures_lite::future::block_on(future))
+//!             .map(drop)
+//!             .map_err(|_| SpawnError::Shutdown)
 //!     }
 //! }
 //!
-//! assert_eq!(Nowhere.spawn(Box::pin(async {})), Err(SpawnError::Shutdown));
+//! /// `std`'s monotonic clock; sleeps poll until the deadline has passed (a real timer
+//! /// registers a wake-up with its reactor instead).
+//! struct StdTimer(StdInstant);
+//!
+//! struct Sleep(StdInstant);
+//!
+//! impl Future for Sleep {
+//!     type Output = ();
+//!
+//!     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+//!         if StdInstant::now() >= self.0 {
+//!             return Poll::Ready(());
+//!         }
+//!         cx.waker().wake_by_ref();
+//!         Poll::Pending
+//!     }
+//! }
+//!
+//! impl Timer for StdTimer {
+//!     type Sleep = Sleep;
+//!
+//!     fn now(&self) -> Instant {
+//!         Instant::from_duration(self.0.elapsed())
+//!     }
+//!
+//!     fn sleep_until(&self, deadline: Instant) -> Sleep {
+//!         Sleep(self.0 + deadline.as_duration())
+//!     }
+//! }
+//!
+//! // The adapter at work: a service whose task sleeps, then stops the tree.
+//! use mode_core::{Context as ServiceContext, Result, Service, Tree};
+//! use std::time::Duration;
+//!
+//! struct App;
+//!
+//! impl Service for App {
+//!     async fn on_started(&mut self, cx: &ServiceContext<'_>) -> Result {
+//!         let me = cx.handle().clone();
+//!         cx.spawn(async move {
+//!             me.sleep(Duration::from_millis(5)).await?;
+//!             me.request_stop();
+//!             Ok(())
+//!         })?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let tree = Tree::new(App, ThreadSpawner, StdTimer(StdInstant::now()));
+//! let exit = futures_lite::future::block_on(tree.run());
+//! assert!(exit.is_clean());
 //! ```
 
 use alloc::boxed::Box;
@@ -46,57 +117,38 @@ use crate::time::Instant;
 /// A boxed `Send` future, as handed to [`Spawner::spawn`].
 pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-/// A boxed future that may not be `Send`, as handed to [`Spawner::spawn_local`].
-pub type LocalBoxFuture = Pin<Box<dyn Future<Output = ()> + 'static>>;
+/// A boxed future that need not be `Send`, polled by the tree itself.
+pub(crate) type LocalBoxFuture = Pin<Box<dyn Future<Output = ()> + 'static>>;
 
-/// Runs futures on an executor.
-///
-/// Implementations must poll the future until it completes (or the executor shuts down).
-/// They never need to cancel it: mode wraps every future it spawns so that it completes on
-/// its own when its service stops.
+/// Runs `Send` futures on an executor. See [the contract](self#the-contract-once-for-every-adapter).
 pub trait Spawner: Send + Sync + 'static {
-    /// Spawns a `Send` future, to be polled on any of the executor's threads.
+    /// Spawns a `Send` future, to be polled to completion on any of the executor's
+    /// threads. Called from any thread.
     ///
     /// # Errors
     ///
     /// Returns a [`SpawnError`] when the executor cannot take the future (it shut down, or
-    /// a fixed pool of task slots is full).
+    /// a fixed pool of task slots is full); the future is dropped.
     fn spawn(&self, future: BoxFuture) -> Result<(), SpawnError>;
-
-    /// Spawns a future that is not `Send`, to be polled on the current thread.
-    ///
-    /// Only called from the thread that drives the service tree. The default
-    /// implementation returns [`SpawnError::LocalUnsupported`].
-    ///
-    /// # Errors
-    ///
-    /// As [`spawn`](Spawner::spawn), plus [`SpawnError::LocalUnsupported`] when the executor
-    /// has no thread-local spawner.
-    fn spawn_local(&self, future: LocalBoxFuture) -> Result<(), SpawnError> {
-        drop(future);
-        Err(SpawnError::LocalUnsupported)
-    }
 }
 
-/// The clock and the single deadline-wake primitive mode needs from an executor.
+/// The clock and the single deadline-wake primitive mode needs from an executor. See
+/// [the contract](self#the-contract-once-for-every-adapter).
 ///
 /// mode keeps its own queue of deadlines (every sleep and periodic timer of a tree) and
 /// drives it with one [`sleep_until`](Timer::sleep_until) at a time, so an adapter never
 /// allocates per sleep and periodic deadlines are computed in core, never in an adapter.
-///
-/// # Contract
-///
-/// [`now`](Timer::now) MUST be monotonic: it never returns an instant earlier than one it
-/// returned before. The future from [`sleep_until`](Timer::sleep_until) MUST complete no
-/// earlier than `deadline` (as seen by `now`) and SHOULD complete soon after it.
 pub trait Timer: Send + Sync + 'static {
-    /// The future returned by [`sleep_until`](Timer::sleep_until).
+    /// The future returned by [`sleep_until`](Timer::sleep_until); polled only on the
+    /// thread that runs the tree, so it need not be `Send`.
     type Sleep: Future<Output = ()>;
 
-    /// The current time on this timer's monotonic clock.
+    /// The current time on this timer's monotonic clock; never earlier than a value it
+    /// returned before. Called from any thread.
     fn now(&self) -> Instant;
 
-    /// A future that completes at `deadline`.
+    /// A future that completes no earlier than `deadline` (as [`now`](Timer::now) sees
+    /// it), and soon after it. `deadline` is never [`Instant::MAX`].
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
 }
 
@@ -113,12 +165,9 @@ pub trait Timer: Send + Sync + 'static {
 pub enum SpawnError {
     /// The executor has shut down.
     Shutdown,
-    /// A fixed pool of task slots is full; a larger pool is needed.
+    /// A fixed pool of task slots is full (or a tree's
+    /// [task limit](crate::Tree::with_task_limit) is reached); a larger pool is needed.
     Full,
-    /// The executor has no spawner for futures that are not `Send`.
-    LocalUnsupported,
-    /// The service that would own the future is stopping or stopped.
-    ServiceStopped,
 }
 
 impl fmt::Display for SpawnError {
@@ -126,12 +175,6 @@ impl fmt::Display for SpawnError {
         f.write_str(match self {
             SpawnError::Shutdown => "the executor has shut down",
             SpawnError::Full => "the executor's task pool is full; configure a larger pool",
-            SpawnError::LocalUnsupported => {
-                "the executor cannot run futures that are not Send (no local spawner)"
-            }
-            SpawnError::ServiceStopped => {
-                "the service is stopping or stopped and takes no new tasks"
-            }
         })
     }
 }
@@ -141,9 +184,5 @@ impl core::error::Error for SpawnError {}
 impl<S: Spawner + ?Sized> Spawner for crate::platform::plain::Arc<S> {
     fn spawn(&self, future: BoxFuture) -> Result<(), SpawnError> {
         (**self).spawn(future)
-    }
-
-    fn spawn_local(&self, future: LocalBoxFuture) -> Result<(), SpawnError> {
-        (**self).spawn_local(future)
     }
 }

@@ -21,7 +21,6 @@ use crate::events::Observer;
 use crate::exit::Exit;
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
-use crate::node::TreeShared;
 use crate::race::{race, Either};
 use crate::runtime::{Spawner, Timer};
 use crate::service::Service;
@@ -75,18 +74,69 @@ impl<T: Timer> Tree<T> {
     /// `timer`. Children declared in `on_init_dependencies` are created now (so the graph
     /// is complete before the tree starts); nothing starts until [`run`](Self::run).
     pub fn new(root: impl Service, spawner: impl Spawner, timer: T) -> Self {
+        let spawner: Arc<dyn Spawner> = Arc::from(Box::new(spawner) as Box<dyn Spawner>);
+        Tree::build(root, Some(spawner), timer)
+    }
+
+    /// A tree that runs as a single task: its background tasks, `Send` or not, are polled
+    /// inside [`run`](Self::run), each woken on its own, so no [`Spawner`] is needed.
+    ///
+    /// For executors that cannot spawn (embassy without a task pool, a bare-metal loop),
+    /// and wherever one task for the whole tree is wanted. [`with_task_limit`](Self::with_task_limit)
+    /// bounds the number of tasks.
+    ///
+    /// ```
+    /// use mode_core::testing::VirtualRuntime;
+    /// use mode_core::{Context, Result, Service, Tree};
+    /// use std::time::Duration;
+    ///
+    /// struct App;
+    ///
+    /// impl Service for App {
+    ///     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    ///         let me = cx.handle().clone();
+    ///         cx.spawn(async move {
+    ///             me.sleep(Duration::from_secs(1)).await?;
+    ///             me.request_stop();
+    ///             Ok(())
+    ///         })?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let exit = rt.block_on(Tree::single_task(App, rt.clone()).run()).unwrap();
+    /// assert!(exit.is_clean());
+    /// // The task ran inside the tree's own future: the runtime spawned nothing.
+    /// assert_eq!(rt.spawned(), 0);
+    /// ```
+    pub fn single_task(root: impl Service, timer: T) -> Self {
+        Tree::build(root, None, timer)
+    }
+
+    fn build(root: impl Service, spawner: Option<Arc<dyn Spawner>>, timer: T) -> Self {
         let timer = Arc::new(timer);
         let clock: Arc<dyn Clock> =
             Arc::from(Box::new(SharedClock(timer.clone())) as Box<dyn Clock>);
         let timers = Arc::new(TimerQueue::new(clock));
-        let spawner: Arc<dyn Spawner> = Arc::from(Box::new(spawner) as Box<dyn Spawner>);
-        let driver = Driver::new(Arc::new(TreeShared::new(spawner, timers)));
+        let driver = Driver::new(spawner, timers);
         let root = driver.create_node(root, None, ChildKind::Root);
         Tree {
             driver,
             root,
             timer,
         }
+    }
+
+    /// The most background tasks the tree polls itself at once: its tasks that are not
+    /// `Send` ([`Context::spawn_local`](crate::Context::spawn_local)), and in a
+    /// [single-task](Self::single_task) tree every task. Beyond it, a spawn fails with
+    /// [`SpawnError::Full`](crate::runtime::SpawnError::Full) (from a hook, that crashes
+    /// the service). Unlimited by default; a bound on memory for a microcontroller.
+    #[must_use]
+    pub fn with_task_limit(self, limit: usize) -> Self {
+        self.driver.tasks.set_limit(limit);
+        self
     }
 
     /// The default stop timeout of every service that does not set its own
@@ -287,23 +337,105 @@ mod tests {
         }
     }
 
+    /// In a single-task tree, which polls every task itself, the order is exact; with a
+    /// spawner, the tree polls only the local task, whenever the executor polls the tree.
     #[test]
     fn a_hooks_tasks_start_in_the_order_added_before_those_from_other_threads() {
-        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let rt = VirtualRuntime::new();
-        let tree = Tree::new(Mixed(log.clone()), rt.clone(), rt.clone());
-        let root = tree.handle();
-        let (exit, ()) = rt
-            .block_on(futures_lite::future::zip(tree.run(), async {
-                root.wait_until_running().await.unwrap();
-                root.stop().await;
-            }))
+        for single_task in [true, false] {
+            let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let rt = VirtualRuntime::new();
+            let tree = if single_task {
+                Tree::single_task(Mixed(log.clone()), rt.clone())
+            } else {
+                Tree::new(Mixed(log.clone()), rt.clone(), rt.clone())
+            };
+            let root = tree.handle();
+            let (exit, ()) = rt
+                .block_on(futures_lite::future::zip(tree.run(), async {
+                    root.wait_until_running().await.unwrap();
+                    root.stop().await;
+                }))
+                .unwrap();
+            assert!(matches!(exit.reason(), StopReason::Requested));
+            let mut log = log.lock().unwrap().clone();
+            if !single_task {
+                log.retain(|&entry| entry != "second, local");
+                assert_eq!(log, ["first", "from another thread"]);
+                continue;
+            }
+            assert_eq!(log, ["first", "second, local", "from another thread"]);
+        }
+    }
+
+    /// Records the thread each of its values is dropped on; holds an `Rc`, so it is not
+    /// `Send`.
+    struct DropsOn(
+        Arc<std::sync::Mutex<Vec<std::thread::ThreadId>>>,
+        #[allow(dead_code)] alloc::rc::Rc<()>,
+    );
+
+    impl Drop for DropsOn {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().push(std::thread::current().id());
+        }
+    }
+
+    /// A service that is not `Send`, with a local task that is not `Send` either.
+    struct NotSend(DropsOn);
+
+    impl Service for NotSend {
+        async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+            let value = DropsOn(self.0 .0.clone(), alloc::rc::Rc::new(()));
+            cx.spawn_local(async move {
+                let _value = value;
+                core::future::pending::<()>().await;
+                Ok(())
+            })?;
+            Ok(())
+        }
+    }
+
+    /// Polls `tree.run()` until the root runs, then leaks the run (safe code may), then
+    /// uses and drops the tree's last handle on another thread, where a single-task tree
+    /// takes its `Send` spawns: no value that is not `Send` is ever dropped there.
+    #[test]
+    fn no_value_that_is_not_send_drops_off_the_trees_thread() {
+        let drops = Arc::new(std::sync::Mutex::new(Vec::new()));
+        for leak in [true, false] {
+            drops.lock().unwrap().clear();
+            let rt = VirtualRuntime::new();
+            let service = NotSend(DropsOn(drops.clone(), alloc::rc::Rc::new(())));
+            let tree = Tree::single_task(service, rt.clone());
+            let root = tree.handle();
+            let mut run = Box::pin(tree.run());
+            let running = rt
+                .block_on(crate::race::race(run.as_mut(), root.wait_until_running()))
+                .unwrap();
+            assert!(matches!(running, Either::Right(Ok(()))));
+            let run = if leak {
+                core::mem::forget(run);
+                None
+            } else {
+                Some(run)
+            };
+            std::thread::spawn(move || {
+                root.spawn(async { Ok(()) }).unwrap();
+                drop(root);
+            })
+            .join()
             .unwrap();
-        assert!(matches!(exit.reason(), StopReason::Requested));
-        assert_eq!(
-            *log.lock().unwrap(),
-            ["first", "second, local", "from another thread"]
-        );
+            let others = |drops: &[std::thread::ThreadId]| {
+                let here = std::thread::current().id();
+                drops.iter().filter(|&&id| id != here).count()
+            };
+            assert_eq!(others(&drops.lock().unwrap()), 0);
+            if !leak {
+                // Dropped here: the service and its task go, on this thread.
+                drop(run);
+                assert_eq!(drops.lock().unwrap().len(), 2);
+                assert_eq!(others(&drops.lock().unwrap()), 0);
+            }
+        }
     }
 
     #[test]

@@ -1,25 +1,26 @@
 //! embassy adapter for mode: the same services, on a microcontroller.
 //!
 //! mode-core owns every piece of service logic (lifecycle order, cancellation,
-//! supervision, timer deadlines) and asks an executor only to run futures and to wake it at
-//! a deadline. On embassy:
+//! supervision, timer deadlines, the tasks that are not `Send`) and asks an executor only
+//! to run `Send` futures and to wake it at a deadline. On embassy:
 //!
 //! - [`EmbassyTimer`] is mode's clock and deadline sleep on embassy-time.
-//! - A whole service tree runs as **one future** inside one embassy task: [`Tree::run`]
-//!   drives every hook and every timer of the tree, and [`TaskSlots::run`] polls it
-//!   together with the tree's background tasks, kept in a fixed number of slots.
+//! - A whole service tree runs as **one future** inside one embassy task: [`tree`] makes a
+//!   [single-task tree](mode_core::Tree::single_task), whose [`Tree::run`] drives every
+//!   hook, every timer and every background task of the tree, each task woken on its own.
 //! - Optionally, `Send` background tasks become embassy tasks of a fixed [`TaskPool`],
-//!   declared by the application with [`task_pool!`], through an [`EmbassySpawner`].
+//!   declared by the application with [`task_pool!`], through an [`EmbassySpawner`]
+//!   ([`tree_with_spawner`]).
 //!
-//! Either way the number of tasks is fixed up front and a spawn beyond it returns
-//! [`SpawnError::Full`](mode_core::runtime::SpawnError::Full), which crashes the service
-//! that spawned (a supervisor may restart it).
+//! To bound the tasks a tree polls itself, give it a
+//! [task limit](mode_core::Tree::with_task_limit); like a full pool, a spawn beyond it
+//! returns [`SpawnError::Full`](mode_core::runtime::SpawnError::Full), which crashes the
+//! service that spawned (a supervisor may restart it).
 //!
 //! ```no_run
 //! use embassy_executor::Spawner;
 //! use mode_core::{Context, Dependencies, Result, Service};
 //! use mode_core::time::Duration;
-//! use mode_embassy::TaskSlots;
 //!
 //! struct App;
 //! struct Blinky;
@@ -42,9 +43,8 @@
 //!
 //! #[embassy_executor::task]
 //! async fn run_app() {
-//!     let slots = TaskSlots::new(8);
-//!     let tree = slots.tree(App);
-//!     let exit = slots.run(tree.run()).await;
+//!     let tree = mode_embassy::tree(App).with_task_limit(8);
+//!     let exit = tree.run().await;
 //!     log::info!("tree stopped: {exit}");
 //! }
 //!
@@ -60,15 +60,14 @@
 //! # use mode_core::Service;
 //! # struct App;
 //! # impl Service for App {}
-//! use mode_embassy::{EmbassySpawner, TaskSlots};
+//! use mode_embassy::EmbassySpawner;
 //!
 //! mode_embassy::task_pool!(static POOL: 8);
 //!
 //! #[embassy_executor::task]
 //! async fn run_app(spawner: embassy_executor::SendSpawner) {
-//!     let slots = TaskSlots::new(4); // for `spawn_local` tasks only
-//!     let tree = slots.tree_with_spawner(App, EmbassySpawner::new(spawner, &POOL));
-//!     slots.run(tree.run()).await;
+//!     let tree = mode_embassy::tree_with_spawner(App, EmbassySpawner::new(spawner, &POOL));
+//!     tree.run().await;
 //! }
 //!
 //! #[embassy_executor::main]
@@ -79,21 +78,21 @@
 //!
 //! # Which to use
 //!
-//! | | [`TaskSlots`] only | plus a [`TaskPool`] |
+//! | | [`tree`] | [`tree_with_spawner`] and a [`TaskPool`] |
 //! |---|---|---|
-//! | declared by | `TaskSlots::new(n)` at run time | [`task_pool!`] at compile time |
-//! | runs | inside the tree's embassy task | one embassy task per background task |
-//! | wake-up cost | each wake of the tree polls every slot | each task is woken alone |
-//! | futures | `Send` or not | `Send` (others still go to the slots) |
+//! | sized by | [`with_task_limit`](mode_core::Tree::with_task_limit) at run time (optional) | [`task_pool!`] at compile time |
+//! | runs | inside the tree's embassy task | one embassy task per `Send` task |
+//! | wake-up cost | a woken task is polled alone, inside the tree's task | each task is woken alone |
+//! | futures | `Send` or not | `Send` (the others in the tree's task) |
 //! | spawn from | anywhere (handles are `Send + Sync`) | anywhere |
 //!
 //! # Send
 //!
 //! Hooks run inside [`Tree::run`], so services need not be `Send`. Background tasks that
-//! are not `Send` use [`Context::spawn_local`](mode_core::Context::spawn_local) and run in
-//! the slots. mode's [`Spawner`](mode_core::runtime::Spawner) must be `Send + Sync`; see
-//! the `slots` module source for why keeping futures that are not `Send` in the slots is
-//! sound (they are created, polled and dropped only on the thread that runs the tree).
+//! are not `Send` ([`Context::spawn_local`](mode_core::Context::spawn_local),
+//! [`Context::timer_local`](mode_core::Context::timer_local)) are polled by the tree
+//! itself: they are created, polled and dropped in the tree's task, and no `unsafe` is
+//! needed for it.
 //!
 //! # What the application provides
 //!
@@ -106,36 +105,39 @@
 //!
 //! | feature | default | what it does |
 //! |---|---|---|
-//! | `portable-atomic` | no | for targets without atomic compare-and-swap (thumbv6m): `Arc` from portable-atomic-util, and mode-core's `portable-atomic` feature |
+//! | `portable-atomic` | no | for targets without atomic compare-and-swap (thumbv6m): mode-core's `portable-atomic` feature |
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
+#![forbid(unsafe_code)]
 #![warn(
     clippy::std_instead_of_core,
     clippy::std_instead_of_alloc,
     clippy::alloc_instead_of_core
 )]
 
-extern crate alloc;
-
 mod pool;
-mod slots;
 mod timer;
 
 pub use pool::{EmbassySpawner, TaskPool};
-pub use slots::TaskSlots;
 pub use timer::EmbassyTimer;
+
+use mode_core::runtime::Spawner;
+use mode_core::Service;
 
 #[doc(no_inline)]
 pub use mode_core::Tree;
 
-/// `Arc` is `alloc`'s wherever the target has it (so the feature changes no type there),
-/// portable-atomic-util's where `alloc::sync` does not exist (thumbv6m).
-mod sync {
-    #[cfg(any(not(feature = "portable-atomic"), target_has_atomic = "ptr"))]
-    pub(crate) use alloc::sync::Arc;
-    #[cfg(all(feature = "portable-atomic", not(target_has_atomic = "ptr")))]
-    pub(crate) use portable_atomic_util::Arc;
+/// A tree on embassy-time that runs as one future: every background task, `Send` or not,
+/// is polled inside [`Tree::run`] ([`Tree::single_task`]).
+pub fn tree(root: impl Service) -> Tree<EmbassyTimer> {
+    Tree::single_task(root, EmbassyTimer)
+}
+
+/// A tree on embassy-time whose `Send` background tasks go to `spawner` (for example an
+/// [`EmbassySpawner`]); the others are polled inside [`Tree::run`].
+pub fn tree_with_spawner(root: impl Service, spawner: impl Spawner) -> Tree<EmbassyTimer> {
+    Tree::new(root, spawner, EmbassyTimer)
 }
 
 /// What [`task_pool!`] expands to. Semver exempt.

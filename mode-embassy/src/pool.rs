@@ -151,9 +151,7 @@ macro_rules! task_pool {
 /// future; the service that spawned it crashes with that error (a supervisor may restart
 /// it), so size the pool for the most tasks the tree runs at once.
 ///
-/// It takes no futures that are not `Send` ([`SpawnError::LocalUnsupported`]): an embassy
-/// `Spawner` that could is not `Send`, so it cannot live inside a `Send + Sync` spawner.
-/// Futures that are not `Send` run in the tree's [`TaskSlots`](crate::TaskSlots) instead.
+/// Futures that are not `Send` never reach it: the tree polls them itself.
 #[derive(Clone, Copy)]
 pub struct EmbassySpawner {
     executor: SendSpawner,

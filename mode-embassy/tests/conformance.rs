@@ -1,8 +1,9 @@
 //! The conformance suite on embassy's std executor (`platform-std`, `executor-thread`) with
 //! embassy-time's `std` driver.
 //!
-//! Two backends: every background task in the tree's [`TaskSlots`], and `Send` tasks as
-//! embassy tasks of a [`task_pool!`] (the others in the slots).
+//! Two backends: a single-task tree, whose every background task is polled by the tree
+//! itself ([`mode_embassy::tree`]), and `Send` tasks as embassy tasks of a [`task_pool!`]
+//! (the others polled by the tree).
 //!
 //! The time driver is the real clock (`embassy-time/std`), so the backends report
 //! `is_virtual() == false` and timing assertions are tolerant, as on tokio. The mock driver
@@ -11,7 +12,6 @@
 mod common;
 
 use core::future::Future;
-use std::cell::RefCell;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
@@ -19,23 +19,21 @@ use common::{block_on_embassy, Counting};
 use mode_conformance::Backend;
 use mode_core::runtime::{BoxFuture, SpawnError, Spawner};
 use mode_core::{Service, Tree};
-use mode_embassy::{EmbassySpawner, EmbassyTimer, TaskSlots};
+use mode_embassy::{EmbassySpawner, EmbassyTimer};
 
 mode_embassy::task_pool!(static POOL: 256);
 
-/// Builds trees on slots that `block_on` then runs, on a fresh embassy executor each time.
+/// Builds trees that `block_on` then runs, on a fresh embassy executor each time.
 struct Embassy {
     with_pool: bool,
-    slots: RefCell<Option<TaskSlots>>,
     executor: ExecutorCell,
     live: Arc<AtomicUsize>,
 }
 
 impl Embassy {
-    fn slots() -> Self {
+    fn single_task() -> Self {
         Embassy {
             with_pool: false,
-            slots: RefCell::new(None),
             executor: ExecutorCell::default(),
             live: Arc::default(),
         }
@@ -44,7 +42,7 @@ impl Embassy {
     fn pool() -> Self {
         Embassy {
             with_pool: true,
-            ..Embassy::slots()
+            ..Embassy::single_task()
         }
     }
 }
@@ -53,40 +51,28 @@ impl Backend for Embassy {
     type Timer = EmbassyTimer;
 
     fn tree<S: Service>(&self, root: S) -> Tree<EmbassyTimer> {
-        let slots = TaskSlots::new(64);
-        let tree = if self.with_pool {
-            // The executor is made in `block_on`; tasks spawn only once the tree runs.
-            let spawner = LateSpawner {
-                executor: self.executor.clone(),
-            };
-            slots.tree_with_spawner(
-                root,
-                Counting {
-                    inner: spawner,
-                    live: self.live.clone(),
-                },
-            )
-        } else {
-            slots.tree(root)
+        if !self.with_pool {
+            return mode_embassy::tree(root).with_task_limit(64);
+        }
+        // The executor is made in `block_on`; tasks spawn only once the tree runs.
+        let spawner = LateSpawner {
+            executor: self.executor.clone(),
         };
-        *self.slots.borrow_mut() = Some(slots);
-        tree
+        let counting = Counting {
+            inner: spawner,
+            live: self.live.clone(),
+        };
+        mode_embassy::tree_with_spawner(root, counting)
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let slots = self.slots.borrow_mut().take();
         let cell = self.executor.clone();
         block_on_embassy(
             &self.live,
             |spawner| {
                 *cell.lock().unwrap() = Some(spawner.make_send());
             },
-            async move {
-                match slots {
-                    Some(slots) => slots.run(future).await,
-                    None => future.await,
-                }
-            },
+            future,
         )
     }
 
@@ -113,8 +99,8 @@ impl Spawner for LateSpawner {
     }
 }
 
-mod embassy_slots {
-    mode_conformance::conformance_tests!(super::Embassy::slots());
+mod embassy_single_task {
+    mode_conformance::conformance_tests!(super::Embassy::single_task());
 }
 
 mod embassy_pool {

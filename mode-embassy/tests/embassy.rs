@@ -1,4 +1,5 @@
-//! mode-embassy's own behaviour on embassy's std executor: slots, pools, the timer.
+//! mode-embassy's own behaviour on embassy's std executor: single-task trees, pools, the
+//! timer.
 
 mod common;
 
@@ -13,17 +14,17 @@ use common::block_on_embassy;
 use mode_core::runtime::{SpawnError, Spawner, Timer};
 use mode_core::time::Instant;
 use mode_core::{Context, Error, Result, Service};
-use mode_embassy::{EmbassySpawner, EmbassyTimer, TaskSlots};
+use mode_embassy::{EmbassySpawner, EmbassyTimer};
 
 mode_embassy::task_pool!(static SMALL: 2);
 
-fn run_slots<S: Service>(capacity: usize, root: S) -> mode_core::Exit {
-    let slots = TaskSlots::new(capacity);
-    let tree = slots.tree(root);
-    block_on_embassy(&Arc::default(), |_| {}, slots.run(tree.run()))
+/// Runs a single-task tree with a task limit.
+fn run_single_task<S: Service>(limit: usize, root: S) -> mode_core::Exit {
+    let tree = mode_embassy::tree(root).with_task_limit(limit);
+    block_on_embassy(&Arc::default(), |_| {}, tree.run())
 }
 
-/// Spawns one `Send` task and one task holding an `Rc`; both must run in the slots.
+/// Spawns one `Send` task and one task holding an `Rc`; both must run in the tree's task.
 struct Both {
     ran: Arc<AtomicUsize>,
 }
@@ -50,14 +51,14 @@ impl Service for Both {
 }
 
 #[test]
-fn slots_run_send_and_local_tasks() {
+fn a_single_task_tree_runs_send_and_local_tasks() {
     let ran = Arc::new(AtomicUsize::new(0));
-    let exit = run_slots(4, Both { ran: ran.clone() });
+    let exit = run_single_task(4, Both { ran: ran.clone() });
     assert!(!exit.is_failure(), "{exit:?}");
     assert_eq!(ran.load(Ordering::SeqCst), 11);
 }
 
-/// Fills the slots with tasks that wait until stopped, then spawns one more.
+/// Spawns as many tasks as the limit allows, waiting until stopped, then one more.
 struct Filler {
     capacity: usize,
     result: Arc<Mutex<Option<core::result::Result<(), Error>>>>,
@@ -76,9 +77,9 @@ impl Service for Filler {
 }
 
 #[test]
-fn full_slots_refuse_with_full() {
+fn a_task_beyond_the_limit_is_refused_with_full() {
     let result = Arc::default();
-    let exit = run_slots(
+    let exit = run_single_task(
         3,
         Filler {
             capacity: 3,
@@ -118,9 +119,9 @@ impl Service for Remote {
 }
 
 #[test]
-fn spawn_from_another_thread_wakes_the_slots() {
+fn spawn_from_another_thread_wakes_the_tree() {
     let ran = Arc::new(AtomicUsize::new(0));
-    let exit = run_slots(2, Remote { ran: ran.clone() });
+    let exit = run_single_task(2, Remote { ran: ran.clone() });
     assert!(!exit.is_failure(), "{exit:?}");
     assert_eq!(ran.load(Ordering::SeqCst), 1);
 }
@@ -149,7 +150,6 @@ fn pool_runs_embassy_tasks_and_reports_full() {
             }
             let busy = SMALL.in_use();
             let third = spawner.spawn(Box::pin(async {}));
-            let local = spawner.spawn_local(Box::pin(async {}));
             while done.load(Ordering::SeqCst) < 2 {
                 timer
                     .sleep_until(timer.now() + Duration::from_millis(1))
@@ -157,13 +157,12 @@ fn pool_runs_embassy_tasks_and_reports_full() {
             }
             let after = SMALL.in_use();
             let again = spawner.spawn(Box::pin(async {}));
-            (busy, third, local, after, again)
+            (busy, third, after, again)
         },
     );
-    let (busy, third, local, after, again) = seen;
+    let (busy, third, after, again) = seen;
     assert_eq!(busy, 2);
     assert_eq!(third, Err(SpawnError::Full));
-    assert_eq!(local, Err(SpawnError::LocalUnsupported));
     assert_eq!(after, 0);
     assert_eq!(again, Ok(()));
 }
@@ -212,4 +211,64 @@ fn timer_sleeps_until_the_deadline() {
     });
     assert!(after >= deadline, "woke at {after:?}, before {deadline:?}");
     assert!(after - before < Duration::from_secs(2));
+}
+
+/// Records the thread it is dropped on; holds an `Rc`, so it is not `Send`.
+struct DropsOn(
+    Arc<Mutex<Vec<std::thread::ThreadId>>>,
+    #[allow(dead_code)] Rc<()>,
+);
+
+impl Drop for DropsOn {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().push(std::thread::current().id());
+    }
+}
+
+/// A service that is not `Send`, with a task that is not `Send` either.
+struct NotSend(DropsOn);
+
+impl Service for NotSend {
+    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+        let value = DropsOn(self.0 .0.clone(), Rc::new(()));
+        cx.spawn_local(async move {
+            let _value = value;
+            core::future::pending::<()>().await;
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
+/// Leaking the tree's future (safe code may) and then using and dropping the last handle
+/// on another thread drops nothing that is not `Send` there: such values live in the
+/// tree's future only, never in what handles share.
+#[test]
+fn a_leaked_tree_drops_nothing_that_is_not_send_on_another_thread() {
+    let drops = Arc::new(Mutex::new(Vec::new()));
+    let tree = mode_embassy::tree(NotSend(DropsOn(drops.clone(), Rc::new(()))));
+    let root = tree.handle();
+    let mut run = Box::pin(tree.run());
+    let waiter = root.clone();
+    block_on_embassy(&Arc::default(), |_| {}, async {
+        let running = core::pin::pin!(waiter.wait_until_running());
+        futures_lite::future::or(async { drop(run.as_mut().await) }, async {
+            running.await.unwrap();
+            // One more round, so that the tree polls the task it just started.
+            futures_lite::future::yield_now().await;
+        })
+        .await;
+    });
+    core::mem::forget(run);
+    std::thread::spawn(move || {
+        root.spawn(async { Ok(()) }).unwrap();
+        drop(root);
+    })
+    .join()
+    .unwrap();
+    assert!(
+        drops.lock().unwrap().is_empty(),
+        "{:?}",
+        drops.lock().unwrap()
+    );
 }

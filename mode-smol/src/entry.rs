@@ -6,29 +6,25 @@
 
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
-use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use async_executor::{Executor, LocalExecutor};
+use async_executor::Executor;
 use mode_core::worker::{self, SignalSource, PREFIX as WORKER};
 use mode_core::{Exit, Service, Tree};
 
-use crate::{LocalScope, SmolSpawner, SmolTimer};
+use crate::{SmolSpawner, SmolTimer};
 
 /// How long [`run`] waits for its executor threads once the tree has stopped. They exit at
 /// once unless a task blocks one of them (a stop that timed out); such a thread is left
 /// to the end of the process rather than hanging the exit.
 const THREADS_EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A tree for `root` on smol: `Send` tasks go to smol's global executor, local ones to the
-/// `LocalExecutor` registered with [`LocalScope`] on the thread that runs the tree (without
-/// one, spawning a local task is an error, [`SpawnError::LocalUnsupported`]).
+/// A tree for `root` on smol: `Send` tasks go to smol's global executor, the others run
+/// inside the tree's own future.
 ///
 /// For another executor, build the tree with [`Tree::new`] and a [`SmolSpawner`].
-///
-/// [`SpawnError::LocalUnsupported`]: mode_core::runtime::SpawnError::LocalUnsupported
 pub fn tree<S: Service>(root: S) -> Tree<SmolTimer> {
     Tree::new(root, SmolSpawner::global(), SmolTimer::new())
 }
@@ -97,17 +93,12 @@ pub async fn run_until_signal<S: Service>(root: S) -> Exit {
 
 pub use mode_core::worker::exit_code;
 
-/// Runs `root` with `spawner` for `Send` tasks and a `LocalExecutor` of its own for the
-/// driver and local tasks, until the tree stops.
+/// Runs `root` with `spawner` for `Send` tasks until the tree stops.
 async fn serve<S: Service>(root: S, spawner: SmolSpawner) -> Exit {
-    let local = Rc::new(LocalExecutor::new());
-    let body = async move {
-        // Watch before anything starts: a signal that arrives once the tree is starting
-        // must stop it, not kill the process.
-        let signals = Signals::new();
-        worker::serve(Tree::new(root, spawner, SmolTimer::new()), signals).await
-    };
-    LocalScope::within(&local, local.run(body)).await
+    // Watch before anything starts: a signal that arrives once the tree is starting must
+    // stop it, not kill the process.
+    let signals = Signals::new();
+    worker::serve(Tree::new(root, spawner, SmolTimer::new()), signals).await
 }
 
 /// SIGINT and SIGTERM (Ctrl-C only on Windows; nothing elsewhere).

@@ -1,23 +1,22 @@
 //! The conformance suite on smol: a multi-threaded executor, a single thread, and smol's
 //! global executor.
 //!
-//! In every setup the tree's driver and the local tasks run on a `LocalExecutor` on the
-//! test thread (registered for `spawn_local` while the test blocks on it); the setups
-//! differ in where `Send` tasks run.
+//! In every setup the tree's driver (and the tasks that are not `Send`, which it polls)
+//! runs on the test thread, in `async_io::block_on`; the setups differ in where `Send`
+//! tasks run.
 
 use core::future::Future;
-use std::rc::Rc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use mode_conformance::Backend;
 use mode_core::{Service, Tree};
-use mode_smol::{LocalScope, SmolSpawner, SmolTimer};
-use smol::{Executor, LocalExecutor};
+use mode_smol::{SmolSpawner, SmolTimer};
+use smol::Executor;
 
 struct Smol {
-    spawner: SmolSpawner,
-    local: Rc<LocalExecutor<'static>>,
+    /// `None`: a single-task tree, every task polled by the tree itself.
+    spawner: Option<SmolSpawner>,
     /// The threads running the multi-threaded executor, and the channel whose closing
     /// stops them.
     threads: Vec<JoinHandle<()>>,
@@ -41,20 +40,17 @@ impl Smol {
             })
             .collect();
         Smol {
-            spawner: SmolSpawner::new(executor),
-            local: Rc::new(LocalExecutor::new()),
+            spawner: Some(SmolSpawner::new(executor)),
             threads,
             stop: Some(stop),
             _exclusive: None,
         }
     }
 
-    /// Everything, `Send` tasks included, on the test thread's `LocalExecutor`.
+    /// Everything, `Send` tasks included, on the test thread: a single-task tree.
     fn single_thread() -> Self {
-        let local = Rc::new(LocalExecutor::new());
         Smol {
-            spawner: SmolSpawner::from_local(&local),
-            local,
+            spawner: None,
             threads: Vec::new(),
             stop: None,
             _exclusive: None,
@@ -70,8 +66,7 @@ impl Smol {
     fn global() -> Self {
         static GLOBAL: Mutex<()> = Mutex::new(());
         Smol {
-            spawner: SmolSpawner::global(),
-            local: Rc::new(LocalExecutor::new()),
+            spawner: Some(SmolSpawner::global()),
             threads: Vec::new(),
             stop: None,
             _exclusive: Some(GLOBAL.lock().unwrap_or_else(PoisonError::into_inner)),
@@ -92,11 +87,14 @@ impl Backend for Smol {
     type Timer = SmolTimer;
 
     fn tree<S: Service>(&self, root: S) -> Tree<SmolTimer> {
-        Tree::new(root, self.spawner.clone(), SmolTimer::new())
+        match &self.spawner {
+            Some(spawner) => Tree::new(root, spawner.clone(), SmolTimer::new()),
+            None => Tree::single_task(root, SmolTimer::new()),
+        }
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
-        async_io::block_on(LocalScope::within(&self.local, self.local.run(future)))
+        async_io::block_on(future)
     }
 
     fn is_virtual(&self) -> bool {

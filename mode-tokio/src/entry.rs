@@ -8,18 +8,17 @@ use std::process::ExitCode;
 
 use mode_core::worker::{self, SignalSource, PREFIX as WORKER};
 use mode_core::{Exit, Service, Tree};
-use tokio::task::LocalSet;
 
 use crate::{TokioSpawner, TokioTimer};
 
-/// A tree for `root` on the current tokio runtime: `Send` tasks go to the runtime, local
-/// ones to the [`LocalSet`] the tree runs in.
+/// A tree for `root` on the current tokio runtime: `Send` tasks go to the runtime, the
+/// others run inside the tree's own future.
 ///
 /// # Panics
 ///
 /// Outside a tokio runtime (it captures the current runtime's handle).
 pub fn tree<S: Service>(root: S) -> Tree<TokioTimer> {
-    Tree::new(root, TokioSpawner::local(), TokioTimer::new())
+    Tree::new(root, TokioSpawner::new(), TokioTimer::new())
 }
 
 /// Runs `root` on a new multi-threaded tokio runtime until it stops; Ctrl-C or SIGTERM
@@ -56,20 +55,16 @@ pub fn run<S: Service>(root: S) -> ExitCode {
 /// Runs `root` on the current tokio runtime until it stops, stopping it gracefully on the
 /// first Ctrl-C or SIGTERM and exiting the process (status 130) on the second.
 ///
-/// The tree runs in a [`LocalSet`] on the calling task, so await this from `main`
-/// (`#[tokio::main]`), not from a spawned task.
+/// The tree runs on the calling task (its hooks need not be `Send`), so await this from
+/// `main` (`#[tokio::main]`) or another task that may block briefly in hooks.
 ///
 /// # Panics
 ///
 /// Outside a tokio runtime.
 pub async fn run_until_signal<S: Service>(root: S) -> Exit {
-    LocalSet::new()
-        .run_until(async move {
-            // Listen before the tree starts, so that no signal in between kills the process.
-            let signals = Signals::new();
-            worker::serve(tree(root), signals).await
-        })
-        .await
+    // Listen before the tree starts, so that no signal in between kills the process.
+    let signals = Signals::new();
+    worker::serve(tree(root), signals).await
 }
 
 pub use mode_core::worker::exit_code;

@@ -5,8 +5,7 @@
 //! This crate answers those two questions with tokio:
 //!
 //! - [`TokioSpawner`] runs `Send` futures on a runtime through its [`Handle`], from any
-//!   thread, and futures that are not `Send` on a [`LocalSet`] when made with
-//!   [`TokioSpawner::local`].
+//!   thread. (Futures that are not `Send` never reach it: the tree polls them itself.)
 //! - [`TokioTimer`] reads tokio's clock and sleeps with [`tokio::time::sleep_until`], so
 //!   tokio's paused test time (`#[tokio::test(start_paused = true)]`,
 //!   `tokio::time::advance`) drives mode's timers too.
@@ -39,14 +38,11 @@
 //! ```
 //!
 //! [`Handle`]: tokio::runtime::Handle
-//! [`LocalSet`]: tokio::task::LocalSet
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
 
-use std::thread::{self, ThreadId};
-
-use mode_core::runtime::{BoxFuture, LocalBoxFuture, SpawnError, Spawner, Timer};
+use mode_core::runtime::{BoxFuture, SpawnError, Spawner, Timer};
 use mode_core::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
@@ -62,12 +58,8 @@ pub use entry::{exit_code, run, run_until_signal, tree};
 /// mode tracks and cancels its own futures and never needs the `JoinHandle`. If the runtime
 /// has shut down, tokio drops the future without running it.
 ///
-/// [`spawn_local`](Spawner::spawn_local) is supported only by a spawner made with
-/// [`TokioSpawner::local`], and only on the thread that made it; any other spawner, or
-/// another thread, gets [`SpawnError::LocalUnsupported`].
-///
 /// ```
-/// use mode_core::runtime::{SpawnError, Spawner};
+/// use mode_core::runtime::Spawner;
 /// use mode_tokio::TokioSpawner;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -76,17 +68,11 @@ pub use entry::{exit_code, run, run_until_signal, tree};
 /// let (tx, rx) = tokio::sync::oneshot::channel();
 /// spawner.spawn(Box::pin(async move { tx.send(42).unwrap() })).unwrap();
 /// assert_eq!(rx.await.unwrap(), 42);
-///
-/// let not_send = std::rc::Rc::new(());
-/// let err = spawner.spawn_local(Box::pin(async move { drop(not_send) }));
-/// assert_eq!(err, Err(SpawnError::LocalUnsupported));
 /// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct TokioSpawner {
     handle: Handle,
-    /// The thread whose `LocalSet` takes local futures, for spawners made with `local()`.
-    local: Option<ThreadId>,
 }
 
 impl TokioSpawner {
@@ -131,56 +117,7 @@ impl TokioSpawner {
     /// ```
     #[must_use]
     pub fn from_handle(handle: Handle) -> Self {
-        TokioSpawner {
-            handle,
-            local: None,
-        }
-    }
-
-    /// A spawner that also runs futures that are not `Send`, on this thread's
-    /// [`LocalSet`](tokio::task::LocalSet).
-    ///
-    /// Make it on a thread that runs inside a `LocalSet` (in
-    /// [`LocalSet::run_until`](tokio::task::LocalSet::run_until) or a task spawned on the
-    /// set), or on a local runtime. [`spawn_local`](Spawner::spawn_local) then calls
-    /// [`tokio::task::spawn_local`] when called on this same thread, and returns
-    /// [`SpawnError::LocalUnsupported`] on any other thread. `spawn` works as for
-    /// [`new`](TokioSpawner::new).
-    ///
-    /// # Panics
-    ///
-    /// Panics when called outside a tokio runtime. `spawn_local` panics, as
-    /// [`tokio::task::spawn_local`] does, when this thread is no longer inside the
-    /// `LocalSet`.
-    ///
-    /// ```
-    /// use std::cell::Cell;
-    /// use std::rc::Rc;
-    /// use mode_core::runtime::Spawner;
-    /// use mode_tokio::TokioSpawner;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let local = tokio::task::LocalSet::new();
-    /// local
-    ///     .run_until(async {
-    ///         let spawner = TokioSpawner::local();
-    ///         let ran = Rc::new(Cell::new(false));
-    ///         let flag = Rc::clone(&ran);
-    ///         spawner.spawn_local(Box::pin(async move { flag.set(true) })).unwrap();
-    ///         tokio::task::yield_now().await;
-    ///         assert!(ran.get());
-    ///     })
-    ///     .await;
-    /// # }
-    /// ```
-    #[must_use]
-    #[track_caller]
-    pub fn local() -> Self {
-        TokioSpawner {
-            handle: Handle::current(),
-            local: Some(thread::current().id()),
-        }
+        TokioSpawner { handle }
     }
 
     /// The runtime handle futures are spawned on.
@@ -202,16 +139,6 @@ impl Spawner for TokioSpawner {
     fn spawn(&self, future: BoxFuture) -> Result<(), SpawnError> {
         drop(self.handle.spawn(future));
         Ok(())
-    }
-
-    fn spawn_local(&self, future: LocalBoxFuture) -> Result<(), SpawnError> {
-        match self.local {
-            Some(owner) if owner == thread::current().id() => {
-                drop(tokio::task::spawn_local(future));
-                Ok(())
-            }
-            _ => Err(SpawnError::LocalUnsupported),
-        }
     }
 }
 
@@ -297,9 +224,7 @@ mod tests {
     extern crate alloc;
 
     use super::*;
-    use alloc::rc::Rc;
     use alloc::sync::Arc;
-    use core::cell::Cell;
     use core::sync::atomic::{AtomicUsize, Ordering};
     use tokio::sync::oneshot;
 
@@ -421,51 +346,5 @@ mod tests {
             .map(|ms| (ms, Instant::ZERO + Duration::from_millis(ms)))
             .collect();
         assert_eq!(woke, expected);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn spawn_local_runs_inside_a_local_set() {
-        let local = tokio::task::LocalSet::new();
-        local
-            .run_until(async {
-                let spawner = TokioSpawner::local();
-                let ran = Rc::new(Cell::new(0));
-                for _ in 0..3 {
-                    let ran = Rc::clone(&ran);
-                    spawner
-                        .spawn_local(Box::pin(async move { ran.set(ran.get() + 1) }))
-                        .unwrap();
-                }
-                let (tx, rx) = oneshot::channel();
-                spawner
-                    .spawn(Box::pin(async move { tx.send(()).unwrap() }))
-                    .unwrap();
-                rx.await.unwrap();
-                while ran.get() < 3 {
-                    tokio::task::yield_now().await;
-                }
-                assert_eq!(ran.get(), 3);
-            })
-            .await;
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn spawn_local_is_unsupported_without_local() {
-        let spawner = TokioSpawner::new();
-        let not_send = Rc::new(());
-        assert_eq!(
-            spawner.spawn_local(Box::pin(async move { drop(not_send) })),
-            Err(SpawnError::LocalUnsupported)
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn spawn_local_is_unsupported_on_another_thread() {
-        let local = tokio::task::LocalSet::new();
-        let spawner = local.run_until(async { TokioSpawner::local() }).await;
-        let result = std::thread::spawn(move || spawner.spawn_local(Box::pin(async {})))
-            .join()
-            .unwrap();
-        assert_eq!(result, Err(SpawnError::LocalUnsupported));
     }
 }

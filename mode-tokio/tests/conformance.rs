@@ -6,12 +6,10 @@ use mode_conformance::Backend;
 use mode_core::{Service, Tree};
 use mode_tokio::{TokioSpawner, TokioTimer};
 use tokio::runtime::Runtime;
-use tokio::task::LocalSet;
 
-/// A tokio runtime plus the `LocalSet` the tree's driver runs in.
+/// A tokio runtime; the tree's driver runs in `block_on`.
 struct Tokio {
     runtime: Runtime,
-    local: LocalSet,
 }
 
 impl Tokio {
@@ -22,7 +20,6 @@ impl Tokio {
                 .enable_all()
                 .build()
                 .unwrap(),
-            local: LocalSet::new(),
         }
     }
 
@@ -32,7 +29,6 @@ impl Tokio {
                 .enable_all()
                 .build()
                 .unwrap(),
-            local: LocalSet::new(),
         }
     }
 }
@@ -42,18 +38,17 @@ impl Backend for Tokio {
 
     fn tree<S: Service>(&self, root: S) -> Tree<TokioTimer> {
         let _runtime = self.runtime.enter();
-        Tree::new(root, TokioSpawner::local(), TokioTimer::new())
+        Tree::new(root, TokioSpawner::new(), TokioTimer::new())
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(self.local.run_until(future))
+        self.runtime.block_on(future)
     }
 
     fn is_virtual(&self) -> bool {
         false
     }
 }
-
 mod tokio_multi_thread {
     mode_conformance::conformance_tests!(super::Tokio::multi_thread());
 }

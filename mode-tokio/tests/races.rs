@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_lite::future::{block_on, zip};
 use mode_core::{Dependencies, Error, Service, State, Tree};
 use mode_tokio::{TokioSpawner, TokioTimer};
-use tokio::task::{spawn_blocking, LocalSet};
+use tokio::task::spawn_blocking;
 
 struct App;
 struct Child;
@@ -35,14 +35,13 @@ fn restart_racing_stop_from_two_threads_always_ends_stopped() {
         .enable_all()
         .build()
         .unwrap();
-    let local = LocalSet::new();
     let tree = {
         let _runtime = runtime.enter();
-        Tree::new(App, TokioSpawner::local(), TokioTimer::new())
+        Tree::new(App, TokioSpawner::new(), TokioTimer::new())
     };
     let root = tree.handle();
     let child = root.children()[0].clone();
-    let (exit, ()) = runtime.block_on(local.run_until(zip(tree.run(), async {
+    let (exit, ()) = runtime.block_on(zip(tree.run(), async {
         root.wait_until_running().await.unwrap();
         for round in 0..ROUNDS {
             child.maybe_start().await.unwrap();
@@ -73,6 +72,6 @@ fn restart_racing_stop_from_two_threads_always_ends_stopped() {
             assert_eq!(child.state(), State::Stopped, "round {round}");
         }
         root.stop().await;
-    })));
+    }));
     assert!(exit.is_clean(), "{exit:?}");
 }

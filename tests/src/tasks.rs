@@ -51,11 +51,11 @@ impl Service for Worker {
             let _guard = guard;
             core::future::pending::<()>().await;
             Ok(())
-        })
-        .or_else(|err| match err {
-            // Backends without a local spawner still own the guard: it was dropped.
-            Error::Spawn(mode_core::runtime::SpawnError::LocalUnsupported) => Ok(()),
-            other => Err(other),
+        })?;
+        let guard = std::rc::Rc::new(DropGuard::new(&self.live));
+        cx.timer_local(core::time::Duration::from_millis(5), move || {
+            let _ = &guard;
+            async { Ok(()) }
         })?;
         Ok(())
     }
@@ -193,24 +193,32 @@ impl Service for LocalUser {
         let shared = std::rc::Rc::new(std::cell::Cell::new(0));
         let done = self.done.clone();
         let handle = cx.handle().clone();
-        let result = cx.spawn_local(async move {
+        cx.spawn_local(async move {
             shared.set(1);
             let _ = handle.sleep(core::time::Duration::from_millis(1)).await;
             done.fetch_add(shared.get(), Ordering::SeqCst);
             Ok(())
-        });
-        match result {
-            Ok(()) => Ok(()),
-            Err(Error::Spawn(mode_core::runtime::SpawnError::LocalUnsupported)) => {
-                self.done.store(1, Ordering::SeqCst);
+        })?;
+        // A local timer: its callback and futures hold an `Rc`.
+        let ticks = std::rc::Rc::new(std::cell::Cell::new(0_usize));
+        let done = self.done.clone();
+        cx.timer_local(core::time::Duration::from_millis(2), move || {
+            let ticks = ticks.clone();
+            let done = done.clone();
+            async move {
+                ticks.set(ticks.get() + 1);
+                if ticks.get() == 3 {
+                    done.fetch_add(10, Ordering::SeqCst);
+                }
                 Ok(())
             }
-            Err(err) => Err(err.into()),
-        }
+        })?;
+        Ok(())
     }
 }
 
-/// Futures that are not `Send` run through `spawn_local` and are owned like any task.
+/// Futures that are not `Send` run through `spawn_local` (and timers through
+/// `timer_local`) on every backend, and are owned like any task.
 pub fn local_tasks_are_owned_too<B: Backend>(backend: B) {
     let done = Arc::new(AtomicUsize::new(0));
     let tree = backend.tree(LocalUser { done: done.clone() });
@@ -225,7 +233,8 @@ pub fn local_tasks_are_owned_too<B: Backend>(backend: B) {
         })
         .await;
     });
-    assert_eq!(done.load(Ordering::SeqCst), 1);
+    // The task added 1, the timer's third tick 10 (and no later tick: only the third).
+    assert_eq!(done.load(Ordering::SeqCst), 11);
 }
 
 /// Spawns a task on its child before the tree starts.

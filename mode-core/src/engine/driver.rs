@@ -20,13 +20,14 @@ use crate::events::{self, LifecycleEvent};
 use crate::exit::{Exit, StopFailure, UncleanStop};
 use crate::graph::ChildKind;
 use crate::node::{Command, Node, TreeShared};
-use crate::runtime::{BoxFuture, LocalBoxFuture};
+use crate::runtime::{BoxFuture, LocalBoxFuture, Spawner};
 use crate::service::{DynAsyncClose, DynService, Hook};
 use crate::state::{State, StopReason};
 use crate::supervisor::{Supervised, SupervisorState};
 use crate::task::Few;
+use crate::task_set::TaskSet;
 use crate::time::Duration;
-use crate::timer_queue::SleepUntil;
+use crate::timer_queue::{SleepUntil, TimerQueue};
 
 /// A task a hook added while its service starts, for the start sequence's task step.
 pub(crate) enum Deferred {
@@ -93,6 +94,9 @@ pub(crate) struct Driver {
     unclean: RefCell<Vec<UncleanStop>>,
     /// Which operation runs, and which was released (see `operation.rs`).
     pub(crate) operations: OperationState,
+    /// The tasks the tree polls itself: those that are not `Send`, and in a single-task
+    /// tree every task. Declared last: they drop after the services are released.
+    pub(crate) tasks: TaskSet,
 }
 
 impl Drop for Driver {
@@ -118,10 +122,17 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    /// A driver for a tree whose handles share `shared`.
-    pub(crate) fn new(shared: Arc<TreeShared>) -> Self {
+    /// A driver for a tree whose `Send` tasks go to `spawner`, or without one, into the
+    /// driver's own task set; `timers` is the tree's timer queue.
+    pub(crate) fn new(spawner: Option<Arc<dyn Spawner>>, timers: Arc<TimerQueue>) -> Self {
+        let tasks = TaskSet::new();
+        let spawner = spawner.unwrap_or_else(|| {
+            let inbox = Box::new(tasks.inbox().clone()) as Box<dyn Spawner>;
+            Arc::from(inbox)
+        });
         Driver {
-            shared,
+            shared: Arc::new(TreeShared::new(spawner, timers)),
+            tasks,
             registry: RefCell::new(Registry::default()),
             stop_sleep: RefCell::new(None),
             sequences: SequenceBlocks::default(),
@@ -228,6 +239,7 @@ impl Driver {
                 }
             }
             operations.poll(cx);
+            self.tasks.poll(cx);
             if root.node().state() == State::Stopped {
                 Poll::Ready(())
             } else {

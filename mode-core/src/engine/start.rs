@@ -196,7 +196,7 @@ impl Driver {
         for task in from_hooks {
             let spawned = match task {
                 Deferred::Send(task) => node.tree.spawner.spawn(task),
-                Deferred::Local(task) => node.tree.spawner.spawn_local(task),
+                Deferred::Local(task) => self.tasks.spawn_local(task),
             };
             if let Err(err) = spawned {
                 return Err(self.crashed(node, Box::new(err)));

@@ -1,9 +1,7 @@
 use alloc::boxed::Box;
-use alloc::rc::Rc;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use alloc::{format, vec};
-use core::cell::Cell;
 use core::convert::Infallible;
 use core::future::{pending, poll_fn, Future};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -172,24 +170,6 @@ fn a_task_can_spawn_while_it_is_polled() {
     assert_eq!(rt.spawned_tasks(), 0);
 }
 
-#[test]
-fn spawn_local_runs_futures_that_are_not_send() {
-    let rt = VirtualRuntime::new();
-    let hits = Rc::new(Cell::new(0));
-    for _ in 0..2 {
-        let (timer, hits) = (rt.clone(), Rc::clone(&hits));
-        rt.spawn_local(Box::pin(async move {
-            timer.sleep(ms(1)).await;
-            hits.set(hits.get() + 1);
-        }))
-        .unwrap();
-    }
-    assert_eq!(rt.spawned_tasks(), 2);
-    rt.run_for(ms(1));
-    assert_eq!(hits.get(), 2);
-    assert_eq!(rt.spawned_tasks(), 0);
-}
-
 /// A main future that completes once `done` is set, parking its waker in `slot`.
 fn wait_for<'a>(
     done: &'a AtomicBool,
@@ -333,10 +313,8 @@ fn shutdown_drops_every_task_and_refuses_new_ones() {
         }))
         .unwrap();
         let counter = DropCounter(Arc::clone(&drops));
-        let local = Rc::new(());
-        rt.spawn_local(Box::pin(async move {
+        rt.spawn(Box::pin(async move {
             let _counter = counter;
-            let _local = local;
             pending::<()>().await;
         }))
         .unwrap();
@@ -348,10 +326,6 @@ fn shutdown_drops_every_task_and_refuses_new_ones() {
     assert_eq!(drops.load(Ordering::SeqCst), 2);
     assert_eq!(rt.pending_sleeps(), 0);
     assert_eq!(rt.spawn(Box::pin(async {})), Err(SpawnError::Shutdown));
-    assert_eq!(
-        rt.spawn_local(Box::pin(async {})),
-        Err(SpawnError::Shutdown)
-    );
     // The clock and block_on still work.
     rt.run_for(ms(1));
     assert_eq!(rt.now(), at(2));

@@ -3,11 +3,10 @@
 //! # Invariants and lock order
 //!
 //! 1. `Shared::state` is the only lock. It is never held while a future is polled or
-//!    dropped, a waker is woken or dropped, or the thread-local table of local tasks is
-//!    borrowed: whatever is taken out of the state is used after the guard is released.
-//! 2. A live task's future is in exactly one place: `Slot::Send` in the state, on
-//!    `block_on`'s stack while it is polled (`Slot::Polling`), or, for `Slot::Local`, in
-//!    `LOCAL_TASKS` of the thread that spawned it (or on that thread's `block_on` stack).
+//!    dropped, or a waker is woken or dropped: whatever is taken out of the state is used
+//!    after the guard is released.
+//! 2. A live task's future is in exactly one place: in the state (`Some`), or on
+//!    `block_on`'s stack while it is polled (`None`).
 //! 3. An id is pushed to `ready` only when its `queued` flag goes from false to true, so a
 //!    task is queued at most once; ids of finished tasks and of an earlier `block_on`'s main
 //!    future may linger in `ready` and are skipped.
@@ -19,27 +18,15 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::{Arc, Weak};
 use alloc::task::Wake;
 use alloc::vec::Vec;
-use core::cell::RefCell;
 use core::fmt;
 use core::future::Future;
 use core::mem;
 use core::pin::{pin, Pin};
 use core::task::{Context, Poll, Waker};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::{self, ThreadId};
 
-use crate::runtime::{BoxFuture, LocalBoxFuture, SpawnError, Spawner, Timer};
+use crate::runtime::{BoxFuture, SpawnError, Spawner, Timer};
 use crate::time::{Duration, Instant};
-
-/// Source of runtime ids, which key [`LOCAL_TASKS`].
-static NEXT_RUNTIME_ID: Mutex<u64> = Mutex::new(0);
-
-std::thread_local! {
-    /// Futures from `spawn_local`, keyed by (runtime id, task id). They are not `Send`, so
-    /// they stay on the thread that spawned them; the shared state only records the owner.
-    static LOCAL_TASKS: RefCell<BTreeMap<(u64, u64), LocalBoxFuture>> =
-        const { RefCell::new(BTreeMap::new()) };
-}
 
 /// A deterministic single-threaded executor with a virtual clock, for tests.
 ///
@@ -82,8 +69,7 @@ std::thread_local! {
 ///
 /// Tasks still pending when `block_on` returns stay in the runtime; the next `block_on`
 /// (or [`run_for`](VirtualRuntime::run_for)) polls them again. Dropping the last clone of
-/// the runtime drops them (tasks from [`spawn_local`](Spawner::spawn_local) only if that
-/// happens on the thread that spawned them; otherwise when that thread exits). A task that holds a clone of the runtime (or a timer queue that
+/// the runtime drops them. A task that holds a clone of the runtime (or a timer queue that
 /// does) keeps it alive: end such tests with [`shutdown`](VirtualRuntime::shutdown), which
 /// drops every task at once.
 ///
@@ -182,8 +168,6 @@ pub struct ExternalWork {
 // ===== shared state =====
 
 struct Shared {
-    /// Key of this runtime's entries in [`LOCAL_TASKS`].
-    id: u64,
     state: Mutex<State>,
     /// Signalled when an id is queued or an [`ExternalWork`] guard ends, for a `block_on`
     /// that waits on external work.
@@ -211,17 +195,10 @@ struct Main {
 }
 
 struct Task {
-    slot: Slot,
+    /// `None` while `block_on` polls it.
+    future: Option<BoxFuture>,
     queued: bool,
     waker: Waker,
-}
-
-enum Slot {
-    Send(BoxFuture),
-    /// The future is in [`LOCAL_TASKS`] of this thread.
-    Local(ThreadId),
-    /// The future is being polled by `block_on`.
-    Polling,
 }
 
 /// What `block_on` does next.
@@ -293,18 +270,18 @@ impl Shared {
         Some(id)
     }
 
-    /// Adds a runnable task; hands the slot back if the runtime shut down meanwhile.
-    fn publish(self: &Arc<Self>, id: u64, slot: Slot) -> Result<(), Slot> {
+    /// Adds a runnable task; hands the future back if the runtime shut down meanwhile.
+    fn publish(self: &Arc<Self>, id: u64, future: BoxFuture) -> Result<(), BoxFuture> {
         let waker = self.new_waker(id);
         let mut state = self.lock();
         if state.shut_down {
             drop(state);
-            return Err(slot);
+            return Err(future);
         }
         state.tasks.insert(
             id,
             Task {
-                slot,
+                future: Some(future),
                 queued: true,
                 waker,
             },
@@ -367,82 +344,32 @@ impl Shared {
     fn poll_task(&self, id: u64) {
         let taken = {
             let mut state = self.lock();
-            state.tasks.get_mut(&id).map(|task| {
-                let slot = match task.slot {
-                    Slot::Local(owner) => Slot::Local(owner),
-                    _ => mem::replace(&mut task.slot, Slot::Polling),
-                };
-                (slot, task.waker.clone())
-            })
+            state
+                .tasks
+                .get_mut(&id)
+                .and_then(|task| Some((task.future.take()?, task.waker.clone())))
         };
-        let Some((slot, waker)) = taken else { return };
+        // `None` only after a panic in an earlier poll of this task: nothing left to poll.
+        let Some((mut future, waker)) = taken else {
+            return;
+        };
         let mut cx = Context::from_waker(&waker);
-        match slot {
-            Slot::Send(mut future) => {
-                if future.as_mut().poll(&mut cx).is_ready() {
-                    let finished = self.lock().tasks.remove(&id);
-                    drop(finished);
-                    drop(future);
-                } else {
-                    let orphan = match self.lock().tasks.get_mut(&id) {
-                        Some(task) => {
-                            task.slot = Slot::Send(future);
-                            None
-                        }
-                        // Shut down while it was being polled.
-                        None => Some(future),
-                    };
-                    drop(orphan);
+        if future.as_mut().poll(&mut cx).is_ready() {
+            let finished = self.lock().tasks.remove(&id);
+            drop(finished);
+            drop(future);
+        } else {
+            let orphan = match self.lock().tasks.get_mut(&id) {
+                Some(task) => {
+                    task.future = Some(future);
+                    None
                 }
-            }
-            Slot::Local(owner) => {
-                assert_eq!(
-                    owner,
-                    thread::current().id(),
-                    "a task from `spawn_local` was woken, but `block_on` runs on another \
-                     thread than the one that spawned it"
-                );
-                let key = (self.id, id);
-                let Some(mut future) = LOCAL_TASKS.with(|table| table.borrow_mut().remove(&key))
-                else {
-                    return;
-                };
-                if future.as_mut().poll(&mut cx).is_ready() {
-                    let finished = self.lock().tasks.remove(&id);
-                    drop(finished);
-                    drop(future);
-                } else if self.lock().tasks.contains_key(&id) {
-                    LOCAL_TASKS.with(|table| table.borrow_mut().insert(key, future));
-                } else {
-                    drop(future); // shut down while it was being polled
-                }
-            }
-            // Only after a panic in an earlier poll of this task; nothing left to poll.
-            Slot::Polling => {}
+                // Shut down while it was being polled.
+                None => Some(future),
+            };
+            drop(orphan);
         }
     }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        // Send tasks drop with `state`; local ones live in this thread's table (if this is
-        // the thread that spawned them; otherwise they drop when their thread exits).
-        drop(take_local_tasks(self.id));
-    }
-}
-
-/// Removes runtime `runtime`'s local tasks from this thread's table, so that the caller can
-/// drop them without borrowing the table.
-fn take_local_tasks(runtime: u64) -> BTreeMap<(u64, u64), LocalBoxFuture> {
-    LOCAL_TASKS
-        .try_with(|table| {
-            let mut table = table.borrow_mut();
-            let mut mine = table.split_off(&(runtime, 0));
-            let mut later = mine.split_off(&(runtime.saturating_add(1), 0));
-            table.append(&mut later);
-            mine
-        })
-        .unwrap_or_default()
 }
 
 /// Ends the running `block_on`, also when it unwinds.
@@ -460,17 +387,8 @@ impl VirtualRuntime {
     /// A runtime with no tasks, its clock at [`Instant::ZERO`].
     #[must_use]
     pub fn new() -> Self {
-        let id = {
-            let mut next = NEXT_RUNTIME_ID
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let id = *next;
-            *next += 1;
-            id
-        };
         VirtualRuntime {
             shared: Arc::new(Shared {
-                id,
                 state: Mutex::new(State {
                     now: Instant::ZERO,
                     tasks: BTreeMap::new(),
@@ -618,9 +536,7 @@ impl VirtualRuntime {
             state.shut_down = true;
             mem::take(&mut state.tasks)
         };
-        let local = take_local_tasks(self.shared.id);
         drop(tasks);
-        drop(local);
     }
 }
 
@@ -646,30 +562,10 @@ impl Spawner for VirtualRuntime {
         let Some(id) = self.shared.reserve_id() else {
             return Err(SpawnError::Shutdown);
         };
-        self.shared.publish(id, Slot::Send(future)).map_err(|slot| {
-            drop(slot);
+        self.shared.publish(id, future).map_err(|future| {
+            drop(future);
             SpawnError::Shutdown
         })
-    }
-
-    fn spawn_local(&self, future: LocalBoxFuture) -> Result<(), SpawnError> {
-        let Some(id) = self.shared.reserve_id() else {
-            return Err(SpawnError::Shutdown);
-        };
-        let key = (self.shared.id, id);
-        // Park the future before publishing its id, so it is there when the id is polled.
-        let parked = LOCAL_TASKS.try_with(|table| table.borrow_mut().insert(key, future));
-        if parked.is_err() {
-            return Err(SpawnError::Shutdown); // this thread is exiting
-        }
-        match self.shared.publish(id, Slot::Local(thread::current().id())) {
-            Ok(()) => Ok(()),
-            Err(_) => {
-                let unpublished = LOCAL_TASKS.with(|table| table.borrow_mut().remove(&key));
-                drop(unpublished);
-                Err(SpawnError::Shutdown)
-            }
-        }
     }
 }
 
