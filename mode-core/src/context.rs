@@ -109,23 +109,31 @@ impl Context<'_> {
     /// use std::cell::Cell;
     /// use std::rc::Rc;
     ///
-    /// use mode_core::{Context, Result, Service};
+    /// use mode_core::testing::VirtualRuntime;
+    /// use mode_core::{Context, Result, Service, Tree};
     ///
-    /// struct Counter;
+    /// struct Counter(Rc<Cell<u32>>); // not `Send`
     ///
     /// impl Service for Counter {
     ///     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
-    ///         let count = Rc::new(Cell::new(0)); // not `Send`
-    ///         let me = cx.handle().clone();
+    ///         let (count, me) = (self.0.clone(), cx.handle().clone());
     ///         cx.spawn_local(async move {
     ///             while me.sleep(std::time::Duration::from_secs(1)).await.is_ok() {
     ///                 count.set(count.get() + 1);
+    ///                 if count.get() == 3 {
+    ///                     me.request_stop();
+    ///                 }
     ///             }
     ///             Ok(())
     ///         })?;
     ///         Ok(())
     ///     }
     /// }
+    ///
+    /// let (rt, count) = (VirtualRuntime::new(), Rc::new(Cell::new(0)));
+    /// let tree = Tree::new(Counter(count.clone()), rt.clone(), rt.clone());
+    /// rt.block_on(tree.run()).unwrap();
+    /// assert_eq!(count.get(), 3);
     /// ```
     ///
     /// # Errors

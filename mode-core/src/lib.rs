@@ -125,9 +125,10 @@
 //! # Send, and where things run
 //!
 //! Hooks run inside [`Tree::run`], so they need not be `Send`; background tasks spawned
-//! with [`ServiceHandle::spawn`] run on the executor and must be `Send` (use
-//! [`Context::spawn_local`] for the others). Handles are `Send + Sync` and work from any
-//! thread.
+//! with [`ServiceHandle::spawn`] run on the executor and must be `Send`. The others
+//! ([`Context::spawn_local`], [`Context::timer_local`]) are polled by the tree itself, on
+//! every executor, as is every task of a [single-task tree](Tree::single_task). Handles are
+//! `Send + Sync` and work from any thread.
 //!
 //! # Features
 //!

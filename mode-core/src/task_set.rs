@@ -84,18 +84,38 @@ struct TaskWake {
     inbox: Arc<Inbox>,
 }
 
-impl Wake for TaskWake {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
+impl TaskWake {
+    fn queue(&self) {
         if !self.queued.swap(true, Ordering::AcqRel) {
             self.inbox
                 .state
                 .with(|state| state.ready.push(Ready::Task(self.index)));
             self.inbox.notify.notify();
         }
+    }
+}
+
+// `alloc`'s `Wake` takes `self: Arc<Self>`; portable-atomic-util's (thumbv6m), whose `Arc`
+// cannot be a receiver, takes `this: Arc<Self>`.
+#[cfg(any(not(feature = "portable-atomic"), target_has_atomic = "ptr"))]
+impl Wake for TaskWake {
+    fn wake(self: Arc<Self>) {
+        self.queue();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.queue();
+    }
+}
+
+#[cfg(all(feature = "portable-atomic", not(target_has_atomic = "ptr")))]
+impl Wake for TaskWake {
+    fn wake(this: Arc<Self>) {
+        this.queue();
+    }
+
+    fn wake_by_ref(this: &Arc<Self>) {
+        this.queue();
     }
 }
 

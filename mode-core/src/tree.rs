@@ -5,11 +5,12 @@
 //! order of mode's lifecycle, and executes the requests that handles queue (stop, start,
 //! restart, crash), each as an operation of its own, so that operations on disjoint
 //! subtrees run concurrently (see `operation.rs`). It also drives the tree's timer queue,
-//! so every sleep and periodic timer of the tree shares a single adapter sleep. Background
-//! tasks run on the executor through the [`Spawner`].
+//! so every sleep and periodic timer of the tree shares a single adapter sleep, and it polls
+//! the tree's tasks that are not `Send` (see `task_set.rs`). `Send` background tasks run on
+//! the executor through the [`Spawner`], or in a single-task tree inside `run` too.
 //!
 //! Because hooks run inside this future, they need not be `Send`, and so `run` is not
-//! `Send` either: await it from `main` (`block_on`), from a `LocalSet`, or from one task
+//! `Send` either: await it from `main` (`block_on`), or from one task
 //! of an embedded executor.
 
 use crate::platform::plain::Arc;
@@ -104,11 +105,11 @@ impl<T: Timer> Tree<T> {
     ///     }
     /// }
     ///
+    /// // The runtime is only the timer here: the task runs inside the tree's own future.
     /// let rt = VirtualRuntime::new();
     /// let exit = rt.block_on(Tree::single_task(App, rt.clone()).run()).unwrap();
     /// assert!(exit.is_clean());
-    /// // The task ran inside the tree's own future: the runtime spawned nothing.
-    /// assert_eq!(rt.spawned(), 0);
+    /// assert_eq!(rt.now().as_duration(), Duration::from_secs(1));
     /// ```
     pub fn single_task(root: impl Service, timer: T) -> Self {
         Tree::build(root, None, timer)

@@ -441,9 +441,7 @@ impl VirtualRuntime {
     /// # Panics
     ///
     /// If another `block_on` of this runtime is running (called from one of its tasks, or
-    /// from another thread), and if a task from [`spawn_local`](Spawner::spawn_local) is
-    /// woken while `block_on` runs on another thread than the one that spawned it. Panics
-    /// of the polled futures propagate.
+    /// from another thread). Panics of the polled futures propagate.
     pub fn block_on<F: Future>(&self, future: F) -> Result<F::Output, Stalled> {
         let mut future = pin!(future);
         let main_id = {

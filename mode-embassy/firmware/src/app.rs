@@ -29,7 +29,6 @@ use mode_core::sync::{FlowControlEvent, FlowControlQueue};
 use mode_core::time::{Duration, Instant};
 use mode_core::{Context, Dependencies, Error, Result, Service, ServiceHandle, StopReason};
 use mode_core::{Strategy, Supervisor};
-use mode_embassy::TaskSlots;
 
 use crate::checks::Checks;
 use crate::heap_used;
@@ -224,7 +223,7 @@ impl Service for Consumer {
         self.flow.resume();
         let (queue, flow, shared) = (self.queue.clone(), self.flow.clone(), self.shared.clone());
         let handle = cx.handle().clone();
-        // Not `Send` (an `Rc`): runs through `spawn_local`, in the tree's task slots.
+        // Not `Send` (an `Rc`): runs through `spawn_local`, polled by the tree itself.
         let count = Rc::new(Cell::new(0u32));
         cx.spawn_local(async move {
             while count.get() < ITEMS {
@@ -277,17 +276,16 @@ impl Service for Flat {
 async fn heap_for(n: usize) -> (usize, usize) {
     let base = heap_used();
     let started_heap = Rc::new(Cell::new(0));
-    let slots = TaskSlots::new(1);
-    let tree = slots.tree(Flat {
+    let tree = mode_embassy::tree(Flat {
         n,
         started_heap: started_heap.clone(),
     });
     let created = heap_used() - base;
-    slots.run(tree.run()).await;
+    tree.run().await;
     (created, started_heap.get() - base)
 }
 
-/// Spawns into full slots.
+/// Spawns one task more than its tree's limit.
 struct Greedy {
     result: Rc<Cell<Option<core::result::Result<(), Error>>>>,
 }
@@ -306,7 +304,7 @@ impl Service for Greedy {
 pub async fn run(checks: &mut Checks) {
     let heap_at_start = heap_used();
     app_tree(checks).await;
-    full_slots(checks).await;
+    task_limit(checks).await;
     heap_per_service(checks).await;
     let leaked = heap_used().saturating_sub(heap_at_start);
     info!("[^Firmware]: heap in use after every tree was dropped: {leaked} bytes above the start");
@@ -325,15 +323,14 @@ async fn app_tree(checks: &mut Checks) {
         flaky_starts: AtomicU32::new(0),
         events: Mutex::new(RefCell::new(Vec::new())),
     });
-    let slots = TaskSlots::new(8);
-    let tree = slots
-        .tree(App {
-            shared: shared.clone(),
-        })
-        .with_observer(Recorder(shared.clone()));
+    let tree = mode_embassy::tree(App {
+        shared: shared.clone(),
+    })
+    .with_task_limit(8)
+    .with_observer(Recorder(shared.clone()));
     critical_section::with(|cs| *shared.root.borrow_ref_mut(cs) = Some(tree.handle()));
     let started = embassy_time::Instant::now();
-    let exit = slots.run(tree.run()).await;
+    let exit = tree.run().await;
     let took = started.elapsed().as_millis();
     critical_section::with(|cs| shared.root.borrow_ref_mut(cs).take());
     info!("[^Firmware]: tree stopped after {took} ms: {exit}");
@@ -421,16 +418,16 @@ async fn app_tree(checks: &mut Checks) {
     );
 }
 
-/// Spawning into full slots is refused.
-async fn full_slots(checks: &mut Checks) {
+/// Spawning beyond the tree's task limit is refused.
+async fn task_limit(checks: &mut Checks) {
     let full = Rc::new(Cell::new(None));
-    let slots = TaskSlots::new(2);
-    let tree = slots.tree(Greedy {
+    let tree = mode_embassy::tree(Greedy {
         result: full.clone(),
-    });
-    slots.run(tree.run()).await;
+    })
+    .with_task_limit(2);
+    tree.run().await;
     checks.check(
-        "a third task in two slots is refused with SpawnError::Full",
+        "a third task under a limit of two is refused with SpawnError::Full",
         matches!(full.take(), Some(Err(Error::Spawn(SpawnError::Full)))),
     );
 }

@@ -1,7 +1,7 @@
 //! A mode service tree on a Cortex-M4 under QEMU (`mps2-an386`), with on-target checks.
 //!
-//! The tree ([`app`]) runs as one future in one embassy task, with its background tasks
-//! in [`TaskSlots`](mode_embassy::TaskSlots). When it has stopped, the firmware checks what
+//! The tree ([`app`]) runs as one future in one embassy task, its background tasks polled
+//! inside it ([`mode_embassy::tree`]). When it has stopped, the firmware checks what
 //! happened, prints `N passed, N failed`, and exits QEMU with status 0 only if every check
 //! passed (SYS_EXIT_EXTENDED; 101 on a panic).
 //!
