@@ -142,6 +142,7 @@
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
+#![forbid(unsafe_code)]
 #![warn(
     clippy::std_instead_of_core,
     clippy::std_instead_of_alloc,

@@ -34,15 +34,12 @@ use core::task::{Context, Poll};
 
 use event_listener::{Event, EventListener};
 
-use crate::engine::LocalNode;
-use crate::engine::LocalSlot;
 use crate::error::{BoxError, Crash, Error};
 use crate::events::Observer;
 use crate::graph::ChildKind;
 use crate::notify::Notify;
 use crate::platform::sync::Mutex;
 use crate::runtime::Spawner;
-use crate::service::DynService;
 use crate::state::{State, StopReason};
 use crate::supervisor::{Request, Strategy};
 use crate::task::{RunRef, TaskRun};
@@ -168,9 +165,10 @@ impl TreeShared {
     }
 }
 
-/// The shared half of one service, with the driver's half in its last field (see
-/// `local.rs`). Everything outside this module sees `Node` as `Node<dyn DynService>`.
-pub(crate) struct Node<S: ?Sized = dyn DynService> {
+/// The shared half of one service: what handles reach from any thread. The driver's half
+/// (the service value and what need not be `Send`) is a [`LocalNode`](crate::engine::LocalNode)
+/// of its own, which holds this node (see `local.rs`).
+pub(crate) struct Node {
     pub(crate) id: u64,
     /// Where the driver keeps this node's other half (see `registry.rs`).
     pub(crate) slot: usize,
@@ -217,8 +215,6 @@ pub(crate) struct Node<S: ?Sized = dyn DynService> {
     /// it), so that a successful start after a successful one takes no lock.
     start_failed: AtomicBool,
     inner: Mutex<NodeInner>,
-    /// The driver's half, reached only through [`LocalRef`](crate::engine::LocalRef).
-    pub(crate) local: LocalSlot<LocalNode<S>>,
 }
 
 #[derive(Debug)]
@@ -250,10 +246,9 @@ impl core::fmt::Debug for Node {
 }
 
 impl Node {
-    /// A node with its driver's half, `local`; the driver adopts the returned strong count
-    /// with [`LocalRef::adopt`](crate::engine::LocalRef::adopt).
+    /// A node, for the driver to pair with its driver's half.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new<S: DynService>(
+    pub(crate) fn new(
         tree: Arc<TreeShared>,
         id: u64,
         slot: usize,
@@ -262,9 +257,8 @@ impl Node {
         parent: Option<&Arc<Node>>,
         kind: ChildKind,
         supervisor: Option<Strategy>,
-        local: LocalNode<S>,
     ) -> Arc<Node> {
-        let node: Arc<Node<S>> = Arc::new(Node {
+        Arc::new(Node {
             id,
             slot,
             label,
@@ -297,15 +291,7 @@ impl Node {
                 stops_requested: 0,
                 stops_done: 0,
             }),
-            local: LocalSlot::new(local),
-        });
-        // An unsizing coercion through raw pointers, which portable-atomic's `Arc` (the
-        // `portable-atomic` feature) supports as well as the standard one.
-        let raw: *const Node<S> = Arc::into_raw(node);
-        let raw: *const Node = raw;
-        // SAFETY: `raw` comes from `Arc::into_raw` of an `Arc<Node<S>>`, unsized to
-        // `Node<dyn DynService>`: same allocation, same data pointer, as both `Arc`s allow.
-        unsafe { Arc::from_raw(raw) }
+        })
     }
 }
 
@@ -670,7 +656,7 @@ impl SharedNode for Arc<Node> {
     }
 }
 
-impl<S: ?Sized> Drop for Node<S> {
+impl Drop for Node {
     /// Takes the children down one level at a time: a node whose last owner is this one
     /// gives up its own children first, so dropping a deep tree costs no stack per level.
     fn drop(&mut self) {

@@ -23,7 +23,6 @@ use core::pin::Pin;
 use crate::context::{Context, Dependencies};
 use crate::engine::Driver;
 use crate::engine::LocalRef;
-use crate::engine::SequenceBox;
 use crate::engine::StartError;
 use crate::engine::StopBudget;
 use crate::error::Result;
@@ -182,9 +181,9 @@ impl Hook {
 }
 
 /// The future of a hook, or of several with the driver's steps between them.
-pub(crate) type SequenceFuture<'a, T> = SequenceBox<'a, T>;
+pub(crate) type SequenceFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
-/// [`Service`] made object safe: one future in the driver's reused blocks per run of
+/// [`Service`] made object safe: one boxed future per run of
 /// hooks, holding the hooks' futures inline; the steps between the hooks are the driver's,
 /// shared by every service type. A service without children starts in one such future and
 /// stops in another; one with children needs a second each, since its children start
@@ -255,7 +254,7 @@ impl<S: Service> DynService for S {
         local: &'a LocalRef,
         restarting: bool,
     ) -> SequenceFuture<'a, Result<bool, StartError>> {
-        driver.sequences.boxed(async move {
+        Box::pin(async move {
             let cx = Context { driver, local };
             let first = if restarting {
                 CatchPanic::new(self.on_restart(&cx)).await
@@ -282,7 +281,7 @@ impl<S: Service> DynService for S {
         budget: &'a mut StopBudget<'_>,
         with_on_stop: bool,
     ) -> SequenceFuture<'a, ()> {
-        driver.sequences.boxed(async move {
+        Box::pin(async move {
             let cx = Context { driver, local };
             if with_on_stop {
                 let stop = budget
@@ -307,7 +306,7 @@ impl<S: Service> DynService for S {
         driver: &'a Driver,
         local: &'a LocalRef,
     ) -> SequenceFuture<'a, Result> {
-        driver.sequences.boxed(async move {
+        Box::pin(async move {
             let cx = Context { driver, local };
             match hook {
                 Hook::Stop => CatchPanic::new(self.on_stop(&cx)).await,

@@ -12,13 +12,13 @@ use core::task::Poll;
 
 use super::operation::{Holder, OperationState, Operations};
 use super::registry::Registry;
-use super::sequence::SequenceBlocks;
 use super::{LocalRef, StartError};
 use crate::context::Dependencies;
 use crate::error::{Crash, Error};
 use crate::events::{self, LifecycleEvent};
 use crate::exit::{Exit, StopFailure, UncleanStop};
 use crate::graph::ChildKind;
+use crate::handle::ServiceHandle;
 use crate::node::{Command, Node, TreeShared};
 use crate::runtime::{BoxFuture, LocalBoxFuture, Spawner};
 use crate::service::{DynAsyncClose, DynService, Hook};
@@ -42,11 +42,13 @@ pub(crate) enum Resource {
 }
 
 /// The driver's half of a service: the service value and everything that need not be
-/// `Send`. Only the future running the tree touches it, through a [`LocalRef`].
+/// `Send`, with the handle of its shared [`Node`]. Only the future running the tree touches
+/// it, through a [`LocalRef`] (see `local.rs`).
 ///
-/// It lives in the last field of its shared [`Node`], the service value inline at its end
-/// (`Node<S>` coerces to `Node<dyn DynService>`), so a service is one allocation.
+/// The service value is inline at its end (`LocalNode<S>` coerces to
+/// `LocalNode<dyn DynService>`).
 pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
+    pub(crate) handle: ServiceHandle,
     pub(crate) children: RefCell<Vec<LocalRef>>,
     /// Restart intensity, backoff and pending restarts, if the service is a supervisor
     /// (boxed: most services are not, and pay one pointer for it).
@@ -86,8 +88,6 @@ pub(crate) struct Driver {
     /// timer queue's driver, where a fresh registration per step would wake it (and so the
     /// tree's own task) once per stopped service.
     pub(crate) stop_sleep: RefCell<Option<Box<SleepUntil>>>,
-    /// Where the hooks' sequence futures live.
-    pub(crate) sequences: SequenceBlocks,
     /// The id of the next service created (the driver creates them all).
     next_id: Cell<u64>,
     /// The services that did not stop cleanly so far (see [`Exit`]).
@@ -135,7 +135,6 @@ impl Driver {
             tasks,
             registry: RefCell::new(Registry::default()),
             stop_sleep: RefCell::new(None),
-            sequences: SequenceBlocks::default(),
             next_id: Cell::new(1),
             unclean: RefCell::new(Vec::new()),
             operations: OperationState::default(),
@@ -183,18 +182,6 @@ impl Driver {
         let label = service.label();
         let target = service.log_target();
         let strategy = supervisor.as_ref().map(SupervisorState::strategy);
-        let local = LocalNode {
-            children: RefCell::new(Vec::new()),
-            resources: RefCell::new(Vec::new()),
-            deferred: RefCell::new(Some(Few::None)),
-            started_once: Cell::new(false),
-            on_start_began: Cell::new(false),
-            holder: Holder::default(),
-            stop_timeout: service.stop_timeout(),
-            wait_for_shutdown: service.wait_for_shutdown(),
-            supervisor: supervisor.map(|state| Box::new(RefCell::new(state))),
-            service: RefCell::new(service),
-        };
         let id = self.next_id.get();
         self.next_id.set(id + 1);
         let node = Node::new(
@@ -206,12 +193,23 @@ impl Driver {
             parent_node,
             kind,
             strategy,
-            local,
         );
         if let Some(parent) = parent_node {
             parent.push_child(node.clone());
         }
-        let local = LocalRef::adopt(node);
+        let local = LocalRef::new(LocalNode {
+            handle: ServiceHandle::new(node),
+            children: RefCell::new(Vec::new()),
+            resources: RefCell::new(Vec::new()),
+            deferred: RefCell::new(Some(Few::None)),
+            started_once: Cell::new(false),
+            on_start_began: Cell::new(false),
+            holder: Holder::default(),
+            stop_timeout: service.stop_timeout(),
+            wait_for_shutdown: service.wait_for_shutdown(),
+            supervisor: supervisor.map(|state| Box::new(RefCell::new(state))),
+            service: RefCell::new(service),
+        });
         self.registry.borrow_mut().insert(local.clone());
         if let Some(parent) = parent {
             parent.children.borrow_mut().push(local.clone());

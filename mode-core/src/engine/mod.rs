@@ -14,20 +14,17 @@
 //! | `supervision` | what a supervisor does with a crash, and its requests |
 //! | `local` | the driver-only reference to a node's driver half |
 //! | `registry` | the driver's index of its services |
-//! | `sequence` | the reused blocks the hooks' futures live in |
 
 mod driver;
 pub(crate) mod local;
 mod operation;
 mod registry;
-mod sequence;
 mod start;
 mod stop;
 mod supervision;
 
 pub(crate) use driver::{busy, Deferred, Driver, LocalNode, Path, Resource};
-pub(crate) use local::{LocalRef, LocalSlot};
-pub(crate) use sequence::SequenceBox;
+pub(crate) use local::LocalRef;
 pub(crate) use start::StartError;
 pub(crate) use stop::StopBudget;
 pub(crate) use supervision::{Request, Supervised, SupervisorState};

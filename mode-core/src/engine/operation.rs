@@ -29,6 +29,7 @@
 //! operation's release lets it go on). Requests are few and short-lived, so polling them all is cheaper than a
 //! waker per operation.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::future::Future;
@@ -37,7 +38,7 @@ use core::task::{Context, Poll};
 
 use crate::engine::Driver;
 use crate::engine::LocalRef;
-use crate::engine::SequenceBox;
+use crate::service::SequenceFuture;
 
 /// Which operation holds a service (its number; 0 when free). Lives in the driver's half
 /// of a node.
@@ -160,7 +161,7 @@ impl<'a> Future for Hold<'a> {
 /// One running operation.
 struct Operation<'a> {
     number: u64,
-    future: SequenceBox<'a, ()>,
+    future: SequenceFuture<'a, ()>,
 }
 
 /// The driver's running operations (see the module docs).
@@ -188,7 +189,7 @@ impl<'a> Operations<'a> {
         state.next.set(number + 1);
         self.running.push(Operation {
             number,
-            future: self.driver.sequences.boxed_with(make),
+            future: Box::pin(make()),
         });
     }
 
