@@ -122,14 +122,14 @@ use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
 
 use crate::error::{Error, Result};
-use crate::events::{self, LifecycleEvent};
+use crate::events::LifecycleEvent;
 use crate::handle::ServiceHandle;
 use crate::interval::{WarnLimiter, OVERLAP_WARNING_EVERY};
-use crate::platform::sync::Mutex;
+use crate::lifecycle;
 use crate::race::{race, Either};
 use crate::stop_signal::StopSignal;
 use crate::time::{Duration, Instant};
-use crate::timer_queue::{SharedTimerQueue, SleepUntil, TimerQueue};
+use crate::timer_queue::{SharedTimerQueue, SleepUntil};
 
 /// Skipped times are counted up to this many (a warning's count, not a limit on skipping).
 const MAX_COUNTED_SKIPS: u64 = 10_000;
@@ -502,41 +502,6 @@ impl fmt::Display for CronError {
 
 impl core::error::Error for CronError {}
 
-// ===== wall clock =====
-
-/// The wall clock of one tree (a field of `TreeShared`): the system clock, or a clock that
-/// advances with the tree's monotonic clock from a fixed origin.
-#[derive(Debug)]
-pub(crate) struct WallClock {
-    /// `(wall, at)`: the wall time at the tree's instant `at`. `None`: the system clock.
-    origin: Mutex<Option<(SystemTime, Instant)>>,
-}
-
-impl WallClock {
-    pub(crate) fn new() -> Self {
-        WallClock {
-            origin: Mutex::new(None),
-        }
-    }
-
-    /// From now on the wall time at the tree's instant `at` is `wall`, and it advances with
-    /// the tree's clock.
-    pub(crate) fn set_origin(&self, wall: SystemTime, at: Instant) {
-        self.origin.with(|origin| *origin = Some((wall, at)));
-    }
-
-    /// The wall time and the tree's instant, read together.
-    pub(crate) fn now(&self, timers: &TimerQueue) -> (SystemTime, Instant) {
-        let now = timers.now();
-        let wall = match self.origin.with(|origin| *origin) {
-            // `now` is never before `at` (monotonic clock); the subtraction saturates anyway.
-            Some((wall, at)) => wall.checked_add(now - at).unwrap_or(wall),
-            None => SystemTime::now(),
-        };
-        (wall, now)
-    }
-}
-
 // ===== impl ServiceHandle =====
 
 impl ServiceHandle {
@@ -658,7 +623,7 @@ impl ServiceHandle {
                 let (wall, now) = clock.now(timers);
                 if let Some(first_missed) = schedule.next_after(due).filter(|t| *t <= wall) {
                     if warnings.allow(now) {
-                        events::emit(
+                        lifecycle::emit(
                             node,
                             LifecycleEvent::TimerOverlap {
                                 interval: until(first_missed, due),

@@ -2,7 +2,7 @@
 //!
 //! Each transition (starting, started, stopping, stopped, crashed, restarting, a stop
 //! timeout, a timer overlap, a supervisor restarting or giving up on a child) is emitted
-//! here once. The first observer is always the `log`
+//! once, as a [`LifecycleEvent`]. The first observer is always the `log`
 //! crate, with mode's depth prefix (`[^--Webserver]: Starting...`); further [`Observer`]s
 //! (tracing, metrics, health) are added with
 //! [`Tree::with_observer`](crate::Tree::with_observer). With no extra observer and logging
@@ -10,8 +10,7 @@
 
 use core::fmt;
 
-use crate::error::{ChildCrash, Crash};
-use crate::node::Node;
+use crate::error::Crash;
 use crate::state::{StopReason, WaitingOn};
 use crate::time::Duration;
 
@@ -127,143 +126,5 @@ impl fmt::Display for Prefix<'_> {
             f.write_str("-")?;
         }
         write!(f, "{}]", self.label)
-    }
-}
-
-impl Node {
-    pub(crate) fn prefix(&self) -> Prefix<'_> {
-        Prefix {
-            label: &self.label,
-            depth: self.depth + self.tree.base_depth(),
-        }
-    }
-
-    /// What observers are told about this service.
-    pub(crate) fn info(&self) -> ServiceInfo<'_> {
-        ServiceInfo {
-            id: self.id,
-            label: &self.label,
-            depth: self.depth + self.tree.base_depth(),
-        }
-    }
-}
-
-/// Reports `event` of `node` to the log and to the tree's observers.
-// The check whether anyone listens is inlined at every call site, where the event's level is
-// a constant: with no logger at that level and no observer, an event costs two loads.
-#[inline]
-pub(crate) fn emit(node: &Node, event: LifecycleEvent<'_>) {
-    let logged = event.level() <= log::max_level();
-    let observed = node.tree.has_observers();
-    if logged || observed {
-        deliver(node, &event, logged);
-    }
-}
-
-impl LifecycleEvent<'_> {
-    /// The log level of the event's line.
-    #[inline]
-    fn level(&self) -> log::Level {
-        use log::Level;
-        match self {
-            LifecycleEvent::Crashed(_)
-            | LifecycleEvent::HookFailed { .. }
-            | LifecycleEvent::ForfeitingChild { .. } => Level::Error,
-            LifecycleEvent::StopTimeout { .. } | LifecycleEvent::TimerOverlap { .. } => Level::Warn,
-            _ => Level::Info,
-        }
-    }
-}
-
-#[inline(never)]
-fn deliver(node: &Node, event: &LifecycleEvent<'_>, logged: bool) {
-    if logged {
-        log_event(node, event);
-    }
-    if let Some(observers) = node.tree.observers() {
-        let info = node.info();
-        for observer in &observers {
-            observer.observe(&info, event);
-        }
-    }
-}
-
-fn log_event(node: &Node, event: &LifecycleEvent<'_>) {
-    let level = event.level();
-    let target = node.target;
-    let prefix = node.prefix();
-    match event {
-        LifecycleEvent::Starting => log::log!(target: target, level, "{prefix}: Starting..."),
-        LifecycleEvent::Started => log::log!(target: target, level, "{prefix}: Started"),
-        LifecycleEvent::Stopping(_) => log::log!(target: target, level, "{prefix}: Stopping..."),
-        LifecycleEvent::Stopped => log::log!(target: target, level, "{prefix}: Stopped"),
-        LifecycleEvent::ShutdownComplete => {
-            log::log!(target: target, level, "{prefix}: Shutdown complete!");
-        }
-        LifecycleEvent::Crashed(crash) => {
-            log::log!(target: target, level, "{prefix}: Crashed reason={}", crash.error());
-        }
-        LifecycleEvent::Restarting => log::log!(target: target, level, "{prefix}: Restarting..."),
-        LifecycleEvent::StopTimeout {
-            waiting_on,
-            timeout,
-        } => log::log!(
-            target: target,
-            level,
-            "{prefix}: Stop timed out after {timeout:?} waiting for {waiting_on}; aborting it"
-        ),
-        LifecycleEvent::TimerOverlap {
-            interval,
-            late_by,
-            skipped,
-        } => log::log!(
-            target: target,
-            level,
-            "{prefix}: Timer woke up too late (by {late_by:?}, interval {interval:?}); \
-             skipped {skipped} tick(s)"
-        ),
-        LifecycleEvent::HookFailed { hook, error } => {
-            log::log!(target: target, level, "{prefix}: {hook} failed: {error}");
-        }
-        LifecycleEvent::RestartingChild {
-            child,
-            crash,
-            delay,
-        } => {
-            let (child, reason) = (
-                child.label,
-                ChildCrash {
-                    child: child.label,
-                    crash,
-                },
-            );
-            if delay.is_zero() {
-                log::log!(
-                    target: target,
-                    level,
-                    "{prefix}: Restarting dead {child}! Last crash reason: {reason}"
-                );
-            } else {
-                log::log!(
-                    target: target,
-                    level,
-                    "{prefix}: Restarting dead {child} in {delay:?}! Last crash reason: {reason}"
-                );
-            }
-        }
-        LifecycleEvent::ForfeitingChild { child, crash } => {
-            let (child, reason) = (
-                child.label,
-                ChildCrash {
-                    child: child.label,
-                    crash,
-                },
-            );
-            log::log!(
-                target: target,
-                level,
-                "{prefix}: Giving up on {child}, not restarting it! Last crash reason: {reason}"
-            );
-        }
     }
 }

@@ -21,7 +21,8 @@ use crate::node::{Command, Node, SharedNode};
 use crate::race::{race, Either};
 use crate::state::{State, StopReason};
 use crate::stop_signal::StopSignal;
-use crate::task::{boxed, Admission, OwnedTask};
+use crate::task::{boxed, OwnedTask};
+use crate::task_run::Admission;
 use crate::time::{Duration, Instant};
 use crate::timer_queue::SharedTimerQueue;
 

@@ -166,6 +166,7 @@ mod exit;
 pub mod graph;
 mod handle;
 mod interval;
+mod lifecycle;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod log_format;
@@ -180,6 +181,7 @@ mod stop_signal;
 pub mod supervisor;
 pub mod sync;
 mod task;
+mod task_run;
 mod task_set;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
@@ -188,6 +190,8 @@ pub mod time;
 mod timer_queue;
 mod tree;
 pub mod utils;
+#[cfg(feature = "cron")]
+mod wall_clock;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod worker;

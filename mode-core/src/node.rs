@@ -35,14 +35,14 @@ use core::task::{Context, Poll};
 use event_listener::{Event, EventListener};
 
 use crate::error::{BoxError, Crash, Error};
-use crate::events::Observer;
+use crate::events::{Observer, Prefix, ServiceInfo};
 use crate::graph::ChildKind;
 use crate::notify::Notify;
 use crate::platform::sync::Mutex;
 use crate::runtime::Spawner;
 use crate::state::{State, StopReason};
 use crate::supervisor::{Request, Strategy};
-use crate::task::{RunRef, TaskRun};
+use crate::task_run::{RunRef, TaskRun};
 use crate::time::Duration;
 use crate::timer_queue::TimerQueue;
 
@@ -81,7 +81,7 @@ pub(crate) struct TreeShared {
     observers: Mutex<Vec<Arc<dyn Observer>>>,
     has_observers: AtomicBool,
     #[cfg(feature = "cron")]
-    pub(crate) wall_clock: crate::cron::WallClock,
+    pub(crate) wall_clock: crate::wall_clock::WallClock,
 }
 
 impl core::fmt::Debug for TreeShared {
@@ -105,7 +105,7 @@ impl TreeShared {
             observers: Mutex::new(Vec::new()),
             has_observers: AtomicBool::new(false),
             #[cfg(feature = "cron")]
-            wall_clock: crate::cron::WallClock::new(),
+            wall_clock: crate::wall_clock::WallClock::new(),
         }
     }
 
@@ -203,7 +203,7 @@ pub(crate) struct Node {
     changed: Event,
     /// Live [`ChangeListener`]s of `changed`.
     listeners: AtomicUsize,
-    /// The run of the node's tasks, reopened at every restart (see `task.rs`), unless
+    /// The run of the node's tasks, reopened at every restart (see `task_run.rs`), unless
     /// tasks of a timed-out stop are still in it: then `NodeInner::tasks` takes over.
     pub(crate) run: TaskRun,
     /// Whether `NodeInner::tasks` has taken over from `run`.
@@ -684,6 +684,24 @@ impl Drop for Node {
                 continue;
             };
             orphans.extend(grandchildren);
+        }
+    }
+}
+
+impl Node {
+    pub(crate) fn prefix(&self) -> Prefix<'_> {
+        Prefix {
+            label: &self.label,
+            depth: self.depth + self.tree.base_depth(),
+        }
+    }
+
+    /// What observers are told about this service.
+    pub(crate) fn info(&self) -> ServiceInfo<'_> {
+        ServiceInfo {
+            id: self.id,
+            label: &self.label,
+            depth: self.depth + self.tree.base_depth(),
         }
     }
 }

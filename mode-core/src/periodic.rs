@@ -6,8 +6,9 @@ use crate::platform::plain::Arc;
 use core::future::Future;
 
 use crate::error::Result;
-use crate::events::{self, LifecycleEvent};
+use crate::events::LifecycleEvent;
 use crate::interval::{MissedTickBehavior, Schedule, WarnLimiter, OVERLAP_WARNING_EVERY};
+use crate::lifecycle;
 use crate::node::Node;
 use crate::race::{race, Either};
 use crate::stop_signal::StopSignal;
@@ -43,7 +44,7 @@ where
         let advance = schedule.advance(now);
         if let Some(late_by) = advance.late_by {
             if warnings.allow(now) {
-                events::emit(
+                lifecycle::emit(
                     &node,
                     LifecycleEvent::TimerOverlap {
                         interval: schedule.interval(),

@@ -20,9 +20,11 @@
 
 use std::process::ExitCode;
 
+use crate::exit::{Exit, UncleanStop};
+use crate::handle::ServiceHandle;
 use crate::race::{race, Either};
 use crate::runtime::Timer;
-use crate::{Exit, ServiceHandle, Tree, UncleanStop};
+use crate::tree::Tree;
 
 /// The log prefix of the program that runs the tree, one level above the root service.
 pub const PREFIX: &str = "[^Worker]";

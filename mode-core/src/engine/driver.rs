@@ -15,16 +15,17 @@ use super::registry::Registry;
 use super::{LocalRef, StartError};
 use crate::context::Dependencies;
 use crate::error::{Crash, Error};
-use crate::events::{self, LifecycleEvent};
+use crate::events::LifecycleEvent;
 use crate::exit::{Exit, StopFailure, UncleanStop};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
+use crate::lifecycle;
 use crate::node::{Command, Node, TreeShared};
 use crate::runtime::{BoxFuture, LocalBoxFuture, Spawner};
 use crate::service::{DynAsyncClose, DynService, Hook};
 use crate::state::{State, StopReason};
 use crate::supervisor::{Supervised, SupervisorState};
-use crate::task::Few;
+use crate::task_run::Few;
 use crate::task_set::TaskSet;
 use crate::time::Duration;
 use crate::timer_queue::{SleepUntil, TimerQueue};
@@ -75,7 +76,7 @@ pub(crate) type Path<T> = smallvec::SmallVec<[T; 3]>;
 
 /// The error of a hook that cannot run because a sequence of its service is already
 /// running further up the stack.
-pub(crate) fn busy(hook: Hook) -> crate::BoxError {
+pub(crate) fn busy(hook: Hook) -> crate::error::BoxError {
     alloc::format!("{} called while another hook runs", hook.name()).into()
 }
 
@@ -267,7 +268,7 @@ impl Driver {
             return;
         }
         if let Some(crash) = node.crash_to_report() {
-            events::emit(node, LifecycleEvent::Crashed(&crash));
+            lifecycle::emit(node, LifecycleEvent::Crashed(&crash));
         }
         if !counts {
             return;
@@ -341,7 +342,7 @@ impl Driver {
                     node.finish_start(Err(Error::RestartCancelled));
                     return;
                 }
-                events::emit(&node, LifecycleEvent::Restarting);
+                lifecycle::emit(&node, LifecycleEvent::Restarting);
                 self.stop_node(&local, StopReason::Restarting).await;
                 if stop_wins(&node) {
                     node.finish_start(Err(Error::RestartCancelled));
@@ -352,7 +353,7 @@ impl Driver {
             Command::Crashed(node) => {
                 if let Some(local) = self.find(&node) {
                     if let Some(crash) = node.crash_to_report() {
-                        events::emit(&node, LifecycleEvent::Crashed(&crash));
+                        lifecycle::emit(&node, LifecycleEvent::Crashed(&crash));
                     }
                     self.handle_crash(&local).await;
                 }

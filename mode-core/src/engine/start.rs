@@ -16,12 +16,13 @@ use crate::engine::operation::Held;
 use crate::engine::LocalRef;
 use crate::engine::{busy, Deferred, Driver, Path};
 use crate::error::{Crash, Error};
-use crate::events::{self, LifecycleEvent};
+use crate::events::LifecycleEvent;
+use crate::lifecycle;
 use crate::node::Node;
 use crate::platform::plain::Arc;
 use crate::service::Hook;
 use crate::state::State;
-use crate::task::Few;
+use crate::task_run::Few;
 
 /// Why a start sequence did not finish.
 #[derive(Debug)]
@@ -166,7 +167,7 @@ impl Driver {
     /// Once the tasks and children run: `Started`.
     pub(crate) fn started(&self, local: &LocalRef) {
         let node = local.node();
-        events::emit(node, LifecycleEvent::Started);
+        lifecycle::emit(node, LifecycleEvent::Started);
         node.set_state(State::Running);
     }
 
@@ -175,11 +176,11 @@ impl Driver {
     pub(crate) fn before_on_start(
         &self,
         local: &LocalRef,
-        hook: crate::Result,
+        hook: crate::error::Result,
     ) -> Result<(), StartError> {
         self.hook_done(local, hook)?;
         local.on_start_began.set(true);
-        events::emit(local.node(), LifecycleEvent::Starting);
+        lifecycle::emit(local.node(), LifecycleEvent::Starting);
         Ok(())
     }
 
@@ -188,7 +189,7 @@ impl Driver {
     pub(crate) fn after_on_start(
         &self,
         local: &LocalRef,
-        hook: crate::Result,
+        hook: crate::error::Result,
     ) -> Result<(), StartError> {
         self.hook_done(local, hook)?;
         let node = local.node();
@@ -212,7 +213,7 @@ impl Driver {
 
     /// A start hook returned: the start goes on unless the hook failed (which crashes the
     /// service) or the service was asked to stop meanwhile.
-    fn hook_done(&self, local: &LocalRef, hook: crate::Result) -> Result<(), StartError> {
+    fn hook_done(&self, local: &LocalRef, hook: crate::error::Result) -> Result<(), StartError> {
         self.start_hook_result(local, hook)?;
         check_stop(local.node())
     }
@@ -221,16 +222,16 @@ impl Driver {
     pub(crate) fn start_hook_result(
         &self,
         local: &LocalRef,
-        hook: crate::Result,
+        hook: crate::error::Result,
     ) -> Result<(), StartError> {
         hook.map_err(|error| self.crashed(local.node(), error))
     }
 
     /// `node` crashed with `error` while starting: records and reports the crash.
-    pub(crate) fn crashed(&self, node: &Arc<Node>, error: crate::BoxError) -> StartError {
+    pub(crate) fn crashed(&self, node: &Arc<Node>, error: crate::error::BoxError) -> StartError {
         let (crash, _) = node.record_crash(Crash::new(node.label.clone(), error));
         if let Some(reported) = node.crash_to_report() {
-            events::emit(node, LifecycleEvent::Crashed(&reported));
+            lifecycle::emit(node, LifecycleEvent::Crashed(&reported));
         }
         StartError::Crashed(crash)
     }

@@ -31,9 +31,10 @@ use core::task::Poll;
 use crate::engine::operation::Held;
 use crate::engine::LocalRef;
 use crate::engine::{busy, Driver, Path, Resource};
-use crate::events::{self, LifecycleEvent};
+use crate::events::LifecycleEvent;
 use crate::exit::StopFailure;
 use crate::handle::wait_for;
+use crate::lifecycle;
 use crate::node::Node;
 use crate::service::Hook;
 use crate::state::{State, StopReason, WaitingOn};
@@ -154,7 +155,7 @@ impl Driver {
         // A crash the stop began with: reported here, in the order it happened.
         self.settle_crash(node, counts);
         if hooks {
-            events::emit(node, LifecycleEvent::Stopping(&reason));
+            lifecycle::emit(node, LifecycleEvent::Stopping(&reason));
         }
         let remaining = local.children.borrow().len();
         path.push(Stopping {
@@ -179,7 +180,7 @@ impl Driver {
         // A crash during the stop: no supervisor handles it any more.
         self.settle_crash(node, budget.counts);
         if stopping.hooks {
-            events::emit(node, LifecycleEvent::ShutdownComplete);
+            lifecycle::emit(node, LifecycleEvent::ShutdownComplete);
         }
         if let Some(waiting_on) = budget.timed_out {
             node.set_stop_reason(StopReason::StopTimeout { waiting_on });
@@ -196,7 +197,7 @@ impl Driver {
         run.cancel();
         local.deferred.borrow_mut().take();
         if local.on_start_began.get() {
-            events::emit(node, LifecycleEvent::Stopped);
+            lifecycle::emit(node, LifecycleEvent::Stopped);
         }
         if local.wait_for_shutdown {
             let flag = wait_for(node, || node.shutdown_set().then_some(()));
@@ -348,7 +349,7 @@ impl<'a> StopBudget<'a> {
             other => other,
         };
         let timeout = self.timeout();
-        events::emit(
+        lifecycle::emit(
             node,
             LifecycleEvent::StopTimeout {
                 waiting_on,
@@ -364,7 +365,7 @@ impl<'a> StopBudget<'a> {
 
     /// A stop hook's result (`None`: it timed out, which is recorded already): its error
     /// is logged and recorded, and the stop goes on.
-    pub(crate) fn hook_result(&mut self, hook: Hook, result: Option<crate::Result>) {
+    pub(crate) fn hook_result(&mut self, hook: Hook, result: Option<crate::error::Result>) {
         if let Some(Err(error)) = result {
             hook_failed(self.local().node(), hook, &error);
             self.fail(StopFailure::HookFailed {
@@ -382,8 +383,8 @@ impl<'a> StopBudget<'a> {
     }
 }
 
-pub(crate) fn hook_failed(node: &Node, hook: Hook, error: &crate::BoxError) {
-    events::emit(
+pub(crate) fn hook_failed(node: &Node, hook: Hook, error: &crate::error::BoxError) {
+    lifecycle::emit(
         node,
         LifecycleEvent::HookFailed {
             hook: hook.name(),

@@ -32,9 +32,10 @@ use crate::engine::Driver;
 use crate::engine::LocalRef;
 use crate::engine::StartError;
 use crate::error::{Crash, Error};
-use crate::events::{self, LifecycleEvent};
+use crate::events::LifecycleEvent;
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
+use crate::lifecycle;
 use crate::node::{Command, Node};
 use crate::service::DynService;
 use crate::state::{State, StopReason};
@@ -281,7 +282,7 @@ impl Driver {
         let node = supervisor.node();
         let (crash, _) = node.record_crash(crash);
         if let Some(reported) = node.crash_to_report() {
-            events::emit(node, LifecycleEvent::Crashed(&reported));
+            lifecycle::emit(node, LifecycleEvent::Crashed(&reported));
         }
         Supervised::Escalate(crash)
     }
@@ -293,7 +294,7 @@ impl Driver {
             return;
         }
         if let Some(crash) = sibling.node().crash_to_report() {
-            events::emit(sibling.node(), LifecycleEvent::Crashed(&crash));
+            lifecycle::emit(sibling.node(), LifecycleEvent::Crashed(&crash));
         }
     }
 
@@ -310,7 +311,7 @@ impl Driver {
                 continue;
             }
             Self::report_sibling_crash(target, child);
-            events::emit(
+            lifecycle::emit(
                 supervisor.node(),
                 LifecycleEvent::ForfeitingChild {
                     child: target.node().info(),
@@ -357,7 +358,7 @@ impl Driver {
             core::slice::from_ref(child)
         };
 
-        events::emit(
+        lifecycle::emit(
             node,
             LifecycleEvent::RestartingChild {
                 child: child.node().info(),
@@ -370,7 +371,7 @@ impl Driver {
                 continue;
             }
             Self::report_sibling_crash(target, child);
-            events::emit(target.node(), LifecycleEvent::Restarting);
+            lifecycle::emit(target.node(), LifecycleEvent::Restarting);
             self.stop_node(target, StopReason::Restarting).await;
         }
 
@@ -528,7 +529,7 @@ impl Driver {
         };
         // The caller gets the error; the child, which never ran, leaves again.
         if let Some(crash) = child.node().crash_to_report() {
-            events::emit(child.node(), LifecycleEvent::Crashed(&crash));
+            lifecycle::emit(child.node(), LifecycleEvent::Crashed(&crash));
         }
         self.stop_node(&child, StopReason::Requested).await;
         self.detach(supervisor, &child);
