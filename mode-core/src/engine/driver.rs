@@ -234,7 +234,7 @@ impl Driver {
             // of the driver, so a stop step's grace rounds are rounds of the executor.)
             if self.shared.wake.take(cx, &mut registered) {
                 while let Some(command) = self.shared.next_command() {
-                    operations.begin(|| self.execute(command));
+                    self.begin(&mut operations, command);
                 }
             }
             operations.poll(cx);
@@ -292,73 +292,83 @@ impl Driver {
         }
     }
 
-    /// Executes a request, as an operation of its own.
-    async fn execute(&self, command: Command) {
+    /// Begins the operation that executes `command`: one future per kind of request, so
+    /// each operation is only as large as what it does.
+    fn begin<'a>(&'a self, operations: &mut Operations<'a>, command: Command) {
         match command {
-            Command::Stop(node) => {
-                let Some(local) = self.find(&node) else {
-                    node.stop_request_done(node.take_stop_request());
-                    return;
-                };
-                let _held = self.hold(&local).await;
-                // Taken only now: while it waits, a restart under way sees it and stops
-                // short of starting the service again.
-                let number = node.take_stop_request();
-                self.stop_node(&local, StopReason::Requested).await;
-                node.stop_request_done(number);
+            Command::Stop(node) => operations.begin(|| self.execute_stop(node)),
+            Command::Start(node) => operations.begin(|| self.execute_start(node)),
+            Command::Restart(node) => operations.begin(|| self.execute_restart(node)),
+            Command::Crashed(node) => operations.begin(|| self.execute_crashed(node)),
+            Command::Supervisor(node, request) => {
+                operations.begin(|| self.supervisor_request(node, request));
             }
-            Command::Start(node) => {
-                let Some(local) = self.find(&node) else {
-                    node.finish_start(Err(Error::TreeFinished));
-                    return;
-                };
-                let _held = self.hold(&local).await;
-                if let Err(err) = self.check_startable(&node) {
-                    node.finish_start(Err(err));
-                    return;
-                }
-                self.start_and_handle(&local).await;
+        }
+    }
+
+    async fn execute_stop(&self, node: Arc<Node>) {
+        let Some(local) = self.find(&node) else {
+            node.stop_request_done(node.take_stop_request());
+            return;
+        };
+        let _held = self.hold(&local).await;
+        // Taken only now: while it waits, a restart under way sees it and stops short of
+        // starting the service again.
+        let number = node.take_stop_request();
+        self.stop_node(&local, StopReason::Requested).await;
+        node.stop_request_done(number);
+    }
+
+    async fn execute_start(&self, node: Arc<Node>) {
+        let Some(local) = self.find(&node) else {
+            node.finish_start(Err(Error::TreeFinished));
+            return;
+        };
+        let _held = self.hold(&local).await;
+        if let Err(err) = self.check_startable(&node) {
+            node.finish_start(Err(err));
+            return;
+        }
+        self.start_and_handle(&local).await;
+    }
+
+    async fn execute_restart(&self, node: Arc<Node>) {
+        let Some(local) = self.find(&node) else {
+            node.finish_start(Err(Error::TreeFinished));
+            return;
+        };
+        let _held = self.hold(&local).await;
+        if node.state() == State::Init {
+            node.finish_start(Err(Error::NotStarted));
+            return;
+        }
+        if node.parent().is_some_and(|p| p.state() != State::Running) {
+            node.finish_start(Err(Error::ParentNotRunning));
+            return;
+        }
+        // A stop requested before the restart starts the service again wins: the queued
+        // stop (or the ancestor's) stops it, and the restart is cancelled.
+        let stop_wins =
+            |node: &Node| node.stop_queued() || node.parent().is_some_and(|p| p.should_stop());
+        if stop_wins(&node) {
+            node.finish_start(Err(Error::RestartCancelled));
+            return;
+        }
+        lifecycle::emit(&node, LifecycleEvent::Restarting);
+        self.stop_node(&local, StopReason::Restarting).await;
+        if stop_wins(&node) {
+            node.finish_start(Err(Error::RestartCancelled));
+            return;
+        }
+        self.start_and_handle(&local).await;
+    }
+
+    async fn execute_crashed(&self, node: Arc<Node>) {
+        if let Some(local) = self.find(&node) {
+            if let Some(crash) = node.crash_to_report() {
+                lifecycle::emit(&node, LifecycleEvent::Crashed(&crash));
             }
-            Command::Restart(node) => {
-                let Some(local) = self.find(&node) else {
-                    node.finish_start(Err(Error::TreeFinished));
-                    return;
-                };
-                let _held = self.hold(&local).await;
-                if node.state() == State::Init {
-                    node.finish_start(Err(Error::NotStarted));
-                    return;
-                }
-                if node.parent().is_some_and(|p| p.state() != State::Running) {
-                    node.finish_start(Err(Error::ParentNotRunning));
-                    return;
-                }
-                // A stop requested before the restart starts the service again wins: the
-                // queued stop (or the ancestor's) stops it, and the restart is cancelled.
-                let stop_wins = |node: &Node| {
-                    node.stop_queued() || node.parent().is_some_and(|p| p.should_stop())
-                };
-                if stop_wins(&node) {
-                    node.finish_start(Err(Error::RestartCancelled));
-                    return;
-                }
-                lifecycle::emit(&node, LifecycleEvent::Restarting);
-                self.stop_node(&local, StopReason::Restarting).await;
-                if stop_wins(&node) {
-                    node.finish_start(Err(Error::RestartCancelled));
-                    return;
-                }
-                self.start_and_handle(&local).await;
-            }
-            Command::Crashed(node) => {
-                if let Some(local) = self.find(&node) {
-                    if let Some(crash) = node.crash_to_report() {
-                        lifecycle::emit(&node, LifecycleEvent::Crashed(&crash));
-                    }
-                    self.handle_crash(&local).await;
-                }
-            }
-            Command::Supervisor(node, request) => self.supervisor_request(&node, request).await,
+            self.handle_crash(&local).await;
         }
     }
 

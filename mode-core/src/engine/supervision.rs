@@ -446,8 +446,8 @@ impl Driver {
     }
 
     /// Executes a request for the supervisor `node`.
-    pub(crate) async fn supervisor_request(&self, node: &Arc<Node>, request: Request) {
-        let supervisor = self.find(node).filter(|local| local.supervisor.is_some());
+    pub(crate) async fn supervisor_request(&self, node: Arc<Node>, request: Request) {
+        let supervisor = self.find(&node).filter(|local| local.supervisor.is_some());
         // Once no other operation works on the supervisor.
         let _held = match &supervisor {
             Some(supervisor) => Some(self.hold(supervisor).await),
