@@ -25,8 +25,10 @@
 use crate::platform::plain::atomic::{self, AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use crate::platform::plain::{Arc, Weak};
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
+use core::any::Any;
 
 use core::future::Future;
 use core::pin::Pin;
@@ -41,7 +43,7 @@ use crate::notify::Notify;
 use crate::platform::sync::Mutex;
 use crate::runtime::Spawner;
 use crate::state::{State, StopReason};
-use crate::supervisor::{Request, Strategy};
+use crate::supervisor::strategy::Strategy;
 use crate::task_run::{RunRef, TaskRun};
 use crate::time::Duration;
 use crate::timer_queue::TimerQueue;
@@ -65,7 +67,28 @@ pub(crate) enum Command {
     Crashed(Arc<Node>),
     /// A request for the supervisor `Arc<Node>`: add or remove a child, or a delayed
     /// restart that is due.
-    Supervisor(Arc<Node>, Request),
+    Supervisor(Arc<Node>, SupervisorRequest),
+}
+
+/// A supervisor's request, opaque here: the engine's `Request` (which carries a service to
+/// add, an engine type), so that the shared node does not depend on the engine.
+pub(crate) struct SupervisorRequest(Box<dyn Any + Send>);
+
+impl SupervisorRequest {
+    pub(crate) fn new<R: Any + Send>(request: R) -> Self {
+        SupervisorRequest(Box::new(request))
+    }
+
+    /// The request, if it is an `R` (the engine's requests always are).
+    pub(crate) fn into_inner<R: Any>(self) -> Option<R> {
+        self.0.downcast().ok().map(|request| *request)
+    }
+}
+
+impl core::fmt::Debug for SupervisorRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SupervisorRequest").finish_non_exhaustive()
+    }
 }
 
 /// State shared by every node of one tree.

@@ -103,6 +103,7 @@
 
 pub(crate) mod intensity;
 pub(crate) mod reply;
+pub(crate) mod strategy;
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
@@ -112,53 +113,15 @@ use core::future::Future;
 use core::ops::Deref;
 
 pub(crate) use crate::engine::{Request, Supervised, SupervisorState};
+pub use strategy::Strategy;
 
 use crate::context::{Context, Dependencies};
 use crate::error::{ChildCrash, Crash, Error, Result};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
-use crate::node::Command;
+use crate::node::{Command, SupervisorRequest};
 use crate::service::{DynService, Service};
 use crate::time::Duration;
-
-/// What a [`Supervisor`] does when one of its children crashes (the Erlang/OTP meanings,
-/// as in mode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Strategy {
-    /// Restart the crashed child only.
-    OneForOne,
-    /// Restart every child: all stop in reverse order, then all start in order.
-    OneForAll,
-    /// Give up on the crashed child: stop it and do not restart it. The others go on.
-    ForfeitOneForOne,
-    /// Give up on every child: stop them all (in reverse order). The supervisor stays up.
-    ForfeitOneForAll,
-    /// Crash the supervisor too, so that the crash goes on to its parent: the next
-    /// supervisor above decides, and without one the tree stops.
-    Crashing,
-}
-
-impl Strategy {
-    /// The default label of a supervisor with this strategy, mode's class name:
-    /// `OneForOneSupervisor`, `OneForAllSupervisor`, `ForfeitOneForOneSupervisor`,
-    /// `ForfeitOneForAllSupervisor`, `CrashingSupervisor`.
-    ///
-    /// ```
-    /// use mode_core::Strategy;
-    /// assert_eq!(Strategy::OneForAll.label(), "OneForAllSupervisor");
-    /// ```
-    #[must_use]
-    pub const fn label(self) -> &'static str {
-        match self {
-            Strategy::OneForOne => "OneForOneSupervisor",
-            Strategy::OneForAll => "OneForAllSupervisor",
-            Strategy::ForfeitOneForOne => "ForfeitOneForOneSupervisor",
-            Strategy::ForfeitOneForAll => "ForfeitOneForAllSupervisor",
-            Strategy::Crashing => "CrashingSupervisor",
-        }
-    }
-}
 
 /// Exponential backoff between restarts.
 ///
@@ -505,8 +468,10 @@ impl SupervisorHandle {
         if node.tree.is_finished() {
             drop(responder);
         } else {
-            node.tree
-                .send(Command::Supervisor(node.clone(), request(responder)));
+            node.tree.send(Command::Supervisor(
+                node.clone(),
+                SupervisorRequest::new(request(responder)),
+            ));
         }
         async move {
             let tree_finished = || node.tree.is_finished();

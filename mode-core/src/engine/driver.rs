@@ -12,7 +12,7 @@ use core::task::Poll;
 
 use super::operation::{Holder, OperationState, Operations};
 use super::registry::Registry;
-use super::{LocalRef, StartError};
+use super::{LocalRef, Request, StartError};
 use crate::context::Dependencies;
 use crate::error::{Crash, Error};
 use crate::events::LifecycleEvent;
@@ -301,7 +301,9 @@ impl Driver {
             Command::Restart(node) => operations.begin(|| self.execute_restart(node)),
             Command::Crashed(node) => operations.begin(|| self.execute_crashed(node)),
             Command::Supervisor(node, request) => {
-                operations.begin(|| self.supervisor_request(node, request));
+                if let Some(request) = request.into_inner::<Request>() {
+                    operations.begin(|| self.supervisor_request(node, request));
+                }
             }
         }
     }

@@ -36,7 +36,7 @@ use crate::events::LifecycleEvent;
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
 use crate::lifecycle;
-use crate::node::{Command, Node};
+use crate::node::{Command, Node, SupervisorRequest};
 use crate::service::DynService;
 use crate::state::{State, StopReason};
 use crate::supervisor::intensity::{Intensity, Streak};
@@ -439,7 +439,7 @@ impl Driver {
             let node = handle.node();
             node.tree.send(Command::Supervisor(
                 node.clone(),
-                Request::Resume { key, ticket },
+                SupervisorRequest::new(Request::Resume { key, ticket }),
             ));
             Ok(())
         })
