@@ -202,7 +202,7 @@ impl ServiceHandle {
         if self.state().is_active() {
             self.node.set_stop_reason_if_unset(StopReason::Requested);
         }
-        Some(self.node.request_stop())
+        Some(self.node.queue_stop_request())
     }
 
     /// Starts a service that was never started or was stopped, and waits until it runs.

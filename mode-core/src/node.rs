@@ -208,7 +208,7 @@ pub(crate) struct Node {
     state: AtomicU8,
     stop_flag: AtomicBool,
     shutdown_flag: AtomicBool,
-    /// Whether `flag_stop` walked the subtree since the last `clear_stop_flag`.
+    /// Whether `flag_subtree_to_stop` walked the subtree since the last `clear_stop_flag`.
     subtree_flagged: AtomicBool,
     /// Whether a child was ever added (children may have left since): a node that never
     /// had one has nothing below it to drop.
@@ -384,13 +384,13 @@ impl Node {
     /// stop of each node below then finds its subtree flagged already (a restart clears
     /// the mark, and a crash sets the flag without it). The walk keeps its own list, so
     /// the depth of the tree costs no stack.
-    pub(crate) fn flag_stop(&self) {
-        if !self.raise_stop_flag() {
+    pub(crate) fn flag_subtree_to_stop(&self) {
+        if !self.set_stop_flag() {
             return;
         }
         let mut below = self.children();
         while let Some(node) = below.pop() {
-            if node.raise_stop_flag() {
+            if node.set_stop_flag() {
                 below.extend(node.children());
             }
         }
@@ -398,7 +398,7 @@ impl Node {
 
     /// Sets the stop flag, waking its waiters; `true` if the subtree below still has to be
     /// flagged (the first call since the last `clear_stop_flag`).
-    pub(crate) fn raise_stop_flag(&self) -> bool {
+    pub(crate) fn set_stop_flag(&self) -> bool {
         if !self.stop_flag.swap(true, Ordering::SeqCst) {
             self.notify_after_seq_cst_change();
         }
@@ -461,7 +461,7 @@ impl Node {
     /// Records why the node stops, as a stop sequence begins, and returns it: its crash if
     /// it crashed; else a restart's own reason; else the reason given when the stop was
     /// requested, if any, or `requested`.
-    pub(crate) fn settle_stop_reason(&self, requested: StopReason) -> StopReason {
+    pub(crate) fn begin_stop_with_reason(&self, requested: StopReason) -> StopReason {
         self.inner.with(|inner| {
             let reason = match (&inner.crash, requested) {
                 (Some(crash), _) => StopReason::Crashed(crash.clone()),
@@ -647,7 +647,7 @@ pub(crate) trait SharedNode {
     /// Queues a stop of the node, unless one is queued already, and flags the subtree if
     /// it runs. Returns the number of the queued request, which the driver passes to
     /// [`Node::stop_request_done`] once it executed it.
-    fn request_stop(&self) -> u64;
+    fn queue_stop_request(&self) -> u64;
 }
 
 impl SharedNode for Arc<Node> {
@@ -658,7 +658,7 @@ impl SharedNode for Arc<Node> {
         }
     }
 
-    fn request_stop(&self) -> u64 {
+    fn queue_stop_request(&self) -> u64 {
         let (number, first) = self.inner.with(|inner| {
             let first = !self.stop_queued.swap(true, Ordering::AcqRel);
             if first {
@@ -670,7 +670,7 @@ impl SharedNode for Arc<Node> {
             self.state(),
             State::Starting | State::Running | State::Stopping
         ) {
-            self.flag_stop();
+            self.flag_subtree_to_stop();
         }
         if first {
             self.tree.send(Command::Stop(self.clone()));

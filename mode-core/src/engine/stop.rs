@@ -148,8 +148,8 @@ impl Driver {
         if matches!(node.state(), State::Init | State::Stopping | State::Stopped) {
             return false;
         }
-        let reason = node.settle_stop_reason(reason);
-        flag_stop(local);
+        let reason = node.begin_stop_with_reason(reason);
+        flag_subtree_to_stop(local);
         node.set_state(State::Stopping);
         let hooks = local.on_start_began.get();
         // A crash the stop began with: reported here, in the order it happened.
@@ -223,10 +223,10 @@ impl Driver {
     }
 }
 
-/// [`Node::flag_stop`] from the driver: the same walk over the driver's lists of children,
-/// which take no lock.
-pub(crate) fn flag_stop(local: &LocalRef) {
-    if !local.node().raise_stop_flag() {
+/// [`Node::flag_subtree_to_stop`] from the driver: the same walk over the driver's lists
+/// of children, which take no lock.
+pub(crate) fn flag_subtree_to_stop(local: &LocalRef) {
+    if !local.node().set_stop_flag() {
         return;
     }
     // Depth first, each level by index: no copy of a wide service's list of children.
@@ -237,7 +237,7 @@ pub(crate) fn flag_stop(local: &LocalRef) {
         match child {
             Some(child) => {
                 current.1 += 1;
-                if child.node().raise_stop_flag() && !child.children.borrow().is_empty() {
+                if child.node().set_stop_flag() && !child.children.borrow().is_empty() {
                     above.push(core::mem::replace(&mut current, (child, 0)));
                 }
             }
