@@ -155,6 +155,7 @@ extern crate std;
 
 mod platform;
 
+mod change_notify;
 mod context;
 #[cfg(feature = "cron")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cron")))]

@@ -14,15 +14,13 @@
 //! - Every change a waiter may care about (state, stop flag, crash, shutdown flag, a
 //!   finished start, children) is followed by [`Node::notify_changed`], after the change
 //!   is visible, so waiters that check, listen ([`Node::listen_changes`]) and check again
-//!   never miss it; the most frequent ones (state, stop flag, a finished start) are made
-//!   with a `SeqCst` store or read-modify-write and use the fence-free
-//!   `notify_after_seq_cst_change` instead. Entering `Starting` notifies nobody: no waiter
+//!   never miss it (see `change_notify.rs`). Entering `Starting` notifies nobody: no waiter
 //!   waits for it. Most changes have no waiter: the node counts its listeners so that
 //!   those changes skip the event (whose notification takes a lock) altogether.
 //! - Lock order: a node's `inner` lock is never held while another node's is taken, nor
 //!   while waking, logging or running user code.
 
-use crate::platform::plain::atomic::{self, AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use crate::platform::plain::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use crate::platform::plain::{Arc, Weak};
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
@@ -30,12 +28,8 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::any::Any;
 
-use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll};
-
-use event_listener::{Event, EventListener};
-
+pub(crate) use crate::change_notify::ChangeListener;
+use crate::change_notify::ChangeNotify;
 use crate::error::{BoxError, Crash, Error};
 use crate::events::{Observer, Prefix, ServiceInfo};
 use crate::graph::ChildKind;
@@ -145,10 +139,10 @@ impl TreeShared {
         self.finished.load(Ordering::Acquire)
     }
 
-    /// Marks the tree finished. `SeqCst`, so that the driver can then release each node's
-    /// waiters with `notify_after_seq_cst_change` (their conditions read the flag).
+    /// Marks the tree finished; the driver then releases each node's waiters with
+    /// `notify_changed` (their conditions read the flag).
     pub(crate) fn set_finished(&self) {
-        self.finished.store(true, Ordering::SeqCst);
+        self.finished.store(true, Ordering::Release);
     }
 
     pub(crate) fn default_stop_timeout(&self) -> Duration {
@@ -222,10 +216,8 @@ pub(crate) struct Node {
     /// when it takes the command). Changed only under the `inner` lock, together with
     /// `NodeInner::stops_requested`; read without it.
     stop_queued: AtomicBool,
-    /// Notified after a change of state or flags while someone listens.
-    changed: Event,
-    /// Live [`ChangeListener`]s of `changed`.
-    listeners: AtomicUsize,
+    /// Wakes the waiters of a change of state or flags.
+    changes: ChangeNotify,
     /// The run of the node's tasks, reopened at every restart (see `task_run.rs`), unless
     /// tasks of a timed-out stop are still in it: then `NodeInner::tasks` takes over.
     pub(crate) run: TaskRun,
@@ -298,8 +290,7 @@ impl Node {
             had_children: AtomicBool::new(false),
             crash_state: AtomicU8::new(NO_CRASH),
             stop_queued: AtomicBool::new(false),
-            changed: Event::new(),
-            listeners: AtomicUsize::new(0),
+            changes: ChangeNotify::new(),
             run: TaskRun::new(),
             run_replaced: AtomicBool::new(false),
             starts: AtomicUsize::new(0),
@@ -321,37 +312,13 @@ impl Node {
 impl Node {
     /// Wakes every [`ChangeListener`]; call it after a change is visible.
     pub(crate) fn notify_changed(&self) {
-        // Pairs with the fence in `listen_changes`: either this load sees the new listener,
-        // or that listener's re-check sees the change made before this fence.
-        atomic::fence(Ordering::SeqCst);
-        if self.listeners.load(Ordering::Relaxed) != 0 {
-            self.changed.notify(usize::MAX);
-        }
-    }
-
-    /// Wakes every [`ChangeListener`] after a change made by a `SeqCst` store or
-    /// read-modify-write of an atomic that waiters read: no fence needed.
-    ///
-    /// In the single total order of `SeqCst` operations and fences, either this load comes
-    /// after the fence in `listen_changes` (and so sees that listener's count), or that
-    /// fence comes after the change, and the listener's re-check sees it. A fence costs
-    /// more than the `SeqCst` store it replaces (an `mfence` against an `xchg` on x86), and
-    /// state changes are the driver's most frequent notifications.
-    pub(crate) fn notify_after_seq_cst_change(&self) {
-        if self.listeners.load(Ordering::SeqCst) != 0 {
-            self.changed.notify(usize::MAX);
-        }
+        self.changes.notify();
     }
 
     /// Listens to the node's changes. Check the condition waited for again after this
     /// call: a change made before it may not wake the listener.
     pub(crate) fn listen_changes(&self) -> ChangeListener<'_> {
-        self.listeners.fetch_add(1, Ordering::Relaxed);
-        atomic::fence(Ordering::SeqCst);
-        ChangeListener {
-            node: self,
-            listener: self.changed.listen(),
-        }
+        self.changes.listen()
     }
 
     pub(crate) fn parent(&self) -> Option<Arc<Node>> {
@@ -363,8 +330,8 @@ impl Node {
     }
 
     pub(crate) fn set_state(&self, state: State) {
-        self.state.store(state as u8, Ordering::SeqCst);
-        self.notify_after_seq_cst_change();
+        self.state.store(state as u8, Ordering::Release);
+        self.notify_changed();
     }
 
     /// Enters [`State::Starting`], waking nobody: no waiter waits for it (they wait for
@@ -399,8 +366,8 @@ impl Node {
     /// Sets the stop flag, waking its waiters; `true` if the subtree below still has to be
     /// flagged (the first call since the last `clear_stop_flag`).
     pub(crate) fn set_stop_flag(&self) -> bool {
-        if !self.stop_flag.swap(true, Ordering::SeqCst) {
-            self.notify_after_seq_cst_change();
+        if !self.stop_flag.swap(true, Ordering::AcqRel) {
+            self.notify_changed();
         }
         !self.subtree_flagged.swap(true, Ordering::AcqRel)
     }
@@ -538,8 +505,8 @@ impl Node {
             self.start_failed.store(failed, Ordering::Relaxed);
         }
         // Publishes the result too: a waiter that sees the new count reads it after.
-        self.starts.fetch_add(1, Ordering::SeqCst);
-        self.notify_after_seq_cst_change();
+        self.starts.fetch_add(1, Ordering::AcqRel);
+        self.notify_changed();
     }
 
     /// Records a crash (the first one wins), sets the stop flag and wakes waiters.
@@ -611,28 +578,6 @@ impl Node {
             }
             _ => None,
         })
-    }
-}
-
-/// A listener of a [`Node`]'s changes (see [`Node::listen_changes`]); completes at the
-/// next change.
-#[derive(Debug)]
-pub(crate) struct ChangeListener<'a> {
-    node: &'a Node,
-    listener: EventListener,
-}
-
-impl Future for ChangeListener<'_> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.listener).poll(cx)
-    }
-}
-
-impl Drop for ChangeListener<'_> {
-    fn drop(&mut self) {
-        self.node.listeners.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -8,8 +8,8 @@
 //! reopens it, or opens a fresh run when tasks of the previous start are left (a stop that
 //! timed out), which a restart can therefore never revive.
 
-use crate::platform::plain::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use crate::platform::plain::Arc;
+use crate::platform::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::future::Future;
@@ -426,5 +426,79 @@ impl WakerId {
             data: waker.data().addr(),
             vtable: core::ptr::from_ref(waker.vtable()).addr(),
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use alloc::boxed::Box;
+    use loom::future::block_on;
+    use loom::thread;
+
+    type Shared = crate::platform::sync::Arc<TaskRun>;
+
+    /// A task admitted from another thread while the driver ends deferral at the start
+    /// sequence's task step is either deferred and taken by the driver, or handed back to
+    /// be spawned: exactly one of the two, never lost and never both.
+    #[test]
+    fn loom_task_run_admission_races_the_end_of_deferral() {
+        loom::model(|| {
+            let run = Shared::new(TaskRun::new());
+            let admitter = thread::spawn({
+                let run = run.clone();
+                move || matches!(run.admit(Box::pin(async {})), Admission::Spawn(_))
+            });
+            let taken = run.take_deferred().count();
+            let spawned = usize::from(admitter.join().unwrap());
+            assert_eq!(taken + spawned, 1);
+        });
+    }
+
+    /// The last task leaving while the stop sequence cancels the run and starts waiting
+    /// wakes it: the wait never misses the run becoming empty.
+    #[test]
+    fn loom_task_run_last_task_leaving_ends_the_wait() {
+        loom::model(|| {
+            let run = Shared::new(TaskRun::new());
+            assert!(run.enter());
+            let task = thread::spawn({
+                let run = run.clone();
+                move || run.leave(None)
+            });
+            run.cancel();
+            block_on(run.wait_empty());
+            assert_eq!(run.live(), 0);
+            task.join().unwrap();
+        });
+    }
+
+    /// A cancellation racing a task that registers its waker: the task is woken (or sees
+    /// the flag when it re-checks), so it can leave.
+    #[test]
+    fn loom_task_run_cancel_reaches_a_registering_task() {
+        loom::model(|| {
+            let run = Shared::new(TaskRun::new());
+            assert!(run.enter());
+            let canceller = thread::spawn({
+                let run = run.clone();
+                move || run.cancel()
+            });
+            let mut slot = None;
+            block_on(core::future::poll_fn(|cx| {
+                if run.is_cancelled() {
+                    return Poll::Ready(());
+                }
+                run.register(&mut slot, cx.waker());
+                // The re-check after registering, as `OwnedTask::poll` does.
+                if run.is_cancelled() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }));
+            run.leave(slot);
+            canceller.join().unwrap();
+        });
     }
 }

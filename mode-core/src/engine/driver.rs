@@ -116,7 +116,7 @@ impl Drop for Driver {
         for local in registry {
             local.node().tasks().cancel();
             // After `set_finished` above: waiters' conditions see the tree finished.
-            local.node().notify_after_seq_cst_change();
+            local.node().notify_changed();
             local.children.borrow_mut().clear();
         }
     }
