@@ -20,8 +20,8 @@
 //! - Lock order: a node's `inner` lock is never held while another node's is taken, nor
 //!   while waking, logging or running user code.
 
-use crate::platform::plain::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use crate::platform::plain::{Arc, Weak};
+use crate::platform::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -628,7 +628,7 @@ impl Drop for Node {
     /// Takes the children down one level at a time: a node whose last owner is this one
     /// gives up its own children first, so dropping a deep tree costs no stack per level.
     fn drop(&mut self) {
-        if !*self.had_children.get_mut() {
+        if !self.had_children.load(Ordering::Relaxed) {
             return;
         }
         let mut orphans = self

@@ -4,7 +4,7 @@ use core::task::{Context, Waker};
 
 use atomic_waker::AtomicWaker;
 
-use crate::platform::plain::atomic::{AtomicBool, Ordering};
+use crate::platform::sync::atomic::{AtomicBool, Ordering};
 
 /// A wake-up for a single waiter: a flag and one waker slot, without the lock and the
 /// listener list of an event. The tree's driver waits on one for queued commands.

@@ -1,9 +1,11 @@
 //! The one place that chooses atomics, `Arc`/`Weak` and the blocking mutex.
 //!
-//! The primitives in `sync/` import these from `crate::platform::sync` instead of
+//! The primitives in `sync/` and the engine's own atomics (node, task runs, task sets,
+//! notifications) import these from `crate::platform::sync` instead of
 //! `core`/`alloc`/`std`, so that loom model tests (`RUSTFLAGS="--cfg loom"`) swap in loom's
-//! types everywhere at once. (The service engine is exercised by the conformance suite on
-//! real executors and the virtual-time runtime rather than by loom models.)
+//! types everywhere at once. Loom models cover the primitives, the timer queue, a
+//! service's task run and change notification; the engine as a whole is exercised by the
+//! conformance suite on real executors and the virtual-time runtime.
 //!
 //! The blocking [`Mutex`](sync::Mutex) is closure-scoped (`with`) so that one API covers
 //! `std::sync::Mutex` (with `std`), a `critical-section` mutex (without `std`: interrupt-free
@@ -11,9 +13,10 @@
 //! loom's mutex. Critical sections are kept to a few instructions: never await or call user
 //! code inside `with`.
 
-/// Atomics and `Arc`/`Weak` that loom never swaps: those of the service engine (node,
-/// task, tree, handle, timer queue), which loom does not model, and the `Arc` of public
-/// signatures (`FlowControlQueue::new`, ...), so that loom builds keep the public API.
+/// The `Arc`/`Weak` that loom never swaps (those of the engine, and of public signatures
+/// such as `FlowControlQueue::new`, so that loom builds keep the public API), and atomics
+/// for the few places that must not be loom's (a loom atomic only works inside a model).
+/// Every other atomic, the engine's included, comes from [`sync`].
 ///
 /// `core`'s and `alloc`'s, or with the `portable-atomic` feature portable-atomic's atomics
 /// and, only where `alloc::sync` does not exist (no atomic compare-and-swap, e.g.

@@ -25,8 +25,8 @@ use core::task::{Context, Waker};
 use slab::Slab;
 
 use crate::notify::Notify;
-use crate::platform::plain::atomic::{AtomicBool, Ordering};
 use crate::platform::plain::{Arc, Wake};
+use crate::platform::sync::atomic::{AtomicBool, Ordering};
 use crate::platform::sync::Mutex;
 use crate::runtime::{BoxFuture, LocalBoxFuture, SpawnError, Spawner};
 
