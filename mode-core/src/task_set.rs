@@ -406,3 +406,147 @@ mod tests {
         assert_eq!(inbox.spawn(Box::pin(async {})), Err(SpawnError::Shutdown));
     }
 }
+
+/// The task set inside trees: the order tasks start in, and where values that are not
+/// `Send` are dropped.
+#[cfg(all(test, feature = "test-util"))]
+mod tree_tests {
+    use crate::platform::plain::Arc;
+    use crate::race::Either;
+    use crate::state::StopReason;
+    use crate::testing::VirtualRuntime;
+    use crate::{Context, Result, Service, Tree};
+    use alloc::boxed::Box;
+    use alloc::vec::Vec;
+
+    /// Spawns, from `on_start`, a task, a local task and a task through a handle on
+    /// another thread; each logs its first poll.
+    struct Mixed(Arc<std::sync::Mutex<Vec<&'static str>>>);
+
+    impl Service for Mixed {
+        async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+            let log = self.0.clone();
+            let handle = cx.handle().clone();
+            std::thread::spawn(move || {
+                handle.spawn(async move {
+                    log.lock().unwrap().push("from another thread");
+                    Ok(())
+                })
+            })
+            .join()
+            .unwrap()?;
+            let log = self.0.clone();
+            cx.spawn(async move {
+                log.lock().unwrap().push("first");
+                Ok(())
+            })?;
+            let log = self.0.clone();
+            cx.spawn_local(async move {
+                log.lock().unwrap().push("second, local");
+                Ok(())
+            })?;
+            Ok(())
+        }
+    }
+
+    /// In a single-task tree, which polls every task itself, the order is exact; with a
+    /// spawner, the tree polls only the local task, whenever the executor polls the tree.
+    #[test]
+    fn a_hooks_tasks_start_in_the_order_added_before_those_from_other_threads() {
+        for single_task in [true, false] {
+            let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let rt = VirtualRuntime::new();
+            let tree = if single_task {
+                Tree::single_task(Mixed(log.clone()), rt.clone())
+            } else {
+                Tree::new(Mixed(log.clone()), rt.clone(), rt.clone())
+            };
+            let root = tree.handle();
+            let (exit, ()) = rt
+                .block_on(futures_lite::future::zip(tree.run(), async {
+                    root.wait_until_running().await.unwrap();
+                    root.stop().await;
+                }))
+                .unwrap();
+            assert!(matches!(exit.reason(), StopReason::Requested));
+            let mut log = log.lock().unwrap().clone();
+            if !single_task {
+                log.retain(|&entry| entry != "second, local");
+                assert_eq!(log, ["first", "from another thread"]);
+                continue;
+            }
+            assert_eq!(log, ["first", "second, local", "from another thread"]);
+        }
+    }
+
+    /// Records the thread each of its values is dropped on; holds an `Rc`, so it is not
+    /// `Send`.
+    struct DropsOn(
+        Arc<std::sync::Mutex<Vec<std::thread::ThreadId>>>,
+        #[allow(dead_code)] alloc::rc::Rc<()>,
+    );
+
+    impl Drop for DropsOn {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().push(std::thread::current().id());
+        }
+    }
+
+    /// A service that is not `Send`, with a local task that is not `Send` either.
+    struct NotSend(DropsOn);
+
+    impl Service for NotSend {
+        async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+            let value = DropsOn(self.0 .0.clone(), alloc::rc::Rc::new(()));
+            cx.spawn_local(async move {
+                let _value = value;
+                core::future::pending::<()>().await;
+                Ok(())
+            })?;
+            Ok(())
+        }
+    }
+
+    /// Polls `tree.run()` until the root runs, then leaks the run (safe code may), then
+    /// uses and drops the tree's last handle on another thread, where a single-task tree
+    /// takes its `Send` spawns: no value that is not `Send` is ever dropped there.
+    #[test]
+    fn no_value_that_is_not_send_drops_off_the_trees_thread() {
+        let drops = Arc::new(std::sync::Mutex::new(Vec::new()));
+        for leak in [true, false] {
+            drops.lock().unwrap().clear();
+            let rt = VirtualRuntime::new();
+            let service = NotSend(DropsOn(drops.clone(), alloc::rc::Rc::new(())));
+            let tree = Tree::single_task(service, rt.clone());
+            let root = tree.handle();
+            let mut run = Box::pin(tree.run());
+            let running = rt
+                .block_on(crate::race::race(run.as_mut(), root.wait_until_running()))
+                .unwrap();
+            assert!(matches!(running, Either::Right(Ok(()))));
+            let run = if leak {
+                core::mem::forget(run);
+                None
+            } else {
+                Some(run)
+            };
+            std::thread::spawn(move || {
+                root.spawn(async { Ok(()) }).unwrap();
+                drop(root);
+            })
+            .join()
+            .unwrap();
+            let others = |drops: &[std::thread::ThreadId]| {
+                let here = std::thread::current().id();
+                drops.iter().filter(|&&id| id != here).count()
+            };
+            assert_eq!(others(&drops.lock().unwrap()), 0);
+            if !leak {
+                // Dropped here: the service and its task go, on this thread.
+                drop(run);
+                assert_eq!(drops.lock().unwrap().len(), 2);
+                assert_eq!(others(&drops.lock().unwrap()), 0);
+            }
+        }
+    }
+}
