@@ -46,24 +46,36 @@ impl ChangeNotify {
 
     /// Listens to the changes. Check the condition waited for again after this call: a
     /// change made before it may not wake the listener.
-    pub(crate) fn listen(&self) -> ChangeListener<'_> {
-        self.listeners.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn listen(&self) -> ChangeListener<&Self> {
+        ChangeNotify::listen_through(self)
+    }
+
+    /// [`listen`](Self::listen) through `holder`, which the listener keeps: an owner of the
+    /// notifier, for a listener that must not borrow it.
+    pub(crate) fn listen_through<H: AsRef<ChangeNotify>>(holder: H) -> ChangeListener<H> {
+        let notify = holder.as_ref();
+        notify.listeners.fetch_add(1, Ordering::Relaxed);
         atomic::fence(Ordering::SeqCst);
-        ChangeListener {
-            notify: self,
-            listener: self.changed.listen(),
-        }
+        let listener = notify.changed.listen();
+        ChangeListener { holder, listener }
+    }
+}
+
+impl AsRef<ChangeNotify> for ChangeNotify {
+    fn as_ref(&self) -> &ChangeNotify {
+        self
     }
 }
 
 /// A listener of changes (see [`ChangeNotify::listen`]); completes at the next change.
+/// Keeps the notifier through `H`: a reference, or an owner of it.
 #[derive(Debug)]
-pub(crate) struct ChangeListener<'a> {
-    notify: &'a ChangeNotify,
+pub(crate) struct ChangeListener<H: AsRef<ChangeNotify>> {
+    holder: H,
     listener: EventListener,
 }
 
-impl Future for ChangeListener<'_> {
+impl<H: AsRef<ChangeNotify>> Future for ChangeListener<H> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -71,9 +83,13 @@ impl Future for ChangeListener<'_> {
     }
 }
 
-impl Drop for ChangeListener<'_> {
+// The listener is `Unpin` whatever the holder is: it is never pinned through it.
+impl<H: AsRef<ChangeNotify>> Unpin for ChangeListener<H> {}
+
+impl<H: AsRef<ChangeNotify>> Drop for ChangeListener<H> {
     fn drop(&mut self) {
-        self.notify.listeners.fetch_sub(1, Ordering::Relaxed);
+        let notify: &ChangeNotify = self.holder.as_ref();
+        notify.listeners.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

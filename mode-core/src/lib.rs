@@ -165,7 +165,7 @@ mod error;
 pub mod events;
 mod exit;
 pub mod graph;
-mod handle;
+pub mod handle;
 mod interval;
 mod lifecycle;
 #[cfg(feature = "std")]
@@ -210,5 +210,4 @@ pub use state::{State, StopReason, WaitingOn};
 pub use supervisor::{
     Backoff, Strategy, Supervisor, SupervisorError, SupervisorErrorKind, SupervisorHandle,
 };
-pub use timer_queue::SleepUntil;
 pub use tree::Tree;

@@ -28,7 +28,6 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::any::Any;
 
-pub(crate) use crate::change_notify::ChangeListener;
 use crate::change_notify::ChangeNotify;
 use crate::error::{BoxError, Crash, Error};
 use crate::events::{Observer, Prefix, ServiceInfo};
@@ -179,6 +178,23 @@ impl TreeShared {
         } else {
             None
         }
+    }
+}
+
+/// A listener of a node's changes that borrows the node ([`Node::listen_changes`]).
+pub(crate) type ChangeListener<'a> = crate::change_notify::ChangeListener<&'a ChangeNotify>;
+
+/// A listener of a node's changes that owns the node, for futures that cannot borrow it
+/// ([`SharedNode::listen_changes_owned`]).
+pub(crate) type OwnedChangeListener = crate::change_notify::ChangeListener<NodeChanges>;
+
+/// The change notifier of a node, through an owner of the node.
+#[derive(Debug)]
+pub(crate) struct NodeChanges(Arc<Node>);
+
+impl AsRef<ChangeNotify> for NodeChanges {
+    fn as_ref(&self) -> &ChangeNotify {
+        &self.0.changes
     }
 }
 
@@ -593,6 +609,9 @@ pub(crate) trait SharedNode {
     /// it runs. Returns the number of the queued request, which the driver passes to
     /// [`Node::stop_request_done`] once it executed it.
     fn queue_stop_request(&self) -> u64;
+
+    /// [`Node::listen_changes`], keeping the node instead of borrowing it.
+    fn listen_changes_owned(&self) -> OwnedChangeListener;
 }
 
 impl SharedNode for Arc<Node> {
@@ -601,6 +620,10 @@ impl SharedNode for Arc<Node> {
         if new {
             self.tree.send(Command::Crashed(self.clone()));
         }
+    }
+
+    fn listen_changes_owned(&self) -> OwnedChangeListener {
+        ChangeNotify::listen_through(NodeChanges(self.clone()))
     }
 
     fn queue_stop_request(&self) -> u64 {

@@ -479,7 +479,7 @@ pub(crate) async fn drive<T: Timer>(queue: &TimerQueue, timer: &T) -> Infallible
 /// Dropping it before completion only removes its registration; polling it again after a
 /// drop-free cancellation (e.g. losing a `select!`) resumes the same wait.
 #[must_use = "futures do nothing unless you .await or poll them"]
-pub struct SleepUntil {
+pub(crate) struct SleepUntil {
     queue: Arc<TimerQueue>,
     deadline: Instant,
     /// Its entry in the queue, possibly fired already (invariant 2).
@@ -494,7 +494,7 @@ impl SleepUntil {
     /// The instant at which this future completes.
     #[inline]
     #[must_use]
-    pub fn deadline(&self) -> Instant {
+    pub(crate) fn deadline(&self) -> Instant {
         self.deadline
     }
 
@@ -506,7 +506,7 @@ impl SleepUntil {
     /// may be woken at the old deadline, spuriously: the poll that follows finds the
     /// deadline ahead and waits on. It is never woken late. A future that already completed
     /// becomes pending again when `deadline` is in the future.
-    pub fn reset(&mut self, deadline: Instant) {
+    pub(crate) fn reset(&mut self, deadline: Instant) {
         self.now = None;
         self.move_to(deadline);
     }

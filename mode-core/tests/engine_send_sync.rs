@@ -41,3 +41,26 @@ fn public_types_cross_threads() {
     error::<mode_core::Stopped>();
     error::<mode_core::runtime::SpawnError>();
 }
+
+/// The futures of a handle's requests and waits are named: they can be kept in a struct,
+/// and are `Send + Sync + Unpin + 'static`.
+#[test]
+fn handle_futures_are_named_and_storable() {
+    use mode_core::handle::{MaybeStart, Restart, Sleep, Start, Stop, UntilRunning, UntilStopped};
+
+    fn storable<T: Future + Send + Sync + Unpin + 'static>() {}
+    storable::<Stop>();
+    storable::<Start>();
+    storable::<Restart>();
+    storable::<MaybeStart>();
+    storable::<UntilRunning>();
+    storable::<UntilStopped>();
+    storable::<Sleep>();
+
+    /// What a user may write: a request kept in a field, awaited later.
+    #[allow(dead_code)]
+    struct Pending {
+        stop: Stop,
+        tick: Sleep,
+    }
+}

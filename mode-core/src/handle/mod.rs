@@ -1,10 +1,61 @@
-//! [`ServiceHandle`]: a cheap, clonable, `Send + Sync` reference to a running service.
+//! [`ServiceHandle`]: a cheap, clonable, `Send + Sync` reference to a running service, and
+//! the futures its requests and waits return.
 //!
 //! Everything that may happen from another task or thread goes through a handle: asking a
 //! service to stop, restart or start, crashing it, reading its state, sleeping and waiting
 //! with early return on stop, spawning owned tasks and timers, logging with its prefix.
 //! Requests are queued for the future that drives the tree, so a handle never runs a hook
 //! itself; the futures it returns wait for the outcome.
+//!
+//! Those futures are named types ([`Stop`], [`Start`], [`Restart`], [`MaybeStart`],
+//! [`UntilRunning`], [`UntilStopped`], [`Sleep`]), `Send + Sync + Unpin + 'static`, so a
+//! struct can keep one:
+//!
+//! ```
+//! use mode_core::handle::{ServiceHandle, Sleep};
+//! use mode_core::time::Duration;
+//!
+//! /// Polls a device every second until its service stops.
+//! struct Poller {
+//!     service: ServiceHandle,
+//!     next: Sleep,
+//! }
+//!
+//! impl Poller {
+//!     fn new(service: ServiceHandle) -> Self {
+//!         let next = service.sleep(Duration::from_secs(1));
+//!         Poller { service, next }
+//!     }
+//!
+//!     async fn tick(&mut self) -> Result<(), mode_core::Stopped> {
+//!         (&mut self.next).await?;
+//!         self.next = self.service.sleep(Duration::from_secs(1));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # use mode_core::testing::VirtualRuntime;
+//! # use mode_core::{Context, Result, Service, Tree};
+//! struct App;
+//!
+//! impl Service for App {
+//!     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+//!         let mut poller = Poller::new(cx.handle().clone());
+//!         cx.spawn(async move {
+//!             for _ in 0..3 {
+//!                 poller.tick().await?;
+//!             }
+//!             poller.service.request_stop();
+//!             Ok(())
+//!         })?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let rt = VirtualRuntime::new();
+//! rt.block_on(Tree::new(App, rt.clone(), rt.clone()).run()).unwrap();
+//! assert_eq!(rt.now().as_duration(), Duration::from_secs(3));
+//! ```
 
 use crate::platform::plain::Arc;
 use alloc::boxed::Box;
@@ -25,6 +76,11 @@ use crate::task::{boxed, OwnedTask};
 use crate::task_run::Admission;
 use crate::time::{Duration, Instant};
 use crate::timer_queue::SharedTimerQueue;
+
+mod futures;
+
+use futures::Watch;
+pub use futures::{MaybeStart, Restart, Sleep, Start, Stop, UntilRunning, UntilStopped};
 
 /// A reference to a service in a running tree.
 ///
@@ -175,17 +231,9 @@ impl ServiceHandle {
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future only stops waiting; the stop goes on.
-    pub fn stop(&self) -> impl Future<Output = ()> + Send + 'static {
+    pub fn stop(&self) -> Stop {
         let request = self.queue_stop();
-        let node = self.node.clone();
-        async move {
-            if let Some(number) = request {
-                wait_for(&node, || {
-                    (node.stop_request_is_done(number) || node.tree.is_finished()).then_some(())
-                })
-                .await;
-            }
-        }
+        Stop::new(self.node.clone(), request)
     }
 
     /// Asks the service to stop, without waiting: [`stop`](Self::stop) for callers that do
@@ -212,7 +260,11 @@ impl ServiceHandle {
     /// [`Error::AlreadyStarted`] if it is starting or running; [`Error::ParentNotRunning`]
     /// if its parent is not running; [`Error::Crashed`] if its start failed;
     /// [`Error::TreeFinished`] if the tree no longer runs.
-    pub fn start(&self) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only stops waiting; the start goes on.
+    pub fn start(&self) -> Start {
         let early = if self.state().is_active() {
             Some(Err(Error::AlreadyStarted))
         } else {
@@ -227,15 +279,12 @@ impl ServiceHandle {
     /// # Errors
     ///
     /// As [`start`](Self::start), except that a started service is `Ok(false)`.
-    pub fn maybe_start(&self) -> impl Future<Output = Result<bool, Error>> + Send + 'static {
-        let start = self.start();
-        async move {
-            match start.await {
-                Ok(()) => Ok(true),
-                Err(Error::AlreadyStarted) => Ok(false),
-                Err(err) => Err(err),
-            }
-        }
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only stops waiting; the start goes on.
+    pub fn maybe_start(&self) -> MaybeStart {
+        MaybeStart(self.start())
     }
 
     /// Restarts the service: stop, `on_restart`, start (with its children). Waits until it
@@ -248,20 +297,21 @@ impl ServiceHandle {
     /// ancestor) was requested before it started again, [`Error::ServiceStopped`] if one
     /// was requested while it started, [`Error::ParentNotRunning`],
     /// [`Error::TreeFinished`].
-    pub fn restart(&self) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only stops waiting; the restart goes on.
+    pub fn restart(&self) -> Restart {
         let early = if self.state() == State::Init {
             Some(Err(Error::NotStarted))
         } else {
             None
         };
-        self.request(Command::Restart(self.node.clone()), early)
+        Restart(self.request(Command::Restart(self.node.clone()), early))
     }
 
-    fn request(
-        &self,
-        command: Command,
-        early: Option<Result<(), Error>>,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+    /// Sends `command` unless `early` (or the tree's end) already decides the outcome.
+    fn request(&self, command: Command, early: Option<Result<(), Error>>) -> Start {
         let node = self.node.clone();
         let early = early.or_else(|| {
             if node.tree.is_finished() {
@@ -274,21 +324,7 @@ impl ServiceHandle {
         if early.is_none() {
             node.tree.send(command);
         }
-        async move {
-            if let Some(result) = early {
-                return result;
-            }
-            wait_for(&node, || {
-                if node.starts() != starts {
-                    Some(node.last_start())
-                } else if node.tree.is_finished() {
-                    Some(Err(Error::TreeFinished))
-                } else {
-                    None
-                }
-            })
-            .await
-        }
+        Start::new(node, early, starts)
     }
 
     /// Crashes the service with `reason`: it is marked crashed, asked to stop, and its
@@ -308,16 +344,8 @@ impl ServiceHandle {
     /// # Cancel safety
     ///
     /// Cancel safe.
-    pub fn wait_until_stopped(&self) -> impl Future<Output = ()> + Send + 'static {
-        let node = self.node.clone();
-        async move {
-            wait_for(&node, || match node.state() {
-                State::Stopped => Some(()),
-                State::Init if node.tree.is_finished() => Some(()),
-                _ => None,
-            })
-            .await;
-        }
+    pub fn wait_until_stopped(&self) -> UntilStopped {
+        UntilStopped(Watch::new(self.node.clone()))
     }
 
     /// Waits until the service runs (its start sequence finished).
@@ -326,20 +354,12 @@ impl ServiceHandle {
     ///
     /// [`Error::Crashed`] if its start failed; [`Error::ServiceStopped`] if it stopped
     /// first; [`Error::TreeFinished`].
-    pub fn wait_until_running(&self) -> impl Future<Output = Result<(), Error>> + Send + 'static {
-        let node = self.node.clone();
-        async move {
-            wait_for(&node, || match node.state() {
-                State::Running => Some(Ok(())),
-                State::Stopping | State::Stopped => Some(Err(match node.crash_reason() {
-                    Some(crash) => Error::Crashed(crash),
-                    None => Error::ServiceStopped,
-                })),
-                _ if node.tree.is_finished() => Some(Err(Error::TreeFinished)),
-                _ => None,
-            })
-            .await
-        }
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub fn wait_until_running(&self) -> UntilRunning {
+        UntilRunning(Watch::new(self.node.clone()))
     }
 
     /// Sets the shutdown flag that a service with
@@ -360,7 +380,7 @@ impl ServiceHandle {
     /// # Cancel safety
     ///
     /// Cancel safe.
-    pub fn sleep(&self, duration: Duration) -> impl Future<Output = Result<(), Stopped>> + Send {
+    pub fn sleep(&self, duration: Duration) -> Sleep {
         let deadline = self.now() + duration;
         self.sleep_until(deadline)
     }
@@ -374,19 +394,8 @@ impl ServiceHandle {
     /// # Cancel safety
     ///
     /// Cancel safe.
-    pub fn sleep_until(
-        &self,
-        deadline: Instant,
-    ) -> impl Future<Output = Result<(), Stopped>> + Send {
-        let node = self.node.clone();
-        async move {
-            let sleep = node.tree.timers.sleep_until(deadline);
-            let mut stop = StopSignal::new(&node);
-            match race(sleep, stop.wait()).await {
-                Either::Left(()) => Ok(()),
-                Either::Right(()) => Err(Stopped),
-            }
-        }
+    pub fn sleep_until(&self, deadline: Instant) -> Sleep {
+        Sleep::new(self.node.clone(), deadline)
     }
 
     /// Runs `future` until it completes or the service is asked to stop. A future that is
