@@ -249,8 +249,6 @@ pub enum Error {
     ParentNotRunning,
     /// A timer interval of zero.
     ZeroInterval,
-    /// A timeout of zero.
-    ZeroTimeout,
     /// The executor refused a task.
     Spawn(SpawnError),
     /// The service crashed (while starting, or instead of restarting).
@@ -270,7 +268,6 @@ impl fmt::Display for Error {
             Error::ServiceStopped => f.write_str("the service is stopping or stopped"),
             Error::ParentNotRunning => f.write_str("the parent service is not running"),
             Error::ZeroInterval => f.write_str("a timer interval must be greater than zero"),
-            Error::ZeroTimeout => f.write_str("a timeout must be greater than zero"),
             Error::Spawn(err) => write!(f, "spawn failed: {err}"),
             Error::Crashed(crash) => fmt::Display::fmt(crash, f),
             Error::TreeFinished => f.write_str("the service tree is no longer running"),

@@ -70,7 +70,7 @@ pub use flow_control_queue::{
 };
 #[doc(inline)]
 pub use signal::{
-    BoxError, HandlerFailure, HandlerFuture, HandlerId, SendError, SendFuture, Signal, SyncSignal,
+    HandlerFailure, HandlerFuture, HandlerId, SendError, SendFuture, Signal, SyncSignal,
 };
 #[doc(inline)]
 pub use stampede::{Call, Stampede};

@@ -43,10 +43,8 @@ use core::mem;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
+use crate::error::BoxError;
 use crate::platform::sync::{Arc, Mutex};
-
-/// The error a handler returns.
-pub type BoxError = Box<dyn core::error::Error + Send + Sync + 'static>;
 
 /// What an async handler returns: a boxed future borrowing the sender and arguments.
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send + 'a>>;
