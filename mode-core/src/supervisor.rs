@@ -110,7 +110,6 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
-use core::ops::Deref;
 
 pub(crate) use crate::engine::{Request, Supervised, SupervisorState};
 pub use strategy::Strategy;
@@ -343,9 +342,9 @@ impl Service for Supervisor {
     }
 }
 
-/// A [`ServiceHandle`] of a [`Supervisor`], to add and remove children while it runs.
-///
-/// Derefs to the service handle. Cheap to clone, `Send + Sync`.
+/// A handle of a [`Supervisor`], to add and remove children while it runs; made from the
+/// supervisor's [`ServiceHandle`] with `TryFrom`, which [`service`](Self::service) gives
+/// back. Cheap to clone, `Send + Sync`.
 ///
 /// ```
 /// use mode_core::testing::VirtualRuntime;
@@ -356,18 +355,19 @@ impl Service for Supervisor {
 ///
 /// let rt = VirtualRuntime::new();
 /// let tree = Tree::new(Supervisor::new(Strategy::OneForOne), rt.clone(), rt.clone());
-/// let supervisor = SupervisorHandle::new(&tree.handle()).unwrap();
+/// let root = tree.handle();
+/// let supervisor = SupervisorHandle::try_from(&root).unwrap();
 /// rt.block_on(futures_lite::future::zip(tree.run(), async {
-///     supervisor.wait_until_running().await.unwrap();
+///     root.wait_until_running().await.unwrap();
 ///     let worker = supervisor.add(Worker).await.unwrap();
 ///     assert_eq!(worker.state(), State::Running);
-///     assert_eq!(supervisor.children(), [worker.clone()]);
+///     assert_eq!(root.children(), [worker.clone()]);
 ///
 ///     assert!(supervisor.remove(&worker).await.unwrap());
 ///     assert_eq!(worker.state(), State::Stopped);
-///     assert!(supervisor.children().is_empty());
+///     assert!(root.children().is_empty());
 ///     assert!(!supervisor.remove(&worker).await.unwrap());
-///     supervisor.stop().await;
+///     supervisor.service().stop().await;
 /// }))
 /// .unwrap();
 /// ```
@@ -377,24 +377,54 @@ pub struct SupervisorHandle {
     strategy: Strategy,
 }
 
-impl Deref for SupervisorHandle {
-    type Target = ServiceHandle;
+impl TryFrom<&ServiceHandle> for SupervisorHandle {
+    type Error = NotASupervisor;
 
-    fn deref(&self) -> &ServiceHandle {
-        &self.service
+    /// The supervisor behind `service`.
+    ///
+    /// # Errors
+    ///
+    /// [`NotASupervisor`] if `service` is not a [`Supervisor`].
+    fn try_from(service: &ServiceHandle) -> core::result::Result<Self, NotASupervisor> {
+        match service.node().supervisor {
+            Some(strategy) => Ok(SupervisorHandle {
+                service: service.clone(),
+                strategy,
+            }),
+            None => Err(NotASupervisor),
+        }
     }
 }
 
-impl SupervisorHandle {
-    /// The supervisor behind `service`, or `None` if `service` is not a [`Supervisor`].
-    #[must_use]
-    pub fn new(service: &ServiceHandle) -> Option<Self> {
-        service.node().supervisor.map(|strategy| SupervisorHandle {
-            service: service.clone(),
-            strategy,
-        })
-    }
+impl TryFrom<ServiceHandle> for SupervisorHandle {
+    type Error = NotASupervisor;
 
+    /// As `TryFrom<&ServiceHandle>`.
+    fn try_from(service: ServiceHandle) -> core::result::Result<Self, NotASupervisor> {
+        SupervisorHandle::try_from(&service)
+    }
+}
+
+/// The service is not a [`Supervisor`]: returned when a [`SupervisorHandle`] is made from
+/// the handle of another service.
+///
+/// ```
+/// use mode_core::supervisor::NotASupervisor;
+///
+/// assert_eq!(NotASupervisor.to_string(), "the service is not a supervisor");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotASupervisor;
+
+impl fmt::Display for NotASupervisor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the service is not a supervisor")
+    }
+}
+
+impl core::error::Error for NotASupervisor {}
+
+impl SupervisorHandle {
     /// The supervisor's service handle.
     #[must_use]
     pub fn service(&self) -> &ServiceHandle {

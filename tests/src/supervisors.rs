@@ -1221,8 +1221,11 @@ impl Service for Broken {
 pub fn children_added_and_removed_while_running<B: Backend>(backend: B) {
     let (tree, watch) = watched(&backend, abc(Strategy::OneForOne));
     let root = tree.handle();
-    assert!(SupervisorHandle::new(&root.children()[0]).is_none());
-    let sup = SupervisorHandle::new(&root).unwrap();
+    assert_eq!(
+        SupervisorHandle::try_from(&root.children()[0]),
+        Err(mode_core::supervisor::NotASupervisor)
+    );
+    let sup = SupervisorHandle::try_from(&root).unwrap();
     assert_eq!(sup.strategy(), Strategy::OneForOne);
     // Queued before the tree runs: added once the supervisor runs.
     let early = sup.add(Kid::new("Early"));
@@ -1231,7 +1234,12 @@ pub fn children_added_and_removed_while_running<B: Backend>(backend: B) {
         assert_eq!(early.state(), State::Running);
         let late = sup.add(Kid::new("Late")).await.unwrap();
         assert_eq!(late.state(), State::Running);
-        let labels: Vec<String> = sup.children().iter().map(|c| c.label().into()).collect();
+        let labels: Vec<String> = sup
+            .service()
+            .children()
+            .iter()
+            .map(|c| c.label().into())
+            .collect();
         assert_eq!(labels, ["A", "B", "C", "Early", "Late"]);
 
         // Supervised like the others.
@@ -1239,10 +1247,10 @@ pub fn children_added_and_removed_while_running<B: Backend>(backend: B) {
         assert_eq!(late.restart_count(), 1);
 
         // Removed: stopped, gone from the tree, its handle inert.
-        let b = sup.children()[1].clone();
+        let b = sup.service().children()[1].clone();
         assert!(sup.remove(&b).await.unwrap());
         assert_eq!(b.state(), State::Stopped);
-        assert!(!sup.children().contains(&b));
+        assert!(!sup.service().children().contains(&b));
         assert!(!sup.remove(&b).await.unwrap());
         assert!(matches!(b.start().await, Err(Error::TreeFinished)));
 
@@ -1252,15 +1260,20 @@ pub fn children_added_and_removed_while_running<B: Backend>(backend: B) {
             panic!("{err:?}")
         };
         assert_eq!(crash.error().to_string(), "cannot bind");
-        assert_eq!(sup.children().len(), 4);
-        assert_eq!(sup.state(), State::Running);
+        assert_eq!(sup.service().children().len(), 4);
+        assert_eq!(sup.service().state(), State::Running);
 
         // A supervisor's children stay across its restarts.
-        sup.restart().await.unwrap();
-        let labels: Vec<String> = sup.children().iter().map(|c| c.label().into()).collect();
+        sup.service().restart().await.unwrap();
+        let labels: Vec<String> = sup
+            .service()
+            .children()
+            .iter()
+            .map(|c| c.label().into())
+            .collect();
         assert_eq!(labels, ["A", "C", "Early", "Late"]);
         assert_eq!(late.state(), State::Running);
-        sup.stop().await;
+        sup.service().stop().await;
     });
     assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
     assert!(journal
