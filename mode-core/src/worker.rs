@@ -51,6 +51,11 @@ pub trait SignalSource {
 /// wrong.
 ///
 /// Not `Send` (it runs the tree): await it on the thread that runs the tree's driver.
+///
+/// # Cancel safety
+///
+/// As [`Tree::run`]: dropping the future abandons the tree's stop sequence (its tasks are
+/// cancelled, its stop hooks do not run).
 pub async fn serve<T: Timer>(tree: Tree<T>, mut signals: impl SignalSource) -> Exit {
     log::info!("{PREFIX}: Starting...");
     let handle = tree.handle();

@@ -180,6 +180,10 @@ impl fmt::Debug for Event {
 }
 
 /// The future returned by [`Event::wait`].
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping the future loses nothing, since waiting consumes no state.
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Wait<'a> {
     event: &'a Event,

@@ -289,6 +289,10 @@ impl fmt::Debug for FlowControlEvent {
 }
 
 /// The future returned by [`FlowControlEvent::acquire`].
+///
+/// # Cancel safety
+///
+/// Cancel safe: waiting consumes nothing.
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Acquire<'a> {
     flow: &'a FlowControlEvent,
@@ -325,6 +329,10 @@ impl fmt::Debug for Acquire<'_> {
 }
 
 /// The future returned by [`FlowControlEvent::cleared`].
+///
+/// # Cancel safety
+///
+/// Cancel safe: waiting consumes nothing; a new `cleared()` only sees later clears.
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Cleared<'a> {
     flow: &'a FlowControlEvent,

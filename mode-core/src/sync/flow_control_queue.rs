@@ -313,6 +313,11 @@ impl<T> fmt::Debug for FlowControlQueue<T> {
 }
 
 /// The future returned by [`FlowControlQueue::put`].
+///
+/// # Cancel safety
+///
+/// Not cancel safe: dropping the future before it completes drops the item. Use
+/// [`try_put`](FlowControlQueue::try_put) to keep it.
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Put<'a, T> {
     state: PutState<'a, Plain<T>>,
@@ -342,6 +347,10 @@ impl<T> fmt::Debug for Put<'_, T> {
 }
 
 /// The future returned by [`FlowControlQueue::get`].
+///
+/// # Cancel safety
+///
+/// Cancel safe: an item is taken only by the poll that returns it.
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Get<'a, T> {
     state: GetState<'a, Plain<T>>,

@@ -517,6 +517,11 @@ impl<S: fmt::Debug, A> fmt::Debug for Signal<S, A> {
 }
 
 /// The future returned by [`Signal::send`] and [`Signal::send_default`].
+///
+/// # Cancel safety
+///
+/// Not cancel safe: dropping the future drops the running handler's future and skips
+/// the handlers after it; handlers already called are not undone.
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct SendFuture<'a, S, A> {
     /// `None`: no default sender.

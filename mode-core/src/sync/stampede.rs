@@ -208,6 +208,12 @@ struct Joined<T> {
 }
 
 /// The future returned by [`Stampede::call`].
+///
+/// # Cancel safety
+///
+/// Dropping this future never cancels the shared call while another caller waits for
+/// it; dropping the last caller cancels it. The result is lost only for the callers
+/// that were dropped.
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Call<'a, T, F> {
     stampede: &'a Stampede<T>,

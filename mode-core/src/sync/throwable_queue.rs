@@ -246,6 +246,10 @@ impl<T, E> fmt::Debug for ThrowableQueue<T, E> {
 }
 
 /// The future returned by [`ThrowableQueue::put`].
+///
+/// # Cancel safety
+///
+/// Not cancel safe: dropping the future before it completes drops the item.
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct ThrowablePut<'a, T, E> {
     state: PutState<'a, Result<T, E>>,
@@ -279,6 +283,10 @@ impl<T, E> fmt::Debug for ThrowablePut<'_, T, E> {
 }
 
 /// The future returned by [`ThrowableQueue::get`].
+///
+/// # Cancel safety
+///
+/// Cancel safe: an entry is taken only by the poll that returns it.
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct ThrowableGet<'a, T, E> {
     state: GetState<'a, Result<T, E>>,
