@@ -77,7 +77,7 @@ impl Service for App {
 
     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
         if self.print_graph {
-            println!("{}", cx.graph().to_dot());
+            println!("{}", cx.handle().graph().to_dot());
         }
         Ok(())
     }
@@ -141,7 +141,8 @@ impl Service for Webserver {
             .map_err(|err| format!("cannot listen on 127.0.0.1:{}: {err}", self.port))?;
         let addr = listener.get_ref().local_addr()?;
         *self.bound.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);
-        cx.info(format_args!("Serving on port {}", addr.port()));
+        cx.handle()
+            .info(format_args!("Serving on port {}", addr.port()));
         cx.spawn(accept_loop(
             cx.handle().clone(),
             listener,
@@ -151,7 +152,7 @@ impl Service for Webserver {
     }
 
     async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
-        cx.info(format_args!("Closing server"));
+        cx.handle().info(format_args!("Closing server"));
         Ok(())
     }
 }

@@ -1,14 +1,14 @@
 //! What a hook receives: [`Context`], and [`Dependencies`] for declaring children.
 //!
-//! A `Context` is a [`ServiceHandle`] (it derefs to one) plus what only makes sense inside
-//! the tree's driver: starting a runtime dependency and waiting for it, spawning futures
-//! that are not `Send`, and owning resources that close when the service stops.
+//! A `Context` gives a hook its service's [`ServiceHandle`] ([`Context::handle`]) and what
+//! only makes sense inside the tree's driver: starting a runtime dependency and waiting for
+//! it, spawning tasks and timers in order with the start sequence (futures that are not
+//! `Send` included), and owning resources that close when the service stops.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::future::Future;
-use core::ops::Deref;
 
 use crate::engine::LocalRef;
 use crate::engine::StartError;
@@ -26,8 +26,11 @@ use crate::time::Duration;
 
 /// The service's view of itself inside a hook.
 ///
-/// Derefs to its [`ServiceHandle`], so `cx.sleep(..)`, `cx.spawn(..)`, `cx.timer(..)`,
-/// `cx.should_stop()` and `cx.info(..)` all work here.
+/// It holds what only a hook can do: start a runtime dependency and wait for it, own
+/// resources, spawn tasks and timers in order with the start sequence (and tasks that are
+/// not `Send`). Everything else is the service's [`handle`](Self::handle), which works
+/// from any task or thread too: `cx.handle().sleep(..)`, `cx.handle().should_stop()`,
+/// `cx.handle().request_stop()`.
 pub struct Context<'a> {
     pub(crate) driver: &'a Driver,
     pub(crate) local: &'a LocalRef,
@@ -38,14 +41,6 @@ impl core::fmt::Debug for Context<'_> {
         f.debug_struct("Context")
             .field("service", self.local.handle())
             .finish()
-    }
-}
-
-impl Deref for Context<'_> {
-    type Target = ServiceHandle;
-
-    fn deref(&self) -> &ServiceHandle {
-        self.local.handle()
     }
 }
 
@@ -77,8 +72,8 @@ impl Context<'_> {
         &self,
         service: impl Service,
     ) -> Result<ServiceHandle, Error> {
-        let state = self.state();
-        if !state.is_active() || self.should_stop() {
+        let state = self.handle().state();
+        if !state.is_active() || self.handle().should_stop() {
             return Err(Error::ServiceStopped);
         }
         let child = self
@@ -147,7 +142,7 @@ impl Context<'_> {
     {
         let node = self.local.node();
         let run = node.tasks();
-        if matches!(self.state(), State::Stopping | State::Stopped) {
+        if matches!(self.handle().state(), State::Stopping | State::Stopped) {
             return Err(Error::ServiceStopped);
         }
         let mut deferred = self.local.deferred.borrow_mut();
@@ -170,7 +165,60 @@ impl Context<'_> {
         self.driver.tasks.spawn_local(task).map_err(Error::from)
     }
 
-    /// Calls `callback` every `interval`, as [`timer`](ServiceHandle::timer) does, with a
+    /// Calls `callback` every `interval`, on deadlines `start + k·interval` (no drift), as a
+    /// background task of this service: [`ServiceHandle::timer`], started in order with
+    /// the tasks of [`spawn`](Self::spawn).
+    ///
+    /// # Errors
+    ///
+    /// As [`ServiceHandle::timer`].
+    pub fn timer<F, Fut>(&self, interval: Duration, callback: F) -> Result<(), Error>
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result> + Send + 'static,
+    {
+        self.timer_with(interval, MissedTickBehavior::Skip, callback)
+    }
+
+    /// [`timer`](Self::timer) with a chosen [`MissedTickBehavior`].
+    ///
+    /// # Errors
+    ///
+    /// As [`timer`](Self::timer).
+    pub fn timer_with<F, Fut>(
+        &self,
+        interval: Duration,
+        behavior: MissedTickBehavior,
+        callback: F,
+    ) -> Result<(), Error>
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result> + Send + 'static,
+    {
+        if interval.is_zero() {
+            return Err(Error::ZeroInterval);
+        }
+        let node = self.local.node().clone();
+        self.spawn(periodic(node, interval, behavior, callback))
+    }
+
+    /// Calls `callback` at the times `schedule` gives: [`ServiceHandle::crontab`], from a
+    /// hook.
+    ///
+    /// # Errors
+    ///
+    /// As [`ServiceHandle::crontab`].
+    #[cfg(feature = "cron")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cron")))]
+    pub fn crontab<F, Fut>(&self, schedule: crate::cron::Crontab, callback: F) -> Result<(), Error>
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result> + Send + 'static,
+    {
+        self.handle().crontab(schedule, callback)
+    }
+
+    /// Calls `callback` every `interval`, as [`timer`](Self::timer) does, with a
     /// callback and futures that need not be `Send` (a task of
     /// [`spawn_local`](Self::spawn_local)).
     ///
@@ -229,7 +277,9 @@ impl Context<'_> {
         };
         let node = self.local.node();
         let run = node.tasks();
-        if matches!(self.state(), State::Stopping | State::Stopped) || !run.enter_from_driver() {
+        if matches!(self.handle().state(), State::Stopping | State::Stopped)
+            || !run.enter_from_driver()
+        {
             return Err(Error::ServiceStopped);
         }
         list.push(Deferred::Send(boxed(OwnedTask::counted(
@@ -265,7 +315,7 @@ impl Context<'_> {
     }
 
     fn add_resource(&self, resource: Resource) -> Result<(), Error> {
-        if matches!(self.state(), State::Stopping | State::Stopped) {
+        if matches!(self.handle().state(), State::Stopping | State::Stopped) {
             return Err(Error::ServiceStopped);
         }
         self.local.resources.borrow_mut().push(resource);

@@ -41,7 +41,7 @@ use crate::time::Duration;
 ///
 /// impl Service for Webserver {
 ///     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
-///         cx.info(format_args!("Serving on port {}", self.port));
+///         cx.handle().info(format_args!("Serving on port {}", self.port));
 ///         Ok(())
 ///     }
 /// }

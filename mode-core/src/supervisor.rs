@@ -523,7 +523,7 @@ impl SupervisorHandle {
 ///
 /// impl Service for Db {
 ///     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
-///         cx.crash("disk full");
+///         cx.handle().crash("disk full");
 ///         Ok(())
 ///     }
 /// }

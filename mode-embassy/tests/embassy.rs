@@ -71,7 +71,7 @@ impl Service for Filler {
         }
         let more = cx.spawn_local(core::future::pending());
         *self.result.lock().unwrap() = Some(more);
-        cx.request_stop();
+        cx.handle().request_stop();
         Ok(())
     }
 }

@@ -310,7 +310,7 @@ mod tests {
         struct StopsAtOnce;
         impl Service for StopsAtOnce {
             async fn on_started(&mut self, cx: &mode_core::Context<'_>) -> mode_core::Result {
-                cx.request_stop();
+                cx.handle().request_stop();
                 Ok(())
             }
         }

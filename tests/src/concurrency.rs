@@ -49,9 +49,9 @@ struct CrashesOnce {
 
 impl Service for CrashesOnce {
     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
-        let now = cx.now().as_duration();
+        let now = cx.handle().now().as_duration();
         self.starts.lock().unwrap().push(now);
-        if cx.restart_count() > 0 {
+        if cx.handle().restart_count() > 0 {
             self.restarted.set();
         } else {
             let handle = cx.handle().clone();
@@ -128,8 +128,8 @@ struct SlowToRestart;
 
 impl Service for SlowToRestart {
     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
-        if cx.restart_count() > 0 {
-            cx.sleep(SLOW).await?;
+        if cx.handle().restart_count() > 0 {
+            cx.handle().sleep(SLOW).await?;
         }
         Ok(())
     }
@@ -182,7 +182,7 @@ struct StopsSibling;
 
 impl Service for StopsSibling {
     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
-        let parent = cx.parent().ok_or("no parent")?;
+        let parent = cx.handle().parent().ok_or("no parent")?;
         let sibling = parent.children()[0].clone();
         sibling.stop().await;
         crate::journal::record(format!("sibling {}", sibling.state()));

@@ -26,7 +26,7 @@ impl Service for Crasher {
             How::HookError => return Err("on_started failed".into()),
             How::TaskError => cx.spawn(async { Err("task failed".into()) })?,
             How::TaskPanic => cx.spawn(async { panic!("task panicked") })?,
-            How::Handle => cx.crash("crashed by hand"),
+            How::Handle => cx.handle().crash("crashed by hand"),
         }
         Ok(())
     }

@@ -89,7 +89,7 @@ impl Service for Unclean {
     }
 
     async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
-        cx.children()[2].crash("lost the connection while stopping");
+        cx.handle().children()[2].crash("lost the connection while stopping");
         Ok(())
     }
 }

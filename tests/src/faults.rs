@@ -252,7 +252,7 @@ impl Service for StopsAndCrashesChild {
     }
 
     async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
-        cx.children()[0].crash("lost the connection while stopping");
+        cx.handle().children()[0].crash("lost the connection while stopping");
         Ok(())
     }
 }
@@ -296,7 +296,7 @@ pub fn a_crash_during_the_parents_stop_is_reported<B: Backend>(backend: B) {
         }
 
         async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
-            let supervisor = cx.children()[0].clone();
+            let supervisor = cx.handle().children()[0].clone();
             supervisor.children()[0].crash("lost the connection while stopping");
             Ok(())
         }

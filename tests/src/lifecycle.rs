@@ -309,7 +309,7 @@ impl Service for ReasonProbe {
     }
 
     async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
-        let reason = cx.stop_reason().unwrap();
+        let reason = cx.handle().stop_reason().unwrap();
         record(format!("{} {}", self.0, kind(&reason)));
         Ok(())
     }
@@ -367,7 +367,7 @@ struct StopsRootOnStart;
 
 impl Service for StopsRootOnStart {
     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
-        let root: ServiceHandle = cx.parent().unwrap();
+        let root: ServiceHandle = cx.handle().parent().unwrap();
         // Ctrl-C while the tree is still starting.
         root.request_stop();
         Ok(())

@@ -59,7 +59,11 @@ impl Service for Probe {
     }
 
     async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
-        let reason = cx.stop_reason().map(|r| r.to_string()).unwrap_or_default();
+        let reason = cx
+            .handle()
+            .stop_reason()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
         record(format!("{}.on_stop ({reason})", self.label));
         Ok(())
     }

@@ -206,7 +206,7 @@ impl Service for Kid {
 
     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
         record(format!("{}.on_start", self.label));
-        self.starts.lock().unwrap().push(cx.now());
+        self.starts.lock().unwrap().push(cx.handle().now());
         self.runs += 1;
         match self.next_failure() {
             Some(Fail::ErrInStart) => {
@@ -240,7 +240,11 @@ impl Service for Kid {
     }
 
     async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
-        let reason = cx.stop_reason().map(|r| r.to_string()).unwrap_or_default();
+        let reason = cx
+            .handle()
+            .stop_reason()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
         record(format!("{}.on_stop ({reason})", self.label));
         Ok(())
     }
@@ -555,7 +559,7 @@ impl Service for Crasher {
                 })?;
             }
             How::TaskPanic => cx.spawn(async { panic!("it failed") })?,
-            How::Handle => cx.crash("it failed"),
+            How::Handle => cx.handle().crash("it failed"),
         }
         Ok(())
     }
@@ -1043,7 +1047,7 @@ impl Service for SlowRestart {
         record(format!("Slow.on_start {}", self.runs));
         if self.runs > 1 {
             // Returns early, with `Err(Stopped)`, when the stop arrives.
-            let slept = cx.sleep(Duration::from_secs(3600)).await;
+            let slept = cx.handle().sleep(Duration::from_secs(3600)).await;
             record(format!("Slow slept: {slept:?}"));
         }
         Ok(())
@@ -1090,7 +1094,10 @@ struct CrashOnStop(Option<ServiceHandle>);
 
 impl Service for CrashOnStop {
     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
-        self.0 = cx.parent().map(|parent| parent.children()[0].clone());
+        self.0 = cx
+            .handle()
+            .parent()
+            .map(|parent| parent.children()[0].clone());
         Ok(())
     }
 

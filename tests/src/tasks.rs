@@ -62,7 +62,7 @@ impl Service for Worker {
 
     async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
         // Tasks still run while on_stop runs; they are cancelled after the children stop.
-        assert!(cx.state() == State::Stopping);
+        assert!(cx.handle().state() == State::Stopping);
         Ok(())
     }
 }

@@ -183,7 +183,7 @@ impl Service for ZeroTimer {
         let err = cx.timer(Duration::ZERO, || async { Ok(()) }).unwrap_err();
         assert!(matches!(err, Error::ZeroInterval));
         assert!(err.to_string().contains("greater than zero"));
-        cx.request_stop();
+        cx.handle().request_stop();
         Ok(())
     }
 }

@@ -267,7 +267,7 @@ impl Service for Flat {
 
     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
         self.started_heap.set(heap_used());
-        cx.request_stop();
+        cx.handle().request_stop();
         Ok(())
     }
 }
@@ -295,7 +295,7 @@ impl Service for Greedy {
         cx.spawn(core::future::pending())?;
         cx.spawn(core::future::pending())?;
         self.result.set(Some(cx.spawn(core::future::pending())));
-        cx.request_stop();
+        cx.handle().request_stop();
         Ok(())
     }
 }
