@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
 use crate::interval::MissedTickBehavior;
-use crate::periodic::periodic;
+use crate::periodic::timer_task;
 use crate::runtime::LocalBoxFuture;
 use crate::service::{AsyncClose, Service};
 use crate::state::State;
@@ -195,11 +195,8 @@ impl Context<'_> {
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = Result> + Send + 'static,
     {
-        if interval.is_zero() {
-            return Err(Error::ZeroInterval);
-        }
         let node = self.local.node().clone();
-        self.spawn(periodic(node, interval, behavior, callback))
+        self.spawn(timer_task(node, interval, behavior, callback)?)
     }
 
     /// Calls `callback` at the times `schedule` gives: [`ServiceHandle::crontab`], from a
@@ -248,11 +245,8 @@ impl Context<'_> {
         F: FnMut() -> Fut + 'static,
         Fut: Future<Output = Result> + 'static,
     {
-        if interval.is_zero() {
-            return Err(Error::ZeroInterval);
-        }
         let node = self.local.node().clone();
-        self.spawn_local(periodic(node, interval, behavior, callback))
+        self.spawn_local(timer_task(node, interval, behavior, callback)?)
     }
 
     /// Spawns a background task owned by this service: [`ServiceHandle::spawn`], from a

@@ -5,7 +5,7 @@
 use crate::platform::plain::Arc;
 use core::future::Future;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::LifecycleEvent;
 use crate::interval::{MissedTickBehavior, Schedule, WarnLimiter, OVERLAP_WARNING_EVERY};
 use crate::lifecycle;
@@ -15,9 +15,32 @@ use crate::stop_signal::StopSignal;
 use crate::time::Duration;
 use crate::timer_queue::SharedTimerQueue;
 
-/// The loop of a periodic timer of `node`'s service ([`ServiceHandle::timer_with`],
-/// [`Context::timer_local`](crate::Context::timer_local)): `Send` when the callback is.
-pub(crate) async fn periodic<F, Fut>(
+/// The task of a periodic timer of `node`'s service ([`ServiceHandle::timer_with`],
+/// [`Context::timer_with`](crate::Context::timer_with),
+/// [`Context::timer_local`](crate::Context::timer_local)), for its caller to spawn: `Send`
+/// when the callback is.
+///
+/// # Errors
+///
+/// [`Error::ZeroInterval`] for a zero `interval`.
+pub(crate) fn timer_task<F, Fut>(
+    node: Arc<Node>,
+    interval: Duration,
+    behavior: MissedTickBehavior,
+    callback: F,
+) -> core::result::Result<impl Future<Output = Result>, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result>,
+{
+    if interval.is_zero() {
+        return Err(Error::ZeroInterval);
+    }
+    Ok(periodic(node, interval, behavior, callback))
+}
+
+/// The loop of a periodic timer (see [`timer_task`]).
+async fn periodic<F, Fut>(
     node: Arc<Node>,
     interval: Duration,
     behavior: MissedTickBehavior,

@@ -599,15 +599,10 @@ impl ServiceHandle {
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = Result> + Send + 'static,
     {
-        if interval.is_zero() {
-            return Err(Error::ZeroInterval);
-        }
-        self.spawn(crate::periodic::periodic(
-            self.node.clone(),
-            interval,
-            behavior,
-            callback,
-        ))
+        let node = self.node.clone();
+        self.spawn(crate::periodic::timer_task(
+            node, interval, behavior, callback,
+        )?)
     }
 
     // ===== logging with the service's prefix =====
