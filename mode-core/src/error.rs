@@ -258,6 +258,10 @@ pub enum Error {
     /// A stop of the service (or of an ancestor) was requested before the restart started
     /// it again: the stop wins, and the service stays stopped.
     RestartCancelled,
+    /// The request was awaited from a hook of the service (or of a service below it),
+    /// which the request has to wait for: it was not waited for, and runs once the hook
+    /// has returned. (Noticed with the `std` feature.)
+    AwaitedFromOwnHook,
 }
 
 impl fmt::Display for Error {
@@ -272,6 +276,10 @@ impl fmt::Display for Error {
             Error::Crashed(crash) => fmt::Display::fmt(crash, f),
             Error::TreeFinished => f.write_str("the service tree is no longer running"),
             Error::RestartCancelled => f.write_str("the restart was cancelled by a stop"),
+            Error::AwaitedFromOwnHook => f.write_str(
+                "awaited from a hook of the service (or of one below it), which the request \
+                 waits for; it runs once the hook has returned",
+            ),
         }
     }
 }

@@ -173,6 +173,7 @@ mod lifecycle;
 pub mod log_format;
 mod node;
 mod notify;
+mod own_hook;
 mod periodic;
 mod race;
 pub mod runtime;

@@ -218,6 +218,9 @@ pub(crate) struct Node {
     state: AtomicU8,
     stop_flag: AtomicBool,
     shutdown_flag: AtomicBool,
+    /// The operation that holds the node (0: none), as the driver's half records it; read
+    /// by `own_hook.rs`.
+    held_by: AtomicUsize,
     /// Whether `flag_subtree_to_stop` walked the subtree since the last `clear_stop_flag`.
     subtree_flagged: AtomicBool,
     /// Whether a child was ever added (children may have left since): a node that never
@@ -301,6 +304,7 @@ impl Node {
             supervisor,
             state: AtomicU8::new(State::Init as u8),
             stop_flag: AtomicBool::new(false),
+            held_by: AtomicUsize::new(0),
             shutdown_flag: AtomicBool::new(false),
             subtree_flagged: AtomicBool::new(false),
             had_children: AtomicBool::new(false),
@@ -406,6 +410,17 @@ impl Node {
     pub(crate) fn set_shutdown(&self) {
         self.shutdown_flag.store(true, Ordering::Release);
         self.notify_changed();
+    }
+
+    /// The operation that holds the node (0: none; see `own_hook.rs`).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    pub(crate) fn held_by(&self) -> usize {
+        self.held_by.load(Ordering::Relaxed)
+    }
+
+    /// Records the operation that holds the node (the driver's half's `Holder` decides).
+    pub(crate) fn set_held_by(&self, operation: usize) {
+        self.held_by.store(operation, Ordering::Relaxed);
     }
 
     pub(crate) fn children(&self) -> Vec<Arc<Node>> {

@@ -223,3 +223,47 @@ pub fn a_hook_may_await_the_stop_of_an_unrelated_service<B: Backend>(backend: B)
         ]
     );
 }
+
+/// Awaits its own stop from `on_started` (and, the first time, its own restart): each
+/// would wait for the very hook that awaits it.
+struct AwaitsItself;
+
+impl Service for AwaitsItself {
+    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+        let me = cx.handle();
+        if me.restart_count() == 0 {
+            let restart = me.restart().await;
+            crate::journal::record(format!("restart awaited: {restart:?}"));
+            return Ok(());
+        }
+        me.stop().await;
+        crate::journal::record(format!("stop awaited, service {}", me.state()));
+        Ok(())
+    }
+}
+
+/// A hook that awaits the restart or the stop of its own service does not hang: the
+/// restart answers `AwaitedFromOwnHook` at once and the stop completes at once; each runs
+/// once the hook has returned.
+pub fn a_hook_awaiting_its_own_stop_or_restart_does_not_hang<B: Backend>(backend: B) {
+    let tree = backend.tree(AwaitsItself);
+    let root = tree.handle();
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
+        root.wait_until_stopped().await;
+    });
+    assert!(exit.is_clean(), "{exit:?}");
+    let awaited: Vec<&str> = journal
+        .iter()
+        .filter(|l| l.contains("awaited"))
+        .map(std::string::String::as_str)
+        .collect();
+    assert_eq!(
+        awaited,
+        [
+            "restart awaited: Err(AwaitedFromOwnHook)",
+            "stop awaited, service running",
+        ]
+    );
+    assert_eq!(root.restart_count(), 1);
+    assert_eq!(root.state(), State::Stopped);
+}

@@ -193,6 +193,7 @@ macro_rules! conformance_tests {
             concurrency::a_crash_is_handled_while_a_sibling_stops_slowly,
             concurrency::a_slow_start_does_not_delay_a_stop_elsewhere,
             concurrency::a_hook_may_await_the_stop_of_an_unrelated_service,
+            concurrency::a_hook_awaiting_its_own_stop_or_restart_does_not_hang,
         );
         $crate::conformance_tests!(@small_stack $backend;
             faults::deep_trees_need_no_stack_per_level,

@@ -38,6 +38,7 @@ use core::task::{Context, Poll};
 
 use crate::engine::Driver;
 use crate::engine::LocalRef;
+use crate::own_hook;
 use crate::service::SequenceFuture;
 
 /// Which operation holds a service (its number; 0 when free). Lives in the driver's half
@@ -96,6 +97,7 @@ impl Drop for Held<'_> {
     fn drop(&mut self) {
         if self.took {
             self.local.holder.operation.set(0);
+            self.local.node().set_held_by(0);
             self.driver.operations.released.set(true);
         }
     }
@@ -140,6 +142,8 @@ impl<'a> Future for Hold<'a> {
         let took = match holder.get() {
             0 => {
                 holder.set(current);
+                // Truncated where `usize` is narrower: an identity for `own_hook.rs`.
+                local.node().set_held_by(current as usize);
                 true
             }
             operation if operation == current => false,
@@ -203,6 +207,7 @@ impl<'a> Operations<'a> {
             let mut index = 0;
             while let Some(operation) = self.running.get_mut(index) {
                 state.current.set(operation.number);
+                let _polling = own_hook::polling(&self.driver.shared, operation.number as usize);
                 if Pin::new(&mut operation.future).poll(cx).is_ready() {
                     self.running.remove(index);
                 } else {

@@ -13,6 +13,7 @@ use core::task::{Context, Poll};
 
 use crate::error::{Error, Stopped};
 use crate::node::{Node, OwnedChangeListener, SharedNode};
+use crate::own_hook;
 use crate::platform::plain::Arc;
 use crate::state::State;
 use crate::time::Instant;
@@ -74,8 +75,11 @@ impl fmt::Debug for Watch {
 #[must_use = "the stop is requested already; the future only waits for it"]
 pub struct Stop {
     watch: Watch,
-    /// The number of the stop request; `None` if the tree no longer runs.
+    /// The number of the stop request; `None` if the tree no longer runs, or once found
+    /// awaited from a hook it waits for.
     request: Option<u64>,
+    /// Whether the first poll looked for that (see `own_hook.rs`).
+    checked: bool,
 }
 
 impl Stop {
@@ -83,6 +87,7 @@ impl Stop {
         Stop {
             watch: Watch::new(node),
             request,
+            checked: false,
         }
     }
 }
@@ -92,6 +97,12 @@ impl Future for Stop {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        if !core::mem::replace(&mut this.checked, true)
+            && own_hook::awaited_by_its_own_holder(&this.watch.node)
+        {
+            // The stop stays queued, and runs once the hook has returned.
+            this.request = None;
+        }
         let Some(number) = this.request else {
             return Poll::Ready(());
         };
@@ -156,13 +167,33 @@ impl Future for Start {
 /// Cancel safe: dropping it only stops waiting; the restart goes on.
 #[derive(Debug)]
 #[must_use = "the restart is requested already; the future only waits for its outcome"]
-pub struct Restart(pub(super) Start);
+pub struct Restart {
+    start: Start,
+    /// Whether the first poll looked for a hook it waits for (see `own_hook.rs`).
+    checked: bool,
+}
+
+impl Restart {
+    pub(super) fn new(start: Start) -> Self {
+        Restart {
+            start,
+            checked: false,
+        }
+    }
+}
 
 impl Future for Restart {
     type Output = Result<(), Error>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if !core::mem::replace(&mut this.checked, true)
+            && this.start.early.is_none()
+            && own_hook::awaited_by_its_own_holder(&this.start.watch.node)
+        {
+            return Poll::Ready(Err(Error::AwaitedFromOwnHook));
+        }
+        Pin::new(&mut this.start).poll(cx)
     }
 }
 

@@ -225,8 +225,11 @@ impl ServiceHandle {
     /// [`Error::RestartCancelled`].
     ///
     /// The stop runs in the future that drives the tree, concurrently with operations on
-    /// other subtrees, so a hook may await the stop of an unrelated service. It must not
-    /// await the stop of its own service or of an ancestor: that stop waits for the hook.
+    /// other subtrees, so a hook may await the stop of an unrelated service. The stop of its
+    /// own service, or of an ancestor, waits for the hook: awaited from the hook, the
+    /// future completes at once instead (with the `std` feature; without it, it would wait
+    /// forever), and the stop runs once the hook has returned. [`request_stop`](Self::request_stop)
+    /// says so plainly.
     ///
     /// # Cancel safety
     ///
@@ -296,7 +299,9 @@ impl ServiceHandle {
     /// the new start failed, [`Error::RestartCancelled`] if a stop of the service (or of an
     /// ancestor) was requested before it started again, [`Error::ServiceStopped`] if one
     /// was requested while it started, [`Error::ParentNotRunning`],
-    /// [`Error::TreeFinished`].
+    /// [`Error::TreeFinished`]; [`Error::AwaitedFromOwnHook`] at once when awaited from a
+    /// hook of the service or of one below it, which the restart waits for (the restart
+    /// then runs once the hook has returned).
     ///
     /// # Cancel safety
     ///
@@ -307,7 +312,7 @@ impl ServiceHandle {
         } else {
             None
         };
-        Restart(self.request(Command::Restart(self.node.clone()), early))
+        Restart::new(self.request(Command::Restart(self.node.clone()), early))
     }
 
     /// Sends `command` unless `early` (or the tree's end) already decides the outcome.
