@@ -150,8 +150,8 @@ pub(crate) fn mode_rep<B: Backend>(backend: &B, kind: Kind, config: Config) -> f
     backend.block_on(async {
         let supervisor = Supervisor::new(Strategy::OneForOne)
             // Every round is a restart: allow them all.
-            .max_restarts(u32::MAX, Duration::from_secs(1))
-            .child(Crasher {
+            .with_max_restarts(u32::MAX, Duration::from_secs(1))
+            .with_child(Crasher {
                 kind,
                 rounds: Arc::clone(&rounds),
             });

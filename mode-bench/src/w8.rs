@@ -105,8 +105,8 @@ impl Service for Root {
         deps.add(
             Supervisor::new(Strategy::OneForOne)
                 // Every round is a restart: allow them all.
-                .max_restarts(u32::MAX, Duration::from_secs(1))
-                .child(Crasher {
+                .with_max_restarts(u32::MAX, Duration::from_secs(1))
+                .with_child(Crasher {
                     rounds: Arc::clone(&self.rounds),
                     gate: Arc::clone(&self.gate),
                 }),

@@ -23,7 +23,7 @@
 //! # Restart intensity
 //!
 //! A restarting supervisor allows at most `max_restarts` restarts in any window of length
-//! `over` ([`Supervisor::max_restarts`]; 100 within 1 s by default, as in mode). Windows
+//! `over` ([`Supervisor::with_max_restarts`]; 100 within 1 s by default, as in mode). Windows
 //! are half-open: a restart exactly `over` after an earlier one no longer counts it. One
 //! crash answered by a restart is one restart, whether one child restarts or, for
 //! one-for-all, the whole group. When a crash would need one restart too many, the
@@ -35,7 +35,7 @@
 //!
 //! With a [`Backoff`], a restart waits: the first for the initial delay, each further one
 //! of a run of crashes longer (exponentially, up to a maximum). A child that has run for
-//! [`Backoff::reset_after`] since its last restart starts a fresh run. The wait does not
+//! [`Backoff::with_reset_after`] since its last restart starts a fresh run. The wait does not
 //! block the tree: the children stop at once, the supervisor keeps serving requests, and a
 //! stop of the supervisor during the wait stops it at once, without restarting anything.
 //!
@@ -86,8 +86,8 @@
 //! }
 //!
 //! let supervisor = Supervisor::new(Strategy::OneForOne)
-//!     .max_restarts(3, Duration::from_secs(10))
-//!     .child(Client { runs: 0 });
+//!     .with_max_restarts(3, Duration::from_secs(10))
+//!     .with_child(Client { runs: 0 });
 //! let rt = VirtualRuntime::new();
 //! let tree = Tree::new(supervisor, rt.clone(), rt.clone());
 //! let root = tree.handle();
@@ -126,7 +126,7 @@ use crate::time::Duration;
 ///
 /// The k-th restart of a run of crashes (counting from 0) waits
 /// `min(initial × factor^k, max)`. A run ends once the child (for one-for-all, the group)
-/// has been running for [`reset_after`](Self::reset_after) since its last restart; the
+/// has been running for [`with_reset_after`](Self::with_reset_after) since its last restart; the
 /// next crash then waits `initial` again.
 ///
 /// ```
@@ -137,7 +137,7 @@ use crate::time::Duration;
 /// let backoff = Backoff::exponential(ms(100), ms(1_000));
 /// let delays: Vec<Duration> = (0..6).map(|k| backoff.delay(k)).collect();
 /// assert_eq!(delays, [ms(100), ms(200), ms(400), ms(800), ms(1_000), ms(1_000)]);
-/// assert_eq!(backoff.factor(3).delay(2), ms(900));
+/// assert_eq!(backoff.with_factor(3).delay(2), ms(900));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
@@ -149,7 +149,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// Delays from `initial`, doubling up to `max`; a run of crashes ends after `max` of
-    /// healthy running (change it with [`reset_after`](Self::reset_after)).
+    /// healthy running (change it with [`with_reset_after`](Self::with_reset_after)).
     #[must_use]
     pub const fn exponential(initial: Duration, max: Duration) -> Self {
         Backoff {
@@ -163,7 +163,7 @@ impl Backoff {
     /// Multiplies each delay by `factor` instead of 2 (`1` keeps it constant; `0` counts
     /// as `1`).
     #[must_use]
-    pub const fn factor(mut self, factor: u32) -> Self {
+    pub const fn with_factor(mut self, factor: u32) -> Self {
         self.factor = if factor == 0 { 1 } else { factor };
         self
     }
@@ -171,7 +171,7 @@ impl Backoff {
     /// How long a restarted child must run without crashing for the next crash to wait
     /// `initial` again.
     #[must_use]
-    pub const fn reset_after(mut self, healthy_for: Duration) -> Self {
+    pub const fn with_reset_after(mut self, healthy_for: Duration) -> Self {
         self.reset_after = healthy_for;
         self
     }
@@ -196,7 +196,7 @@ impl Backoff {
 /// A service that supervises its children: see the [module docs](self) for the
 /// strategies, restart intensity, backoff and failed starts.
 ///
-/// Children are declared with [`child`](Self::child) before the tree starts, and added or
+/// Children are declared with [`with_child`](Self::with_child) before the tree starts, and added or
 /// removed while it runs through a [`SupervisorHandle`]. A supervisor's children stay its
 /// children across its restarts until removed. A supervisor does nothing but supervise:
 /// put the program's logic in its children.
@@ -217,12 +217,12 @@ impl Backoff {
 ///
 /// let supervisor = Supervisor::new(Strategy::OneForOne)
 ///     .with_label("Workers")
-///     .max_restarts(2, Duration::from_secs(60))
-///     .backoff(Backoff::exponential(
+///     .with_max_restarts(2, Duration::from_secs(60))
+///     .with_backoff(Backoff::exponential(
 ///         Duration::from_millis(100),
 ///         Duration::from_secs(5),
 ///     ))
-///     .child(Worker);
+///     .with_child(Worker);
 /// let rt = VirtualRuntime::new();
 /// let tree = Tree::new(supervisor, rt.clone(), rt.clone());
 /// let worker = tree.handle().children()[0].clone();
@@ -286,7 +286,7 @@ impl Supervisor {
     /// `over` sets no limit. The supervisor remembers the instants of up to
     /// `max_restarts` restarts.
     #[must_use]
-    pub fn max_restarts(mut self, max_restarts: u32, over: Duration) -> Self {
+    pub fn with_max_restarts(mut self, max_restarts: u32, over: Duration) -> Self {
         self.max_restarts = max_restarts;
         self.over = over;
         self
@@ -294,7 +294,7 @@ impl Supervisor {
 
     /// Waits between restarts as `backoff` says.
     #[must_use]
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = Some(backoff);
         self
     }
@@ -308,7 +308,7 @@ impl Supervisor {
 
     /// Adds a child, started after the children added before it.
     #[must_use]
-    pub fn child(mut self, service: impl Service) -> Self {
+    pub fn with_child(mut self, service: impl Service) -> Self {
         self.children.push(Box::new(service));
         self
     }
@@ -529,8 +529,8 @@ impl SupervisorHandle {
 /// }
 ///
 /// let supervisor = Supervisor::new(Strategy::OneForOne)
-///     .max_restarts(0, Duration::from_secs(1))
-///     .child(Db);
+///     .with_max_restarts(0, Duration::from_secs(1))
+///     .with_child(Db);
 /// let rt = VirtualRuntime::new();
 /// let exit = rt
 ///     .block_on(Tree::new(supervisor, rt.clone(), rt.clone()).run())

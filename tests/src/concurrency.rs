@@ -73,10 +73,12 @@ struct SlowAndSupervised {
 impl Service for SlowAndSupervised {
     fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
         deps.add(SlowToStop);
-        deps.add(Supervisor::new(Strategy::OneForOne).child(CrashesOnce {
-            starts: self.starts.clone(),
-            restarted: self.restarted.clone(),
-        }));
+        deps.add(
+            Supervisor::new(Strategy::OneForOne).with_child(CrashesOnce {
+                starts: self.starts.clone(),
+                restarted: self.restarted.clone(),
+            }),
+        );
     }
 }
 

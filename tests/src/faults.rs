@@ -292,7 +292,7 @@ pub fn a_crash_during_the_parents_stop_is_reported<B: Backend>(backend: B) {
 
     impl Service for Supervised {
         fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
-            deps.add(Supervisor::new(Strategy::OneForOne).child(Yielding { label: "Child" }));
+            deps.add(Supervisor::new(Strategy::OneForOne).with_child(Yielding { label: "Child" }));
         }
 
         async fn on_stop(&mut self, cx: &Context<'_>) -> Result {

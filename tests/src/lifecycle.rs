@@ -11,9 +11,9 @@ use crate::{run_with, Backend};
 
 fn app() -> Probe {
     Probe::new("App")
-        .child(Probe::new("Websockets"))
-        .child(Probe::new("UserCache").child(Probe::new("Redis")))
-        .child(Probe::new("Webserver"))
+        .with_child(Probe::new("Websockets"))
+        .with_child(Probe::new("UserCache").with_child(Probe::new("Redis")))
+        .with_child(Probe::new("Webserver"))
 }
 
 fn lines(expected: &str) -> Vec<String> {
@@ -98,7 +98,7 @@ pub fn lifecycle_order<B: Backend>(backend: B) {
 
 /// Restart runs stop, `on_restart`, start; the handle stays valid with fresh state.
 pub fn restart_runs_on_restart_and_keeps_the_handle<B: Backend>(backend: B) {
-    let tree = backend.tree(Probe::new("App").child(Probe::new("Child")));
+    let tree = backend.tree(Probe::new("App").with_child(Probe::new("Child")));
     let root = tree.handle();
     let child = root.children()[0].clone();
     let ((), journal) = capture(|| {
@@ -257,7 +257,7 @@ pub fn stop_is_idempotent_and_concurrent<B: Backend>(backend: B) {
 
 /// Bad requests return clear errors and never panic.
 pub fn bad_requests_get_clear_errors<B: Backend>(backend: B) {
-    let tree = backend.tree(Probe::new("App").child(Probe::new("Child")));
+    let tree = backend.tree(Probe::new("App").with_child(Probe::new("Child")));
     let root = tree.handle();
     let child = root.children()[0].clone();
     // Restarting a service that was never started.

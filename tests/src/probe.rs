@@ -26,7 +26,7 @@ impl Probe {
 
     /// Adds a declared child.
     #[must_use]
-    pub fn child(mut self, child: Probe) -> Self {
+    pub fn with_child(mut self, child: Probe) -> Self {
         self.children.push(child);
         self
     }

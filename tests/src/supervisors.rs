@@ -258,9 +258,9 @@ impl Service for Kid {
 fn abc(strategy: Strategy) -> Supervisor {
     Supervisor::new(strategy)
         .with_label("Sup")
-        .child(Kid::new("A"))
-        .child(Kid::new("B"))
-        .child(Kid::new("C"))
+        .with_child(Kid::new("A"))
+        .with_child(Kid::new("B"))
+        .with_child(Kid::new("C"))
 }
 
 /// The stop and start of a child restarted after crashing with "boom".
@@ -481,7 +481,7 @@ pub fn crashing_supervisor_crashes_upward<B: Backend>(backend: B) {
     let crashing = || {
         Supervisor::new(Strategy::Crashing)
             .with_label("Crashing")
-            .child(Kid::new("A"))
+            .with_child(Kid::new("A"))
     };
     // No supervisor above: the whole program stops.
     let tree = backend.tree(Holder(Some(crashing())));
@@ -510,7 +510,7 @@ pub fn crashing_supervisor_crashes_upward<B: Backend>(backend: B) {
         &backend,
         Supervisor::new(Strategy::OneForOne)
             .with_label("Outer")
-            .child(crashing()),
+            .with_child(crashing()),
     );
     let outer = tree.handle();
     let sup = outer.children()[0].clone();
@@ -572,7 +572,7 @@ pub fn crash_sources_are_handled_the_same<B: Backend>(backend: B) {
     for how in [How::TaskError, How::TimerError, How::TaskPanic, How::Handle] {
         let sup = Supervisor::new(Strategy::OneForOne)
             .with_label("Sup")
-            .child(Crasher { how, runs: 0 });
+            .with_child(Crasher { how, runs: 0 });
         let (tree, watch) = watched(&backend, sup);
         let sup = tree.handle();
         let crasher = sup.children()[0].clone();
@@ -621,8 +621,8 @@ pub fn intensity_allows_exactly_max_restarts<B: Backend>(backend: B) {
     let over = u * 10;
     let sup = Supervisor::new(Strategy::OneForOne)
         .with_label("Sup")
-        .max_restarts(3, over)
-        .child(Kid::new("A"));
+        .with_max_restarts(3, over)
+        .with_child(Kid::new("A"));
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
@@ -674,8 +674,8 @@ pub fn intensity_window_slides<B: Backend>(backend: B) {
         u / 4
     };
     let sup = Supervisor::new(Strategy::OneForOne)
-        .max_restarts(3, over)
-        .child(Kid::new("A"));
+        .with_max_restarts(3, over)
+        .with_child(Kid::new("A"));
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
@@ -712,12 +712,12 @@ pub fn backoff_delays_grow_and_reset<B: Backend>(backend: B) {
     let ms = Duration::from_millis;
     let scale = |d: Duration| if backend.is_virtual() { d } else { d / 4 };
     let backoff =
-        Backoff::exponential(scale(ms(100)), scale(ms(400))).reset_after(scale(ms(1_000)));
+        Backoff::exponential(scale(ms(100)), scale(ms(400))).with_reset_after(scale(ms(1_000)));
     let starts = Arc::default();
     let sup = Supervisor::new(Strategy::OneForOne)
         .with_label("Sup")
-        .backoff(backoff)
-        .child(Kid::new("A").crashing(4, scale(ms(10))).starts(&starts));
+        .with_backoff(backoff)
+        .with_child(Kid::new("A").crashing(4, scale(ms(10))).starts(&starts));
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
@@ -787,7 +787,7 @@ pub fn failed_restart_without_backoff_gives_up<B: Backend>(backend: B) {
         let plan = Plan::default();
         let sup = Supervisor::new(Strategy::OneForOne)
             .with_label("Sup")
-            .child(Kid::new("A").plan(&plan));
+            .with_child(Kid::new("A").plan(&plan));
         let tree = backend.tree(sup);
         let sup = tree.handle();
         let a = sup.children()[0].clone();
@@ -826,9 +826,9 @@ pub fn failed_restart_with_backoff_is_retried_later<B: Backend>(backend: B) {
     let plan = Plan::default();
     let starts = Arc::default();
     let sup = Supervisor::new(Strategy::OneForOne)
-        .max_restarts(3, Duration::from_secs(60))
-        .backoff(Backoff::exponential(scale(ms(100)), scale(ms(1_000))))
-        .child(Kid::new("A").plan(&plan).starts(&starts));
+        .with_max_restarts(3, Duration::from_secs(60))
+        .with_backoff(Backoff::exponential(scale(ms(100)), scale(ms(1_000))))
+        .with_child(Kid::new("A").plan(&plan).starts(&starts));
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
@@ -874,9 +874,9 @@ pub fn failed_restarts_count_toward_intensity<B: Backend>(backend: B) {
     let plan = Plan::default();
     let sup = Supervisor::new(Strategy::OneForOne)
         .with_label("Sup")
-        .max_restarts(2, Duration::from_secs(3600))
-        .backoff(Backoff::exponential(scale(ms(100)), scale(ms(1_000))))
-        .child(Kid::new("A").plan(&plan));
+        .with_max_restarts(2, Duration::from_secs(3600))
+        .with_backoff(Backoff::exponential(scale(ms(100)), scale(ms(1_000))))
+        .with_child(Kid::new("A").plan(&plan));
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
@@ -916,13 +916,13 @@ pub fn failed_first_start_fails_the_supervisor<B: Backend>(backend: B) {
     plan.lock().unwrap().push_back(Some(Fail::ErrInStart));
     let sup = Supervisor::new(Strategy::OneForOne)
         .with_label("Sup")
-        .backoff(Backoff::exponential(
+        .with_backoff(Backoff::exponential(
             Duration::from_millis(1),
             Duration::from_millis(1),
         ))
-        .child(Kid::new("A"))
-        .child(Kid::new("B").plan(&plan))
-        .child(Kid::new("C"));
+        .with_child(Kid::new("A"))
+        .with_child(Kid::new("B").plan(&plan))
+        .with_child(Kid::new("C"));
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let [a, b, c] = <[ServiceHandle; 3]>::try_from(sup.children()).unwrap();
@@ -946,7 +946,7 @@ pub fn failed_first_start_fails_the_supervisor<B: Backend>(backend: B) {
 /// one-for-all restarts the group once (one restart counted). Both crashes are logged.
 pub fn two_children_crash_at_once<B: Backend>(backend: B) {
     // One-for-one, max 2: the two crashes use both restarts; a third crash escalates.
-    let sup = abc(Strategy::OneForOne).max_restarts(2, Duration::from_secs(3600));
+    let sup = abc(Strategy::OneForOne).with_max_restarts(2, Duration::from_secs(3600));
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let [a, b, c] = <[ServiceHandle; 3]>::try_from(sup.children()).unwrap();
@@ -974,7 +974,7 @@ pub fn two_children_crash_at_once<B: Backend>(backend: B) {
     }
 
     // One-for-all, max 1: one group restart for both crashes.
-    let sup = abc(Strategy::OneForAll).max_restarts(1, Duration::from_secs(3600));
+    let sup = abc(Strategy::OneForAll).with_max_restarts(1, Duration::from_secs(3600));
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let children = sup.children();
@@ -1011,8 +1011,8 @@ pub fn two_children_crash_at_once<B: Backend>(backend: B) {
 pub fn stop_during_backoff_stops_at_once<B: Backend>(backend: B) {
     let u = unit(&backend);
     let sup = Supervisor::new(Strategy::OneForOne)
-        .backoff(Backoff::exponential(u * 100, u * 100))
-        .child(Kid::new("A"));
+        .with_backoff(Backoff::exponential(u * 100, u * 100))
+        .with_child(Kid::new("A"));
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
@@ -1063,8 +1063,8 @@ impl Service for SlowRestart {
 /// supervisor stops without restarting anything else.
 pub fn stop_during_restart<B: Backend>(backend: B) {
     let sup = Supervisor::new(Strategy::OneForOne)
-        .max_restarts(1, Duration::from_secs(3600))
-        .child(SlowRestart { runs: 0 });
+        .with_max_restarts(1, Duration::from_secs(3600))
+        .with_child(SlowRestart { runs: 0 });
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let slow = sup.children()[0].clone();
@@ -1114,8 +1114,8 @@ impl Service for CrashOnStop {
 pub fn crash_while_supervisor_stops_restarts_nothing<B: Backend>(backend: B) {
     // A sibling crashes A from its on_stop, during the supervisor's stop sequence.
     let sup = Supervisor::new(Strategy::OneForOne)
-        .child(Kid::new("A"))
-        .child(CrashOnStop(None));
+        .with_child(Kid::new("A"))
+        .with_child(CrashOnStop(None));
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
@@ -1132,8 +1132,8 @@ pub fn crash_while_supervisor_stops_restarts_nothing<B: Backend>(backend: B) {
 
     // A crash queued just before the stop request: the stop wins, nothing is counted.
     let sup = Supervisor::new(Strategy::OneForOne)
-        .max_restarts(0, Duration::from_secs(3600))
-        .child(Kid::new("A"));
+        .with_max_restarts(0, Duration::from_secs(3600))
+        .with_child(Kid::new("A"));
     let tree = backend.tree(sup);
     let sup = tree.handle();
     let a = sup.children()[0].clone();
@@ -1157,7 +1157,7 @@ pub fn crashes_reach_the_nearest_supervisor<B: Backend>(backend: B) {
     // Grandchild: Sup -> Cache -> Redis.
     let sup = Supervisor::new(Strategy::OneForOne)
         .with_label("Sup")
-        .child(Probe::new("Cache").child(Probe::new("Redis")));
+        .with_child(Probe::new("Cache").with_child(Probe::new("Redis")));
     let (tree, watch) = watched(&backend, sup);
     let sup = tree.handle();
     let cache = sup.children()[0].clone();
@@ -1181,11 +1181,11 @@ pub fn crashes_reach_the_nearest_supervisor<B: Backend>(backend: B) {
     // Outer -> Inner (max 1) -> A: the second crash of A makes Inner give up.
     let inner = Supervisor::new(Strategy::OneForOne)
         .with_label("Inner")
-        .max_restarts(1, Duration::from_secs(3600))
-        .child(Kid::new("A"));
+        .with_max_restarts(1, Duration::from_secs(3600))
+        .with_child(Kid::new("A"));
     let outer = Supervisor::new(Strategy::OneForOne)
         .with_label("Outer")
-        .child(inner);
+        .with_child(inner);
     let (tree, watch) = watched(&backend, outer);
     let outer = tree.handle();
     let inner = outer.children()[0].clone();

@@ -101,8 +101,8 @@ pub fn wait_first_and_many<B: Backend>(backend: B) {
 pub fn wait_for_stopped_other<B: Backend>(backend: B) {
     let tree = backend.tree(
         Probe::new("App")
-            .child(Probe::new("A"))
-            .child(Probe::new("B")),
+            .with_child(Probe::new("A"))
+            .with_child(Probe::new("B")),
     );
     let root = tree.handle();
     let children = root.children();

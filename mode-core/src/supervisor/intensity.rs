@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn backoff_grows_caps_and_resets_after_a_healthy_run() {
         let ms = Duration::from_millis;
-        let backoff = Backoff::exponential(ms(100), ms(1_000)).reset_after(ms(500));
+        let backoff = Backoff::exponential(ms(100), ms(1_000)).with_reset_after(ms(500));
         let mut streak = Streak::default();
         let mut delays = Vec::new();
         for t in [0, 110, 320, 730, 1_540, 2_550] {

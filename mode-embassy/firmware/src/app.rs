@@ -115,7 +115,7 @@ impl Service for App {
         deps.add(Ticker {
             shared: self.shared.clone(),
         });
-        deps.add(Supervisor::new(Strategy::OneForOne).child(Flaky {
+        deps.add(Supervisor::new(Strategy::OneForOne).with_child(Flaky {
             shared: self.shared.clone(),
         }));
         deps.add(Producer {
