@@ -100,7 +100,7 @@ impl Service for Websockets {
             loop {
                 handle.sleep(Duration::from_secs(10)).await?;
                 beats += 1;
-                handle.debug(format_args!("heartbeat {beats}: 0 clients"));
+                mode::debug!(handle, "heartbeat {beats}: 0 clients");
             }
         })?;
         Ok(())
@@ -120,7 +120,7 @@ impl Service for UserCache {
         let handle = cx.handle().clone();
         cx.timer(self.refresh_every, move || {
             let total = users.0.fetch_add(1, Ordering::Relaxed) + 1;
-            handle.debug(format_args!("refreshed: {total} users"));
+            mode::debug!(handle, "refreshed: {total} users");
             async { Ok(()) }
         })?;
         Ok(())
@@ -141,8 +141,7 @@ impl Service for Webserver {
             .map_err(|err| format!("cannot listen on 127.0.0.1:{}: {err}", self.port))?;
         let addr = listener.get_ref().local_addr()?;
         *self.bound.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);
-        cx.handle()
-            .info(format_args!("Serving on port {}", addr.port()));
+        mode::info!(cx, "Serving on port {}", addr.port());
         cx.spawn(accept_loop(
             cx.handle().clone(),
             listener,
@@ -152,7 +151,7 @@ impl Service for Webserver {
     }
 
     async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
-        cx.handle().info(format_args!("Closing server"));
+        mode::info!(cx, "Closing server");
         Ok(())
     }
 }

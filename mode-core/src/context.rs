@@ -44,6 +44,12 @@ impl core::fmt::Debug for Context<'_> {
     }
 }
 
+impl AsRef<ServiceHandle> for Context<'_> {
+    fn as_ref(&self) -> &ServiceHandle {
+        self.handle()
+    }
+}
+
 impl Context<'_> {
     /// This service's handle, to keep or send to tasks.
     #[must_use]

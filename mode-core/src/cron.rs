@@ -595,9 +595,10 @@ impl ServiceHandle {
                 let (wall, now) = clock.now(timers);
                 let after = served.map_or(wall, |served| served.max(wall));
                 let Some(due) = schedule.next_after(after) else {
-                    handle.warn(format_args!(
+                    crate::warn!(
+                        handle,
                         "crontab {schedule} has no later time; it calls no more"
-                    ));
+                    );
                     return Ok(());
                 };
                 sleep.reset(now + until(due, wall));

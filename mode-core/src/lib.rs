@@ -171,6 +171,8 @@ mod lifecycle;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod log_format;
+#[macro_use]
+pub mod log_macros;
 mod node;
 mod notify;
 mod own_hook;
@@ -212,3 +214,9 @@ pub use supervisor::{
     Backoff, Strategy, Supervisor, SupervisorError, SupervisorErrorKind, SupervisorHandle,
 };
 pub use tree::Tree;
+
+/// What the macros expand to. Semver exempt.
+#[doc(hidden)]
+pub mod __private {
+    pub use log;
+}

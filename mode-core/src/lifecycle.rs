@@ -10,7 +10,7 @@ use crate::node::Node;
 // a constant: with no logger at that level and no observer, an event costs two loads.
 #[inline]
 pub(crate) fn emit(node: &Node, event: LifecycleEvent<'_>) {
-    let logged = event.level() <= log::max_level();
+    let logged = event.level(node) <= log::max_level();
     let observed = node.tree.has_observers();
     if logged || observed {
         deliver(node, &event, logged);
@@ -18,16 +18,17 @@ pub(crate) fn emit(node: &Node, event: LifecycleEvent<'_>) {
 }
 
 impl LifecycleEvent<'_> {
-    /// The log level of the event's line.
+    /// The log level of the event's line for `node`: failures and warnings at their own
+    /// level, the lifecycle lines at the service's.
     #[inline]
-    fn level(&self) -> log::Level {
+    fn level(&self, node: &Node) -> log::Level {
         use log::Level;
         match self {
             LifecycleEvent::Crashed(_)
             | LifecycleEvent::HookFailed { .. }
             | LifecycleEvent::ForfeitingChild { .. } => Level::Error,
             LifecycleEvent::StopTimeout { .. } | LifecycleEvent::TimerOverlap { .. } => Level::Warn,
-            _ => Level::Info,
+            _ => node.log.lifecycle_level,
         }
     }
 }
@@ -46,8 +47,8 @@ fn deliver(node: &Node, event: &LifecycleEvent<'_>, logged: bool) {
 }
 
 fn log_event(node: &Node, event: &LifecycleEvent<'_>) {
-    let level = event.level();
-    let target = node.target;
+    let level = event.level(node);
+    let target = node.log.target;
     let prefix = node.prefix();
     match event {
         LifecycleEvent::Starting => log::log!(target: target, level, "{prefix}: Starting..."),

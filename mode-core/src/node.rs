@@ -198,6 +198,16 @@ impl AsRef<ChangeNotify> for NodeChanges {
     }
 }
 
+/// How a service's lines are logged.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogSettings {
+    /// The `log` target: the module of the service's type.
+    pub(crate) target: &'static str,
+    /// The level of its lifecycle lines (`Starting...` and the like;
+    /// [`Service::lifecycle_log_level`](crate::Service::lifecycle_log_level)).
+    pub(crate) lifecycle_level: log::Level,
+}
+
 /// The shared half of one service: what handles reach from any thread. The driver's half
 /// (the service value and what need not be `Send`) is a [`LocalNode`](crate::engine::LocalNode)
 /// of its own, which holds this node (see `local.rs`).
@@ -206,8 +216,9 @@ pub(crate) struct Node {
     /// Where the driver keeps this node's other half (see `registry.rs`).
     pub(crate) slot: usize,
     pub(crate) label: Cow<'static, str>,
-    /// The `log` target: the module of the service's type.
-    pub(crate) target: &'static str,
+    /// The `log` target (the module of the service's type) and the level of its lifecycle
+    /// lines.
+    pub(crate) log: LogSettings,
     /// Depth below the root (the root is 0); logs add the tree's base depth.
     pub(crate) depth: usize,
     pub(crate) kind: ChildKind,
@@ -287,7 +298,7 @@ impl Node {
         id: u64,
         slot: usize,
         label: Cow<'static, str>,
-        target: &'static str,
+        log: LogSettings,
         parent: Option<&Arc<Node>>,
         kind: ChildKind,
         supervisor: Option<Strategy>,
@@ -296,7 +307,7 @@ impl Node {
             id,
             slot,
             label,
-            target,
+            log,
             depth: parent.map_or(0, |parent| parent.depth + 1),
             kind,
             parent: parent.map(Arc::downgrade),

@@ -41,7 +41,7 @@ use crate::time::Duration;
 ///
 /// impl Service for Webserver {
 ///     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
-///         cx.handle().info(format_args!("Serving on port {}", self.port));
+///         mode_core::info!(cx, "Serving on port {}", self.port);
 ///         Ok(())
 ///     }
 /// }
@@ -70,6 +70,15 @@ pub trait Service: 'static {
     /// timer.
     fn stop_timeout(&self) -> Option<Duration> {
         None
+    }
+
+    /// The level of this service's lifecycle lines (`Starting...`, `Started`,
+    /// `Stopping...`, `Stopped`, `Shutdown complete!`, `Restarting...`, a supervisor's
+    /// `Restarting dead …`): info by default. Debug quietens a service whose lifecycle is
+    /// noise at info (mode logs some services' lifecycle at debug). A crash, a failed hook
+    /// and a stop timeout keep their own levels (error, warn).
+    fn lifecycle_log_level(&self) -> log::Level {
+        log::Level::Info
     }
 
     /// Whether stopping waits for [`set_shutdown`](crate::ServiceHandle::set_shutdown)
@@ -192,6 +201,7 @@ pub(crate) type SequenceFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 pub(crate) trait DynService: 'static {
     fn label(&self) -> Cow<'static, str>;
     fn log_target(&self) -> &'static str;
+    fn lifecycle_log_level(&self) -> log::Level;
     fn init_dependencies(&mut self, deps: &mut Dependencies<'_>);
     fn stop_timeout(&self) -> Option<Duration>;
     fn wait_for_shutdown(&self) -> bool;
@@ -234,6 +244,10 @@ impl<S: Service> DynService for S {
 
     fn log_target(&self) -> &'static str {
         module_of::<S>()
+    }
+
+    fn lifecycle_log_level(&self) -> log::Level {
+        Service::lifecycle_log_level(self)
     }
 
     fn init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
@@ -331,6 +345,10 @@ impl DynService for Box<dyn DynService> {
 
     fn log_target(&self) -> &'static str {
         (**self).log_target()
+    }
+
+    fn lifecycle_log_level(&self) -> log::Level {
+        (**self).lifecycle_log_level()
     }
 
     fn init_dependencies(&mut self, deps: &mut Dependencies<'_>) {

@@ -377,6 +377,12 @@ pub struct SupervisorHandle {
     strategy: Strategy,
 }
 
+impl AsRef<ServiceHandle> for SupervisorHandle {
+    fn as_ref(&self) -> &ServiceHandle {
+        &self.service
+    }
+}
+
 impl TryFrom<&ServiceHandle> for SupervisorHandle {
     type Error = NotASupervisor;
 

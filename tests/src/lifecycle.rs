@@ -414,3 +414,53 @@ pub fn adding_children_to_a_stopping_service_fails<B: Backend>(backend: B) {
         .any(|l| l == "refused: the service is stopping or stopped"));
     assert!(root.children().is_empty());
 }
+
+/// A service whose lifecycle lines are debug: only what it logs itself shows at info.
+struct Quiet;
+
+impl Service for Quiet {
+    fn lifecycle_log_level(&self) -> log::Level {
+        log::Level::Debug
+    }
+
+    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+        mode_core::info!(cx, "listening on {}", 8000);
+        let me = cx.handle().clone();
+        cx.spawn(async move {
+            mode_core::warn!(me, "from a task");
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
+/// A parent of [`Quiet`], logged at info.
+struct Loud;
+
+impl Service for Loud {
+    fn on_init_dependencies(&mut self, deps: &mut mode_core::Dependencies<'_>) {
+        deps.add(Quiet);
+    }
+}
+
+/// Lifecycle lines take the service's level; a service logs with mode's macros and gets
+/// its prefix.
+pub fn lifecycle_lines_take_the_services_level<B: Backend>(backend: B) {
+    let tree = backend.tree(Loud);
+    let (exit, journal) = crate::start_and_stop(&backend, tree);
+    assert!(exit.is_clean(), "{exit:?}");
+    let logs = crate::journal::logs(&journal);
+    assert!(
+        logs.contains(&"INFO [^--Quiet]: listening on 8000"),
+        "{logs:?}"
+    );
+    assert!(logs.contains(&"INFO [^-Loud]: Started"), "{logs:?}");
+    assert!(
+        !logs.iter().any(|l| l.starts_with("INFO [^--Quiet]: Start")),
+        "{logs:?}"
+    );
+    // The task's line may come before or after the stop began, never without the prefix.
+    if let Some(line) = logs.iter().find(|l| l.contains("from a task")) {
+        assert_eq!(*line, "WARN [^--Quiet]: from a task");
+    }
+}

@@ -20,7 +20,7 @@ use crate::exit::{Exit, StopFailure, UncleanStop};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
 use crate::lifecycle;
-use crate::node::{Command, Node, TreeShared};
+use crate::node::{Command, LogSettings, Node, TreeShared};
 use crate::runtime::{BoxFuture, LocalBoxFuture, Spawner};
 use crate::service::{DynAsyncClose, DynService, Hook};
 use crate::state::{State, StopReason};
@@ -181,7 +181,10 @@ impl Driver {
         let supervisor = SupervisorState::of(&mut service);
         let slot = self.registry.borrow().next_slot();
         let label = service.label();
-        let target = service.log_target();
+        let log = LogSettings {
+            target: service.log_target(),
+            lifecycle_level: service.lifecycle_log_level(),
+        };
         let strategy = supervisor.as_ref().map(SupervisorState::strategy);
         let id = self.next_id.get();
         self.next_id.set(id + 1);
@@ -190,7 +193,7 @@ impl Driver {
             id,
             slot,
             label,
-            target,
+            log,
             parent_node,
             kind,
             strategy,

@@ -613,31 +613,19 @@ impl ServiceHandle {
     // ===== logging with the service's prefix =====
 
     /// Logs `message` at `level` with the service's prefix (`[^--Webserver]: …`) and its
-    /// module as the target.
+    /// module as the target: what the logging macros call
+    /// ([`mode_core::info!`](crate::info) and its siblings, which take the format string
+    /// directly).
     pub fn log(&self, level: log::Level, message: fmt::Arguments<'_>) {
         if level <= log::max_level() {
-            log::log!(target: self.node.target, level, "{}: {}", self.node.prefix(), message);
+            log::log!(target: self.node.log.target, level, "{}: {}", self.node.prefix(), message);
         }
     }
+}
 
-    /// [`log`](Self::log) at debug level.
-    pub fn debug(&self, message: fmt::Arguments<'_>) {
-        self.log(log::Level::Debug, message);
-    }
-
-    /// [`log`](Self::log) at info level.
-    pub fn info(&self, message: fmt::Arguments<'_>) {
-        self.log(log::Level::Info, message);
-    }
-
-    /// [`log`](Self::log) at warn level.
-    pub fn warn(&self, message: fmt::Arguments<'_>) {
-        self.log(log::Level::Warn, message);
-    }
-
-    /// [`log`](Self::log) at error level.
-    pub fn error(&self, message: fmt::Arguments<'_>) {
-        self.log(log::Level::Error, message);
+impl AsRef<ServiceHandle> for ServiceHandle {
+    fn as_ref(&self) -> &ServiceHandle {
+        self
     }
 }
 
