@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use async_io::Async;
 use futures_lite::AsyncWriteExt;
-use mode::{Context, Dependencies, Result, Service, ServiceHandle};
+use mode::{BoxResult, Context, Dependencies, Service, ServiceHandle};
 
 /// Where the webserver listens, once it does (port 0 picks a free port).
 pub type BoundAddr = Arc<Mutex<Option<SocketAddr>>>;
@@ -75,7 +75,7 @@ impl Service for App {
         });
     }
 
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         if self.print_graph {
             println!("{}", cx.handle().graph().to_dot());
         }
@@ -92,7 +92,7 @@ pub struct UserCount(AtomicU64);
 pub struct Websockets;
 
 impl Service for Websockets {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let handle = cx.handle().clone();
         cx.spawn(async move {
             let mut beats = 0u64;
@@ -115,7 +115,7 @@ pub struct UserCache {
 }
 
 impl Service for UserCache {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let users = self.users.clone();
         let handle = cx.handle().clone();
         cx.timer(self.refresh_every, move || {
@@ -136,7 +136,7 @@ pub struct Webserver {
 }
 
 impl Service for Webserver {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], self.port))
             .map_err(|err| format!("cannot listen on 127.0.0.1:{}: {err}", self.port))?;
         let addr = listener.get_ref().local_addr()?;
@@ -150,7 +150,7 @@ impl Service for Webserver {
         Ok(())
     }
 
-    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, cx: &Context<'_>) -> BoxResult {
         mode::info!(cx, "Closing server");
         Ok(())
     }
@@ -160,7 +160,7 @@ async fn accept_loop(
     handle: ServiceHandle,
     listener: Async<TcpListener>,
     users: Arc<UserCount>,
-) -> Result {
+) -> BoxResult {
     let served = AtomicU64::new(0);
     loop {
         // Returns Err(Stopped) when the service stops: the listener is dropped with the task.

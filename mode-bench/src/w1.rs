@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_lite::future::zip;
-use mode_core::{Context, Dependencies, Result, Service};
+use mode_core::{BoxResult, Context, Dependencies, Service};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -131,11 +131,11 @@ struct Leaf {
 }
 
 impl Service for Leaf {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let polled = Arc::clone(&self.polled);
         cx.spawn(async move {
             polled.mark();
-            std::future::pending::<Result>().await
+            std::future::pending::<BoxResult>().await
         })?;
         Ok(())
     }
@@ -156,11 +156,11 @@ impl Service for Group {
         }
     }
 
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let polled = Arc::clone(&self.polled);
         cx.spawn(async move {
             polled.mark();
-            std::future::pending::<Result>().await
+            std::future::pending::<BoxResult>().await
         })?;
         Ok(())
     }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::future::{or, zip};
 use futures_lite::StreamExt;
-use mode_core::{Context, MissedTickBehavior, Result, Service};
+use mode_core::{BoxResult, Context, MissedTickBehavior, Service};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -166,7 +166,7 @@ struct Timers {
 }
 
 impl Service for Timers {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         for timer in 0..self.ticks.timers.len() {
             let ticks = Arc::clone(&self.ticks);
             cx.timer_with(self.interval, self.behavior, move || {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::future::zip;
 use futures_lite::FutureExt as _;
-use mode_core::{Context, Result, Service, Strategy, Supervisor};
+use mode_core::{BoxResult, Context, Service, Strategy, Supervisor};
 
 use crate::backend::{Backend, Smol, Tokio};
 use crate::report::{paired_ratio, Json, Samples};
@@ -49,7 +49,7 @@ impl Kind {
 }
 
 /// The crash of a round: an `Err`, or a panic.
-fn crash(kind: Kind) -> Result {
+fn crash(kind: Kind) -> BoxResult {
     match kind {
         Kind::Err => Err("simulated crash".into()),
         Kind::Panic => panic!("simulated crash"),
@@ -132,7 +132,7 @@ struct Crasher {
 }
 
 impl Service for Crasher {
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         if self.rounds.started() {
             let (kind, rounds) = (self.kind, Arc::clone(&self.rounds));
             cx.spawn(async move {
@@ -170,7 +170,7 @@ pub(crate) fn mode_rep<B: Backend>(backend: &B, kind: Kind, config: Config) -> f
 // ===== floors =====
 
 /// One incarnation of the floor's child.
-async fn floor_child(kind: Kind, rounds: Arc<Rounds>) -> Result {
+async fn floor_child(kind: Kind, rounds: Arc<Rounds>) -> BoxResult {
     if rounds.started() {
         rounds.crashed();
         crash(kind)

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_lite::future::zip;
-use mode_core::{Context, Dependencies, Result, Service, Strategy, Supervisor};
+use mode_core::{BoxResult, Context, Dependencies, Service, Strategy, Supervisor};
 
 use crate::backend::{Backend, Smol, Tokio};
 use crate::report::{paired_ratio, Json, Samples};
@@ -63,7 +63,7 @@ struct Slow {
 }
 
 impl Service for Slow {
-    async fn on_stop(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, _cx: &Context<'_>) -> BoxResult {
         self.gate.open();
         self.rounds.wait_done().await;
         Ok(())
@@ -77,7 +77,7 @@ struct Crasher {
 }
 
 impl Service for Crasher {
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         if self.rounds.started() {
             let (rounds, gate) = (Arc::clone(&self.rounds), Arc::clone(&self.gate));
             cx.spawn(async move {

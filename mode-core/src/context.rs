@@ -13,7 +13,7 @@ use core::future::Future;
 use crate::engine::LocalRef;
 use crate::engine::StartError;
 use crate::engine::{Deferred, Driver, Resource};
-use crate::error::{Error, Result};
+use crate::error::{BoxResult, Error};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
 use crate::interval::MissedTickBehavior;
@@ -111,12 +111,12 @@ impl Context<'_> {
     /// use std::rc::Rc;
     ///
     /// use mode_core::testing::VirtualRuntime;
-    /// use mode_core::{Context, Result, Service, Tree};
+    /// use mode_core::{BoxResult, Context, Service, Tree};
     ///
     /// struct Counter(Rc<Cell<u32>>); // not `Send`
     ///
     /// impl Service for Counter {
-    ///     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    ///     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
     ///         let (count, me) = (self.0.clone(), cx.handle().clone());
     ///         cx.spawn_local(async move {
     ///             while me.sleep(std::time::Duration::from_secs(1)).await.is_ok() {
@@ -144,7 +144,7 @@ impl Context<'_> {
     /// [task limit](crate::Tree::with_task_limit).
     pub fn spawn_local<F>(&self, future: F) -> Result<(), Error>
     where
-        F: Future<Output = Result> + 'static,
+        F: Future<Output = BoxResult> + 'static,
     {
         let node = self.local.node();
         let run = node.tasks();
@@ -181,7 +181,7 @@ impl Context<'_> {
     pub fn timer<F, Fut>(&self, interval: Duration, callback: F) -> Result<(), Error>
     where
         F: FnMut() -> Fut + Send + 'static,
-        Fut: Future<Output = Result> + Send + 'static,
+        Fut: Future<Output = BoxResult> + Send + 'static,
     {
         self.timer_with(interval, MissedTickBehavior::Skip, callback)
     }
@@ -199,7 +199,7 @@ impl Context<'_> {
     ) -> Result<(), Error>
     where
         F: FnMut() -> Fut + Send + 'static,
-        Fut: Future<Output = Result> + Send + 'static,
+        Fut: Future<Output = BoxResult> + Send + 'static,
     {
         let node = self.local.node().clone();
         self.spawn(timer_task(node, interval, behavior, callback)?)
@@ -216,7 +216,7 @@ impl Context<'_> {
     pub fn crontab<F, Fut>(&self, schedule: crate::cron::Crontab, callback: F) -> Result<(), Error>
     where
         F: FnMut() -> Fut + Send + 'static,
-        Fut: Future<Output = Result> + Send + 'static,
+        Fut: Future<Output = BoxResult> + Send + 'static,
     {
         self.handle().crontab(schedule, callback)
     }
@@ -231,7 +231,7 @@ impl Context<'_> {
     pub fn timer_local<F, Fut>(&self, interval: Duration, callback: F) -> Result<(), Error>
     where
         F: FnMut() -> Fut + 'static,
-        Fut: Future<Output = Result> + 'static,
+        Fut: Future<Output = BoxResult> + 'static,
     {
         self.timer_local_with(interval, MissedTickBehavior::Skip, callback)
     }
@@ -249,7 +249,7 @@ impl Context<'_> {
     ) -> Result<(), Error>
     where
         F: FnMut() -> Fut + 'static,
-        Fut: Future<Output = Result> + 'static,
+        Fut: Future<Output = BoxResult> + 'static,
     {
         let node = self.local.node().clone();
         self.spawn_local(timer_task(node, interval, behavior, callback)?)
@@ -268,7 +268,7 @@ impl Context<'_> {
     /// As [`ServiceHandle::spawn`].
     pub fn spawn<F>(&self, future: F) -> Result<(), Error>
     where
-        F: Future<Output = Result> + Send + 'static,
+        F: Future<Output = BoxResult> + Send + 'static,
     {
         let mut deferred = self.local.deferred.borrow_mut();
         let Some(list) = deferred.as_mut() else {

@@ -121,7 +121,7 @@ use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
 
-use crate::error::{Error, Result};
+use crate::error::{BoxResult, Error};
 use crate::events::LifecycleEvent;
 use crate::handle::ServiceHandle;
 use crate::interval::{WarnLimiter, OVERLAP_WARNING_EVERY};
@@ -530,7 +530,7 @@ impl ServiceHandle {
     ///
     /// ```
     /// use mode_core::testing::VirtualRuntime;
-    /// use mode_core::{Context, Crontab, Result, Service, Tree};
+    /// use mode_core::{BoxResult, Context, Crontab, Service, Tree};
     /// use std::sync::{Arc, Mutex};
     /// use std::time::{Duration, SystemTime};
     ///
@@ -539,7 +539,7 @@ impl ServiceHandle {
     /// }
     ///
     /// impl Service for Reports {
-    ///     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    ///     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
     ///         let schedule = Crontab::parse("0 6 * * MON-FRI", "Europe/Berlin")?;
     ///         let (handle, ran_at) = (cx.handle().clone(), self.ran_at.clone());
     ///         cx.crontab(schedule, move || {
@@ -579,7 +579,7 @@ impl ServiceHandle {
     pub fn crontab<F, Fut>(&self, schedule: Crontab, mut callback: F) -> Result<(), Error>
     where
         F: FnMut() -> Fut + Send + 'static,
-        Fut: Future<Output = Result> + Send + 'static,
+        Fut: Future<Output = BoxResult> + Send + 'static,
     {
         let handle = self.clone();
         self.spawn(async move {
@@ -964,7 +964,7 @@ mod tests {
     }
 
     impl Service for Probe {
-        async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+        async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
             if let Some((at, wall)) = self.set_at {
                 let handle = cx.handle().clone();
                 cx.spawn(async move {

@@ -1,4 +1,5 @@
-//! Errors: what a hook or task returns, why a service crashed, and misuse of the API.
+//! Errors: what a hook or task returns ([`BoxResult`], [`BoxError`]), why a service
+//! crashed ([`Crash`]), and what mode's own operations fail with ([`Error`]).
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
@@ -29,8 +30,24 @@ use crate::time::Duration;
 /// ```
 pub type BoxError = Box<dyn core::error::Error + Send + Sync + 'static>;
 
-/// The result of a service hook, background task or timer callback.
-pub type Result<T = (), E = BoxError> = core::result::Result<T, E>;
+/// What a service hook, background task or timer callback returns: `Ok`, or any error
+/// boxed ([`BoxError`]). mode's own operations return `Result<T, `[`Error`]`>` instead.
+///
+/// ```
+/// use mode_core::{BoxResult, Context, Service};
+///
+/// struct Webserver;
+///
+/// impl Service for Webserver {
+///     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
+///         let port: u16 = "8000".parse()?; // any error converts with `?`
+///         mode_core::info!(cx, "port {port}");
+///         Ok(())
+///     }
+/// }
+/// # let _ = Webserver;
+/// ```
+pub type BoxResult<T = ()> = core::result::Result<T, BoxError>;
 
 /// Why a service crashed: the service that failed first and the error it failed with.
 ///

@@ -21,17 +21,17 @@ use crate::time::Duration;
 ///
 /// ```
 /// use mode_core::testing::VirtualRuntime;
-/// use mode_core::{Context, Result, Service, StopReason, Tree};
+/// use mode_core::{BoxResult, Context, Service, StopReason, Tree};
 ///
 /// struct Leaky;
 ///
 /// impl Service for Leaky {
-///     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
 ///         cx.handle().request_stop();
 ///         Ok(())
 ///     }
 ///
-///     async fn on_stop(&mut self, _cx: &Context<'_>) -> Result {
+///     async fn on_stop(&mut self, _cx: &Context<'_>) -> BoxResult {
 ///         Err("could not flush the cache".into())
 ///     }
 /// }

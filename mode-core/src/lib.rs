@@ -14,7 +14,7 @@
 //!
 //! ```
 //! use mode_core::testing::VirtualRuntime;
-//! use mode_core::{Context, Dependencies, Result, Service, Tree};
+//! use mode_core::{BoxResult, Context, Dependencies, Service, Tree};
 //! use std::time::Duration;
 //!
 //! struct App;
@@ -27,7 +27,7 @@
 //! }
 //!
 //! impl Service for Ticker {
-//!     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+//!     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
 //!         cx.timer(Duration::from_millis(100), || async {
 //!             // ... periodic work, on a drift-free schedule ...
 //!             Ok(())
@@ -203,7 +203,7 @@ pub mod worker;
 pub use context::{Context, Dependencies};
 #[cfg(feature = "cron")]
 pub use cron::{CronError, CronErrorKind, Crontab};
-pub use error::{BoxError, Crash, Error, Panicked, Result, Stopped, WaitError};
+pub use error::{BoxError, BoxResult, Crash, Error, Panicked, Stopped, WaitError};
 pub use exit::{Exit, StopFailure, UncleanStop};
 pub use graph::Graph;
 pub use handle::ServiceHandle;

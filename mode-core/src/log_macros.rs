@@ -6,14 +6,14 @@
 //! [`SupervisorHandle`](crate::SupervisorHandle).
 //!
 //! ```
-//! use mode_core::{Context, Result, Service};
+//! use mode_core::{BoxResult, Context, Service};
 //!
 //! struct Webserver {
 //!     port: u16,
 //! }
 //!
 //! impl Service for Webserver {
-//!     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+//!     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
 //!         mode_core::info!(cx, "Serving on port {}", self.port);
 //!         let me = cx.handle().clone();
 //!         cx.spawn(async move {

@@ -5,7 +5,7 @@
 use crate::platform::plain::Arc;
 use core::future::Future;
 
-use crate::error::{Error, Result};
+use crate::error::{BoxResult, Error};
 use crate::events::LifecycleEvent;
 use crate::interval::{MissedTickBehavior, Schedule, WarnLimiter, OVERLAP_WARNING_EVERY};
 use crate::lifecycle;
@@ -28,10 +28,10 @@ pub(crate) fn timer_task<F, Fut>(
     interval: Duration,
     behavior: MissedTickBehavior,
     callback: F,
-) -> core::result::Result<impl Future<Output = Result>, Error>
+) -> core::result::Result<impl Future<Output = BoxResult>, Error>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result>,
+    Fut: Future<Output = BoxResult>,
 {
     if interval.is_zero() {
         return Err(Error::ZeroInterval);
@@ -45,10 +45,10 @@ async fn periodic<F, Fut>(
     interval: Duration,
     behavior: MissedTickBehavior,
     mut callback: F,
-) -> Result
+) -> BoxResult
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result>,
+    Fut: Future<Output = BoxResult>,
 {
     let timers = node.tree.timers.clone();
     let mut schedule = Schedule::new(timers.now() + interval, interval, behavior);

@@ -85,13 +85,13 @@
 //! }
 //!
 //! // The adapter at work: a service whose task sleeps, then stops the tree.
-//! use mode_core::{Context as ServiceContext, Result, Service, Tree};
+//! use mode_core::{Context as ServiceContext, BoxResult, Service, Tree};
 //! use std::time::Duration;
 //!
 //! struct App;
 //!
 //! impl Service for App {
-//!     async fn on_started(&mut self, cx: &ServiceContext<'_>) -> Result {
+//!     async fn on_started(&mut self, cx: &ServiceContext<'_>) -> BoxResult {
 //!         let me = cx.handle().clone();
 //!         cx.spawn(async move {
 //!             me.sleep(Duration::from_millis(5)).await?;

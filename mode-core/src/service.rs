@@ -25,7 +25,7 @@ use crate::engine::Driver;
 use crate::engine::LocalRef;
 use crate::engine::StartError;
 use crate::engine::StopBudget;
-use crate::error::Result;
+use crate::error::BoxResult;
 use crate::state::WaitingOn;
 use crate::task::CatchPanic;
 use crate::time::Duration;
@@ -33,14 +33,14 @@ use crate::time::Duration;
 /// A unit of a program that can be started, stopped, restarted and supervised.
 ///
 /// ```
-/// use mode_core::{Context, Result, Service};
+/// use mode_core::{BoxResult, Context, Service};
 ///
 /// struct Webserver {
 ///     port: u16,
 /// }
 ///
 /// impl Service for Webserver {
-///     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+///     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
 ///         mode_core::info!(cx, "Serving on port {}", self.port);
 ///         Ok(())
 ///     }
@@ -88,41 +88,41 @@ pub trait Service: 'static {
     }
 
     /// Called before the first start only (not on restarts).
-    async fn on_first_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_first_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let _ = cx;
         Ok(())
     }
 
     /// The service is starting: called after `Starting...` is logged, before its background
     /// tasks and children start.
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let _ = cx;
         Ok(())
     }
 
     /// The service has started: its tasks and children are running.
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         let _ = cx;
         Ok(())
     }
 
     /// The service is stopping: called first, before its children are stopped.
     /// [`ServiceHandle::stop_reason`](crate::ServiceHandle::stop_reason) (through `cx`) says why.
-    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, cx: &Context<'_>) -> BoxResult {
         let _ = cx;
         Ok(())
     }
 
     /// The service has stopped: called last, after its children, tasks and resources are
     /// gone.
-    async fn on_shutdown(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_shutdown(&mut self, cx: &Context<'_>) -> BoxResult {
         let _ = cx;
         Ok(())
     }
 
     /// The service is restarting: called after it stopped and before it starts again.
     /// Re-initialise per-run state here (mode's `__post_init__` role).
-    async fn on_restart(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_restart(&mut self, cx: &Context<'_>) -> BoxResult {
         let _ = cx;
         Ok(())
     }
@@ -231,7 +231,7 @@ pub(crate) trait DynService: 'static {
         hook: Hook,
         driver: &'a Driver,
         local: &'a LocalRef,
-    ) -> SequenceFuture<'a, Result>;
+    ) -> SequenceFuture<'a, BoxResult>;
     /// The service as `Any`, so the engine can recognise its own service types (a
     /// [`Supervisor`](crate::Supervisor)) when they join a tree.
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -319,7 +319,7 @@ impl<S: Service> DynService for S {
         hook: Hook,
         driver: &'a Driver,
         local: &'a LocalRef,
-    ) -> SequenceFuture<'a, Result> {
+    ) -> SequenceFuture<'a, BoxResult> {
         Box::pin(async move {
             let cx = Context { driver, local };
             match hook {
@@ -387,7 +387,7 @@ impl DynService for Box<dyn DynService> {
         hook: Hook,
         driver: &'a Driver,
         local: &'a LocalRef,
-    ) -> SequenceFuture<'a, Result> {
+    ) -> SequenceFuture<'a, BoxResult> {
         (**self).run_hook(hook, driver, local)
     }
 

@@ -64,7 +64,7 @@
 //! ```
 //! use mode_core::testing::VirtualRuntime;
 //! use mode_core::time::Duration;
-//! use mode_core::{Context, Result, Service, State, Strategy, Supervisor, Tree};
+//! use mode_core::{BoxResult, Context, Service, State, Strategy, Supervisor, Tree};
 //!
 //! /// Loses its connection 10 ms after starting, the first two times.
 //! struct Client {
@@ -72,7 +72,7 @@
 //! }
 //!
 //! impl Service for Client {
-//!     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+//!     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
 //!         self.runs += 1;
 //!         if self.runs <= 2 {
 //!             let me = cx.handle().clone();
@@ -115,7 +115,7 @@ pub(crate) use crate::engine::{Request, Supervised, SupervisorState};
 pub use strategy::Strategy;
 
 use crate::context::{Context, Dependencies};
-use crate::error::{ChildCrash, Crash, Error, Result};
+use crate::error::{BoxResult, ChildCrash, Crash, Error};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
 use crate::node::{Command, SupervisorRequest};
@@ -204,12 +204,12 @@ impl Backoff {
 /// ```
 /// use mode_core::testing::VirtualRuntime;
 /// use mode_core::time::Duration;
-/// use mode_core::{Backoff, Context, Result, Service, Strategy, Supervisor, Tree};
+/// use mode_core::{Backoff, BoxResult, Context, Service, Strategy, Supervisor, Tree};
 ///
 /// struct Worker;
 ///
 /// impl Service for Worker {
-///     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
 ///         cx.spawn(async { Err("boom".into()) })?;
 ///         Ok(())
 ///     }
@@ -334,7 +334,7 @@ impl Service for Supervisor {
         }
     }
 
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         if let Some(state) = &cx.local.supervisor {
             state.borrow_mut().reset();
         }
@@ -522,13 +522,13 @@ impl SupervisorHandle {
 /// ```
 /// use mode_core::testing::VirtualRuntime;
 /// use mode_core::time::Duration;
-/// use mode_core::{Context, Result, Service, Strategy, Supervisor, Tree};
+/// use mode_core::{BoxResult, Context, Service, Strategy, Supervisor, Tree};
 /// use mode_core::{SupervisorError, SupervisorErrorKind};
 ///
 /// struct Db;
 ///
 /// impl Service for Db {
-///     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
 ///         cx.handle().crash("disk full");
 ///         Ok(())
 ///     }

@@ -12,7 +12,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::error::{is_clean_exit, Result};
+use crate::error::{is_clean_exit, BoxResult};
 use crate::node::{Node, SharedNode};
 use crate::runtime::BoxFuture;
 use crate::task_run::{TaskRun, WakerId};
@@ -45,7 +45,7 @@ pin_project_lite::pin_project! {
 
 impl<F> OwnedTask<F>
 where
-    F: Future<Output = Result>,
+    F: Future<Output = BoxResult>,
 {
     /// A task already counted in `run`, by [`TaskRun::enter`] or (once boxed) by
     /// [`TaskRun::admit`].
@@ -62,7 +62,7 @@ where
 
 impl<F> Future for OwnedTask<F>
 where
-    F: Future<Output = Result>,
+    F: Future<Output = BoxResult>,
 {
     type Output = ();
 
@@ -104,9 +104,9 @@ fn run_of<'a>(run: &'a Option<Arc<TaskRun>>, node: &'a Node) -> &'a TaskRun {
 }
 
 /// Polls `future`, turning a panic into an error (with `std`).
-pub(crate) fn poll_catching_panic<F>(future: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<Result>
+pub(crate) fn poll_catching_panic<F>(future: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<BoxResult>
 where
-    F: Future<Output = Result> + ?Sized,
+    F: Future<Output = BoxResult> + ?Sized,
 {
     #[cfg(feature = "std")]
     {
@@ -137,10 +137,10 @@ impl<F> CatchPanic<F> {
     }
 }
 
-impl<F: Future<Output = Result>> Future for CatchPanic<F> {
-    type Output = Result;
+impl<F: Future<Output = BoxResult>> Future for CatchPanic<F> {
+    type Output = BoxResult;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<BoxResult> {
         poll_catching_panic(self.project().future, cx)
     }
 }
@@ -148,7 +148,7 @@ impl<F: Future<Output = Result>> Future for CatchPanic<F> {
 /// Boxes a task for the spawner.
 pub(crate) fn boxed<F>(task: OwnedTask<F>) -> BoxFuture
 where
-    F: Future<Output = Result> + Send + 'static,
+    F: Future<Output = BoxResult> + Send + 'static,
 {
     Box::pin(task)
 }
@@ -172,7 +172,7 @@ mod tests {
 
     fn task(run: &Arc<TaskRun>, node: &Arc<Node>) -> BoxFuture {
         boxed(OwnedTask::counted(
-            core::future::pending::<Result>(),
+            core::future::pending::<BoxResult>(),
             Some(run.clone()),
             node.clone(),
         ))

@@ -415,7 +415,7 @@ mod tree_tests {
     use crate::race::Either;
     use crate::state::StopReason;
     use crate::testing::VirtualRuntime;
-    use crate::{Context, Result, Service, Tree};
+    use crate::{BoxResult, Context, Service, Tree};
     use alloc::boxed::Box;
     use alloc::vec::Vec;
 
@@ -424,7 +424,7 @@ mod tree_tests {
     struct Mixed(Arc<std::sync::Mutex<Vec<&'static str>>>);
 
     impl Service for Mixed {
-        async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+        async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
             let log = self.0.clone();
             let handle = cx.handle().clone();
             std::thread::spawn(move || {
@@ -496,7 +496,7 @@ mod tree_tests {
     struct NotSend(DropsOn);
 
     impl Service for NotSend {
-        async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+        async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
             let value = DropsOn(self.0 .0.clone(), alloc::rc::Rc::new(()));
             cx.spawn_local(async move {
                 let _value = value;

@@ -32,13 +32,13 @@ use crate::timer_queue::{self, Clock, TimerQueue};
 ///
 /// ```
 /// use mode_core::testing::VirtualRuntime;
-/// use mode_core::{Context, Result, Service, StopReason, Tree};
+/// use mode_core::{BoxResult, Context, Service, StopReason, Tree};
 /// use std::time::Duration;
 ///
 /// struct App;
 ///
 /// impl Service for App {
-///     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
 ///         // Stop after one second of (virtual) time.
 ///         let handle = cx.handle().clone();
 ///         cx.spawn(async move {
@@ -88,13 +88,13 @@ impl<T: Timer> Tree<T> {
     ///
     /// ```
     /// use mode_core::testing::VirtualRuntime;
-    /// use mode_core::{Context, Result, Service, Tree};
+    /// use mode_core::{BoxResult, Context, Service, Tree};
     /// use std::time::Duration;
     ///
     /// struct App;
     ///
     /// impl Service for App {
-    ///     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    ///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
     ///         let me = cx.handle().clone();
     ///         cx.spawn(async move {
     ///             me.sleep(Duration::from_secs(1)).await?;
@@ -231,7 +231,7 @@ mod tests {
     use super::*;
     use crate::state::{State, StopReason};
     use crate::testing::VirtualRuntime;
-    use crate::{Context, Dependencies, Result};
+    use crate::{BoxResult, Context, Dependencies};
     use alloc::vec::Vec;
 
     struct Parent;
@@ -246,7 +246,7 @@ mod tests {
     struct Worker;
 
     impl Service for Worker {
-        async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+        async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
             cx.spawn(core::future::pending())?;
             Ok(())
         }

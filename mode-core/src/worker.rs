@@ -85,13 +85,13 @@ fn log_unclean_stops(unclean: &[UncleanStop]) {
 ///
 /// ```
 /// use mode_core::testing::VirtualRuntime;
-/// use mode_core::{worker::exit_code, Context, Result, Service, Tree};
+/// use mode_core::{worker::exit_code, Context, BoxResult, Service, Tree};
 /// use std::process::ExitCode;
 ///
 /// struct App;
 ///
 /// impl Service for App {
-///     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
 ///         cx.handle().request_stop();
 ///         Ok(())
 ///     }

@@ -11,7 +11,7 @@ use mode_core::events::{LifecycleEvent, Observer, ServiceInfo};
 use mode_core::testing::VirtualRuntime;
 use mode_core::time::Instant;
 use mode_core::{
-    Context, CronError, CronErrorKind, Crontab, Error, Exit, Result, Service, StopReason, Tree,
+    BoxResult, Context, CronError, CronErrorKind, Crontab, Error, Exit, Service, StopReason, Tree,
 };
 
 /// A UTC date and time, by the civil-from-days algorithm (independent of the crates the
@@ -71,7 +71,7 @@ impl Service for CronService {
         "Cron".into()
     }
 
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let schedule = Crontab::parse(self.expression, self.zone)?;
         let handle = cx.handle().clone();
         let calls = self.calls.clone();
@@ -347,7 +347,7 @@ struct StopsAt {
 }
 
 impl Service for StopsAt {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let handle = cx.handle().clone();
         let stop_at = Instant::ZERO + self.stop_at;
         cx.spawn(async move {

@@ -19,7 +19,7 @@
 //!
 //! ```no_run
 //! use embassy_executor::Spawner;
-//! use mode_core::{Context, Dependencies, Result, Service};
+//! use mode_core::{BoxResult, Context, Dependencies, Service};
 //! use mode_core::time::Duration;
 //!
 //! struct App;
@@ -32,7 +32,7 @@
 //! }
 //!
 //! impl Service for Blinky {
-//!     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+//!     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
 //!         cx.timer(Duration::from_millis(500), || async {
 //!             // toggle a LED, on a drift-free schedule
 //!             Ok(())

@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::block_on_embassy;
 use mode_core::runtime::{SpawnError, Spawner, Timer};
 use mode_core::time::Instant;
-use mode_core::{Context, Error, Result, Service};
+use mode_core::{BoxResult, Context, Error, Service};
 use mode_embassy::{EmbassySpawner, EmbassyTimer};
 
 mode_embassy::task_pool!(static SMALL: 2);
@@ -30,7 +30,7 @@ struct Both {
 }
 
 impl Service for Both {
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         let ran = self.ran.clone();
         cx.spawn(async move {
             ran.fetch_add(1, Ordering::SeqCst);
@@ -65,7 +65,7 @@ struct Filler {
 }
 
 impl Service for Filler {
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         for _ in 0..self.capacity {
             cx.spawn(core::future::pending())?;
         }
@@ -100,7 +100,7 @@ struct Remote {
 }
 
 impl Service for Remote {
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         let handle = cx.handle().clone();
         let ran = self.ran.clone();
         std::thread::spawn(move || {
@@ -229,7 +229,7 @@ impl Drop for DropsOn {
 struct NotSend(DropsOn);
 
 impl Service for NotSend {
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         let value = DropsOn(self.0 .0.clone(), Rc::new(()));
         cx.spawn_local(async move {
             let _value = value;

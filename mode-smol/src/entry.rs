@@ -309,7 +309,7 @@ mod tests {
     fn run_joins_its_threads() {
         struct StopsAtOnce;
         impl Service for StopsAtOnce {
-            async fn on_started(&mut self, cx: &mode_core::Context<'_>) -> mode_core::Result {
+            async fn on_started(&mut self, cx: &mode_core::Context<'_>) -> mode_core::BoxResult {
                 cx.handle().request_stop();
                 Ok(())
             }

@@ -14,7 +14,7 @@
 //! executor on every core, stopping it on the first Ctrl-C or SIGTERM.
 //!
 //! ```
-//! use mode_core::{Context, Dependencies, Result, Service};
+//! use mode_core::{BoxResult, Context, Dependencies, Service};
 //! use smol::channel::{unbounded, Sender};
 //! use std::time::Duration;
 //!
@@ -32,7 +32,7 @@
 //! }
 //!
 //! impl Service for Ticker {
-//!     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+//!     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
 //!         let ticks = self.ticks.clone();
 //!         cx.timer(Duration::from_millis(5), move || {
 //!             let ticks = ticks.clone();
@@ -80,7 +80,7 @@
 //! use std::sync::{Arc, Mutex};
 //! use std::thread::{self, ThreadId};
 //! use std::time::Duration;
-//! use mode_core::{Context, Result, Service, Tree};
+//! use mode_core::{BoxResult, Context, Service, Tree};
 //! use mode_smol::SmolTimer;
 //!
 //! /// Stops the tree from a background task, noting the thread the task ran on.
@@ -89,7 +89,7 @@
 //! }
 //!
 //! impl Service for App {
-//!     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+//!     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
 //!         let (handle, ran_on) = (cx.handle().clone(), self.ran_on.clone());
 //!         cx.spawn(async move {
 //!             *ran_on.lock().unwrap() = Some(thread::current().id());

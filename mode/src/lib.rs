@@ -19,7 +19,7 @@
 //!
 //! ```
 //! use mode::testing::VirtualRuntime;
-//! use mode::{Context, Dependencies, Result, Service, StopReason, Tree};
+//! use mode::{BoxResult, Context, Dependencies, Service, StopReason, Tree};
 //! use std::sync::atomic::{AtomicUsize, Ordering};
 //! use std::sync::Arc;
 //! use std::time::Duration;
@@ -37,7 +37,7 @@
 //!         deps.add(Ticker { ticks: self.ticks.clone() });
 //!     }
 //!
-//!     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+//!     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
 //!         // Run for one second, then stop the tree.
 //!         let app = cx.handle().clone();
 //!         cx.spawn(async move {
@@ -50,7 +50,7 @@
 //! }
 //!
 //! impl Service for Ticker {
-//!     async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+//!     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
 //!         let ticks = self.ticks.clone();
 //!         cx.timer(Duration::from_millis(300), move || {
 //!             ticks.fetch_add(1, Ordering::SeqCst);

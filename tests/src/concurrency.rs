@@ -7,7 +7,7 @@ use std::vec::Vec;
 
 use mode_core::sync::Event;
 use mode_core::{
-    Context, Dependencies, Result, Service, ServiceHandle, State, Strategy, Supervisor,
+    BoxResult, Context, Dependencies, Service, ServiceHandle, State, Strategy, Supervisor,
 };
 
 use crate::{run_with, Backend};
@@ -25,7 +25,7 @@ type Times = Arc<Mutex<Vec<Duration>>>;
 struct SlowToStop;
 
 impl Service for SlowToStop {
-    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, cx: &Context<'_>) -> BoxResult {
         let root = root_of(cx.handle());
         root.sleep(SLOW).await?;
         Ok(())
@@ -48,7 +48,7 @@ struct CrashesOnce {
 }
 
 impl Service for CrashesOnce {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let now = cx.handle().now().as_duration();
         self.starts.lock().unwrap().push(now);
         if cx.handle().restart_count() > 0 {
@@ -129,7 +129,7 @@ pub fn a_crash_is_handled_while_a_sibling_stops_slowly<B: Backend>(backend: B) {
 struct SlowToRestart;
 
 impl Service for SlowToRestart {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         if cx.handle().restart_count() > 0 {
             cx.handle().sleep(SLOW).await?;
         }
@@ -183,7 +183,7 @@ pub fn a_slow_start_does_not_delay_a_stop_elsewhere<B: Backend>(backend: B) {
 struct StopsSibling;
 
 impl Service for StopsSibling {
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         let parent = cx.handle().parent().ok_or("no parent")?;
         let sibling = parent.children()[0].clone();
         sibling.stop().await;
@@ -231,7 +231,7 @@ pub fn a_hook_may_await_the_stop_of_an_unrelated_service<B: Backend>(backend: B)
 struct AwaitsItself;
 
 impl Service for AwaitsItself {
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         let me = cx.handle();
         if me.restart_count() == 0 {
             let restart = me.restart().await;

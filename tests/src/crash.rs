@@ -3,7 +3,7 @@
 
 use std::string::ToString;
 
-use mode_core::{Context, Dependencies, Error, Result, Service, State, StopReason};
+use mode_core::{BoxResult, Context, Dependencies, Error, Service, State, StopReason};
 
 use crate::journal::capture;
 use crate::probe::Probe;
@@ -21,7 +21,7 @@ enum How {
 struct Crasher(How);
 
 impl Service for Crasher {
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         match self.0 {
             How::HookError => return Err("on_started failed".into()),
             How::TaskError => cx.spawn(async { Err("task failed".into()) })?,
@@ -93,7 +93,7 @@ pub fn crash_from_handle<B: Backend>(backend: B) {
 struct BadStart;
 
 impl Service for BadStart {
-    async fn on_start(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, _cx: &Context<'_>) -> BoxResult {
         Err("cannot bind".into())
     }
 }

@@ -11,7 +11,7 @@ use std::process::{Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use mode_core::{worker, Context, Dependencies, Exit, Result, Service};
+use mode_core::{worker, BoxResult, Context, Dependencies, Exit, Service};
 
 /// The environment variable that makes this binary a child playing a scenario.
 const SCENARIO: &str = "MODE_ENTRY_SCENARIO";
@@ -33,7 +33,7 @@ impl Service for App {
         deps.add(Child);
     }
 
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         // A task and a timer that keep running until the signal.
         cx.spawn(core::future::pending())?;
         cx.timer(Duration::from_millis(10), || async { Ok(()) })?;
@@ -52,7 +52,7 @@ impl Service for Stubborn {
         Some(Duration::from_secs(3600))
     }
 
-    async fn on_stop(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, _cx: &Context<'_>) -> BoxResult {
         core::future::pending().await
     }
 }
@@ -62,7 +62,7 @@ impl Service for Stubborn {
 pub struct Crashing;
 
 impl Service for Crashing {
-    async fn on_started(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, _cx: &Context<'_>) -> BoxResult {
         Err("out of coffee".into())
     }
 }
@@ -88,14 +88,14 @@ impl Service for Unclean {
         deps.add(Fragile);
     }
 
-    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, cx: &Context<'_>) -> BoxResult {
         cx.handle().children()[2].crash("lost the connection while stopping");
         Ok(())
     }
 }
 
 impl Service for Bad {
-    async fn on_stop(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, _cx: &Context<'_>) -> BoxResult {
         Err("could not flush".into())
     }
 }
@@ -105,7 +105,7 @@ impl Service for Slow {
         Some(Duration::from_millis(100))
     }
 
-    async fn on_stop(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, _cx: &Context<'_>) -> BoxResult {
         core::future::pending().await
     }
 }

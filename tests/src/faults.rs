@@ -12,8 +12,8 @@ use std::vec::Vec;
 
 use futures_lite::future::{yield_now, zip};
 use mode_core::{
-    Context, Dependencies, Error, Exit, Result, Service, State, StopFailure, StopReason, Strategy,
-    Supervisor, WaitingOn,
+    BoxResult, Context, Dependencies, Error, Exit, Service, State, StopFailure, StopReason,
+    Strategy, Supervisor, WaitingOn,
 };
 
 use crate::journal::{capture, logs, record};
@@ -40,30 +40,30 @@ impl Service for Yielding {
         Cow::Borrowed(self.label)
     }
 
-    async fn on_first_start(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_first_start(&mut self, _cx: &Context<'_>) -> BoxResult {
         self.hook("on_first_start").await
     }
 
-    async fn on_start(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, _cx: &Context<'_>) -> BoxResult {
         self.hook("on_start").await
     }
 
-    async fn on_stop(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, _cx: &Context<'_>) -> BoxResult {
         self.hook("on_stop").await
     }
 
-    async fn on_shutdown(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_shutdown(&mut self, _cx: &Context<'_>) -> BoxResult {
         self.hook("on_shutdown").await
     }
 
-    async fn on_restart(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_restart(&mut self, _cx: &Context<'_>) -> BoxResult {
         self.hook("on_restart").await
     }
 }
 
 impl Yielding {
     /// Records the hook, then lets other tasks run a few times.
-    async fn hook(&self, name: &str) -> Result {
+    async fn hook(&self, name: &str) -> BoxResult {
         record(format!("{}.{name}", self.label));
         yield_times(3).await;
         Ok(())
@@ -251,7 +251,7 @@ impl Service for StopsAndCrashesChild {
         deps.add(Yielding { label: "Child" });
     }
 
-    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, cx: &Context<'_>) -> BoxResult {
         cx.handle().children()[0].crash("lost the connection while stopping");
         Ok(())
     }
@@ -295,7 +295,7 @@ pub fn a_crash_during_the_parents_stop_is_reported<B: Backend>(backend: B) {
             deps.add(Supervisor::new(Strategy::OneForOne).with_child(Yielding { label: "Child" }));
         }
 
-        async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+        async fn on_stop(&mut self, cx: &Context<'_>) -> BoxResult {
             let supervisor = cx.handle().children()[0].clone();
             supervisor.children()[0].crash("lost the connection while stopping");
             Ok(())
@@ -337,7 +337,7 @@ impl Service for Failing {
         Some(Duration::from_millis(50))
     }
 
-    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, cx: &Context<'_>) -> BoxResult {
         match self.0 {
             Fault::OnStopError => Err("could not flush".into()),
             Fault::OnShutdownPanic => Ok(()),
@@ -349,7 +349,7 @@ impl Service for Failing {
         }
     }
 
-    async fn on_shutdown(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_shutdown(&mut self, _cx: &Context<'_>) -> BoxResult {
         if self.0 == Fault::OnShutdownPanic {
             panic!("double free");
         }

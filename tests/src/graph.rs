@@ -1,7 +1,7 @@
 //! The tree as a graph.
 
 use mode_core::graph::ChildKind;
-use mode_core::{Context, Result, Service};
+use mode_core::{BoxResult, Context, Service};
 
 use crate::probe::Probe;
 use crate::{run_with, Backend};
@@ -13,7 +13,7 @@ impl Service for WithRuntime {
         deps.add(Probe::new("Web \"server\""));
     }
 
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         cx.add_runtime_dependency(Probe::new("Cache")).await?;
         Ok(())
     }

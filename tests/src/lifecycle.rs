@@ -3,7 +3,7 @@
 use std::string::String;
 use std::vec::Vec;
 
-use mode_core::{Context, Error, Result, Service, ServiceHandle, State, StopReason};
+use mode_core::{BoxResult, Context, Error, Service, ServiceHandle, State, StopReason};
 
 use crate::journal::{capture, record};
 use crate::probe::Probe;
@@ -146,7 +146,7 @@ pub fn restart_runs_on_restart_and_keeps_the_handle<B: Backend>(backend: B) {
 struct Adder;
 
 impl Service for Adder {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         record("Adder.on_start");
         let early = cx.add_runtime_dependency(Probe::new("Early")).await?;
         // Added while starting: starts with the children, after the declared ones.
@@ -154,7 +154,7 @@ impl Service for Adder {
         Ok(())
     }
 
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         let late = cx.add_runtime_dependency(Probe::new("Late")).await?;
         // Added while running: started at once.
         assert_eq!(late.state(), State::Running);
@@ -308,7 +308,7 @@ impl Service for ReasonProbe {
         }
     }
 
-    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, cx: &Context<'_>) -> BoxResult {
         let reason = cx.handle().stop_reason().unwrap();
         record(format!("{} {}", self.0, kind(&reason)));
         Ok(())
@@ -366,7 +366,7 @@ impl Service for SlowStarter {
 struct StopsRootOnStart;
 
 impl Service for StopsRootOnStart {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let root: ServiceHandle = cx.handle().parent().unwrap();
         // Ctrl-C while the tree is still starting.
         root.request_stop();
@@ -393,7 +393,7 @@ pub fn stop_during_start_stops_what_started<B: Backend>(backend: B) {
 struct LateAdder;
 
 impl Service for LateAdder {
-    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, cx: &Context<'_>) -> BoxResult {
         let err = cx
             .add_runtime_dependency(Probe::new("TooLate"))
             .await
@@ -423,7 +423,7 @@ impl Service for Quiet {
         log::Level::Debug
     }
 
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         mode_core::info!(cx, "listening on {}", 8000);
         let me = cx.handle().clone();
         cx.spawn(async move {

@@ -8,7 +8,7 @@ use mode_core::sync::{
     Event, FlowControlEvent, FlowControlQueue, PutError, Signal, Stampede, ThrowableQueue,
 };
 use mode_core::time::Duration;
-use mode_core::{Context, Dependencies, Result, Service};
+use mode_core::{BoxResult, Context, Dependencies, Service};
 
 use crate::{run_with, Backend};
 
@@ -17,7 +17,7 @@ const ITEMS: u64 = 10_000;
 struct Producer(FlowControlQueue<u64>);
 
 impl Service for Producer {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let queue = self.0.clone();
         cx.spawn(async move {
             for item in 0..ITEMS {
@@ -35,7 +35,7 @@ struct Consumer {
 }
 
 impl Service for Consumer {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let queue = self.queue.clone();
         let received = self.received.clone();
         let handle = cx.handle().clone();

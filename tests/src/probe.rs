@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::vec::Vec;
 
-use mode_core::{Context, Dependencies, Result, Service};
+use mode_core::{BoxResult, Context, Dependencies, Service};
 
 use crate::journal::record;
 
@@ -43,22 +43,22 @@ impl Service for Probe {
         }
     }
 
-    async fn on_first_start(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_first_start(&mut self, _cx: &Context<'_>) -> BoxResult {
         record(format!("{}.on_first_start", self.label));
         Ok(())
     }
 
-    async fn on_start(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, _cx: &Context<'_>) -> BoxResult {
         record(format!("{}.on_start", self.label));
         Ok(())
     }
 
-    async fn on_started(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, _cx: &Context<'_>) -> BoxResult {
         record(format!("{}.on_started", self.label));
         Ok(())
     }
 
-    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, cx: &Context<'_>) -> BoxResult {
         let reason = cx
             .handle()
             .stop_reason()
@@ -68,12 +68,12 @@ impl Service for Probe {
         Ok(())
     }
 
-    async fn on_shutdown(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_shutdown(&mut self, _cx: &Context<'_>) -> BoxResult {
         record(format!("{}.on_shutdown", self.label));
         Ok(())
     }
 
-    async fn on_restart(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_restart(&mut self, _cx: &Context<'_>) -> BoxResult {
         record(format!("{}.on_restart", self.label));
         Ok(())
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use mode_core::events::{LifecycleEvent, Observer, ServiceInfo};
 use mode_core::time::Duration;
-use mode_core::{AsyncClose, Context, Result, Service, State, StopReason, WaitingOn};
+use mode_core::{AsyncClose, BoxResult, Context, Service, State, StopReason, WaitingOn};
 
 use crate::journal::record;
 use crate::Backend;
@@ -30,14 +30,14 @@ impl AsyncClose for Closer {
 struct Owner;
 
 impl Service for Owner {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         cx.add_context(Named("first"))?;
         cx.add_async_context(Closer("second"))?;
         cx.add_context(Named("third"))?;
         Ok(())
     }
 
-    async fn on_shutdown(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_shutdown(&mut self, cx: &Context<'_>) -> BoxResult {
         record("on_shutdown");
         assert!(cx.add_context(Named("late")).is_err());
         Ok(())
@@ -75,12 +75,12 @@ impl Service for Stuck {
         Some(Duration::from_millis(50))
     }
 
-    async fn on_stop(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, _cx: &Context<'_>) -> BoxResult {
         core::future::pending::<()>().await;
         Ok(())
     }
 
-    async fn on_shutdown(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_shutdown(&mut self, _cx: &Context<'_>) -> BoxResult {
         self.on_shutdown_ran.store(true, Ordering::SeqCst);
         Ok(())
     }

@@ -15,7 +15,7 @@ use std::vec::Vec;
 use mode_core::events::{LifecycleEvent, Observer, ServiceInfo};
 use mode_core::time::{Duration, Instant};
 use mode_core::{
-    Backoff, Context, Dependencies, Error, Result, Service, ServiceHandle, State, StopReason,
+    Backoff, BoxResult, Context, Dependencies, Error, Service, ServiceHandle, State, StopReason,
     Strategy, Supervisor, SupervisorError, SupervisorErrorKind, SupervisorHandle, Tree,
 };
 
@@ -194,17 +194,17 @@ impl Service for Kid {
         Cow::Borrowed(self.label)
     }
 
-    async fn on_first_start(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_first_start(&mut self, _cx: &Context<'_>) -> BoxResult {
         record(format!("{}.on_first_start", self.label));
         Ok(())
     }
 
-    async fn on_restart(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_restart(&mut self, _cx: &Context<'_>) -> BoxResult {
         record(format!("{}.on_restart", self.label));
         Ok(())
     }
 
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         record(format!("{}.on_start", self.label));
         self.starts.lock().unwrap().push(cx.handle().now());
         self.runs += 1;
@@ -230,7 +230,7 @@ impl Service for Kid {
         Ok(())
     }
 
-    async fn on_started(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, _cx: &Context<'_>) -> BoxResult {
         record(format!("{}.on_started", self.label));
         let failure = self.plan.lock().unwrap().pop_front().flatten();
         if failure == Some(Fail::ErrInStarted) {
@@ -239,7 +239,7 @@ impl Service for Kid {
         Ok(())
     }
 
-    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, cx: &Context<'_>) -> BoxResult {
         let reason = cx
             .handle()
             .stop_reason()
@@ -249,7 +249,7 @@ impl Service for Kid {
         Ok(())
     }
 
-    async fn on_shutdown(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_shutdown(&mut self, _cx: &Context<'_>) -> BoxResult {
         record(format!("{}.on_shutdown", self.label));
         Ok(())
     }
@@ -546,7 +546,7 @@ struct Crasher {
 }
 
 impl Service for Crasher {
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         self.runs += 1;
         if self.runs > 1 {
             return Ok(());
@@ -1042,7 +1042,7 @@ struct SlowRestart {
 }
 
 impl Service for SlowRestart {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         self.runs += 1;
         record(format!("Slow.on_start {}", self.runs));
         if self.runs > 1 {
@@ -1053,7 +1053,7 @@ impl Service for SlowRestart {
         Ok(())
     }
 
-    async fn on_started(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, _cx: &Context<'_>) -> BoxResult {
         record(format!("Slow.on_started {}", self.runs));
         Ok(())
     }
@@ -1093,7 +1093,7 @@ pub fn stop_during_restart<B: Backend>(backend: B) {
 struct CrashOnStop(Option<ServiceHandle>);
 
 impl Service for CrashOnStop {
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         self.0 = cx
             .handle()
             .parent()
@@ -1101,7 +1101,7 @@ impl Service for CrashOnStop {
         Ok(())
     }
 
-    async fn on_stop(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, _cx: &Context<'_>) -> BoxResult {
         if let Some(sibling) = &self.0 {
             sibling.crash("crashed while stopping");
         }
@@ -1218,7 +1218,7 @@ pub fn crashes_reach_the_nearest_supervisor<B: Backend>(backend: B) {
 struct Broken;
 
 impl Service for Broken {
-    async fn on_start(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, _cx: &Context<'_>) -> BoxResult {
         Err("cannot bind".into())
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use mode_core::{Context, Error, Result, Service, State};
+use mode_core::{BoxResult, Context, Error, Service, State};
 
 use crate::{run_with, Backend};
 
@@ -32,7 +32,7 @@ struct Worker {
 }
 
 impl Service for Worker {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         for _ in 0..self.n {
             let guard = DropGuard::new(&self.live);
             cx.spawn(async move {
@@ -60,7 +60,7 @@ impl Service for Worker {
         Ok(())
     }
 
-    async fn on_stop(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_stop(&mut self, cx: &Context<'_>) -> BoxResult {
         // Tasks still run while on_stop runs; they are cancelled after the children stop.
         assert!(cx.handle().state() == State::Stopping);
         Ok(())
@@ -120,7 +120,7 @@ struct Ordered {
 }
 
 impl Service for Ordered {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         for name in ["task-a", "task-b"] {
             let log = self.log.clone();
             cx.spawn(async move {
@@ -189,7 +189,7 @@ struct LocalUser {
 }
 
 impl Service for LocalUser {
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         let shared = std::rc::Rc::new(std::cell::Cell::new(0));
         let done = self.done.clone();
         let handle = cx.handle().clone();

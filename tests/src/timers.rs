@@ -6,7 +6,7 @@ use std::vec::Vec;
 
 use mode_core::events::{LifecycleEvent, Observer, ServiceInfo};
 use mode_core::time::{Duration, Instant};
-use mode_core::{Context, Error, Result, Service};
+use mode_core::{BoxResult, Context, Error, Service};
 
 use crate::{run_with, Backend};
 
@@ -37,7 +37,7 @@ impl Ticker {
 }
 
 impl Service for Ticker {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let handle = cx.handle().clone();
         let ticks = self.ticks.clone();
         let violations = self.violations.clone();
@@ -179,7 +179,7 @@ pub fn no_tick_after_stop_begins<B: Backend>(backend: B) {
 struct ZeroTimer;
 
 impl Service for ZeroTimer {
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let err = cx.timer(Duration::ZERO, || async { Ok(()) }).unwrap_err();
         assert!(matches!(err, Error::ZeroInterval));
         assert!(err.to_string().contains("greater than zero"));

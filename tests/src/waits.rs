@@ -3,7 +3,7 @@
 use core::future::pending;
 
 use mode_core::time::Duration;
-use mode_core::{Context, Result, Service, Stopped, WaitError};
+use mode_core::{BoxResult, Context, Service, Stopped, WaitError};
 
 use crate::probe::Probe;
 use crate::{run_with, Backend};
@@ -134,7 +134,7 @@ impl Service for Flagged {
         true
     }
 
-    async fn on_shutdown(&mut self, _cx: &Context<'_>) -> Result {
+    async fn on_shutdown(&mut self, _cx: &Context<'_>) -> BoxResult {
         crate::journal::record("Flagged.on_shutdown");
         Ok(())
     }

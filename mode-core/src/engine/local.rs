@@ -71,7 +71,7 @@ mod tests {
     use core::sync::atomic::{AtomicBool, Ordering};
 
     use crate::testing::VirtualRuntime;
-    use crate::{Context, Dependencies, Result, Service, ServiceHandle, State, Tree};
+    use crate::{BoxResult, Context, Dependencies, Service, ServiceHandle, State, Tree};
 
     /// Records its drop; holds an `Rc`, so it is not `Send`.
     struct Dropped(Rc<Cell<bool>>);
@@ -97,7 +97,7 @@ mod tests {
             deps.add(Leaf(Dropped(self.declared.clone())));
         }
 
-        async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+        async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
             let child = cx
                 .add_runtime_dependency(Leaf(Dropped(self.runtime.clone())))
                 .await?;

@@ -176,7 +176,7 @@ impl Driver {
     pub(crate) fn before_on_start(
         &self,
         local: &LocalRef,
-        hook: crate::error::Result,
+        hook: crate::error::BoxResult,
     ) -> Result<(), StartError> {
         self.hook_done(local, hook)?;
         local.on_start_began.set(true);
@@ -189,7 +189,7 @@ impl Driver {
     pub(crate) fn after_on_start(
         &self,
         local: &LocalRef,
-        hook: crate::error::Result,
+        hook: crate::error::BoxResult,
     ) -> Result<(), StartError> {
         self.hook_done(local, hook)?;
         let node = local.node();
@@ -213,7 +213,7 @@ impl Driver {
 
     /// A start hook returned: the start goes on unless the hook failed (which crashes the
     /// service) or the service was asked to stop meanwhile.
-    fn hook_done(&self, local: &LocalRef, hook: crate::error::Result) -> Result<(), StartError> {
+    fn hook_done(&self, local: &LocalRef, hook: crate::error::BoxResult) -> Result<(), StartError> {
         self.start_hook_result(local, hook)?;
         check_stop(local.node())
     }
@@ -222,7 +222,7 @@ impl Driver {
     pub(crate) fn start_hook_result(
         &self,
         local: &LocalRef,
-        hook: crate::error::Result,
+        hook: crate::error::BoxResult,
     ) -> Result<(), StartError> {
         hook.map_err(|error| self.crashed(local.node(), error))
     }

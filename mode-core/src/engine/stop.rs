@@ -369,7 +369,7 @@ impl<'a> StopBudget<'a> {
 
     /// A stop hook's result (`None`: it timed out, which is recorded already): its error
     /// is logged and recorded, and the stop goes on.
-    pub(crate) fn hook_result(&mut self, hook: Hook, result: Option<crate::error::Result>) {
+    pub(crate) fn hook_result(&mut self, hook: Hook, result: Option<crate::error::BoxResult>) {
         if let Some(Err(error)) = result {
             hook_failed(self.local().node(), hook, &error);
             self.fail(StopFailure::HookFailed {

@@ -35,11 +35,11 @@
 //! }
 //!
 //! # use mode_core::testing::VirtualRuntime;
-//! # use mode_core::{Context, Result, Service, Tree};
+//! # use mode_core::{BoxResult, Context, Service, Tree};
 //! struct App;
 //!
 //! impl Service for App {
-//!     async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+//!     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
 //!         let mut poller = Poller::new(cx.handle().clone());
 //!         cx.spawn(async move {
 //!             for _ in 0..3 {
@@ -65,7 +65,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::Poll;
 
-use crate::error::{BoxError, Crash, Error, Result, Stopped, WaitError};
+use crate::error::{BoxError, BoxResult, Crash, Error, Stopped, WaitError};
 use crate::graph::{Graph, GraphNode};
 use crate::interval::MissedTickBehavior;
 use crate::node::{Command, Node, SharedNode};
@@ -547,7 +547,7 @@ impl ServiceHandle {
     /// the executor refused the task.
     pub fn spawn<F>(&self, future: F) -> Result<(), Error>
     where
-        F: Future<Output = Result> + Send + 'static,
+        F: Future<Output = BoxResult> + Send + 'static,
     {
         if matches!(self.state(), State::Stopping | State::Stopped) {
             return Err(Error::ServiceStopped);
@@ -584,7 +584,7 @@ impl ServiceHandle {
     pub fn timer<F, Fut>(&self, interval: Duration, callback: F) -> Result<(), Error>
     where
         F: FnMut() -> Fut + Send + 'static,
-        Fut: Future<Output = Result> + Send + 'static,
+        Fut: Future<Output = BoxResult> + Send + 'static,
     {
         self.timer_with(interval, MissedTickBehavior::Skip, callback)
     }
@@ -602,7 +602,7 @@ impl ServiceHandle {
     ) -> Result<(), Error>
     where
         F: FnMut() -> Fut + Send + 'static,
-        Fut: Future<Output = Result> + Send + 'static,
+        Fut: Future<Output = BoxResult> + Send + 'static,
     {
         let node = self.node.clone();
         self.spawn(crate::periodic::timer_task(

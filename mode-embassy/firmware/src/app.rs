@@ -27,7 +27,7 @@ use mode_core::events::{LifecycleEvent, Observer, ServiceInfo};
 use mode_core::runtime::SpawnError;
 use mode_core::sync::{FlowControlEvent, FlowControlQueue};
 use mode_core::time::{Duration, Instant};
-use mode_core::{Context, Dependencies, Error, Result, Service, ServiceHandle, StopReason};
+use mode_core::{BoxResult, Context, Dependencies, Error, Service, ServiceHandle, StopReason};
 use mode_core::{Strategy, Supervisor};
 
 use crate::checks::Checks;
@@ -139,7 +139,7 @@ impl Service for Ticker {
         Cow::Borrowed("Ticker")
     }
 
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let shared = self.shared.clone();
         let handle = cx.handle().clone();
         cx.timer(TICK, move || {
@@ -167,7 +167,7 @@ impl Service for Flaky {
         Cow::Borrowed("Flaky")
     }
 
-    async fn on_start(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let starts = self.shared.flaky_starts.fetch_add(1, Ordering::AcqRel) + 1;
         if starts == 1 {
             let handle = cx.handle().clone();
@@ -192,7 +192,7 @@ impl Service for Producer {
         Cow::Borrowed("Producer")
     }
 
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         let queue = self.queue.clone();
         let shared = self.shared.clone();
         cx.spawn(async move {
@@ -219,7 +219,7 @@ impl Service for Consumer {
         Cow::Borrowed("Consumer")
     }
 
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         self.flow.resume();
         let (queue, flow, shared) = (self.queue.clone(), self.flow.clone(), self.shared.clone());
         let handle = cx.handle().clone();
@@ -265,7 +265,7 @@ impl Service for Flat {
         }
     }
 
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         self.started_heap.set(heap_used());
         cx.handle().request_stop();
         Ok(())
@@ -291,7 +291,7 @@ struct Greedy {
 }
 
 impl Service for Greedy {
-    async fn on_started(&mut self, cx: &Context<'_>) -> Result {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         cx.spawn(core::future::pending())?;
         cx.spawn(core::future::pending())?;
         self.result.set(Some(cx.spawn(core::future::pending())));
