@@ -22,7 +22,7 @@ use crate::runtime::LocalBoxFuture;
 use crate::service::{AsyncClose, Service};
 use crate::state::State;
 use crate::task::{boxed, OwnedTask};
-use crate::time::Duration;
+use crate::utils::Seconds;
 
 /// The service's view of itself inside a hook.
 ///
@@ -178,7 +178,7 @@ impl Context<'_> {
     /// # Errors
     ///
     /// As [`ServiceHandle::timer`].
-    pub fn timer<F, Fut>(&self, interval: Duration, callback: F) -> Result<(), Error>
+    pub fn timer<F, Fut>(&self, interval: impl Into<Seconds>, callback: F) -> Result<(), Error>
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
@@ -193,7 +193,7 @@ impl Context<'_> {
     /// As [`timer`](Self::timer).
     pub fn timer_with<F, Fut>(
         &self,
-        interval: Duration,
+        interval: impl Into<Seconds>,
         behavior: MissedTickBehavior,
         callback: F,
     ) -> Result<(), Error>
@@ -201,7 +201,7 @@ impl Context<'_> {
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
-        let node = self.local.node().clone();
+        let (node, interval) = (self.local.node().clone(), interval.into().into());
         self.spawn(timer_task(node, interval, behavior, callback)?)
     }
 
@@ -228,7 +228,11 @@ impl Context<'_> {
     /// # Errors
     ///
     /// [`Error::ZeroInterval`] for a zero interval, and as [`spawn_local`](Self::spawn_local).
-    pub fn timer_local<F, Fut>(&self, interval: Duration, callback: F) -> Result<(), Error>
+    pub fn timer_local<F, Fut>(
+        &self,
+        interval: impl Into<Seconds>,
+        callback: F,
+    ) -> Result<(), Error>
     where
         F: FnMut() -> Fut + 'static,
         Fut: Future<Output = BoxResult> + 'static,
@@ -243,7 +247,7 @@ impl Context<'_> {
     /// As [`timer_local`](Self::timer_local).
     pub fn timer_local_with<F, Fut>(
         &self,
-        interval: Duration,
+        interval: impl Into<Seconds>,
         behavior: MissedTickBehavior,
         callback: F,
     ) -> Result<(), Error>
@@ -251,7 +255,7 @@ impl Context<'_> {
         F: FnMut() -> Fut + 'static,
         Fut: Future<Output = BoxResult> + 'static,
     {
-        let node = self.local.node().clone();
+        let (node, interval) = (self.local.node().clone(), interval.into().into());
         self.spawn_local(timer_task(node, interval, behavior, callback)?)
     }
 

@@ -76,6 +76,7 @@ use crate::task::{boxed, OwnedTask};
 use crate::task_run::Admission;
 use crate::time::{Duration, Instant};
 use crate::timer_queue::SharedTimerQueue;
+use crate::utils::Seconds;
 
 mod futures;
 
@@ -375,7 +376,8 @@ impl ServiceHandle {
 
     // ===== waiting, with early return on stop =====
 
-    /// Sleeps for `duration`, or until the service is asked to stop.
+    /// Sleeps for `duration` (a [`Duration`], a [`Seconds`] or a
+    /// [`Rate`](crate::utils::Rate)'s interval), or until the service is asked to stop.
     ///
     /// # Errors
     ///
@@ -385,8 +387,8 @@ impl ServiceHandle {
     /// # Cancel safety
     ///
     /// Cancel safe.
-    pub fn sleep(&self, duration: Duration) -> Sleep {
-        let deadline = self.now() + duration;
+    pub fn sleep(&self, duration: impl Into<Seconds>) -> Sleep {
+        let deadline = self.now() + Duration::from(duration.into());
         self.sleep_until(deadline)
     }
 
@@ -578,10 +580,47 @@ impl ServiceHandle {
     /// No tick fires once the service was asked to stop. A callback that returns `Err`
     /// crashes the service, like any task.
     ///
+    /// `interval` is a [`Duration`], a [`Seconds`], or a [`Rate`](crate::utils::Rate),
+    /// which reads as a rate (mode's `timer("10/s")`): its interval, here 100 ms. A string
+    /// is parsed where the user can see it fail, not here.
+    ///
+    /// ```
+    /// use mode_core::testing::VirtualRuntime;
+    /// use mode_core::utils::Rate;
+    /// use mode_core::{BoxResult, Context, Service, Tree};
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// struct Sampler(Arc<AtomicU32>);
+    ///
+    /// impl Service for Sampler {
+    ///     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
+    ///         let (count, me) = (self.0.clone(), cx.handle().clone());
+    ///         let rate: Rate = "10/s".parse()?;
+    ///         cx.timer(rate, move || {
+    ///             let (count, me) = (count.clone(), me.clone());
+    ///             async move {
+    ///                 if count.fetch_add(1, Ordering::SeqCst) + 1 == 10 {
+    ///                     me.request_stop();
+    ///                 }
+    ///                 Ok(())
+    ///             }
+    ///         })?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let (rt, count) = (VirtualRuntime::new(), Arc::new(AtomicU32::new(0)));
+    /// rt.block_on(Tree::new(Sampler(count.clone()), rt.clone(), rt.clone()).run()).unwrap();
+    /// assert_eq!(count.load(Ordering::SeqCst), 10);
+    /// assert_eq!(rt.now().as_duration(), Duration::from_secs(1));
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::ZeroInterval`] for a zero interval, and as [`spawn`](Self::spawn).
-    pub fn timer<F, Fut>(&self, interval: Duration, callback: F) -> Result<(), Error>
+    pub fn timer<F, Fut>(&self, interval: impl Into<Seconds>, callback: F) -> Result<(), Error>
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
@@ -596,7 +635,7 @@ impl ServiceHandle {
     /// As [`timer`](Self::timer).
     pub fn timer_with<F, Fut>(
         &self,
-        interval: Duration,
+        interval: impl Into<Seconds>,
         behavior: MissedTickBehavior,
         callback: F,
     ) -> Result<(), Error>
@@ -604,7 +643,7 @@ impl ServiceHandle {
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
-        let node = self.node.clone();
+        let (node, interval) = (self.node.clone(), interval.into().into());
         self.spawn(crate::periodic::timer_task(
             node, interval, behavior, callback,
         )?)

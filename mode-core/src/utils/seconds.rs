@@ -138,6 +138,13 @@ impl From<Seconds> for Duration {
     }
 }
 
+/// A rate as the interval between two of its events ([`Rate::interval`]): `10/s` is 100 ms.
+impl From<Rate> for Seconds {
+    fn from(rate: Rate) -> Seconds {
+        rate.interval()
+    }
+}
+
 impl FromStr for Seconds {
     type Err = ParseSecondsError;
 
