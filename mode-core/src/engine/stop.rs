@@ -33,7 +33,7 @@ use crate::engine::LocalRef;
 use crate::engine::{busy, Driver, Path, Resource};
 use crate::events::LifecycleEvent;
 use crate::exit::StopFailure;
-use crate::handle::wait_for;
+use crate::handle::Watch;
 use crate::lifecycle;
 use crate::node::Node;
 use crate::service::Hook;
@@ -200,7 +200,7 @@ impl Driver {
             lifecycle::emit(node, LifecycleEvent::Stopped);
         }
         if local.wait_for_shutdown {
-            let flag = wait_for(node, || node.shutdown_set().then_some(()));
+            let flag = Watch::until(node.clone(), |node| node.shutdown_set().then_some(()));
             budget.bounded(flag, WaitingOn::Shutdown).await;
         }
         if run.live() > 0

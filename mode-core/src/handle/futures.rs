@@ -21,7 +21,7 @@ use crate::timer_queue::SleepUntil;
 
 /// Waits for a condition on a node: checks it, listens to the node's changes, checks it
 /// again, and sleeps until the next change (the pattern every waiter of a node follows).
-pub(super) struct Watch {
+pub(crate) struct Watch {
     node: Arc<Node>,
     listener: Option<OwnedChangeListener>,
 }
@@ -32,6 +32,12 @@ impl Watch {
             node,
             listener: None,
         }
+    }
+
+    /// Waits until `check` gives a value, checking again after every change of `node`.
+    pub(crate) async fn until<T>(node: Arc<Node>, mut check: impl FnMut(&Node) -> Option<T>) -> T {
+        let mut watch = Watch::new(node);
+        core::future::poll_fn(|cx| watch.poll_until(cx, &mut check)).await
     }
 
     fn poll_until<T>(

@@ -80,7 +80,7 @@ use crate::utils::Seconds;
 
 mod futures;
 
-use futures::Watch;
+pub(crate) use futures::Watch;
 pub use futures::{MaybeStart, Restart, Sleep, Start, Stop, UntilRunning, UntilStopped};
 
 /// A reference to a service in a running tree.
@@ -665,20 +665,5 @@ impl ServiceHandle {
 impl AsRef<ServiceHandle> for ServiceHandle {
     fn as_ref(&self) -> &ServiceHandle {
         self
-    }
-}
-
-/// Waits until `check` returns `Some`, re-checking after every change of `node`.
-pub(crate) async fn wait_for<T>(node: &Node, mut check: impl FnMut() -> Option<T>) -> T {
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        let listener = node.listen_changes();
-        // Re-check after listening, or a change in between would be missed.
-        if let Some(value) = check() {
-            return value;
-        }
-        listener.await;
     }
 }
