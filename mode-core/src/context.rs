@@ -5,6 +5,7 @@
 //! it, spawning tasks and timers in order with the start sequence (futures that are not
 //! `Send` included), and owning resources that close when the service stops.
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::any::Any;
@@ -16,12 +17,13 @@ use crate::engine::{Deferred, Driver, Resource};
 use crate::error::{BoxResult, Error};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
-use crate::interval::MissedTickBehavior;
-use crate::periodic::timer_task;
+use crate::interval::TimerOptions;
+use crate::periodic::Periodic;
 use crate::runtime::LocalBoxFuture;
 use crate::service::{AsyncClose, Service};
 use crate::state::State;
-use crate::task::{boxed, OwnedTask};
+use crate::task::{boxed, default_name, Counted, TaskHandle};
+use crate::task_run::TaskName;
 use crate::utils::Seconds;
 
 /// The service's view of itself inside a hook.
@@ -142,33 +144,60 @@ impl Context<'_> {
     /// [`Error::ServiceStopped`] if the service is stopping or stopped, [`Error::Spawn`]
     /// with [`SpawnError::Full`](crate::runtime::SpawnError::Full) at the tree's
     /// [task limit](crate::Tree::with_task_limit).
-    pub fn spawn_local<F>(&self, future: F) -> Result<(), Error>
+    pub fn spawn_local<F>(&self, future: F) -> Result<TaskHandle, Error>
     where
         F: Future<Output = BoxResult> + 'static,
     {
+        self.spawn_local_task(default_name::<F>(), future)
+    }
+
+    /// [`spawn_local`](Self::spawn_local) with a name, as
+    /// [`ServiceHandle::spawn_named`].
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn_local`](Self::spawn_local).
+    pub fn spawn_local_named<F>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        future: F,
+    ) -> Result<TaskHandle, Error>
+    where
+        F: Future<Output = BoxResult> + 'static,
+    {
+        self.spawn_local_task(TaskName::Given(name.into()), future)
+    }
+
+    fn spawn_local_task<F, T>(&self, name: TaskName, future: F) -> Result<TaskHandle<T>, Error>
+    where
+        F: Future<Output = BoxResult<T>> + 'static,
+        T: Send + 'static,
+    {
+        let counted = self.enter(name)?;
+        let task: LocalBoxFuture = Box::pin(counted.task(future));
+        // Made first, so that a refused task's handle is released with it.
+        let handle = counted.handle();
+        let mut deferred = self.local.deferred.borrow_mut();
+        match deferred.as_mut() {
+            // While the service starts, the task waits in the driver's list (see `spawn`).
+            Some(list) => list.push(Deferred::Local(task)),
+            None => {
+                drop(deferred);
+                self.driver.tasks.spawn_local(task)?;
+            }
+        }
+        Ok(handle)
+    }
+
+    /// Counts a task named `name` in this service's run.
+    fn enter(&self, name: TaskName) -> Result<Counted, Error> {
         let node = self.local.node();
-        let run = node.tasks();
         if matches!(self.handle().state(), State::Stopping | State::Stopped) {
             return Err(Error::ServiceStopped);
         }
-        let mut deferred = self.local.deferred.borrow_mut();
-        // While the service starts, the task waits in the driver's list (see `spawn`).
-        let counted = if deferred.is_some() {
-            run.enter_from_driver()
-        } else {
-            run.enter()
-        };
-        if !counted {
-            return Err(Error::ServiceStopped);
-        }
-        let task: LocalBoxFuture =
-            Box::pin(OwnedTask::counted(future, run.for_task(), node.clone()));
-        if let Some(deferred) = deferred.as_mut() {
-            deferred.push(Deferred::Local(task));
-            return Ok(());
-        }
-        drop(deferred);
-        self.driver.tasks.spawn_local(task).map_err(Error::from)
+        let run = node.tasks();
+        let slot = run.enter(name).ok_or(Error::ServiceStopped)?;
+        Ok(Counted::new(node.clone(), run.for_task(), slot))
     }
 
     /// Calls `callback` every `interval`, on deadlines `start + k·interval` (no drift), as a
@@ -178,15 +207,19 @@ impl Context<'_> {
     /// # Errors
     ///
     /// As [`ServiceHandle::timer`].
-    pub fn timer<F, Fut>(&self, interval: impl Into<Seconds>, callback: F) -> Result<(), Error>
+    pub fn timer<F, Fut>(
+        &self,
+        interval: impl Into<Seconds>,
+        callback: F,
+    ) -> Result<TaskHandle, Error>
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
-        self.timer_with(interval, MissedTickBehavior::Skip, callback)
+        self.timer_with(interval, TimerOptions::new(), callback)
     }
 
-    /// [`timer`](Self::timer) with a chosen [`MissedTickBehavior`].
+    /// [`timer`](Self::timer) with [`TimerOptions`], as [`ServiceHandle::timer_with`].
     ///
     /// # Errors
     ///
@@ -194,15 +227,16 @@ impl Context<'_> {
     pub fn timer_with<F, Fut>(
         &self,
         interval: impl Into<Seconds>,
-        behavior: MissedTickBehavior,
+        options: impl Into<TimerOptions>,
         callback: F,
-    ) -> Result<(), Error>
+    ) -> Result<TaskHandle, Error>
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
-        let (node, interval) = (self.local.node().clone(), interval.into().into());
-        self.spawn(timer_task(node, interval, behavior, callback)?)
+        let timer = Periodic::new::<F>(interval.into().into(), options.into())?;
+        let name = timer.name.clone();
+        self.spawn_task(name, timer.task(self.local.node().clone(), callback))
     }
 
     /// Calls `callback` at the times `schedule` gives: [`ServiceHandle::crontab`], from a
@@ -213,7 +247,11 @@ impl Context<'_> {
     /// As [`ServiceHandle::crontab`].
     #[cfg(feature = "cron")]
     #[cfg_attr(docsrs, doc(cfg(feature = "cron")))]
-    pub fn crontab<F, Fut>(&self, schedule: crate::cron::Crontab, callback: F) -> Result<(), Error>
+    pub fn crontab<F, Fut>(
+        &self,
+        schedule: crate::cron::Crontab,
+        callback: F,
+    ) -> Result<TaskHandle, Error>
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
@@ -232,15 +270,15 @@ impl Context<'_> {
         &self,
         interval: impl Into<Seconds>,
         callback: F,
-    ) -> Result<(), Error>
+    ) -> Result<TaskHandle, Error>
     where
         F: FnMut() -> Fut + 'static,
         Fut: Future<Output = BoxResult> + 'static,
     {
-        self.timer_local_with(interval, MissedTickBehavior::Skip, callback)
+        self.timer_local_with(interval, TimerOptions::new(), callback)
     }
 
-    /// [`timer_local`](Self::timer_local) with a chosen [`MissedTickBehavior`].
+    /// [`timer_local`](Self::timer_local) with [`TimerOptions`].
     ///
     /// # Errors
     ///
@@ -248,15 +286,16 @@ impl Context<'_> {
     pub fn timer_local_with<F, Fut>(
         &self,
         interval: impl Into<Seconds>,
-        behavior: MissedTickBehavior,
+        options: impl Into<TimerOptions>,
         callback: F,
-    ) -> Result<(), Error>
+    ) -> Result<TaskHandle, Error>
     where
         F: FnMut() -> Fut + 'static,
         Fut: Future<Output = BoxResult> + 'static,
     {
-        let (node, interval) = (self.local.node().clone(), interval.into().into());
-        self.spawn_local(timer_task(node, interval, behavior, callback)?)
+        let timer = Periodic::new::<F>(interval.into().into(), options.into())?;
+        let name = timer.name.clone();
+        self.spawn_local_task(name, timer.task(self.local.node().clone(), callback))
     }
 
     /// Spawns a background task owned by this service: [`ServiceHandle::spawn`], from a
@@ -270,28 +309,43 @@ impl Context<'_> {
     /// # Errors
     ///
     /// As [`ServiceHandle::spawn`].
-    pub fn spawn<F>(&self, future: F) -> Result<(), Error>
+    pub fn spawn<F>(&self, future: F) -> Result<TaskHandle, Error>
     where
         F: Future<Output = BoxResult> + Send + 'static,
     {
-        let mut deferred = self.local.deferred.borrow_mut();
-        let Some(list) = deferred.as_mut() else {
-            drop(deferred);
-            return self.handle().spawn(future);
-        };
-        let node = self.local.node();
-        let run = node.tasks();
-        if matches!(self.handle().state(), State::Stopping | State::Stopped)
-            || !run.enter_from_driver()
-        {
-            return Err(Error::ServiceStopped);
+        self.spawn_task(default_name::<F>(), future)
+    }
+
+    /// [`spawn`](Self::spawn) with a name, as [`ServiceHandle::spawn_named`].
+    ///
+    /// # Errors
+    ///
+    /// As [`ServiceHandle::spawn`].
+    pub fn spawn_named<F>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        future: F,
+    ) -> Result<TaskHandle, Error>
+    where
+        F: Future<Output = BoxResult> + Send + 'static,
+    {
+        self.spawn_task(TaskName::Given(name.into()), future)
+    }
+
+    fn spawn_task<F, T>(&self, name: TaskName, future: F) -> Result<TaskHandle<T>, Error>
+    where
+        F: Future<Output = BoxResult<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.local.deferred.borrow().is_none() {
+            return self.handle().spawn_task(name, future);
         }
-        list.push(Deferred::Send(boxed(OwnedTask::counted(
-            future,
-            run.for_task(),
-            node.clone(),
-        ))));
-        Ok(())
+        let counted = self.enter(name)?;
+        let task = boxed(counted.task(future));
+        if let Some(list) = self.local.deferred.borrow_mut().as_mut() {
+            list.push(Deferred::Send(task));
+        }
+        Ok(counted.handle())
     }
 
     /// Keeps `value` until this service stops, then drops it (mode's `add_context`).

@@ -128,6 +128,7 @@ use crate::interval::{WarnLimiter, OVERLAP_WARNING_EVERY};
 use crate::lifecycle;
 use crate::race::{race, Either};
 use crate::stop_signal::StopSignal;
+use crate::task::{default_name, TaskHandle};
 use crate::time::{Duration, Instant};
 use crate::timer_queue::{SharedTimerQueue, SleepUntil};
 
@@ -576,13 +577,15 @@ impl ServiceHandle {
     /// As [`spawn`](Self::spawn): [`Error::ServiceStopped`] if the service is stopping or
     /// stopped, [`Error::Spawn`] if the executor refused the task.
     #[cfg_attr(docsrs, doc(cfg(feature = "cron")))]
-    pub fn crontab<F, Fut>(&self, schedule: Crontab, mut callback: F) -> Result<(), Error>
+    pub fn crontab<F, Fut>(&self, schedule: Crontab, mut callback: F) -> Result<TaskHandle, Error>
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
         let handle = self.clone();
-        self.spawn(async move {
+        let name = default_name::<F>();
+        let timer = name.clone();
+        self.spawn_task(name, async move {
             let node = handle.node();
             let (clock, timers) = (&node.tree.wall_clock, &node.tree.timers);
             let mut sleep = timers.sleep_until(Instant::MAX);
@@ -627,6 +630,7 @@ impl ServiceHandle {
                         lifecycle::emit(
                             node,
                             LifecycleEvent::TimerOverlap {
+                                timer: &timer.readable(),
                                 interval: until(first_missed, due),
                                 late_by: until(wall, first_missed),
                                 skipped: count_missed(&schedule, first_missed, wall),

@@ -244,6 +244,36 @@ impl From<Stopped> for WaitError {
     }
 }
 
+/// Why awaiting a [`TaskHandle`](crate::task::TaskHandle) gave no output.
+///
+/// ```
+/// use mode_core::TaskError;
+/// assert_eq!(TaskError::Aborted.to_string(), "the task was aborted");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// [`TaskHandle::abort`](crate::task::TaskHandle::abort) ended it.
+    Aborted,
+    /// Its service stopped first (or it returned [`Stopped`], a clean exit).
+    Cancelled,
+    /// It returned an error or panicked, which crashed its service: the error is in the
+    /// service's [`crash_reason`](crate::ServiceHandle::crash_reason).
+    Failed,
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TaskError::Aborted => "the task was aborted",
+            TaskError::Cancelled => "the task was cancelled: its service stopped",
+            TaskError::Failed => "the task failed and crashed its service",
+        })
+    }
+}
+
+impl core::error::Error for TaskError {}
+
 /// Misuse of the service API, or an operation the service's state does not allow.
 ///
 /// ```

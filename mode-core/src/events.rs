@@ -41,6 +41,8 @@ pub enum LifecycleEvent<'a> {
     },
     /// A periodic timer's callback overran its interval; missed ticks were skipped.
     TimerOverlap {
+        /// The timer's name ([`TimerOptions::with_name`](crate::TimerOptions::with_name)).
+        timer: &'a str,
         /// The timer's interval.
         interval: Duration,
         /// How late the tick was.

@@ -5,6 +5,8 @@
 //! at the same instant. What happens when a tick is late is a stated policy,
 //! [`MissedTickBehavior`].
 
+use alloc::borrow::Cow;
+
 use crate::time::{Duration, Instant};
 
 /// What a periodic timer does when its callback (or a late wake-up) overran one or more
@@ -29,6 +31,54 @@ pub enum MissedTickBehavior {
     Burst,
     /// Restart the grid from the moment the late tick finished.
     Delay,
+}
+
+/// How a periodic timer runs ([`ServiceHandle::timer_with`](crate::ServiceHandle::timer_with)):
+/// what it does with missed ticks, and its name in log lines and task listings.
+///
+/// ```
+/// use mode_core::{MissedTickBehavior, TimerOptions};
+///
+/// let options = TimerOptions::new()
+///     .with_missed_ticks(MissedTickBehavior::Burst)
+///     .with_name("flush");
+/// // A behavior alone converts into options.
+/// let _: TimerOptions = MissedTickBehavior::Delay.into();
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct TimerOptions {
+    pub(crate) missed_ticks: MissedTickBehavior,
+    pub(crate) name: Option<Cow<'static, str>>,
+}
+
+impl TimerOptions {
+    /// Missed ticks skipped, named after the callback's type.
+    #[must_use]
+    pub fn new() -> Self {
+        TimerOptions::default()
+    }
+
+    /// What the timer does with ticks it missed.
+    #[must_use]
+    pub fn with_missed_ticks(mut self, behavior: MissedTickBehavior) -> Self {
+        self.missed_ticks = behavior;
+        self
+    }
+
+    /// The timer's name, instead of its callback's type.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+impl From<MissedTickBehavior> for TimerOptions {
+    fn from(behavior: MissedTickBehavior) -> Self {
+        TimerOptions::new().with_missed_ticks(behavior)
+    }
 }
 
 /// The deadlines of one periodic timer.

@@ -122,6 +122,17 @@
 //! crash that reaches a supervisor while it stops restarts nothing. See the
 //! [`supervisor`] module for failed starts, backoff and adding children while running.
 //!
+//! # Tasks and their handles
+//!
+//! A service's tasks ([`ServiceHandle::spawn`], [`Context::spawn_local`], timers) belong to
+//! it: a stop cancels them and waits until they are gone. Each spawn returns a
+//! [`TaskHandle`] to [`abort`](TaskHandle::abort) that one task, ask whether it
+//! [has ended](TaskHandle::is_finished), or await how it ended (its value, with
+//! [`ServiceHandle::spawn_returning`]); dropping the handle detaches the task. Tasks and
+//! timers have names ([`ServiceHandle::spawn_named`], [`TimerOptions::with_name`]; by
+//! default where their future or callback was written), shown in timer warnings and by
+//! [`ServiceHandle::task_names`]. [`from_awaitable`] runs a future as a service.
+//!
 //! # Send, and where things run
 //!
 //! Hooks run inside [`Tree::run`], so they need not be `Send`; background tasks spawned
@@ -155,6 +166,7 @@ extern crate std;
 
 mod platform;
 
+mod awaitable;
 mod change_notify;
 mod context;
 #[cfg(feature = "cron")]
@@ -184,7 +196,7 @@ mod state;
 mod stop_signal;
 pub mod supervisor;
 pub mod sync;
-mod task;
+pub mod task;
 mod task_run;
 mod task_set;
 #[cfg(feature = "test-util")]
@@ -200,19 +212,21 @@ mod wall_clock;
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod worker;
 
+pub use awaitable::{from_awaitable, AlreadyRan, Awaitable};
 pub use context::{Context, Dependencies};
 #[cfg(feature = "cron")]
 pub use cron::{CronError, CronErrorKind, Crontab};
-pub use error::{BoxError, BoxResult, Crash, Error, Panicked, Stopped, WaitError};
+pub use error::{BoxError, BoxResult, Crash, Error, Panicked, Stopped, TaskError, WaitError};
 pub use exit::{Exit, StopFailure, UncleanStop};
 pub use graph::Graph;
 pub use handle::ServiceHandle;
-pub use interval::MissedTickBehavior;
+pub use interval::{MissedTickBehavior, TimerOptions};
 pub use service::{AsyncClose, Service};
 pub use state::{State, StopReason, WaitingOn};
 pub use supervisor::{
     Backoff, Strategy, Supervisor, SupervisorError, SupervisorErrorKind, SupervisorHandle,
 };
+pub use task::TaskHandle;
 pub use tree::Tree;
 
 /// What the macros expand to. Semver exempt.

@@ -71,13 +71,14 @@ fn log_event(node: &Node, event: &LifecycleEvent<'_>) {
             "{prefix}: Stop timed out after {timeout:?} waiting for {waiting_on}; aborting it"
         ),
         LifecycleEvent::TimerOverlap {
+            timer,
             interval,
             late_by,
             skipped,
         } => log::log!(
             target: target,
             level,
-            "{prefix}: Timer woke up too late (by {late_by:?}, interval {interval:?}); \
+            "{prefix}: Timer {timer} woke up too late (by {late_by:?}, interval {interval:?}); \
              skipped {skipped} tick(s)"
         ),
         LifecycleEvent::HookFailed { hook, error } => {

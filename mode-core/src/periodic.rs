@@ -1,4 +1,4 @@
-//! The loop of a periodic timer ([`ServiceHandle::timer_with`](crate::ServiceHandle::timer_with),
+//! A periodic timer ([`ServiceHandle::timer_with`](crate::ServiceHandle::timer_with),
 //! [`Context::timer_local`](crate::Context::timer_local)): drift-free deadlines from
 //! `interval.rs`, the stop signal, and the overlap warning.
 
@@ -7,49 +7,70 @@ use core::future::Future;
 
 use crate::error::{BoxResult, Error};
 use crate::events::LifecycleEvent;
-use crate::interval::{MissedTickBehavior, Schedule, WarnLimiter, OVERLAP_WARNING_EVERY};
+use crate::interval::{
+    MissedTickBehavior, Schedule, TimerOptions, WarnLimiter, OVERLAP_WARNING_EVERY,
+};
 use crate::lifecycle;
 use crate::node::Node;
 use crate::race::{race, Either};
 use crate::stop_signal::StopSignal;
+use crate::task::default_name;
+use crate::task_run::TaskName;
 use crate::time::Duration;
 use crate::timer_queue::SharedTimerQueue;
 
-/// The task of a periodic timer of `node`'s service ([`ServiceHandle::timer_with`],
+/// A periodic timer of a service ([`ServiceHandle::timer_with`],
 /// [`Context::timer_with`](crate::Context::timer_with),
-/// [`Context::timer_local`](crate::Context::timer_local)), for its caller to spawn: `Send`
-/// when the callback is.
-///
-/// # Errors
-///
-/// [`Error::ZeroInterval`] for a zero `interval`.
-pub(crate) fn timer_task<F, Fut>(
-    node: Arc<Node>,
+/// [`Context::timer_local`](crate::Context::timer_local)), checked, before its task is made.
+pub(crate) struct Periodic {
     interval: Duration,
     behavior: MissedTickBehavior,
-    callback: F,
-) -> core::result::Result<impl Future<Output = BoxResult>, Error>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = BoxResult>,
-{
-    if interval.is_zero() {
-        return Err(Error::ZeroInterval);
-    }
-    Ok(periodic(node, interval, behavior, callback))
+    pub(crate) name: TaskName,
 }
 
-/// The loop of a periodic timer (see [`timer_task`]).
-async fn periodic<F, Fut>(
-    node: Arc<Node>,
-    interval: Duration,
-    behavior: MissedTickBehavior,
-    mut callback: F,
-) -> BoxResult
+impl Periodic {
+    /// A timer calling a callback of type `F`, which names it unless `options` do.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ZeroInterval`] for a zero `interval`.
+    pub(crate) fn new<F>(interval: Duration, options: TimerOptions) -> Result<Self, Error> {
+        if interval.is_zero() {
+            return Err(Error::ZeroInterval);
+        }
+        Ok(Periodic {
+            interval,
+            behavior: options.missed_ticks,
+            name: options.name.map_or_else(default_name::<F>, TaskName::Given),
+        })
+    }
+
+    /// The timer's task for `node`'s service, for its caller to spawn: `Send` when the
+    /// callback is.
+    pub(crate) fn task<F, Fut>(
+        self,
+        node: Arc<Node>,
+        callback: F,
+    ) -> impl Future<Output = BoxResult>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = BoxResult>,
+    {
+        periodic(node, self, callback)
+    }
+}
+
+/// The loop of a periodic timer (see [`Periodic`]).
+async fn periodic<F, Fut>(node: Arc<Node>, timer: Periodic, mut callback: F) -> BoxResult
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = BoxResult>,
 {
+    let Periodic {
+        interval,
+        behavior,
+        name,
+    } = timer;
     let timers = node.tree.timers.clone();
     let mut schedule = Schedule::new(timers.now() + interval, interval, behavior);
     let mut sleep = timers.sleep_until(schedule.deadline());
@@ -70,6 +91,7 @@ where
                 lifecycle::emit(
                     &node,
                     LifecycleEvent::TimerOverlap {
+                        timer: &name.readable(),
                         interval: schedule.interval(),
                         late_by,
                         skipped: advance.skipped,

@@ -1,21 +1,54 @@
-//! Owned background tasks: every future a service spawns finishes before its service has
-//! stopped.
+//! Owned background tasks and their [`TaskHandle`]s.
 //!
-//! A task spawned through a service is wrapped in an [`OwnedTask`] that counts itself in
-//! its service's [`TaskRun`] while it exists and finishes as soon as the run is cancelled
-//! (see `task_run.rs`). The wrapper also turns a task's `Err` (or, with `std`, its panic)
-//! into a crash of its service, and treats [`Stopped`](crate::Stopped) as a clean exit.
+//! Every future a service spawns ([`ServiceHandle::spawn`](crate::ServiceHandle::spawn),
+//! [`Context::spawn_local`](crate::Context::spawn_local), its timers) finishes before its
+//! service has stopped: it is wrapped in an `OwnedTask` that counts itself in its service's
+//! task run while it exists and ends as soon as the run is cancelled (see `task_run.rs`).
+//! The wrapper also turns a task's `Err` (or, with `std`, its panic) into a crash of its
+//! service, treats [`Stopped`](crate::Stopped) as a clean exit, and hands the task's output
+//! to its [`TaskHandle`].
+//!
+//! A handle awaits the output, aborts the one task, or tells whether it has ended. Dropping
+//! it detaches the task, which its service still owns: a stop cancels it all the same.
+//!
+//! ```
+//! use mode_core::testing::VirtualRuntime;
+//! use mode_core::{BoxResult, Context, Service, TaskError, Tree};
+//! use std::time::Duration;
+//!
+//! struct Fetcher;
+//!
+//! impl Service for Fetcher {
+//!     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
+//!         let me = cx.handle().clone();
+//!         let answer = cx.handle().spawn_returning(async { Ok(6 * 7) })?;
+//!         let stuck = cx.handle().spawn_named("stuck", async move {
+//!             me.sleep(Duration::from_secs(3600)).await?;
+//!             Ok(())
+//!         })?;
+//!         assert_eq!(answer.await?, 42);
+//!         stuck.abort();
+//!         assert_eq!(stuck.await, Err(TaskError::Aborted));
+//!         cx.handle().request_stop();
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let rt = VirtualRuntime::new();
+//! rt.block_on(Tree::new(Fetcher, rt.clone(), rt.clone()).run()).unwrap();
+//! ```
 
 use crate::platform::plain::Arc;
 use alloc::boxed::Box;
 use core::future::Future;
+use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::error::{is_clean_exit, BoxResult};
+use crate::error::{is_clean_exit, BoxResult, TaskError};
 use crate::node::{Node, SharedNode};
 use crate::runtime::BoxFuture;
-use crate::task_run::{TaskRun, WakerId};
+use crate::task_run::{Outcome, TaskName, TaskRun, WakerId};
 
 pin_project_lite::pin_project! {
     /// A service's future, counted in its [`TaskRun`] until dropped.
@@ -25,11 +58,15 @@ pin_project_lite::pin_project! {
         // The task's run if it is not the node's own (`Node::tasks`).
         run: Option<Arc<TaskRun>>,
         node: Arc<Node>,
-        // This task's waker slot in the run, once it has been pending.
-        slot: Option<usize>,
-        // The identity of the waker last stored in that slot, to skip the lock when it has
+        // This task's entry in the run.
+        slot: usize,
+        // The identity of the waker last stored in the entry, to skip the lock when it has
         // not changed (see `WakerId`).
         registered: Option<WakerId>,
+        // The run's abort count when this task last looked at its own entry.
+        aborts_seen: usize,
+        // How the task ended, for its handle, once it has.
+        outcome: Option<Outcome>,
     }
 
     impl<F> PinnedDrop for OwnedTask<F> {
@@ -38,38 +75,48 @@ pin_project_lite::pin_project! {
             // Drop the future before the count goes down, so its drop guards have run by
             // the time the stop sequence sees the run empty.
             this.future.set(None);
-            run_of(this.run, this.node).leave(*this.slot);
+            run_of(this.run, this.node).leave(*this.slot, this.outcome.take());
         }
     }
 }
 
-impl<F> OwnedTask<F>
+impl<F, T> OwnedTask<F>
 where
-    F: Future<Output = BoxResult>,
+    F: Future<Output = BoxResult<T>>,
+    T: Send + 'static,
 {
-    /// A task already counted in `run`, by [`TaskRun::enter`] or (once boxed) by
-    /// [`TaskRun::admit`].
-    pub(crate) fn counted(future: F, run: Option<Arc<TaskRun>>, node: Arc<Node>) -> Self {
+    /// A task already counted in its run, in `slot` (see [`TaskRun::enter`] and
+    /// [`TaskRun::admit`]).
+    pub(crate) fn counted(
+        future: F,
+        run: Option<Arc<TaskRun>>,
+        node: Arc<Node>,
+        slot: usize,
+    ) -> Self {
+        let aborts_seen = run_of(&run, &node).aborts();
         OwnedTask {
             future: Some(future),
             run,
             node,
-            slot: None,
+            slot,
             registered: None,
+            aborts_seen,
+            outcome: None,
         }
     }
 }
 
-impl<F> Future for OwnedTask<F>
+impl<F, T> Future for OwnedTask<F>
 where
-    F: Future<Output = BoxResult>,
+    F: Future<Output = BoxResult<T>>,
+    T: Send + 'static,
 {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
         let run = run_of(this.run, this.node);
-        if run.is_cancelled() {
+        if must_end(run, *this.slot, this.aborts_seen) {
             this.future.set(None);
             return Poll::Ready(());
         }
@@ -78,19 +125,22 @@ where
         };
         if let Poll::Ready(result) = poll_catching_panic(future, cx) {
             this.future.set(None);
-            if let Err(err) = result {
-                if !is_clean_exit(&err) {
+            *this.outcome = Some(match result {
+                Ok(output) => Outcome::Output(Box::new(output)),
+                Err(err) if is_clean_exit(&err) => Outcome::Ended(TaskError::Cancelled),
+                Err(err) => {
                     this.node.crash_from_task(err);
+                    Outcome::Ended(TaskError::Failed)
                 }
-            }
+            });
             return Poll::Ready(());
         }
         if *this.registered != Some(WakerId::of(cx.waker())) {
-            *this.registered = Some(run.register(this.slot, cx.waker()));
+            *this.registered = Some(run.register(*this.slot, cx.waker()));
         }
-        // Re-check after registering: a cancel that took the wakers before our registration
-        // set the flag first, so it is visible here.
-        if run.is_cancelled() {
+        // Re-check after registering: a cancel or abort that took the wakers before our
+        // registration set its flag first, so it is visible here.
+        if must_end(run, *this.slot, this.aborts_seen) {
             this.future.set(None);
             return Poll::Ready(());
         }
@@ -98,15 +148,150 @@ where
     }
 }
 
+/// A task counted in its run, with its slot: makes the task around its future, then its
+/// handle.
+pub(crate) struct Counted {
+    node: Arc<Node>,
+    run: Option<Arc<TaskRun>>,
+    slot: usize,
+}
+
+impl Counted {
+    /// A task counted by `run.enter` or `run.admit` (`run` as [`RunRef::for_task`]
+    /// gives it) in `slot`.
+    ///
+    /// [`RunRef::for_task`]: crate::task_run::RunRef::for_task
+    pub(crate) fn new(node: Arc<Node>, run: Option<Arc<TaskRun>>, slot: usize) -> Self {
+        Counted { node, run, slot }
+    }
+
+    /// The task around `future`.
+    pub(crate) fn task<F, T>(&self, future: F) -> OwnedTask<F>
+    where
+        F: Future<Output = BoxResult<T>>,
+        T: Send + 'static,
+    {
+        OwnedTask::counted(future, self.run.clone(), self.node.clone(), self.slot)
+    }
+
+    /// The task's handle.
+    pub(crate) fn handle<T>(self) -> TaskHandle<T> {
+        TaskHandle::new(self.node, self.run, self.slot)
+    }
+}
+
+/// Whether the task in `slot` must end now: its run is cancelled, or it was aborted (looked
+/// up only when the run's abort count moved since `aborts_seen`).
+fn must_end(run: &TaskRun, slot: usize, aborts_seen: &mut usize) -> bool {
+    if run.is_cancelled() {
+        return true;
+    }
+    let aborts = run.aborts();
+    if aborts == *aborts_seen {
+        return false;
+    }
+    *aborts_seen = aborts;
+    run.is_aborted(slot)
+}
+
 /// The run of a task: its own if it keeps one, else its node's.
 fn run_of<'a>(run: &'a Option<Arc<TaskRun>>, node: &'a Node) -> &'a TaskRun {
     run.as_deref().unwrap_or(&node.run)
 }
 
+/// A handle to a task of a service: await its output, [`abort`](Self::abort) it, or ask
+/// whether it [has ended](Self::is_finished).
+///
+/// Dropping the handle detaches the task; its service still owns it and cancels it when it
+/// stops. Awaiting gives the task's output, or a [`TaskError`] saying why there is none:
+/// aborted, cancelled by its service's stop, or failed (the error crashed the service).
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping the future (the handle) only detaches the task.
+///
+/// # Panics
+///
+/// Polling the handle again after it returned `Ready` panics, as with any future.
+pub struct TaskHandle<T = ()> {
+    node: Arc<Node>,
+    run: Option<Arc<TaskRun>>,
+    slot: usize,
+    output: PhantomData<fn() -> T>,
+}
+
+impl<T> TaskHandle<T> {
+    fn new(node: Arc<Node>, run: Option<Arc<TaskRun>>, slot: usize) -> Self {
+        TaskHandle {
+            node,
+            run,
+            slot,
+            output: PhantomData,
+        }
+    }
+
+    fn run(&self) -> &TaskRun {
+        run_of(&self.run, &self.node)
+    }
+
+    /// Ends the task at its next poll (it is woken for it), without crashing its service;
+    /// awaiting the handle then gives [`TaskError::Aborted`]. Does nothing if the task has
+    /// ended already.
+    pub fn abort(&self) {
+        self.run().abort(self.slot);
+    }
+
+    /// Whether the task has ended: finished, failed, aborted or cancelled.
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.run().is_finished(self.slot)
+    }
+}
+
+impl<T: 'static> Future for TaskHandle<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.run().poll_outcome(self.slot, cx.waker()) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Outcome::Output(output))) => match output.downcast::<T>() {
+                Ok(output) => Poll::Ready(Ok(*output)),
+                Err(_) => unreachable!("a task's output has the type of its handle"),
+            },
+            Poll::Ready(Some(Outcome::Ended(err))) => Poll::Ready(Err(err)),
+            Poll::Ready(None) => panic!("`TaskHandle` polled after it returned `Ready`"),
+        }
+    }
+}
+
+impl<T> Drop for TaskHandle<T> {
+    fn drop(&mut self) {
+        self.run().release(self.slot);
+    }
+}
+
+impl<T> core::fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("service", &self.node.label)
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The name of a task spawned without one: its future's (or callback's) type, read when
+/// shown (see [`readable_name`]).
+pub(crate) fn default_name<F>() -> TaskName {
+    TaskName::OfType(core::any::type_name::<F>())
+}
+
 /// Polls `future`, turning a panic into an error (with `std`).
-pub(crate) fn poll_catching_panic<F>(future: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<BoxResult>
+pub(crate) fn poll_catching_panic<F, T>(
+    future: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<BoxResult<T>>
 where
-    F: Future<Output = BoxResult> + ?Sized,
+    F: Future<Output = BoxResult<T>> + ?Sized,
 {
     #[cfg(feature = "std")]
     {
@@ -146,9 +331,10 @@ impl<F: Future<Output = BoxResult>> Future for CatchPanic<F> {
 }
 
 /// Boxes a task for the spawner.
-pub(crate) fn boxed<F>(task: OwnedTask<F>) -> BoxFuture
+pub(crate) fn boxed<F, T>(task: OwnedTask<F>) -> BoxFuture
 where
-    F: Future<Output = BoxResult> + Send + 'static,
+    F: Future<Output = BoxResult<T>> + Send + 'static,
+    T: Send + 'static,
 {
     Box::pin(task)
 }
@@ -159,6 +345,7 @@ mod tests {
     use crate::task_run::Admission;
     use crate::testing::VirtualRuntime;
     use crate::{Service, Tree};
+    use alloc::borrow::Cow;
 
     struct Idle;
 
@@ -170,30 +357,40 @@ mod tests {
         tree.handle().node().clone()
     }
 
-    fn task(run: &Arc<TaskRun>, node: &Arc<Node>) -> BoxFuture {
+    fn task(run: &Arc<TaskRun>, node: &Arc<Node>, slot: usize) -> BoxFuture {
         boxed(OwnedTask::counted(
             core::future::pending::<BoxResult>(),
             Some(run.clone()),
             node.clone(),
+            slot,
         ))
+    }
+
+    fn name() -> TaskName {
+        TaskName::Given(Cow::Borrowed("test"))
     }
 
     #[test]
     fn a_cancelled_run_admits_nothing_and_reopens_only_once_empty() {
         let node = node();
         let run = Arc::new(TaskRun::new());
-        assert!(run.enter());
-        let straggler = task(&run, &node);
-        assert!(matches!(run.admit(task(&run, &node)), Admission::Deferred));
+        let slot = run.enter(name()).unwrap();
+        run.release(slot);
+        let straggler = task(&run, &node, slot);
+        let deferred = run.admit(name(), |slot| task(&run, &node, slot));
+        let Admission::Deferred(deferred) = deferred else {
+            panic!("a run that has not reached its task step spawned a task");
+        };
+        run.release(deferred);
         assert_eq!(run.live(), 2);
 
         run.cancel();
         assert_eq!(run.live(), 1, "cancelling drops the deferred task");
-        assert!(!run.enter());
-        match run.admit(task(&run, &node)) {
-            Admission::Refused(refused) => drop(refused),
-            _ => panic!("a cancelled run admitted a task"),
-        }
+        assert!(run.enter(name()).is_none());
+        assert!(matches!(
+            run.admit(name(), |slot| task(&run, &node, slot)),
+            Admission::Refused
+        ));
         assert_eq!(run.live(), 1, "a refused task leaves no count behind");
         assert!(!run.reopen(), "a task of the old start is still there");
 
@@ -201,8 +398,32 @@ mod tests {
         assert_eq!(run.live(), 0);
         assert!(run.reopen());
         assert!(!run.is_cancelled());
-        assert!(matches!(run.admit(task(&run, &node)), Admission::Deferred));
+        let admitted = run.admit(name(), |slot| task(&run, &node, slot));
+        assert!(matches!(admitted, Admission::Deferred(_)));
         assert_eq!(run.take_deferred().count(), 1);
         assert_eq!(run.live(), 0);
+    }
+
+    #[test]
+    fn a_type_name_reads_as_its_last_two_segments() {
+        let name = |full| TaskName::OfType(full).readable();
+        assert_eq!(
+            name("app::Webserver::on_start::{{closure}}"),
+            "Webserver::on_start"
+        );
+        assert_eq!(name("app::run<u8>::{{closure}}::{{closure}}"), "app::run");
+        assert_eq!(
+            name("app::web::<impl mode::Service for app::web::Server<u8>>::on_start::{{closure}}"),
+            "Server::on_start"
+        );
+        assert_eq!(
+            name("<app::Queue as core::Default>::default"),
+            "Queue::default"
+        );
+        assert_eq!(name("Sleep"), "Sleep");
+        assert_eq!(
+            TaskName::Given(Cow::Borrowed("a::b::c")).readable(),
+            "a::b::c"
+        );
     }
 }

@@ -10,13 +10,85 @@
 
 use crate::platform::plain::Arc;
 use crate::platform::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
+use core::any::Any;
 use core::future::Future;
 use core::task::{Poll, Waker};
 
+use crate::error::TaskError;
 use crate::platform::sync::Mutex;
 use crate::runtime::BoxFuture;
+
+/// A task's name, for logs and listings.
+#[derive(Clone)]
+pub(crate) enum TaskName {
+    /// The type of the task's future (or of a timer's callback), shortened when shown: the
+    /// name costs nothing to record for a task spawned without one.
+    OfType(&'static str),
+    /// The name the task was spawned with.
+    Given(Cow<'static, str>),
+}
+
+impl TaskName {
+    /// The name as logs and listings show it. A type's name keeps its last two path
+    /// segments, without generic arguments or the `{{closure}}` segments of async blocks
+    /// and closures, and a trait impl reads as its type: a closure written in
+    /// `<impl Service for app::Webserver>::on_start` is `Webserver::on_start`.
+    pub(crate) fn readable(&self) -> Cow<'static, str> {
+        match self {
+            TaskName::Given(name) => name.clone(),
+            TaskName::OfType(full) => Cow::Owned(short_path(full)),
+        }
+    }
+}
+
+/// The last two segments of a type's path, read as [`TaskName::readable`] says.
+fn short_path(full: &str) -> String {
+    let segments: Vec<&str> = split_path(full)
+        .into_iter()
+        .map(|segment| match segment.strip_prefix('<') {
+            // `<impl Trait for a::Type>` or `<a::Type as Trait>`: the type's last segment.
+            Some(inner) => {
+                let inner = inner.strip_suffix('>').unwrap_or(inner);
+                let ty = match (inner.strip_prefix("impl "), inner.find(" as ")) {
+                    (Some(_), _) => inner.rsplit(" for ").next().unwrap_or(inner),
+                    (None, Some(at)) => &inner[..at],
+                    (None, None) => inner,
+                };
+                split_path(ty).last().copied().unwrap_or(ty)
+            }
+            None => segment,
+        })
+        .map(|segment| segment.split('<').next().unwrap_or(segment))
+        .filter(|segment| !segment.starts_with("{{"))
+        .collect();
+    segments[segments.len().saturating_sub(2)..].join("::")
+}
+
+/// The `::`-separated segments of a path, not splitting inside `<…>`.
+fn split_path(path: &str) -> Vec<&str> {
+    let (mut segments, mut depth, mut start) = (Vec::new(), 0usize, 0);
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'<' => depth += 1,
+            b'>' => depth = depth.saturating_sub(1),
+            b':' if depth == 0 && bytes.get(i + 1) == Some(&b':') => {
+                segments.push(&path[start..i]);
+                start = i + 2;
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    segments.push(&path[start..]);
+    segments
+}
 
 /// The task run of a node: its own, or the one that replaced it (see `Node::tasks`).
 pub(crate) enum RunRef<'a> {
@@ -48,22 +120,25 @@ impl core::ops::Deref for RunRef<'_> {
 
 /// What [`TaskRun::admit`] did with a task.
 pub(crate) enum Admission {
-    /// Queued until the start sequence's task step.
-    Deferred,
-    /// To be spawned now.
-    Spawn(BoxFuture),
-    /// The run is cancelled: drop the task.
-    Refused(BoxFuture),
+    /// Queued until the start sequence's task step; the task's slot.
+    Deferred(usize),
+    /// To be spawned now; the task's slot.
+    Spawn(usize, BoxFuture),
+    /// The run is cancelled: no task was made.
+    Refused,
 }
 
 /// The tasks of one start of a service.
 ///
-/// The run keeps its tasks' wakers itself (one slot per task that has been pending) rather
-/// than an event per run and a listener per task: cancelling wakes every slot, and the last
+/// The run keeps an entry per task (its name, its waker, what its handle sees) rather than
+/// an event per run and a listener per task: cancelling wakes every task, and the last
 /// task to go wakes the one stop sequence waiting for the run to empty.
 pub(crate) struct TaskRun {
     cancelled: AtomicBool,
     live: AtomicUsize,
+    /// Counts the aborts asked of this run's tasks: a task polls it beside `cancelled`, and
+    /// takes the lock to look at its own entry only when it changed.
+    aborts: AtomicUsize,
     /// Whether tasks are deferred ([`DEFERRING`], [`DEFERRED`]: some are) or spawned at
     /// once ([`OPEN`]). Moves to `DEFERRED` under the lock, with the task queued; the
     /// driver ends deferral with one swap, and takes the lock only if a task is queued.
@@ -82,8 +157,8 @@ struct RunState {
     /// Tasks admitted from other threads before the start sequence reached its task step,
     /// spawned there in the order they were added.
     deferred: Few<BoxFuture>,
-    /// The waker of each task that has been pending, by slot.
-    wakers: Slots,
+    /// Each task (and each handle that outlives its task), by slot.
+    tasks: Slots,
     /// The stop sequence waiting for the run to empty.
     stopper: Option<Waker>,
 }
@@ -151,69 +226,125 @@ impl<T> Iterator for FewIter<T> {
     }
 }
 
-/// Waker slots of a run's tasks: slot 0 inline (the common single task), the others in a
-/// vector with a free list, allocated with the second task. A slot holds `None` until its
-/// task is pending again.
+/// The entries of a run's tasks, by slot: slot 0 inline (the common single task), the
+/// others in a vector with a free list, allocated with the second task. A slot is taken
+/// when its task is admitted and freed once both the task and its
+/// [`TaskHandle`](crate::task::TaskHandle) are gone.
 #[derive(Default)]
 struct Slots {
-    first: Option<Waker>,
-    first_taken: bool,
+    first: Option<Entry>,
     more: Option<Box<MoreSlots>>,
 }
 
 /// The slots after the first.
 #[derive(Default)]
 struct MoreSlots {
-    wakers: Vec<Option<Waker>>,
-    /// Free indices of `wakers`.
+    entries: Vec<Option<Entry>>,
+    /// Free indices of `entries`.
     free: Vec<usize>,
 }
 
+/// One task of a run, as its handle and the run see it.
+struct Entry {
+    name: TaskName,
+    /// The task's waker while it is pending, `None` until its first pending poll.
+    waker: Option<Waker>,
+    /// The task still exists (it is counted in `live`).
+    running: bool,
+    /// Its handle still exists.
+    handle: bool,
+    /// Its handle asked it to end.
+    aborted: bool,
+    /// How the task ended, and the handle waiting for it: only for a handle that waits or
+    /// outlives its task, so a detached task allocates nothing here.
+    join: Option<Box<Join>>,
+}
+
+#[derive(Default)]
+struct Join {
+    outcome: Option<Outcome>,
+    waiter: Option<Waker>,
+}
+
+/// How a task ended, for its handle.
+pub(crate) enum Outcome {
+    /// Its output, boxed (a zero-sized output allocates nothing).
+    Output(Box<dyn Any + Send>),
+    Ended(TaskError),
+}
+
 impl Slots {
-    /// Takes a free slot.
-    fn take(&mut self) -> usize {
-        if !self.first_taken {
-            self.first_taken = true;
+    /// Takes a free slot for a new task with a handle.
+    fn take(&mut self, name: TaskName) -> usize {
+        let entry = Some(Entry {
+            name,
+            waker: None,
+            running: true,
+            handle: true,
+            aborted: false,
+            join: None,
+        });
+        if self.first.is_none() {
+            self.first = entry;
             return 0;
         }
         let more = self.more.get_or_insert_with(Box::default);
-        let index = more.free.pop().unwrap_or_else(|| {
-            more.wakers.push(None);
-            more.wakers.len() - 1
-        });
+        let index = match more.free.pop() {
+            Some(index) => {
+                more.entries[index] = entry;
+                index
+            }
+            None => {
+                more.entries.push(entry);
+                more.entries.len() - 1
+            }
+        };
         index + 1
     }
 
-    /// The waker in a slot that [`take`](Self::take) handed out.
-    fn get(&mut self, slot: usize) -> &mut Option<Waker> {
-        match (slot, &mut self.more) {
-            (0, _) => &mut self.first,
-            (_, Some(more)) => &mut more.wakers[slot - 1],
-            (_, None) => unreachable!("slot {slot} was never taken"),
+    /// The entry in a slot that [`take`](Self::take) handed out and that is not free.
+    fn get(&mut self, slot: usize) -> &mut Entry {
+        let entry = match (slot, &mut self.more) {
+            (0, _) => self.first.as_mut(),
+            (_, Some(more)) => more.entries[slot - 1].as_mut(),
+            (_, None) => None,
+        };
+        match entry {
+            Some(entry) => entry,
+            None => unreachable!("slot {slot} is free"),
         }
     }
 
-    /// Frees `slot`, returning the waker it held.
-    fn free(&mut self, slot: usize) -> Option<Waker> {
-        let waker = self.get(slot).take();
-        match (slot, &mut self.more) {
-            (0, _) => self.first_taken = false,
-            (_, Some(more)) => more.free.push(slot - 1),
-            (_, None) => {}
+    /// Frees `slot` once neither its task nor its handle is left, returning what it held
+    /// for the caller to drop outside the lock.
+    fn free_if_unused(&mut self, slot: usize) -> Option<Entry> {
+        let entry = self.get(slot);
+        if entry.running || entry.handle {
+            return None;
         }
-        waker
+        match (slot, &mut self.more) {
+            (0, _) => self.first.take(),
+            (_, Some(more)) => {
+                more.free.push(slot - 1);
+                more.entries[slot - 1].take()
+            }
+            (_, None) => None,
+        }
     }
 
-    /// Takes every stored waker.
-    fn drain(&mut self) -> Few<Waker> {
-        let first = self.first.take();
-        match &mut self.more {
-            None => first.map_or(Few::None, Few::One),
-            Some(more) => first
-                .into_iter()
-                .chain(more.wakers.iter_mut().filter_map(Option::take))
-                .collect(),
-        }
+    /// Every entry in use.
+    fn entries(&mut self) -> impl Iterator<Item = &mut Entry> {
+        let more = self.more.as_deref_mut().map(|more| more.entries.iter_mut());
+        self.first
+            .iter_mut()
+            .chain(more.into_iter().flatten().filter_map(Option::as_mut))
+    }
+
+    /// Takes every stored task waker.
+    fn drain_wakers(&mut self) -> Few<Waker> {
+        self.entries()
+            .filter_map(|entry| entry.waker.take())
+            .collect()
     }
 }
 
@@ -231,10 +362,11 @@ impl TaskRun {
         TaskRun {
             cancelled: AtomicBool::new(false),
             live: AtomicUsize::new(0),
+            aborts: AtomicUsize::new(0),
             deferral: AtomicU8::new(DEFERRING),
             state: Mutex::new(RunState {
                 deferred: Few::None,
-                wakers: Slots::default(),
+                tasks: Slots::default(),
                 stopper: None,
             }),
         }
@@ -264,7 +396,7 @@ impl TaskRun {
         let (deferred, wakers) = self.state.with(|state| {
             self.cancelled.store(true, Ordering::Release);
             let deferred = core::mem::take(&mut state.deferred);
-            (deferred, state.wakers.drain())
+            (deferred, state.tasks.drain_wakers())
         });
         drop(deferred);
         wakers.into_iter().for_each(Waker::wake);
@@ -288,43 +420,30 @@ impl TaskRun {
         })
     }
 
-    /// Counts a task in the run unless it is cancelled; on `true`, create the task with
-    /// [`OwnedTask::counted`].
-    pub(crate) fn enter(&self) -> bool {
-        self.state.with(|_| {
-            let open = !self.is_cancelled();
-            if open {
-                self.live.fetch_add(1, Ordering::AcqRel);
+    /// Counts a task named `name` in the run unless it is cancelled, and gives it a slot:
+    /// create the task with [`OwnedTask::counted`](crate::task::OwnedTask::counted) and its
+    /// handle with that slot.
+    pub(crate) fn enter(&self, name: TaskName) -> Option<usize> {
+        self.state.with(|state| {
+            if self.is_cancelled() {
+                return None;
             }
-            open
+            self.live.fetch_add(1, Ordering::AcqRel);
+            Some(state.tasks.take(name))
         })
     }
 
-    /// Counts a task in the run unless it is cancelled, without the lock, for the driver
-    /// while the start sequence defers the tasks its hooks add (in the driver's own list,
-    /// see `Context::spawn`); on `true`, create the task with [`OwnedTask::counted`].
-    ///
-    /// The lock orders admission against cancellation and reopening, which only the driver
-    /// does, so they cannot run meanwhile; and while the run defers tasks none of them
-    /// runs, so no task leaves it either.
-    pub(crate) fn enter_from_driver(&self) -> bool {
-        let open = !self.is_cancelled();
-        if open {
-            self.live.fetch_add(1, Ordering::AcqRel);
-        }
-        open
-    }
-
-    /// Admits a task made with [`OwnedTask::counted`] without [`enter`](Self::enter):
-    /// queues it if the run has not reached its task step yet, or hands it back to be
-    /// spawned; refuses it if the run is cancelled (dropping it then is all it takes).
-    pub(crate) fn admit(&self, task: BoxFuture) -> Admission {
+    /// [`enter`](Self::enter) for a task that `make` creates from its slot, then queued if
+    /// the run has not reached its task step yet, or handed back to be spawned. The task
+    /// is made under the run's lock, so a cancellation sees it either queued or counted.
+    pub(crate) fn admit(&self, name: TaskName, make: impl FnOnce(usize) -> BoxFuture) -> Admission {
         self.state.with(|state| {
-            // Counted even when refused: the caller drops the task, which uncounts it.
-            self.live.fetch_add(1, Ordering::AcqRel);
             if self.is_cancelled() {
-                return Admission::Refused(task);
+                return Admission::Refused;
             }
+            self.live.fetch_add(1, Ordering::AcqRel);
+            let slot = state.tasks.take(name);
+            let task = make(slot);
             // Only here (under the lock) does deferral move to `DEFERRED`, and only the
             // driver's `take_deferred` moves it on to `OPEN`.
             let deferring = self.deferral.load(Ordering::Acquire) == DEFERRED
@@ -334,9 +453,9 @@ impl TaskRun {
                     .is_ok();
             if deferring {
                 state.deferred.push(task);
-                Admission::Deferred
+                Admission::Deferred(slot)
             } else {
-                Admission::Spawn(task)
+                Admission::Spawn(slot, task)
             }
         })
     }
@@ -385,35 +504,134 @@ impl TaskRun {
         })
     }
 
-    /// Stores `waker` for the task in `slot` (taking a free slot the first time); returns
-    /// the identity of the stored clone.
-    pub(crate) fn register(&self, slot: &mut Option<usize>, waker: &Waker) -> WakerId {
+    /// Stores `waker` for the task in `slot`; returns the identity of the stored clone.
+    pub(crate) fn register(&self, slot: usize, waker: &Waker) -> WakerId {
         self.state.with(|state| {
-            let index = *slot.get_or_insert_with(|| state.wakers.take());
-            let stored = state.wakers.get(index).insert(waker.clone());
+            let stored = state.tasks.get(slot).waker.insert(waker.clone());
             WakerId::of(stored)
         })
     }
 
-    /// Forgets a task: frees its slot and, if it was the last, wakes the stop sequence.
-    pub(crate) fn leave(&self, slot: Option<usize>) {
-        let (stale, stopper) = self.state.with(|state| {
-            let stale = slot.and_then(|index| state.wakers.free(index));
+    /// How many aborts were asked of this run's tasks so far: a task whose count changed
+    /// looks at its own entry ([`is_aborted`](Self::is_aborted)).
+    pub(crate) fn aborts(&self) -> usize {
+        self.aborts.load(Ordering::Acquire)
+    }
+
+    /// Whether the task in `slot` was aborted.
+    pub(crate) fn is_aborted(&self, slot: usize) -> bool {
+        self.state.with(|state| state.tasks.get(slot).aborted)
+    }
+
+    /// Forgets the task in `slot`, which ended with `outcome` (`None`: dropped before it
+    /// finished). Hands the outcome to its handle, or frees the slot if the handle is gone;
+    /// if the task was the last, wakes the stop sequence.
+    pub(crate) fn leave(&self, slot: usize, outcome: Option<Outcome>) {
+        let (stale, waiter, freed, stopper) = self.state.with(|state| {
+            let entry = state.tasks.get(slot);
+            entry.running = false;
+            let stale = entry.waker.take();
+            let mut waiter = None;
+            let mut unclaimed = outcome;
+            if entry.handle {
+                let ended = match unclaimed.take() {
+                    Some(outcome) => outcome,
+                    None if entry.aborted => Outcome::Ended(TaskError::Aborted),
+                    None => Outcome::Ended(TaskError::Cancelled),
+                };
+                let join = entry.join.get_or_insert_with(Box::default);
+                join.outcome = Some(ended);
+                waiter = join.waiter.take();
+            }
+            let freed = (state.tasks.free_if_unused(slot), unclaimed);
             let last = self.live.fetch_sub(1, Ordering::AcqRel) == 1;
-            (stale, if last { state.stopper.take() } else { None })
+            (
+                stale,
+                waiter,
+                freed,
+                if last { state.stopper.take() } else { None },
+            )
         });
-        drop(stale);
+        drop((stale, freed));
+        if let Some(waiter) = waiter {
+            waiter.wake();
+        }
         if let Some(stopper) = stopper {
             stopper.wake();
         }
+    }
+
+    // ===== a task's handle =====
+
+    /// Asks the task in `slot` to end at its next poll, and wakes it.
+    pub(crate) fn abort(&self, slot: usize) {
+        let waker = self.state.with(|state| {
+            let entry = state.tasks.get(slot);
+            if !entry.running || entry.aborted {
+                return None;
+            }
+            entry.aborted = true;
+            self.aborts.fetch_add(1, Ordering::AcqRel);
+            entry.waker.take()
+        });
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Whether the task in `slot` has ended.
+    pub(crate) fn is_finished(&self, slot: usize) -> bool {
+        self.state.with(|state| !state.tasks.get(slot).running)
+    }
+
+    /// The outcome of the task in `slot` once it has ended (taken: `None` afterwards);
+    /// until then, stores `waker` to be woken when it does.
+    pub(crate) fn poll_outcome(&self, slot: usize, waker: &Waker) -> Poll<Option<Outcome>> {
+        self.state.with(|state| {
+            let entry = state.tasks.get(slot);
+            let running = entry.running;
+            let join = entry.join.get_or_insert_with(Box::default);
+            if let Some(outcome) = join.outcome.take() {
+                return Poll::Ready(Some(outcome));
+            }
+            if !running {
+                return Poll::Ready(None);
+            }
+            match &mut join.waiter {
+                Some(waiter) if waiter.will_wake(waker) => {}
+                waiter => *waiter = Some(waker.clone()),
+            }
+            Poll::Pending
+        })
+    }
+
+    /// The handle of the task in `slot` is gone: frees the slot if the task is too.
+    pub(crate) fn release(&self, slot: usize) {
+        let freed = self.state.with(|state| {
+            state.tasks.get(slot).handle = false;
+            state.tasks.free_if_unused(slot)
+        });
+        drop(freed);
+    }
+
+    /// The names of the tasks of this run that still exist.
+    pub(crate) fn task_names(&self) -> Vec<Cow<'static, str>> {
+        self.state.with(|state| {
+            state
+                .tasks
+                .entries()
+                .filter(|entry| entry.running)
+                .map(|entry| entry.name.readable())
+                .collect()
+        })
     }
 }
 
 /// What `Waker::will_wake` compares (the data pointer and the vtable), kept as addresses:
 /// a task compares the waker it is polled with against the clone it stored in its run's
 /// slot without holding a clone of its own. The stored clone stays in the slot, alive,
-/// until the task leaves or the run is cancelled (after which the task never registers
-/// again), so its addresses cannot be reused meanwhile by another waker.
+/// until the task leaves or the run is cancelled or the task aborted (after which the
+/// task never registers again), so its addresses cannot be reused meanwhile by another waker.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WakerId {
     data: usize,
@@ -447,7 +665,12 @@ mod loom_tests {
             let run = Shared::new(TaskRun::new());
             let admitter = thread::spawn({
                 let run = run.clone();
-                move || matches!(run.admit(Box::pin(async {})), Admission::Spawn(_))
+                move || {
+                    let made = run.admit(TaskName::Given(Cow::Borrowed("task")), |_| {
+                        Box::pin(async {})
+                    });
+                    matches!(made, Admission::Spawn(..))
+                }
             });
             let taken = run.take_deferred().count();
             let spawned = usize::from(admitter.join().unwrap());
@@ -461,10 +684,11 @@ mod loom_tests {
     fn loom_task_run_last_task_leaving_ends_the_wait() {
         loom::model(|| {
             let run = Shared::new(TaskRun::new());
-            assert!(run.enter());
+            let slot = run.enter(TaskName::Given(Cow::Borrowed("task"))).unwrap();
+            run.release(slot);
             let task = thread::spawn({
                 let run = run.clone();
-                move || run.leave(None)
+                move || run.leave(slot, None)
             });
             run.cancel();
             block_on(run.wait_empty());
@@ -479,17 +703,17 @@ mod loom_tests {
     fn loom_task_run_cancel_reaches_a_registering_task() {
         loom::model(|| {
             let run = Shared::new(TaskRun::new());
-            assert!(run.enter());
+            let slot = run.enter(TaskName::Given(Cow::Borrowed("task"))).unwrap();
+            run.release(slot);
             let canceller = thread::spawn({
                 let run = run.clone();
                 move || run.cancel()
             });
-            let mut slot = None;
             block_on(core::future::poll_fn(|cx| {
                 if run.is_cancelled() {
                     return Poll::Ready(());
                 }
-                run.register(&mut slot, cx.waker());
+                run.register(slot, cx.waker());
                 // The re-check after registering, as `OwnedTask::poll` does.
                 if run.is_cancelled() {
                     Poll::Ready(())
@@ -497,7 +721,7 @@ mod loom_tests {
                     Poll::Pending
                 }
             }));
-            run.leave(slot);
+            run.leave(slot, None);
             canceller.join().unwrap();
         });
     }

@@ -409,6 +409,7 @@ impl Observer for Overlaps {
             interval,
             late_by,
             skipped,
+            ..
         } = event
         {
             self.0.lock().unwrap().push((*interval, *late_by, *skipped));

@@ -69,7 +69,7 @@ impl Service for Filler {
         for _ in 0..self.capacity {
             cx.spawn(core::future::pending())?;
         }
-        let more = cx.spawn_local(core::future::pending());
+        let more = cx.spawn_local(core::future::pending()).map(drop);
         *self.result.lock().unwrap() = Some(more);
         cx.handle().request_stop();
         Ok(())

@@ -24,8 +24,8 @@ impl Service for Crasher {
     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         match self.0 {
             How::HookError => return Err("on_started failed".into()),
-            How::TaskError => cx.spawn(async { Err("task failed".into()) })?,
-            How::TaskPanic => cx.spawn(async { panic!("task panicked") })?,
+            How::TaskError => drop(cx.spawn(async { Err("task failed".into()) })?),
+            How::TaskPanic => drop(cx.spawn(async { panic!("task panicked") })?),
             How::Handle => cx.handle().crash("crashed by hand"),
         }
         Ok(())

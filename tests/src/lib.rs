@@ -24,6 +24,7 @@ pub mod crash;
 pub mod entry;
 pub mod faults;
 pub mod graph;
+pub mod handles;
 pub mod lifecycle;
 pub mod primitives;
 pub mod resources;
@@ -144,6 +145,10 @@ macro_rules! conformance_tests {
             tasks::spawn_after_stop_is_refused,
             tasks::local_tasks_are_owned_too,
             tasks::tasks_spawned_before_start_run_at_start,
+            tasks::a_future_runs_as_a_service,
+            handles::task_handles_await_abort_and_list,
+            handles::a_failed_tasks_handle_says_so,
+            handles::no_handle_for_a_stopped_service,
             timers::timer_has_no_drift,
             timers::overrun_skips_and_warns_once,
             timers::no_tick_after_stop_begins,

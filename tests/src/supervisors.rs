@@ -552,13 +552,13 @@ impl Service for Crasher {
             return Ok(());
         }
         match self.how {
-            How::TaskError => cx.spawn(async { Err("it failed".into()) })?,
+            How::TaskError => drop(cx.spawn(async { Err("it failed".into()) })?),
             How::TimerError => {
                 cx.timer(Duration::from_millis(5), || async {
                     Err("it failed".into())
                 })?;
             }
-            How::TaskPanic => cx.spawn(async { panic!("it failed") })?,
+            How::TaskPanic => drop(cx.spawn(async { panic!("it failed") })?),
             How::Handle => cx.handle().crash("it failed"),
         }
         Ok(())

@@ -277,3 +277,61 @@ pub fn tasks_spawned_before_start_run_at_start<B: Backend>(backend: B) {
     });
     assert_eq!(ran.load(Ordering::SeqCst), 1);
 }
+
+/// A parent of two futures run as services: one that ends, one that waits.
+struct Futures {
+    live: Arc<AtomicUsize>,
+    children: Arc<std::sync::Mutex<Vec<mode_core::ServiceHandle>>>,
+}
+
+impl Service for Futures {
+    fn on_init_dependencies(&mut self, deps: &mut mode_core::Dependencies<'_>) {
+        let ends = deps.add(mode_core::from_awaitable(async { Ok(()) }).with_label("Ends"));
+        let guard = DropGuard::new(&self.live);
+        let waits = deps.add(mode_core::from_awaitable(async move {
+            let _guard = guard;
+            core::future::pending::<()>().await;
+            Ok(())
+        }));
+        self.children.lock().unwrap().extend([ends, waits]);
+    }
+}
+
+/// A future run as a service (`from_awaitable`) stops its service when it returns, is
+/// dropped when its service stops, and runs once: a restart crashes the service.
+pub fn a_future_runs_as_a_service<B: Backend>(backend: B) {
+    let live = Arc::new(AtomicUsize::new(0));
+    let children = Arc::default();
+    let tree = backend.tree(Futures {
+        live: live.clone(),
+        children: Arc::clone(&children),
+    });
+    let root = tree.handle();
+    let (exit, restarted) = backend.block_on(run_with(tree, async {
+        root.wait_until_running().await.unwrap();
+        let [ends, waits] = <[_; 2]>::try_from(children.lock().unwrap().clone()).unwrap();
+        assert_eq!(ends.label(), "Ends");
+        assert_eq!(waits.label(), "Futures::on_init_dependencies");
+        ends.wait_until_stopped().await;
+        assert_eq!(waits.state(), State::Running, "its sibling keeps running");
+        assert_eq!(live.load(Ordering::SeqCst), 1);
+        waits.stop().await;
+        assert_eq!(
+            live.load(Ordering::SeqCst),
+            0,
+            "its stop dropped the future"
+        );
+        let restarted = ends.restart().await;
+        root.stop().await;
+        restarted
+    }));
+    let Err(Error::Crashed(crash)) = restarted else {
+        panic!("a second run of the future: {restarted:?}");
+    };
+    assert!(crash.error().is::<mode_core::AlreadyRan>(), "{crash:?}");
+    // Unsupervised, the crash ends the tree.
+    assert!(
+        matches!(exit.reason(), mode_core::StopReason::Crashed(crash) if crash.service() == "Ends"),
+        "{exit:?}"
+    );
+}

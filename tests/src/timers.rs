@@ -1,5 +1,7 @@
 //! Periodic timers: absolute deadlines, overrun policy, stop awareness.
 
+use std::borrow::ToOwned;
+use std::string::String;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::vec::Vec;
@@ -68,14 +70,15 @@ impl Service for Ticker {
     }
 }
 
-/// Counts timer overlap events.
+/// Counts timer overlap events, and keeps the names of the timers that overran.
 #[derive(Default, Clone)]
-struct Overlaps(Arc<AtomicUsize>);
+struct Overlaps(Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>);
 
 impl Observer for Overlaps {
     fn observe(&self, _service: &ServiceInfo<'_>, event: &LifecycleEvent<'_>) {
-        if matches!(event, LifecycleEvent::TimerOverlap { .. }) {
+        if let LifecycleEvent::TimerOverlap { timer, .. } = event {
             self.0.fetch_add(1, Ordering::SeqCst);
+            self.1.lock().unwrap().push((*timer).to_owned());
         }
     }
 }
@@ -162,6 +165,8 @@ pub fn overrun_skips_and_warns_once<B: Backend>(backend: B) {
         }
     }
     assert_eq!(overlaps.0.load(Ordering::SeqCst), 1, "rate-limited warning");
+    // The warning names the timer: by default, where its callback was written.
+    assert_eq!(*overlaps.1.lock().unwrap(), ["Ticker::on_start"]);
 }
 
 /// Once a service is asked to stop, its timers never call back again.

@@ -433,16 +433,19 @@ impl Driver {
             None => return Ok(()),
         };
         let handle = supervisor.handle().clone();
-        supervisor.handle().spawn(async move {
-            // Ends early, and cleanly, when the supervisor is asked to stop.
-            handle.sleep_until(deadline).await?;
-            let node = handle.node();
-            node.tree.send(Command::Supervisor(
-                node.clone(),
-                SupervisorRequest::new(Request::Resume { key, ticket }),
-            ));
-            Ok(())
-        })
+        supervisor
+            .handle()
+            .spawn_named("restart backoff", async move {
+                // Ends early, and cleanly, when the supervisor is asked to stop.
+                handle.sleep_until(deadline).await?;
+                let node = handle.node();
+                node.tree.send(Command::Supervisor(
+                    node.clone(),
+                    SupervisorRequest::new(Request::Resume { key, ticket }),
+                ));
+                Ok(())
+            })?;
+        Ok(())
     }
 
     /// Executes a request for the supervisor `node`.

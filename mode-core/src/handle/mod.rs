@@ -58,6 +58,7 @@
 //! ```
 
 use crate::platform::plain::Arc;
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
@@ -67,13 +68,14 @@ use core::task::Poll;
 
 use crate::error::{BoxError, BoxResult, Crash, Error, Stopped, WaitError};
 use crate::graph::{Graph, GraphNode};
-use crate::interval::MissedTickBehavior;
+use crate::interval::TimerOptions;
 use crate::node::{Command, Node, SharedNode};
+use crate::periodic::Periodic;
 use crate::race::{race, Either};
 use crate::state::{State, StopReason};
 use crate::stop_signal::StopSignal;
-use crate::task::{boxed, OwnedTask};
-use crate::task_run::Admission;
+use crate::task::{boxed, default_name, Counted, TaskHandle};
+use crate::task_run::{Admission, TaskName};
 use crate::time::{Duration, Instant};
 use crate::timer_queue::SharedTimerQueue;
 use crate::utils::Seconds;
@@ -547,9 +549,53 @@ impl ServiceHandle {
     ///
     /// [`Error::ServiceStopped`] if the service is stopping or stopped, [`Error::Spawn`] if
     /// the executor refused the task.
-    pub fn spawn<F>(&self, future: F) -> Result<(), Error>
+    pub fn spawn<F>(&self, future: F) -> Result<TaskHandle, Error>
     where
         F: Future<Output = BoxResult> + Send + 'static,
+    {
+        self.spawn_task(default_name::<F>(), future)
+    }
+
+    /// [`spawn`](Self::spawn) for a task that returns a value, which awaiting its handle
+    /// gives.
+    ///
+    /// `spawn` takes only tasks that return `BoxResult<()>`, so that the usual loop
+    /// (`loop { me.sleep(..).await?; .. }`, which never returns `Ok`) needs no type
+    /// annotation.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    pub fn spawn_returning<F, T>(&self, future: F) -> Result<TaskHandle<T>, Error>
+    where
+        F: Future<Output = BoxResult<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn_task(default_name::<F>(), future)
+    }
+
+    /// [`spawn`](Self::spawn) with a name for logs and [`task_names`](Self::task_names)
+    /// (a task spawned without one is named after its future's type).
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    pub fn spawn_named<F>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        future: F,
+    ) -> Result<TaskHandle, Error>
+    where
+        F: Future<Output = BoxResult> + Send + 'static,
+    {
+        self.spawn_task(TaskName::Given(name.into()), future)
+    }
+
+    /// Spawns `future` as a task named `name` (see [`spawn`](Self::spawn)).
+    pub(crate) fn spawn_task<F, T>(&self, name: TaskName, future: F) -> Result<TaskHandle<T>, Error>
+    where
+        F: Future<Output = BoxResult<T>> + Send + 'static,
+        T: Send + 'static,
     {
         if matches!(self.state(), State::Stopping | State::Stopped) {
             return Err(Error::ServiceStopped);
@@ -558,19 +604,25 @@ impl ServiceHandle {
         if run.is_cancelled() {
             return Err(Error::ServiceStopped);
         }
-        let task = boxed(OwnedTask::counted(
-            future,
-            run.for_task(),
-            self.node.clone(),
-        ));
-        match run.admit(task) {
-            Admission::Deferred => Ok(()),
-            Admission::Spawn(task) => self.node.tree.spawner.spawn(task).map_err(Error::from),
-            Admission::Refused(task) => {
-                drop(task);
-                Err(Error::ServiceStopped)
+        let counted = |slot| Counted::new(self.node.clone(), run.for_task(), slot);
+        let admitted = run.admit(name, |slot| boxed(counted(slot).task(future)));
+        match admitted {
+            Admission::Deferred(slot) => Ok(counted(slot).handle()),
+            Admission::Spawn(slot, task) => {
+                // Made first, so that a refused task's handle is released with it.
+                let handle = counted(slot).handle();
+                self.node.tree.spawner.spawn(task)?;
+                Ok(handle)
             }
+            Admission::Refused => Err(Error::ServiceStopped),
         }
+    }
+
+    /// The names of this service's tasks that are still there, timers included, in no
+    /// particular order.
+    #[must_use]
+    pub fn task_names(&self) -> Vec<Cow<'static, str>> {
+        self.node.tasks().task_names()
     }
 
     /// Calls `callback` every `interval`, on deadlines `start + k·interval` (no drift), as a
@@ -620,15 +672,22 @@ impl ServiceHandle {
     /// # Errors
     ///
     /// [`Error::ZeroInterval`] for a zero interval, and as [`spawn`](Self::spawn).
-    pub fn timer<F, Fut>(&self, interval: impl Into<Seconds>, callback: F) -> Result<(), Error>
+    pub fn timer<F, Fut>(
+        &self,
+        interval: impl Into<Seconds>,
+        callback: F,
+    ) -> Result<TaskHandle, Error>
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
-        self.timer_with(interval, MissedTickBehavior::Skip, callback)
+        self.timer_with(interval, TimerOptions::new(), callback)
     }
 
-    /// [`timer`](Self::timer) with a chosen [`MissedTickBehavior`].
+    /// [`timer`](Self::timer) with [`TimerOptions`]: what to do with missed ticks (a
+    /// [`MissedTickBehavior`](crate::MissedTickBehavior) converts into options), and the timer's name in its log
+    /// lines and in [`task_names`](Self::task_names) (by default, its callback's type:
+    /// `Webserver::on_start` for a closure written in `Webserver::on_start`).
     ///
     /// # Errors
     ///
@@ -636,17 +695,16 @@ impl ServiceHandle {
     pub fn timer_with<F, Fut>(
         &self,
         interval: impl Into<Seconds>,
-        behavior: MissedTickBehavior,
+        options: impl Into<TimerOptions>,
         callback: F,
-    ) -> Result<(), Error>
+    ) -> Result<TaskHandle, Error>
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
-        let (node, interval) = (self.node.clone(), interval.into().into());
-        self.spawn(crate::periodic::timer_task(
-            node, interval, behavior, callback,
-        )?)
+        let timer = Periodic::new::<F>(interval.into().into(), options.into())?;
+        let name = timer.name.clone();
+        self.spawn_task(name, timer.task(self.node.clone(), callback))
     }
 
     // ===== logging with the service's prefix =====
