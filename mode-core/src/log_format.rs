@@ -14,19 +14,9 @@
 //!
 //! [`ModeLogger`] writes each line with a single `write_all` under a lock and flushes it, to
 //! stderr by default or to a file or any writer. [`parse_level`] reads the level names a
-//! mode command line accepts. [`format_line`] is the formatter on its own, for tests.
+//! mode command line accepts.
 //!
 //! This module needs the `std` feature.
-//!
-//! ```
-//! use std::time::{Duration, UNIX_EPOCH};
-//! use log::Level;
-//! use mode_core::log_format::format_line;
-//!
-//! let at = UNIX_EPOCH + Duration::from_millis(1_522_165_632_159);
-//! let line = format_line(at, Level::Info, &format_args!("[^--Webserver]: Starting..."));
-//! assert_eq!(line, "[2018-03-27 15:47:12,159: INFO]: [^--Webserver]: Starting...");
-//! ```
 #![cfg_attr(docsrs, doc(cfg(feature = "std")))]
 
 use alloc::boxed::Box;
@@ -236,24 +226,8 @@ impl Log for ModeLogger {
 ///
 /// The time is `YYYY-MM-DD HH:MM:SS,mmm` in UTC, milliseconds truncated (as Python's
 /// logging does); times before 1970 work too.
-///
-/// ```
-/// use std::time::{Duration, UNIX_EPOCH};
-/// use log::Level;
-/// use mode_core::log_format::format_line;
-///
-/// assert_eq!(
-///     format_line(UNIX_EPOCH, Level::Warn, &format_args!("[^-App]: {} left", 3)),
-///     "[1970-01-01 00:00:00,000: WARNING]: [^-App]: 3 left",
-/// );
-/// let leap_day = UNIX_EPOCH + Duration::from_millis(951_868_799_999);
-/// assert_eq!(
-///     format_line(leap_day, Level::Error, &format_args!("x")),
-///     "[2000-02-29 23:59:59,999: ERROR]: x",
-/// );
-/// ```
 #[must_use]
-pub fn format_line(now: SystemTime, level: Level, message: &fmt::Arguments<'_>) -> String {
+pub(crate) fn format_line(now: SystemTime, level: Level, message: &fmt::Arguments<'_>) -> String {
     let mut line = String::with_capacity(64);
     // Writing into a `String` cannot fail.
     let _ = write!(
@@ -507,6 +481,18 @@ mod tests {
         assert_eq!(
             Timestamp::from_system_time(before).to_string(),
             "1969-12-31 23:59:59,999"
+        );
+    }
+
+    #[test]
+    fn a_line_is_time_level_and_message() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_522_165_632_159);
+        let line = format_line(at, Level::Info, &format_args!("[^--Webserver]: {}", "Up"));
+        assert_eq!(line, "[2018-03-27 15:47:12,159: INFO]: [^--Webserver]: Up");
+        let leap_day = UNIX_EPOCH + Duration::from_millis(951_868_799_999);
+        assert_eq!(
+            format_line(leap_day, Level::Error, &format_args!("x")),
+            "[2000-02-29 23:59:59,999: ERROR]: x",
         );
     }
 

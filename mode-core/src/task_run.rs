@@ -697,6 +697,47 @@ mod loom_tests {
         });
     }
 
+    /// An abort racing a task that registers its waker: the task is woken (or sees the
+    /// abort when it re-checks), ends, and its handle reads that it was aborted.
+    #[test]
+    fn loom_task_run_abort_reaches_a_registering_task() {
+        loom::model(|| {
+            let run = Shared::new(TaskRun::new());
+            let slot = run.enter(TaskName::Given(Cow::Borrowed("task"))).unwrap();
+            let mut seen = run.aborts();
+            let aborter = thread::spawn({
+                let run = run.clone();
+                move || run.abort(slot)
+            });
+            // As `OwnedTask::poll` looks for an abort: only when the count moved.
+            let mut aborted = move |run: &TaskRun| {
+                let aborts = run.aborts();
+                let moved = aborts != seen;
+                seen = aborts;
+                moved && run.is_aborted(slot)
+            };
+            block_on(core::future::poll_fn(|cx| {
+                if aborted(&run) {
+                    return Poll::Ready(());
+                }
+                run.register(slot, cx.waker());
+                if aborted(&run) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }));
+            run.leave(slot, None);
+            aborter.join().unwrap();
+            let outcome = run.poll_outcome(slot, core::task::Waker::noop());
+            assert!(matches!(
+                outcome,
+                Poll::Ready(Some(Outcome::Ended(TaskError::Aborted)))
+            ));
+            run.release(slot);
+        });
+    }
+
     /// A cancellation racing a task that registers its waker: the task is woken (or sees
     /// the flag when it re-checks), so it can leave.
     #[test]
