@@ -87,6 +87,11 @@ pub fn run<S: Service>(root: S) -> ExitCode {
 ///     mode_smol::exit_code(&exit)
 /// }
 /// ```
+///
+/// # Cancel safety
+///
+/// As [`Tree::run`](mode_core::Tree::run): dropping the future abandons the stop sequence;
+/// every task of the tree is cancelled, but hooks such as `on_stop` do not run.
 pub async fn run_until_signal<S: Service>(root: S) -> Exit {
     serve(root, SmolSpawner::global()).await
 }

@@ -61,6 +61,11 @@ pub fn run<S: Service>(root: S) -> ExitCode {
 /// # Panics
 ///
 /// Outside a tokio runtime.
+///
+/// # Cancel safety
+///
+/// As [`Tree::run`](mode_core::Tree::run): dropping the future abandons the stop sequence;
+/// every task of the tree is cancelled, but hooks such as `on_stop` do not run.
 pub async fn run_until_signal<S: Service>(root: S) -> Exit {
     // Listen before the tree starts, so that no signal in between kills the process.
     let signals = Signals::new();
