@@ -46,6 +46,9 @@ impl TaskName {
 }
 
 /// The last two segments of a type's path, read as [`TaskName::readable`] says.
+///
+/// It scans bytes rather than searching substrings with `str`'s patterns, whose searcher
+/// costs more flash than the rest of this (it matters on a microcontroller).
 fn short_path(full: &str) -> String {
     let segments: Vec<&str> = split_path(full)
         .into_iter()
@@ -53,10 +56,10 @@ fn short_path(full: &str) -> String {
             // `<impl Trait for a::Type>` or `<a::Type as Trait>`: the type's last segment.
             Some(inner) => {
                 let inner = inner.strip_suffix('>').unwrap_or(inner);
-                let ty = match (inner.strip_prefix("impl "), inner.find(" as ")) {
-                    (Some(_), _) => inner.rsplit(" for ").next().unwrap_or(inner),
-                    (None, Some(at)) => &inner[..at],
-                    (None, None) => inner,
+                let ty = match (inner.starts_with("impl "), find(inner, " as ")) {
+                    (true, _) => rfind(inner, " for ").map_or(inner, |at| &inner[at + 5..]),
+                    (false, Some(at)) => &inner[..at],
+                    (false, None) => inner,
                 };
                 split_path(ty).last().copied().unwrap_or(ty)
             }
@@ -66,6 +69,20 @@ fn short_path(full: &str) -> String {
         .filter(|segment| !segment.starts_with("{{"))
         .collect();
     segments[segments.len().saturating_sub(2)..].join("::")
+}
+
+/// Where `needle` first occurs in `text`.
+fn find(text: &str, needle: &str) -> Option<usize> {
+    text.as_bytes()
+        .windows(needle.len())
+        .position(|window| window == needle.as_bytes())
+}
+
+/// Where `needle` last occurs in `text`.
+fn rfind(text: &str, needle: &str) -> Option<usize> {
+    text.as_bytes()
+        .windows(needle.len())
+        .rposition(|window| window == needle.as_bytes())
 }
 
 /// The `::`-separated segments of a path, not splitting inside `<…>`.
