@@ -26,7 +26,6 @@ pub type BoundAddr = Arc<Mutex<Option<SocketAddr>>>;
 #[derive(Debug)]
 pub struct App {
     port: u16,
-    print_graph: bool,
     bound: BoundAddr,
     cache: Arc<UserCount>,
 }
@@ -37,17 +36,9 @@ impl App {
     pub fn new(port: u16) -> Self {
         App {
             port,
-            print_graph: false,
             bound: BoundAddr::default(),
             cache: Arc::default(),
         }
-    }
-
-    /// Prints the service graph (Graphviz DOT) on stdout once started.
-    #[must_use]
-    pub fn print_graph(mut self, print: bool) -> Self {
-        self.print_graph = print;
-        self
     }
 
     /// Where the webserver listens, filled in when it has started.
@@ -73,13 +64,6 @@ impl Service for App {
             bound: self.bound.clone(),
             users: self.cache.clone(),
         });
-    }
-
-    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
-        if self.print_graph {
-            println!("{}", cx.handle().graph().to_dot());
-        }
-        Ok(())
     }
 }
 

@@ -14,6 +14,12 @@ use crate::error::Crash;
 use crate::state::{StopReason, WaitingOn};
 use crate::time::Duration;
 
+/// The `log` target of mode's own lines: every service's lifecycle lines (`Starting...`,
+/// `Crashed reason=...`) and the Worker's, whatever the service's module, so that one
+/// filter (`RUST_LOG=mode=warn`) quietens them all. What a service logs itself with
+/// [`mode_core::info!`](crate::info) and its siblings keeps its module as target.
+pub const LOG_TARGET: &str = "mode";
+
 /// A lifecycle transition of one service.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]

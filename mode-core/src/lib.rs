@@ -145,7 +145,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `std` | yes | panics in hooks and tasks become crashes; the Worker's logger ([`log_format`]) and shared entry-point pieces ([`worker`]) |
+//! | `std` | yes | panics in hooks and tasks become crashes; awaiting a service's own stop from its hook is noticed |
 //! | `test-util` | no | `testing::VirtualRuntime`, a deterministic virtual-time runtime |
 //! | `critical-section` | no | without `std`: event-listener locks with critical sections instead of a spinlock (recommended on microcontrollers) |
 //! | `portable-atomic` | no | targets without atomic compare-and-swap (thumbv6m, Cortex-M0/M0+): atomics from portable-atomic, `Arc` from portable-atomic-util; the final binary picks portable-atomic's backend |
@@ -180,9 +180,6 @@ pub mod graph;
 pub mod handle;
 mod interval;
 mod lifecycle;
-#[cfg(feature = "std")]
-#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub mod log_format;
 #[macro_use]
 pub mod log_macros;
 mod node;
@@ -208,9 +205,6 @@ mod tree;
 pub mod utils;
 #[cfg(feature = "cron")]
 mod wall_clock;
-#[cfg(feature = "std")]
-#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub mod worker;
 
 pub use awaitable::{from_awaitable, AlreadyRan, Awaitable};
 pub use context::{Context, Dependencies};

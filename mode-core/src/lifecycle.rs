@@ -2,7 +2,7 @@
 //! service's depth prefix) and the tree's [`Observer`](crate::events::Observer)s.
 
 use crate::error::ChildCrash;
-use crate::events::LifecycleEvent;
+use crate::events::{LifecycleEvent, LOG_TARGET};
 use crate::node::Node;
 
 /// Reports `event` of `node` to the log and to the tree's observers.
@@ -48,7 +48,7 @@ fn deliver(node: &Node, event: &LifecycleEvent<'_>, logged: bool) {
 
 fn log_event(node: &Node, event: &LifecycleEvent<'_>) {
     let level = event.level(node);
-    let target = node.log.target;
+    let target = LOG_TARGET;
     let prefix = node.prefix();
     match event {
         LifecycleEvent::Starting => log::log!(target: target, level, "{prefix}: Starting..."),

@@ -35,7 +35,7 @@ use crate::graph::ChildKind;
 use crate::notify::Notify;
 use crate::platform::sync::Mutex;
 use crate::runtime::Spawner;
-use crate::state::{State, StopReason};
+use crate::state::{State, StopReason, WaitingOn};
 use crate::supervisor::strategy::Strategy;
 use crate::task_run::{RunRef, TaskRun};
 use crate::time::Duration;
@@ -198,6 +198,15 @@ impl AsRef<ChangeNotify> for NodeChanges {
     }
 }
 
+/// The steps of a stop sequence, as `Node::stop_step` records them.
+const STEP_NONE: u8 = 0;
+const STEP_ON_STOP: u8 = 1;
+const STEP_CHILDREN: u8 = 2;
+const STEP_TASKS: u8 = 3;
+const STEP_SHUTDOWN: u8 = 4;
+const STEP_RESOURCE: u8 = 5;
+const STEP_ON_SHUTDOWN: u8 = 6;
+
 /// How a service's lines are logged.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LogSettings {
@@ -232,6 +241,9 @@ pub(crate) struct Node {
     /// The operation that holds the node (0: none), as the driver's half records it; read
     /// by `own_hook.rs`.
     held_by: AtomicUsize,
+    /// The step of its stop sequence the service is in (`STEP_*`), for
+    /// [`ServiceHandle::waiting_on`](crate::ServiceHandle::waiting_on).
+    stop_step: AtomicU8,
     /// Whether `flag_subtree_to_stop` walked the subtree since the last `clear_stop_flag`.
     subtree_flagged: AtomicBool,
     /// Whether a child was ever added (children may have left since): a node that never
@@ -316,6 +328,7 @@ impl Node {
             state: AtomicU8::new(State::Init as u8),
             stop_flag: AtomicBool::new(false),
             held_by: AtomicUsize::new(0),
+            stop_step: AtomicU8::new(STEP_NONE),
             shutdown_flag: AtomicBool::new(false),
             subtree_flagged: AtomicBool::new(false),
             had_children: AtomicBool::new(false),
@@ -432,6 +445,35 @@ impl Node {
     /// Records the operation that holds the node (the driver's half's `Holder` decides).
     pub(crate) fn set_held_by(&self, operation: usize) {
         self.held_by.store(operation, Ordering::Relaxed);
+    }
+
+    /// Records the step of its stop sequence the service has reached (driver only).
+    pub(crate) fn set_stop_step(&self, step: WaitingOn) {
+        let step = match step {
+            WaitingOn::OnStop => STEP_ON_STOP,
+            WaitingOn::Children => STEP_CHILDREN,
+            WaitingOn::Tasks(_) => STEP_TASKS,
+            WaitingOn::Shutdown => STEP_SHUTDOWN,
+            WaitingOn::Resource => STEP_RESOURCE,
+            WaitingOn::OnShutdown => STEP_ON_SHUTDOWN,
+        };
+        self.stop_step.store(step, Ordering::Relaxed);
+    }
+
+    /// The step of its stop sequence the service waits on, while it stops.
+    pub(crate) fn waiting_on(&self) -> Option<WaitingOn> {
+        if self.state() != State::Stopping {
+            return None;
+        }
+        match self.stop_step.load(Ordering::Relaxed) {
+            STEP_ON_STOP => Some(WaitingOn::OnStop),
+            STEP_CHILDREN => Some(WaitingOn::Children),
+            STEP_TASKS => Some(WaitingOn::Tasks(self.tasks().live())),
+            STEP_SHUTDOWN => Some(WaitingOn::Shutdown),
+            STEP_RESOURCE => Some(WaitingOn::Resource),
+            STEP_ON_SHUTDOWN => Some(WaitingOn::OnShutdown),
+            _ => None,
+        }
     }
 
     pub(crate) fn children(&self) -> Vec<Arc<Node>> {

@@ -117,6 +117,8 @@ impl fmt::Display for StopReason {
 pub enum WaitingOn {
     /// The `on_stop` hook.
     OnStop,
+    /// Its children, stopping one by one in reverse order.
+    Children,
     /// The service's background tasks and futures (how many were left).
     Tasks(usize),
     /// The shutdown flag (`wait_for_shutdown`), never set.
@@ -131,6 +133,7 @@ impl fmt::Display for WaitingOn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WaitingOn::OnStop => f.write_str("on_stop"),
+            WaitingOn::Children => f.write_str("its children"),
             WaitingOn::Tasks(n) => write!(f, "{n} task(s)"),
             WaitingOn::Shutdown => f.write_str("the shutdown flag (set_shutdown)"),
             WaitingOn::Resource => f.write_str("a resource to close"),

@@ -1,9 +1,7 @@
-//! The entry point: run a service tree on smol until Ctrl-C (or SIGTERM), then stop it
-//! gracefully.
-//!
-//! This is deliberately small; the full Worker (command line, logging setup, blocking
-//! detection, tree dumps) builds on the same pieces.
+//! The entry point: the [`Worker`] on smol, and [`run`] / [`run_until_signal`].
 
+use std::future::Future;
+use std::io;
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::sync::{mpsc, Arc};
@@ -11,34 +9,27 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use async_executor::Executor;
-use mode_core::worker::{self, SignalSource, PREFIX as WORKER};
 use mode_core::{Exit, Service, Tree};
+use mode_worker::{Signal, Signals, PREFIX as WORKER};
 
 use crate::{SmolSpawner, SmolTimer};
 
-/// How long [`run`] waits for its executor threads once the tree has stopped. They exit at
-/// once unless a task blocks one of them (a stop that timed out); such a thread is left
-/// to the end of the process rather than hanging the exit.
+/// How long the [`Worker`] waits for its executor threads once the tree has stopped. They
+/// exit at once unless a task blocks one of them (a stop that timed out); such a thread is
+/// left to the end of the process rather than hanging the exit.
 const THREADS_EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A tree for `root` on smol: `Send` tasks go to smol's global executor, the others run
-/// inside the tree's own future.
-///
-/// For another executor, build the tree with [`Tree::new`] and a [`SmolSpawner`].
-pub fn tree<S: Service>(root: S) -> Tree<SmolTimer> {
-    Tree::new(root, SmolSpawner::global(), SmolTimer::new())
-}
+/// The [Worker](mode_worker::Worker) on smol: `Send` tasks run on an
+/// [`Executor`](async_executor::Executor) driven by one thread per available core; the
+/// tree's driver and the local tasks run on the calling thread, which blocks until the
+/// tree has stopped. The executor threads then exit and are joined (a thread still blocked
+/// in a task after a few seconds is left to the end of the process).
+pub type Worker<S> = mode_worker::Worker<S, SmolRuntime>;
 
-/// Runs `root` until it stops, on a new multi-threaded executor; Ctrl-C or SIGTERM stops it
-/// gracefully, a second signal exits at once (status 130). Returns the process exit code:
-/// success after a requested stop in which every service stopped cleanly, failure after a
-/// crash or an unclean stop (the [table of exit codes](mode_core::worker#exit-codes)).
-///
-/// `Send` tasks run on an [`Executor`](async_executor::Executor) driven by one thread per
-/// available core; the tree's driver and the local tasks run on a `LocalExecutor` on the
-/// calling thread, which blocks until the tree has stopped. The executor threads then exit
-/// and are joined before `run` returns (a thread still blocked in a task after a few
-/// seconds is left to the end of the process).
+/// Runs `root` with the [`Worker`]'s defaults until it stops: logging at INFO to stderr
+/// (unless the program installed a logger), Ctrl-C or SIGTERM stops it gracefully, a second
+/// signal exits at once (status 130). Returns the process exit code (the
+/// [table of exit codes](mode_worker#exit-codes)).
 ///
 /// ```no_run
 /// use mode_core::Service;
@@ -51,28 +42,18 @@ pub fn tree<S: Service>(root: S) -> Tree<SmolTimer> {
 /// }
 /// ```
 pub fn run<S: Service>(root: S) -> ExitCode {
-    let executor = Arc::new(Executor::new());
-    let count = thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    let threads = match ExecutorThreads::start(&executor, count, "mode-smol") {
-        Ok(threads) => threads,
-        Err(err) => {
-            log::error!("{WORKER}: cannot start the executor threads: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let exit = async_io::block_on(serve(root, SmolSpawner::new(executor)));
-    threads.stop(THREADS_EXIT_TIMEOUT);
-    exit_code(&exit)
+    Worker::new(root).run()
 }
 
 /// Runs `root` until it stops, stopping it gracefully on the first Ctrl-C or SIGTERM and
-/// exiting the process (status 130) on the second.
+/// exiting the process (status 130) on the second. It sets up no logging (the program
+/// does, in its own `main`).
 ///
-/// `Send` tasks run on smol's global executor; the tree's driver and the local tasks run on
-/// a `LocalExecutor` that this future runs, so await it from `main` (`smol::block_on`),
-/// not from a spawned task: it is not `Send`.
+/// `Send` tasks run on smol's global executor; the tree's driver and the local tasks run in
+/// this future, so await it from `main` (`smol::block_on`), not from a spawned task: it is
+/// not `Send`.
 ///
-/// Once watched, the two signals stay caught after this returns (as with tokio): a later
+/// Once watched, the signals stay caught after this returns (as with tokio): a later
 /// Ctrl-C does nothing unless the program watches it again. On platforms other than Unix
 /// and Windows the tree never stops on a signal; on Windows only Ctrl-C stops it.
 ///
@@ -93,32 +74,66 @@ pub fn run<S: Service>(root: S) -> ExitCode {
 /// As [`Tree::run`](mode_core::Tree::run): dropping the future abandons the stop sequence;
 /// every task of the tree is cancelled, but hooks such as `on_stop` do not run.
 pub async fn run_until_signal<S: Service>(root: S) -> Exit {
-    serve(root, SmolSpawner::global()).await
+    let signals = SmolSignals::new();
+    let tree = Tree::new(root, SmolSpawner::global(), SmolTimer::new());
+    mode_worker::serve(tree, signals, SmolTimer::new(), None).await
 }
 
-pub use mode_core::worker::exit_code;
-
-/// Runs `root` with `spawner` for `Send` tasks until the tree stops.
-async fn serve<S: Service>(root: S, spawner: SmolSpawner) -> Exit {
-    // Watch before anything starts: a signal that arrives once the tree is starting must
-    // stop it, not kill the process.
-    let signals = Signals::new();
-    worker::serve(Tree::new(root, spawner, SmolTimer::new()), signals).await
+/// A multi-threaded smol executor, for the [`Worker`].
+#[derive(Debug)]
+pub struct SmolRuntime {
+    executor: Arc<Executor<'static>>,
+    threads: ExecutorThreads,
 }
 
-/// SIGINT and SIGTERM (Ctrl-C only on Windows; nothing elsewhere).
-struct Signals {
+impl mode_worker::Runtime for SmolRuntime {
+    type Timer = SmolTimer;
+
+    fn start() -> io::Result<Self> {
+        let executor = Arc::new(Executor::new());
+        let count = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        let threads = ExecutorThreads::start(&executor, count, "mode-smol")?;
+        Ok(SmolRuntime { executor, threads })
+    }
+
+    fn tree<S: Service>(&self, root: S) -> Tree<SmolTimer> {
+        Tree::new(
+            root,
+            SmolSpawner::new(self.executor.clone()),
+            SmolTimer::new(),
+        )
+    }
+
+    fn timer(&self) -> SmolTimer {
+        SmolTimer::new()
+    }
+
+    fn signals(&self) -> impl Signals {
+        SmolSignals::new()
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        async_io::block_on(future)
+    }
+
+    fn shutdown(self) {
+        self.threads.stop(THREADS_EXIT_TIMEOUT);
+    }
+}
+
+/// SIGINT, SIGTERM and SIGUSR1 (Ctrl-C only on Windows), registered when created.
+struct SmolSignals {
     #[cfg(any(unix, windows))]
     watched: Option<async_signal::Signals>,
 }
 
-impl Signals {
+impl SmolSignals {
     #[cfg(any(unix, windows))]
     fn new() -> Self {
         use async_signal::Signal;
 
         #[cfg(unix)]
-        const WATCHED: &[Signal] = &[Signal::Int, Signal::Term];
+        const WATCHED: &[Signal] = &[Signal::Int, Signal::Term, Signal::Usr1];
         #[cfg(windows)]
         const WATCHED: &[Signal] = &[Signal::Int];
 
@@ -127,24 +142,26 @@ impl Signals {
                 log::warn!("{WORKER}: cannot watch signals ({err}): only a stop ends the tree");
             })
             .ok();
-        Signals { watched }
+        SmolSignals { watched }
     }
 
     #[cfg(not(any(unix, windows)))]
     fn new() -> Self {
-        Signals {}
+        SmolSignals {}
     }
 }
 
-impl SignalSource for Signals {
-    /// Completes when a watched signal arrives; never, if none can be watched.
-    async fn next(&mut self) {
+impl Signals for SmolSignals {
+    async fn next(&mut self) -> Signal {
         #[cfg(any(unix, windows))]
-        if let Some(watched) = self.watched.as_mut() {
+        while let Some(watched) = self.watched.as_mut() {
             use futures_lite::StreamExt;
 
             match watched.next().await {
-                Some(Ok(_signal)) => return,
+                Some(Ok(async_signal::Signal::Term)) => return Signal::Terminate,
+                #[cfg(unix)]
+                Some(Ok(async_signal::Signal::Usr1)) => return Signal::Dump,
+                Some(Ok(_)) => return Signal::Interrupt,
                 Some(Err(err)) => {
                     log::warn!("{WORKER}: cannot watch signals ({err}): only a stop ends the tree");
                     self.watched = None;
@@ -152,11 +169,12 @@ impl SignalSource for Signals {
                 None => self.watched = None,
             }
         }
-        core::future::pending::<()>().await;
+        std::future::pending().await
     }
 }
 
 /// The threads that run [`run`]'s executor until told to stop.
+#[derive(Debug)]
 struct ExecutorThreads {
     /// Dropping it closes the channel, which ends every thread's `executor.run`.
     stop: Option<async_channel::Sender<()>>,
@@ -227,6 +245,7 @@ impl Drop for ExecutorThreads {
 }
 
 /// Sent when dropped, i.e. when the thread that owns it ends, normally or by a panic.
+#[derive(Debug)]
 struct ExitNotice(mpsc::Sender<()>);
 
 impl Drop for ExitNotice {

@@ -122,8 +122,23 @@ use async_executor::Executor;
 use mode_core::runtime::{BoxFuture, SpawnError, Spawner, Timer};
 use mode_core::time::Instant;
 
+/// A tree for `root` on smol: `Send` tasks go to smol's global executor, the others run
+/// inside the tree's own future.
+///
+/// For another executor, build the tree with [`Tree::new`](mode_core::Tree::new) and a
+/// [`SmolSpawner`].
+pub fn tree<S: mode_core::Service>(root: S) -> mode_core::Tree<SmolTimer> {
+    mode_core::Tree::new(root, SmolSpawner::global(), SmolTimer::new())
+}
+
+#[cfg(feature = "worker")]
 mod entry;
-pub use entry::{exit_code, run, run_until_signal, tree};
+#[cfg(feature = "worker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
+pub use entry::{run, run_until_signal, SmolRuntime, Worker};
+#[cfg(feature = "worker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
+pub use mode_worker::exit_code;
 
 // ===== SmolSpawner =====
 

@@ -46,8 +46,24 @@ use mode_core::runtime::{BoxFuture, SpawnError, Spawner, Timer};
 use mode_core::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
+/// A tree for `root` on the current tokio runtime: `Send` tasks go to the runtime, the
+/// others run inside the tree's own future.
+///
+/// # Panics
+///
+/// Outside a tokio runtime (it captures the current runtime's handle).
+pub fn tree<S: mode_core::Service>(root: S) -> mode_core::Tree<TokioTimer> {
+    mode_core::Tree::new(root, TokioSpawner::new(), TokioTimer::new())
+}
+
+#[cfg(feature = "worker")]
 mod entry;
-pub use entry::{exit_code, run, run_until_signal, tree};
+#[cfg(feature = "worker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
+pub use entry::{run, run_until_signal, TokioRuntime, Worker};
+#[cfg(feature = "worker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
+pub use mode_worker::exit_code;
 
 // ===== TokioSpawner =====
 

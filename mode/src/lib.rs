@@ -115,7 +115,8 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `std` | yes | panics in hooks and tasks become crashes; the Worker's logger (`log_format`) |
+//! | `std` | yes | panics in hooks and tasks become crashes |
+//! | `worker` | no | `mode::worker`, the Worker ([`mode-worker`](https://docs.rs/mode-worker)): logging, command line, signals, exit codes; on with `tokio` or `smol` |
 //! | `tokio` | no | `mode::tokio`, the tokio adapter ([`mode-tokio`](https://docs.rs/mode-tokio)) |
 //! | `smol` | no | `mode::smol`, the smol adapter ([`mode-smol`](https://docs.rs/mode-smol)) |
 //! | `embassy` | no | `mode::embassy`, the embassy adapter ([`mode-embassy`](https://docs.rs/mode-embassy)); no_std |
@@ -129,6 +130,14 @@
 #![forbid(unsafe_code)]
 
 pub use mode_core::*;
+
+/// The Worker: [`mode-worker`](https://docs.rs/mode-worker). It runs a tree from `main`
+/// (`mode::tokio::Worker::new(App).run()`); [`WorkerArgs`](mode_worker::WorkerArgs) is its
+/// command line, to flatten into a program's own `clap` parser.
+#[cfg(feature = "worker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
+#[doc(inline)]
+pub use mode_worker as worker;
 
 /// The tokio adapter: [`mode-tokio`](https://docs.rs/mode-tokio).
 #[cfg(feature = "tokio")]

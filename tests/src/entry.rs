@@ -11,7 +11,7 @@ use std::process::{Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use mode_core::{worker, BoxResult, Context, Dependencies, Exit, Service};
+use mode_core::{BoxResult, Context, Dependencies, Exit, Service};
 
 /// The environment variable that makes this binary a child playing a scenario.
 const SCENARIO: &str = "MODE_ENTRY_SCENARIO";
@@ -228,16 +228,16 @@ impl Player {
     }
 }
 
-/// The log lines of starting `App`, then of stopping it after a signal.
+/// The log lines of starting `App`, then of stopping it after `signal` (`SIGINT`).
 #[must_use]
-pub fn graceful_run() -> Vec<&'static str> {
-    vec![
+pub fn graceful_run(signal: &str) -> Vec<String> {
+    [
         "INFO [^Worker]: Starting...",
         "INFO [^-App]: Starting...",
         "INFO [^--Child]: Starting...",
         "INFO [^--Child]: Started",
         "INFO [^-App]: Started",
-        "INFO [^Worker]: Stopping on signal received...",
+        &format!("INFO [^Worker]: Stopping on {signal}..."),
         "INFO [^-App]: Stopping...",
         "INFO [^--Child]: Stopping...",
         "INFO [^--Child]: Stopped",
@@ -246,6 +246,8 @@ pub fn graceful_run() -> Vec<&'static str> {
         "INFO [^-App]: Shutdown complete!",
         "INFO [^Worker]: Stopped (asked to stop)",
     ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 // ===== Scenarios =====
@@ -258,7 +260,7 @@ pub fn sigint_stops_run_gracefully(test: &str, run: impl FnOnce(App) -> ExitCode
     player.wait_for("INFO [^-App]: Started");
     player.signal("INT");
     let (status, logs) = player.finish();
-    assert_eq!(logs, graceful_run());
+    assert_eq!(logs, graceful_run("SIGINT"));
     assert_eq!(status.code(), Some(0), "{status}");
 }
 
@@ -267,13 +269,13 @@ pub fn sigterm_stops_run_until_signal_gracefully(
     test: &str,
     run_until_signal: impl FnOnce(App) -> Exit,
 ) {
-    play("sigterm", || worker::exit_code(&run_until_signal(App)));
+    play("sigterm", || mode_worker::exit_code(&run_until_signal(App)));
 
     let mut player = Player::start(test, "sigterm");
     player.wait_for("INFO [^-App]: Started");
     player.signal("TERM");
     let (status, logs) = player.finish();
-    assert_eq!(logs, graceful_run());
+    assert_eq!(logs, graceful_run("SIGTERM"));
     assert_eq!(status.code(), Some(0), "{status}");
 }
 
@@ -293,9 +295,9 @@ pub fn second_signal_exits_with_130(test: &str, run: impl FnOnce(Stubborn) -> Ex
             "INFO [^Worker]: Starting...",
             "INFO [^-Stubborn]: Starting...",
             "INFO [^-Stubborn]: Started",
-            "INFO [^Worker]: Stopping on signal received...",
+            "INFO [^Worker]: Stopping on SIGINT...",
             "INFO [^-Stubborn]: Stopping...",
-            "WARN [^Worker]: Second signal received: exiting without a graceful stop",
+            "WARN [^Worker]: Second signal received (SIGTERM): exiting without a graceful stop",
         ]
     );
     assert_eq!(status.code(), Some(130), "{status}");
@@ -339,12 +341,12 @@ pub fn unclean_stop_exits_with_failure(test: &str, run: impl FnOnce(Unclean) -> 
     let stop: Vec<&str> = logs
         .iter()
         .map(String::as_str)
-        .skip_while(|l| *l != "INFO [^Worker]: Stopping on signal received...")
+        .skip_while(|l| *l != "INFO [^Worker]: Stopping on SIGINT...")
         .collect();
     assert_eq!(
         stop,
         [
-            "INFO [^Worker]: Stopping on signal received...",
+            "INFO [^Worker]: Stopping on SIGINT...",
             "INFO [^-Unclean]: Stopping...",
             "ERROR [^--Fragile]: Crashed reason=lost the connection while stopping",
             "INFO [^--Fragile]: Stopping...",

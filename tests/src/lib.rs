@@ -139,6 +139,7 @@ macro_rules! conformance_tests {
             lifecycle::stop_during_start_stops_what_started,
             lifecycle::adding_children_to_a_stopping_service_fails,
             lifecycle::lifecycle_lines_take_the_services_level,
+            lifecycle::a_stopping_service_says_what_it_waits_on,
             tasks::tasks_are_gone_after_stop,
             tasks::no_task_leaks_over_many_cycles,
             tasks::tasks_start_after_on_start_in_order,

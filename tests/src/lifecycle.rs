@@ -464,3 +464,58 @@ pub fn lifecycle_lines_take_the_services_level<B: Backend>(backend: B) {
         assert_eq!(*line, "WARN [^--Quiet]: from a task");
     }
 }
+
+/// A parent whose one child stops only once `gate` is set.
+struct WaitsForChild {
+    gate: std::sync::Arc<mode_core::sync::Event>,
+}
+
+/// Its child: `on_stop` waits for the gate.
+struct GatedStop {
+    gate: std::sync::Arc<mode_core::sync::Event>,
+}
+
+impl Service for WaitsForChild {
+    fn on_init_dependencies(&mut self, deps: &mut mode_core::Dependencies<'_>) {
+        deps.add(GatedStop {
+            gate: self.gate.clone(),
+        });
+    }
+}
+
+impl Service for GatedStop {
+    async fn on_stop(&mut self, _cx: &Context<'_>) -> BoxResult {
+        self.gate.wait().await;
+        Ok(())
+    }
+}
+
+/// While a service stops, its handle says what it waits on: the child its `on_stop`, the
+/// parent its children; nothing before the stop or after it.
+pub fn a_stopping_service_says_what_it_waits_on<B: Backend>(backend: B) {
+    use mode_core::WaitingOn;
+
+    let gate = std::sync::Arc::new(mode_core::sync::Event::new());
+    let tree = backend.tree(WaitsForChild { gate: gate.clone() });
+    let root = tree.handle();
+    let (exit, seen) = backend.block_on(run_with(tree, async {
+        root.wait_until_running().await.unwrap();
+        let child = root.children().remove(0);
+        let before = (root.waiting_on(), child.waiting_on());
+        let watch = async {
+            while child.state() != State::Stopping {
+                futures_lite::future::yield_now().await;
+            }
+            let during = (root.waiting_on(), child.waiting_on());
+            gate.set();
+            during
+        };
+        let ((), during) = futures_lite::future::zip(root.stop(), watch).await;
+        (before, during, (root.waiting_on(), child.waiting_on()))
+    }));
+    assert!(!exit.is_failure(), "{exit:?}");
+    let (before, during, after) = seen;
+    assert_eq!(before, (None, None));
+    assert_eq!(during, (Some(WaitingOn::Children), Some(WaitingOn::OnStop)));
+    assert_eq!(after, (None, None));
+}

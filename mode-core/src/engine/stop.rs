@@ -88,6 +88,7 @@ impl Driver {
                         };
                         stopping.budget.hook_result(Hook::Stop, stopped);
                         stopping.children_since = stopping.budget.running_since();
+                        local.node().set_stop_step(WaitingOn::Children);
                     }
                 }
             }
@@ -311,6 +312,7 @@ impl<'a> StopBudget<'a> {
         step: F,
         waiting_on: WaitingOn,
     ) -> Bounded<'_, 'a, F> {
+        self.local().node().set_stop_step(waiting_on);
         Bounded {
             step,
             budget: self,

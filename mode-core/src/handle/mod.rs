@@ -72,7 +72,7 @@ use crate::interval::TimerOptions;
 use crate::node::{Command, Node, SharedNode};
 use crate::periodic::Periodic;
 use crate::race::{race, Either};
-use crate::state::{State, StopReason};
+use crate::state::{State, StopReason, WaitingOn};
 use crate::stop_signal::StopSignal;
 use crate::task::{boxed, default_name, Counted, TaskHandle};
 use crate::task_run::{Admission, TaskName};
@@ -164,6 +164,14 @@ impl ServiceHandle {
     #[must_use]
     pub fn stop_reason(&self) -> Option<StopReason> {
         self.node.stop_reason()
+    }
+
+    /// What the service waits on while it stops (its `on_stop`, its children, its tasks,
+    /// …); `None` unless it is stopping. Tree dumps and the Worker's shutdown timeout name
+    /// it.
+    #[must_use]
+    pub fn waiting_on(&self) -> Option<WaitingOn> {
+        self.node.waiting_on()
     }
 
     /// How many times the service was restarted.

@@ -1,0 +1,75 @@
+//! The tree dump (mode's "cry"): one line per service, logged on SIGUSR1 or built from
+//! code with [`dump`].
+
+use std::fmt::Write as _;
+
+use mode_core::ServiceHandle;
+
+/// A dump of the tree below `root` (`root` included): one line per service, indented by
+/// depth, with its state, restarts, last crash, what it waits on while it stops, and its
+/// tasks and timers by name.
+///
+/// ```
+/// use mode_core::testing::VirtualRuntime;
+/// use mode_core::{BoxResult, Context, Service, Tree};
+///
+/// struct App;
+///
+/// impl Service for App {
+///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
+///         cx.spawn_named("heartbeat", core::future::pending())?;
+///         let dump = mode_worker::dump(cx.handle());
+///         assert_eq!(dump, "App: running; tasks: heartbeat");
+///         cx.handle().request_stop();
+///         Ok(())
+///     }
+/// }
+///
+/// let rt = VirtualRuntime::new();
+/// rt.block_on(Tree::new(App, rt.clone(), rt.clone()).run()).unwrap();
+/// ```
+#[must_use]
+pub fn dump(root: &ServiceHandle) -> String {
+    lines(root).join("\n")
+}
+
+/// The dump's lines, depth first in start order.
+pub(crate) fn lines(root: &ServiceHandle) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut stack = vec![(root.clone(), 0usize)];
+    while let Some((service, depth)) = stack.pop() {
+        lines.push(line(&service, depth));
+        let children = service.children();
+        stack.extend(children.into_iter().rev().map(|child| (child, depth + 1)));
+    }
+    lines
+}
+
+/// One service's line.
+fn line(service: &ServiceHandle, depth: usize) -> String {
+    let mut line = format!(
+        "{:indent$}{}: {}",
+        "",
+        service.label(),
+        service.state(),
+        indent = 2 * depth
+    );
+    match service.restart_count() {
+        0 => {}
+        1 => line.push_str(", restarted once"),
+        n => {
+            let _ = write!(line, ", restarted {n} times");
+        }
+    }
+    if let Some(crash) = service.crash_reason() {
+        let _ = write!(line, ", last crash: {}", crash.error());
+    }
+    if let Some(waiting_on) = service.waiting_on() {
+        let _ = write!(line, ", waiting on {waiting_on}");
+    }
+    let tasks = service.task_names();
+    if !tasks.is_empty() {
+        let _ = write!(line, "; tasks: {}", tasks.join(", "));
+    }
+    line
+}
