@@ -23,7 +23,7 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 bless=false
 [[ ${1:-} == --bless ]] && bless=true
 changed=0
-for crate in mode-core mode-tokio mode-smol mode-embassy mode; do
+for crate in mode-core mode-worker mode-tokio mode-smol mode-embassy mode; do
     snapshot=public-api/$crate.txt
     # -s: without blanket impls (the same for every type); auto traits stay, since a type
     # that stops being `Send` is a change of its API.

@@ -14,7 +14,9 @@
 //!
 //! `RUST_LOG` filters as `env_logger` reads it, on top of the Worker's level: mode's own
 //! lines (lifecycle and Worker) have the target [`LOG_TARGET`](mode_core::events::LOG_TARGET)
-//! (`RUST_LOG=info,mode=warn` quietens them), a service's own lines its module.
+//! (`RUST_LOG=info,mode=warn` quietens them), a service's own lines its module. As
+//! `env_logger` matches a directive as a prefix of the target, `mode=warn` applies to crates
+//! whose names begin with `mode` too.
 //!
 //! `env_logger` is `log`'s standard backend, and `log` is what mode-core logs with; a
 //! program that wants `tracing` instead installs its subscriber (with `tracing-log`'s

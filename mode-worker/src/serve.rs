@@ -88,9 +88,9 @@ async fn watch<T: Timer>(
             match deadline {
                 Some((timeout, at)) => {
                     timer.sleep_until(at).await;
-                    Some(timeout)
+                    timeout
                 }
-                None => std::future::pending().await,
+                None => std::future::pending::<Duration>().await,
             }
         };
         match or(async { Err(signals.next().await) }, async {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use mode_core::{BoxResult, Context, Dependencies, Exit, Service};
 
 /// The environment variable that makes this binary a child playing a scenario.
-const SCENARIO: &str = "MODE_ENTRY_SCENARIO";
+pub const SCENARIO: &str = "MODE_ENTRY_SCENARIO";
 
 /// How long any step of a child may take before the test gives up on it.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -147,21 +147,36 @@ pub struct Player {
     child: std::process::Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
+    stdout: std::thread::JoinHandle<String>,
 }
 
 impl Player {
     /// Runs the test `test` of this binary in a child process playing `scenario`.
     #[must_use]
     pub fn start(test: &str, scenario: &str) -> Player {
+        Player::start_with(test, scenario, &[])
+    }
+
+    /// [`start`](Self::start), with more environment variables for the child.
+    #[must_use]
+    pub fn start_with(test: &str, scenario: &str, env: &[(&str, &str)]) -> Player {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([test, "--exact", "--nocapture", "--test-threads=1"])
             .env(SCENARIO, scenario)
             .env("RUST_BACKTRACE", "0")
+            .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let stdout = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut out, &mut text);
+            text
+        });
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -176,6 +191,7 @@ impl Player {
             child,
             lines,
             seen: Vec::new(),
+            stdout,
         }
     }
 
@@ -194,6 +210,21 @@ impl Player {
         }
     }
 
+    /// Waits until the child has logged a line that `matches`.
+    pub fn wait_for_match(&mut self, matches: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        while !self.seen.iter().any(|seen| matches(seen)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(next) => self.seen.push(next),
+                Err(err) => {
+                    let _ = self.child.kill();
+                    panic!("no such line ({err}); the child wrote {:#?}", self.seen);
+                }
+            }
+        }
+    }
+
     /// Sends the signal `name` (`INT`, `TERM`) to the child.
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
@@ -205,7 +236,19 @@ impl Player {
 
     /// Waits for the child to exit; its status and every log line it wrote.
     #[must_use]
-    pub fn finish(mut self) -> (ExitStatus, Vec<String>) {
+    pub fn finish(self) -> (ExitStatus, Vec<String>) {
+        let (status, lines, _) = self.finish_all();
+        let logs = lines
+            .into_iter()
+            .filter(|l| l.starts_with("INFO ") || l.starts_with("WARN ") || l.starts_with("ERROR "))
+            .collect();
+        (status, logs)
+    }
+
+    /// Waits for the child to exit; its status, every line it wrote to stderr, and what it
+    /// wrote to stdout (the test harness's own lines included).
+    #[must_use]
+    pub fn finish_all(mut self) -> (ExitStatus, Vec<String>, String) {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -219,12 +262,8 @@ impl Player {
             }
         }
         let status = self.child.wait().unwrap();
-        let logs = self
-            .seen
-            .into_iter()
-            .filter(|l| l.starts_with("INFO ") || l.starts_with("WARN ") || l.starts_with("ERROR "))
-            .collect();
-        (status, logs)
+        let stdout = self.stdout.join().unwrap();
+        (status, self.seen, stdout)
     }
 }
 

@@ -32,6 +32,8 @@ pub mod supervisors;
 pub mod tasks;
 pub mod timers;
 pub mod waits;
+#[cfg(unix)]
+pub mod worker;
 
 /// An executor the suite runs on.
 pub trait Backend: 'static {

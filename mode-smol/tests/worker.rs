@@ -1,0 +1,6 @@
+//! The Worker in a real process (see `mode_conformance::worker`).
+#![cfg(unix)]
+
+mode_conformance::worker_tests! {
+    worker: mode_smol::Worker,
+}
