@@ -1,4 +1,4 @@
-//! mode's benchmark harness: the workloads of `BENCHMARKS-SPEC` (W1–W8) on each backend,
+//! mode's benchmark harness: the workloads of `BENCHMARKS-SPEC` (W1–W9) on each backend,
 //! each next to its hand-written floor measured in the same process and run.
 //!
 //! ```text
@@ -27,6 +27,7 @@ mod w5;
 mod w6;
 mod w7;
 mod w8;
+mod w9;
 
 #[global_allocator]
 static ALLOCATOR: alloc::Counting = alloc::Counting;
@@ -45,11 +46,14 @@ struct Options {
     /// W5: rounds per repetition, and only one crash kind (`err`, `panic`).
     w5_rounds: Option<usize>,
     w5_kind: Option<String>,
+    /// W9 sizes: groups, children per group.
+    w9_sizes: Option<(usize, usize)>,
 }
 
 const USAGE: &str = "usage: mode-bench [--quick] [--reps N] [--only W1,W2,...] \
      [--backend tokio,smol] [--w1 FLAT,GROUPSxPER (W1 sizes; 0 leaves a shape out)] \
-     [--w2 TIMERS,INTERVAL_MS,WINDOW_MS] [--w5 ROUNDS[,err|panic]]";
+     [--w2 TIMERS,INTERVAL_MS,WINDOW_MS] [--w5 ROUNDS[,err|panic]] \
+     [--w9 GROUPSxPER (W9 tree: GROUPS + GROUPS*PER services with a task)]";
 
 /// `1000,10,2000` → (1000, 10, 2000).
 fn parse_w2(value: &str) -> Option<(usize, usize, usize)> {
@@ -79,6 +83,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         w2_sizes: None,
         w5_rounds: None,
         w5_kind: None,
+        w9_sizes: None,
     };
     let mut args = args.peekable();
     let list = |value: Option<String>, flag: &str| {
@@ -122,6 +127,14 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 options.w5_rounds = Some(rounds);
                 options.w5_kind = kind;
             }
+            "--w9" => {
+                let value = args.next().ok_or("--w9 needs a value")?;
+                let sizes = value
+                    .split_once('x')
+                    .and_then(|(g, p)| Some((g.parse().ok()?, p.parse().ok()?)))
+                    .filter(|&(groups, _)| groups > 0);
+                options.w9_sizes = Some(sizes.ok_or(format!("bad --w9 {value}"))?);
+            }
             "--w2" => {
                 let value = args.next().ok_or("--w2 needs a value")?;
                 options.w2_sizes = Some(parse_w2(&value).ok_or(format!("bad --w2 {value}"))?);
@@ -161,6 +174,9 @@ fn emit(lines: &mut Vec<report::Json>, line: report::Json) {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|arg| arg == w9::CHILD_FLAG) {
+        return w9::child(&args[1..]);
+    }
     let options = match parse(args.iter().cloned()) {
         Ok(options) => options,
         Err(message) => {
@@ -315,6 +331,21 @@ fn main() -> ExitCode {
         }
         if options.on("smol") {
             emit(&mut lines, w8::smol(config));
+        }
+    }
+
+    if options.wants("W9") {
+        let (groups, per_group) = options.w9_sizes.unwrap_or((10, 99));
+        let config = w9::Config {
+            groups,
+            per_group,
+            reps,
+        };
+        if options.on("tokio") {
+            emit(&mut lines, w9::tokio(config));
+        }
+        if options.on("smol") {
+            emit(&mut lines, w9::smol(config));
         }
     }
 

@@ -1,4 +1,5 @@
-//! Process CPU time and context switches, from `getrusage(RUSAGE_SELF)`.
+//! Process CPU time and context switches, from `getrusage(RUSAGE_SELF)` (or `wait4` for a
+//! child process).
 
 use std::time::Duration;
 
@@ -25,6 +26,11 @@ impl Usage {
         // SAFETY: RUSAGE_SELF with a valid pointer to a `rusage` cannot fail.
         let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
         assert_eq!(rc, 0, "getrusage failed");
+        Usage::from_raw(&usage)
+    }
+
+    /// The reading in `usage` (from `getrusage`, or `wait4` for a child).
+    pub(crate) fn from_raw(usage: &libc::rusage) -> Self {
         let tv = |tv: libc::timeval| {
             Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64)
         };
@@ -32,6 +38,21 @@ impl Usage {
             cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
             voluntary: usage.ru_nvcsw,
             involuntary: usage.ru_nivcsw,
+        }
+    }
+
+    /// The reading as CPU time in ns, voluntary and involuntary context switches.
+    pub(crate) fn to_parts(self) -> (u64, i64, i64) {
+        let cpu_ns = u64::try_from(self.cpu.as_nanos()).unwrap_or(u64::MAX);
+        (cpu_ns, self.voluntary, self.involuntary)
+    }
+
+    /// A reading from [`to_parts`](Self::to_parts).
+    pub(crate) fn from_parts(cpu_ns: u64, voluntary: i64, involuntary: i64) -> Self {
+        Usage {
+            cpu: Duration::from_nanos(cpu_ns),
+            voluntary,
+            involuntary,
         }
     }
 

@@ -339,6 +339,103 @@ pub(crate) fn table(lines: &[Json]) -> String {
                     met(line, "target_no_extra_wakeups").into(),
                 ]);
             }
+            "W9" => {
+                if line.get("skipped").is_some() {
+                    row([
+                        "W9".into(),
+                        backend.clone(),
+                        format!("skipped: {}", line.text("skipped")),
+                        "".into(),
+                        "".into(),
+                        "".into(),
+                        "".into(),
+                        "–".into(),
+                    ]);
+                    continue;
+                }
+                row([
+                    format!("W9 ({} services)", line.num("services")),
+                    backend.clone(),
+                    format!(
+                        "SIGINT → process exited, ms, Worker without logging (Python mode: {} for a small tree)",
+                        n(line.num("python_mode_exit_ms"))
+                    ),
+                    n(line.num("mode.exit_ms.median")),
+                    n(line.num("floor.exit_ms.median")),
+                    n(line.num("exit_ratio")),
+                    "≤ 2".into(),
+                    met(line, "target_exit_ratio_le_2").into(),
+                ]);
+                row([
+                    "W9".into(),
+                    backend.clone(),
+                    "SIGINT → process exited, ms, Worker without logging (ordered floor)".into(),
+                    n(line.num("mode.exit_ms.median")),
+                    n(line.num("floor_ordered.exit_ms.median")),
+                    n(line.num("exit_ratio_ordered")),
+                    "report".into(),
+                    "–".into(),
+                ]);
+                row([
+                    "W9".into(),
+                    backend.clone(),
+                    "SIGINT → exited, process CPU ms (ordered floor), voluntary context switches"
+                        .into(),
+                    format!(
+                        "{}, {}",
+                        n(line.num("mode.exit_cpu_ms.median")),
+                        n(line.num("mode.exit_voluntary_cs.median"))
+                    ),
+                    format!(
+                        "{} ({}), {} ({})",
+                        n(line.num("floor.exit_cpu_ms.median")),
+                        n(line.num("floor_ordered.exit_cpu_ms.median")),
+                        n(line.num("floor.exit_voluntary_cs.median")),
+                        n(line.num("floor_ordered.exit_voluntary_cs.median"))
+                    ),
+                    n(line.num("exit_cpu_ratio")),
+                    "report".into(),
+                    "–".into(),
+                ]);
+                if line.get("mode_current_thread").is_some() {
+                    row([
+                        "W9".into(),
+                        backend.clone(),
+                        "SIGINT → process exited, ms, run_until_signal on a current-thread runtime (floor too)"
+                            .into(),
+                        n(line.num("mode_current_thread.exit_ms.median")),
+                        n(line.num("floor_current_thread.exit_ms.median")),
+                        n(line.num("current_thread_exit_ratio")),
+                        "report".into(),
+                        "–".into(),
+                    ]);
+                }
+                row([
+                    "W9".into(),
+                    backend.clone(),
+                    "SIGINT → process exited, ms, Worker logging at INFO to /dev/null".into(),
+                    n(line.num("mode_logged.exit_ms.median")),
+                    n(line.num("floor.exit_ms.median")),
+                    n(line.num("logged_exit_ratio")),
+                    "report".into(),
+                    "–".into(),
+                ]);
+                row([
+                    "W9".into(),
+                    backend.clone(),
+                    "process spawned → every service started, ms (without logging / logging)"
+                        .into(),
+                    format!(
+                        "{} / {}",
+                        n(line.num("mode.start_ms.median")),
+                        n(line.num("mode_logged.start_ms.median"))
+                    ),
+                    n(line.num("floor.start_ms.median")),
+                    n(line.num("start_ratio")),
+                    "report".into(),
+                    "–".into(),
+                ]);
+            }
             "W7" => {
                 if line.get("skipped").is_some() {
                     row([

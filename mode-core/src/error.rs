@@ -214,6 +214,46 @@ impl fmt::Display for Stopped {
 
 impl core::error::Error for Stopped {}
 
+/// A task's request to end the program with an exit status (Python mode's `SystemExit`).
+///
+/// A background task that returns `Err(SystemExit(n).into())` ends cleanly and asks the
+/// tree to stop, as [`ServiceHandle::request_exit`](crate::ServiceHandle::request_exit)`(n)`
+/// does; the Worker then exits the process with status `n` once the tree has stopped. A
+/// hook that returns it crashes its service as any error does, and the Worker still exits
+/// with `n` if that crash stops the tree. See [`Exit::exit_status`](crate::Exit::exit_status).
+///
+/// ```
+/// use mode_core::testing::VirtualRuntime;
+/// use mode_core::{BoxResult, Context, Service, SystemExit, Tree};
+///
+/// struct Migrate;
+///
+/// impl Service for Migrate {
+///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
+///         cx.handle().spawn(async {
+///             // Nothing to migrate: tell the shell so.
+///             Err(SystemExit(3).into())
+///         })?;
+///         Ok(())
+///     }
+/// }
+///
+/// let rt = VirtualRuntime::new();
+/// let exit = rt.block_on(Tree::new(Migrate, rt.clone(), rt.clone()).run()).unwrap();
+/// assert_eq!(exit.exit_status(), Some(3));
+/// assert_eq!(exit.to_string(), "asked to exit with status 3");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SystemExit(pub u8);
+
+impl fmt::Display for SystemExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exit with status {}", self.0)
+    }
+}
+
+impl core::error::Error for SystemExit {}
+
 /// Why a [`wait`](crate::ServiceHandle::wait) did not return the future's output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -255,7 +295,8 @@ impl From<Stopped> for WaitError {
 pub enum TaskError {
     /// [`TaskHandle::abort`](crate::task::TaskHandle::abort) ended it.
     Aborted,
-    /// Its service stopped first (or it returned [`Stopped`], a clean exit).
+    /// Its service stopped first (or it returned [`Stopped`], a clean exit, or
+    /// [`SystemExit`], which asks the tree to stop).
     Cancelled,
     /// It returned an error or panicked, which crashed its service: the error is in the
     /// service's [`crash_reason`](crate::ServiceHandle::crash_reason).

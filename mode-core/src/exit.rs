@@ -11,7 +11,7 @@ use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::error::{BoxError, Crash};
+use crate::error::{BoxError, Crash, SystemExit};
 use crate::platform::sync::Arc;
 use crate::state::{StopReason, WaitingOn};
 use crate::time::Duration;
@@ -51,11 +51,20 @@ use crate::time::Duration;
 pub struct Exit {
     reason: StopReason,
     unclean: Vec<UncleanStop>,
+    exit_status: Option<u8>,
 }
 
 impl Exit {
-    pub(crate) fn new(reason: StopReason, unclean: Vec<UncleanStop>) -> Self {
-        Exit { reason, unclean }
+    pub(crate) fn new(
+        reason: StopReason,
+        unclean: Vec<UncleanStop>,
+        exit_status: Option<u8>,
+    ) -> Self {
+        Exit {
+            reason,
+            unclean,
+            exit_status,
+        }
     }
 
     /// Why the root stopped.
@@ -91,13 +100,34 @@ impl Exit {
     pub fn is_clean(&self) -> bool {
         !self.is_failure()
     }
+
+    /// The process exit status a service asked for: with
+    /// [`ServiceHandle::request_exit`](crate::ServiceHandle::request_exit) or a task's
+    /// [`SystemExit`] (the first one asked wins), or the [`SystemExit`] of the crash that
+    /// stopped the tree. The Worker exits with it, whatever else happened in the stop.
+    #[must_use]
+    pub fn exit_status(&self) -> Option<u8> {
+        self.exit_status.or_else(|| {
+            let crash = self.reason.crash()?;
+            crash
+                .error()
+                .downcast_ref::<SystemExit>()
+                .map(|exit| exit.0)
+        })
+    }
 }
 
 /// The reason, then which services did not stop cleanly, if any:
-/// `asked to stop; 2 services did not stop cleanly (Cache, Db)`.
+/// `asked to stop; 2 services did not stop cleanly (Cache, Db)`, or
+/// `asked to exit with status 3` after [`SystemExit`].
 impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.reason, f)?;
+        match (&self.reason, self.exit_status) {
+            (StopReason::Requested, Some(status)) => {
+                write!(f, "asked to exit with status {status}")?;
+            }
+            (reason, _) => fmt::Display::fmt(reason, f)?,
+        }
         // Each service once, in the order of its first failure.
         let mut services: Vec<&str> = Vec::new();
         for unclean in &self.unclean {

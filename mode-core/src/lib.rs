@@ -132,6 +132,8 @@
 //! timers have names ([`ServiceHandle::spawn_named`], [`TimerOptions::with_name`]; by
 //! default where their future or callback was written), shown in timer warnings and by
 //! [`ServiceHandle::task_names`]. [`from_awaitable`] runs a future as a service.
+//! A [`FlightRecorder`] keeps log lines while a body of code runs, and logs them only if
+//! it runs longer than a timeout.
 //!
 //! # Send, and where things run
 //!
@@ -145,7 +147,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `std` | yes | panics in hooks and tasks become crashes; awaiting a service's own stop from its hook is noticed |
+//! | `std` | yes | panics in hooks and tasks become crashes; awaiting a service's own stop from its hook is noticed; blocking detection (`blocking`: which hook or task each thread is polling, for a watchdog) |
 //! | `test-util` | no | `testing::VirtualRuntime`, a deterministic virtual-time runtime |
 //! | `critical-section` | no | without `std`: event-listener locks with critical sections instead of a spinlock (recommended on microcontrollers) |
 //! | `portable-atomic` | no | targets without atomic compare-and-swap (thumbv6m, Cortex-M0/M0+): atomics from portable-atomic, `Arc` from portable-atomic-util; the final binary picks portable-atomic's backend |
@@ -167,6 +169,11 @@ extern crate std;
 mod platform;
 
 mod awaitable;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod blocking;
+#[cfg(not(feature = "std"))]
+mod blocking;
 mod change_notify;
 mod context;
 #[cfg(feature = "cron")]
@@ -176,6 +183,7 @@ mod engine;
 mod error;
 pub mod events;
 mod exit;
+mod flight_recorder;
 pub mod graph;
 pub mod handle;
 mod interval;
@@ -210,8 +218,11 @@ pub use awaitable::{from_awaitable, AlreadyRan, Awaitable};
 pub use context::{Context, Dependencies};
 #[cfg(feature = "cron")]
 pub use cron::{CronError, CronErrorKind, Crontab};
-pub use error::{BoxError, BoxResult, Crash, Error, Panicked, Stopped, TaskError, WaitError};
+pub use error::{
+    BoxError, BoxResult, Crash, Error, Panicked, Stopped, SystemExit, TaskError, WaitError,
+};
 pub use exit::{Exit, StopFailure, UncleanStop};
+pub use flight_recorder::FlightRecorder;
 pub use graph::Graph;
 pub use handle::ServiceHandle;
 pub use interval::{MissedTickBehavior, TimerOptions};

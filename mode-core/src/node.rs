@@ -38,7 +38,7 @@ use crate::runtime::Spawner;
 use crate::state::{State, StopReason, WaitingOn};
 use crate::supervisor::strategy::Strategy;
 use crate::task_run::{RunRef, TaskRun};
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use crate::timer_queue::TimerQueue;
 
 /// Default stop timeout of a tree.
@@ -96,6 +96,9 @@ pub(crate) struct TreeShared {
     base_depth: AtomicUsize,
     observers: Mutex<Vec<Arc<dyn Observer>>>,
     has_observers: AtomicBool,
+    /// The process exit status a service asked for (`ServiceHandle::request_exit`): the
+    /// first one asked.
+    exit_status: Mutex<Option<u8>>,
     #[cfg(feature = "cron")]
     pub(crate) wall_clock: crate::wall_clock::WallClock,
 }
@@ -120,6 +123,7 @@ impl TreeShared {
             base_depth: AtomicUsize::new(1),
             observers: Mutex::new(Vec::new()),
             has_observers: AtomicBool::new(false),
+            exit_status: Mutex::new(None),
             #[cfg(feature = "cron")]
             wall_clock: crate::wall_clock::WallClock::new(),
         }
@@ -142,6 +146,11 @@ impl TreeShared {
     /// `notify_changed` (their conditions read the flag).
     pub(crate) fn set_finished(&self) {
         self.finished.store(true, Ordering::Release);
+    }
+
+    /// The exit status asked for, if any.
+    pub(crate) fn exit_status(&self) -> Option<u8> {
+        self.exit_status.with(|status| *status)
     }
 
     pub(crate) fn default_stop_timeout(&self) -> Duration {
@@ -290,6 +299,8 @@ struct NodeInner {
     stops_requested: u64,
     /// The number of the last [`Command::Stop`] the driver executed.
     stops_done: u64,
+    /// When the last start began, on the tree's clock (`None` before the first).
+    started_at: Option<Instant>,
 }
 
 impl core::fmt::Debug for Node {
@@ -348,6 +359,7 @@ impl Node {
                 start_error: None,
                 stops_requested: 0,
                 stops_done: 0,
+                started_at: None,
             }),
         })
     }
@@ -554,14 +566,21 @@ impl Node {
             .map_or(Ok(()), Err)
     }
 
+    /// When the last start began (`None` before the first).
+    pub(crate) fn started_at(&self) -> Option<Instant> {
+        self.inner.with(|inner| inner.started_at)
+    }
+
     /// Whether the last start that finished failed. Driver only.
     pub(crate) fn last_start_failed(&self) -> bool {
         self.start_failed.load(Ordering::Relaxed)
     }
 
-    /// Resets per-run state for a new start and opens a fresh task run.
-    pub(crate) fn begin_run(&self, restarting: bool) {
+    /// Resets per-run state for a new start that begins at `now` and opens a fresh task
+    /// run.
+    pub(crate) fn begin_run(&self, restarting: bool, now: Instant) {
         self.inner.with(|inner| {
+            inner.started_at = Some(now);
             inner.stop_reason = None;
             inner.crash = None;
             self.crash_state.store(NO_CRASH, Ordering::Relaxed);
@@ -680,6 +699,10 @@ pub(crate) trait SharedNode {
 
     /// [`Node::listen_changes`], keeping the node instead of borrowing it.
     fn listen_changes_owned(&self) -> OwnedChangeListener;
+
+    /// Records `status` as the tree's exit status (unless one was asked for first) and
+    /// asks the root to stop.
+    fn request_exit(&self, status: u8);
 }
 
 impl SharedNode for Arc<Node> {
@@ -692,6 +715,23 @@ impl SharedNode for Arc<Node> {
 
     fn listen_changes_owned(&self) -> OwnedChangeListener {
         ChangeNotify::listen_through(NodeChanges(self.clone()))
+    }
+
+    fn request_exit(&self, status: u8) {
+        if self.tree.is_finished() {
+            return;
+        }
+        self.tree
+            .exit_status
+            .with(|asked| _ = asked.get_or_insert(status));
+        let mut root = self.clone();
+        while let Some(parent) = root.parent() {
+            root = parent;
+        }
+        if root.state().is_active() {
+            root.set_stop_reason_if_unset(StopReason::Requested);
+        }
+        root.queue_stop_request();
     }
 
     fn queue_stop_request(&self) -> u64 {

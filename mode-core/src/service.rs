@@ -271,18 +271,18 @@ impl<S: Service> DynService for S {
         Box::pin(async move {
             let cx = Context { driver, local };
             let first = if restarting {
-                CatchPanic::new(self.on_restart(&cx)).await
+                CatchPanic::new(self.on_restart(&cx), local.node(), "on_restart").await
             } else {
-                CatchPanic::new(self.on_first_start(&cx)).await
+                CatchPanic::new(self.on_first_start(&cx), local.node(), "on_first_start").await
             };
             driver.before_on_start(local, first)?;
-            let start = CatchPanic::new(self.on_start(&cx)).await;
+            let start = CatchPanic::new(self.on_start(&cx), local.node(), "on_start").await;
             driver.after_on_start(local, start)?;
             if !local.children.borrow().is_empty() {
                 return Ok(false);
             }
             driver.started(local);
-            let started = CatchPanic::new(self.on_started(&cx)).await;
+            let started = CatchPanic::new(self.on_started(&cx), local.node(), "on_started").await;
             driver.start_hook_result(local, started)?;
             Ok(true)
         })
@@ -299,14 +299,17 @@ impl<S: Service> DynService for S {
             let cx = Context { driver, local };
             if with_on_stop {
                 let stop = budget
-                    .bounded(CatchPanic::new(self.on_stop(&cx)), WaitingOn::OnStop)
+                    .bounded(
+                        CatchPanic::new(self.on_stop(&cx), local.node(), "on_stop"),
+                        WaitingOn::OnStop,
+                    )
                     .await;
                 budget.hook_result(Hook::Stop, stop);
             }
             driver.stop_steps(local, budget).await;
             let shutdown = budget
                 .bounded(
-                    CatchPanic::new(self.on_shutdown(&cx)),
+                    CatchPanic::new(self.on_shutdown(&cx), local.node(), "on_shutdown"),
                     WaitingOn::OnShutdown,
                 )
                 .await;
@@ -322,12 +325,13 @@ impl<S: Service> DynService for S {
     ) -> SequenceFuture<'a, BoxResult> {
         Box::pin(async move {
             let cx = Context { driver, local };
+            let (node, name) = (local.node(), hook.name());
             match hook {
-                Hook::Stop => CatchPanic::new(self.on_stop(&cx)).await,
-                Hook::Started => CatchPanic::new(self.on_started(&cx)).await,
-                Hook::Shutdown => CatchPanic::new(self.on_shutdown(&cx)).await,
-                Hook::FirstStart => CatchPanic::new(self.on_first_start(&cx)).await,
-                Hook::Restart => CatchPanic::new(self.on_restart(&cx)).await,
+                Hook::Stop => CatchPanic::new(self.on_stop(&cx), node, name).await,
+                Hook::Started => CatchPanic::new(self.on_started(&cx), node, name).await,
+                Hook::Shutdown => CatchPanic::new(self.on_shutdown(&cx), node, name).await,
+                Hook::FirstStart => CatchPanic::new(self.on_first_start(&cx), node, name).await,
+                Hook::Restart => CatchPanic::new(self.on_restart(&cx), node, name).await,
             }
         })
     }

@@ -45,7 +45,8 @@ use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::error::{is_clean_exit, BoxResult, TaskError};
+use crate::blocking::{self, HookSite};
+use crate::error::{is_clean_exit, BoxResult, SystemExit, TaskError};
 use crate::node::{Node, SharedNode};
 use crate::runtime::BoxFuture;
 use crate::task_run::{Outcome, TaskName, TaskRun, WakerId};
@@ -115,6 +116,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
+        let _probe = blocking::task(this.node, this.run, *this.slot);
         let run = run_of(this.run, this.node);
         if must_end(run, *this.slot, this.aborts_seen) {
             this.future.set(None);
@@ -128,10 +130,16 @@ where
             *this.outcome = Some(match result {
                 Ok(output) => Outcome::Output(Box::new(output)),
                 Err(err) if is_clean_exit(&err) => Outcome::Ended(TaskError::Cancelled),
-                Err(err) => {
-                    this.node.crash_from_task(err);
-                    Outcome::Ended(TaskError::Failed)
-                }
+                Err(err) => match err.downcast_ref() {
+                    Some(&SystemExit(status)) => {
+                        this.node.request_exit(status);
+                        Outcome::Ended(TaskError::Cancelled)
+                    }
+                    None => {
+                        this.node.crash_from_task(err);
+                        Outcome::Ended(TaskError::Failed)
+                    }
+                },
             });
             return Poll::Ready(());
         }
@@ -309,24 +317,32 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// A hook's future with panics turned into errors.
-    pub(crate) struct CatchPanic<F> {
+    /// A hook's future with panics turned into errors, its polls marked for blocking
+    /// detection (see `blocking.rs`).
+    pub(crate) struct CatchPanic<'a, F> {
         #[pin]
         future: F,
+        hook: HookSite<'a>,
     }
 }
 
-impl<F> CatchPanic<F> {
-    pub(crate) fn new(future: F) -> Self {
-        CatchPanic { future }
+impl<'a, F> CatchPanic<'a, F> {
+    /// `future`, the hook named `hook` (`on_start`) of `node`.
+    pub(crate) fn new(future: F, node: &'a Arc<Node>, hook: &'static str) -> Self {
+        CatchPanic {
+            future,
+            hook: HookSite::new(node, hook),
+        }
     }
 }
 
-impl<F: Future<Output = BoxResult>> Future for CatchPanic<F> {
+impl<F: Future<Output = BoxResult>> Future for CatchPanic<'_, F> {
     type Output = BoxResult;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<BoxResult> {
-        poll_catching_panic(self.project().future, cx)
+        let this = self.project();
+        let _probe = this.hook.enter();
+        poll_catching_panic(this.future, cx)
     }
 }
 

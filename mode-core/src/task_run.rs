@@ -321,14 +321,18 @@ impl Slots {
 
     /// The entry in a slot that [`take`](Self::take) handed out and that is not free.
     fn get(&mut self, slot: usize) -> &mut Entry {
-        let entry = match (slot, &mut self.more) {
-            (0, _) => self.first.as_mut(),
-            (_, Some(more)) => more.entries[slot - 1].as_mut(),
-            (_, None) => None,
-        };
-        match entry {
+        match self.find(slot) {
             Some(entry) => entry,
             None => unreachable!("slot {slot} is free"),
+        }
+    }
+
+    /// The entry in `slot`, if it is in use.
+    fn find(&mut self, slot: usize) -> Option<&mut Entry> {
+        match (slot, &mut self.more) {
+            (0, _) => self.first.as_mut(),
+            (_, Some(more)) => more.entries.get_mut(slot - 1)?.as_mut(),
+            (_, None) => None,
         }
     }
 
@@ -629,6 +633,16 @@ impl TaskRun {
             state.tasks.free_if_unused(slot)
         });
         drop(freed);
+    }
+
+    /// The name of the task in `slot`, if a task that still exists holds it (for
+    /// `blocking.rs`, which may ask about a slot its task has left).
+    #[cfg(feature = "std")]
+    pub(crate) fn task_name(&self, slot: usize) -> Option<TaskName> {
+        self.state.with(|state| {
+            let entry = state.tasks.find(slot)?;
+            entry.running.then(|| entry.name.clone())
+        })
     }
 
     /// The names of the tasks of this run that still exist.

@@ -131,6 +131,7 @@ impl mode_core::runtime::Timer for NoTimer {
 #[test]
 fn handles_go_anywhere_and_the_tree_stays_on_its_thread() {
     is_send_sync::<mode_core::ServiceHandle>();
+    is_send_sync::<mode_core::FlightRecorder>();
     // The tree holds its services' values, which need not be `Send`; so do hooks' contexts.
     assert_not_send!(mode_core::Tree<NoTimer>);
     assert_not_sync!(mode_core::Tree<NoTimer>);

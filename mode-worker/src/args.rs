@@ -52,9 +52,14 @@ pub struct WorkerArgs {
     )]
     pub log_format: LogFormat,
 
+    /// Warn when a hook, task or timer holds its thread without yielding for this long
+    /// (seconds, as "10" or "0.5"), naming the service and what runs; off when not given.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub blocking_timeout: Option<Duration>,
+
     /// Bound the whole shutdown (seconds, as "30" or "1.5"): when it expires, name every
     /// service still stopping and exit with status 1.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_duration)]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
     pub shutdown_timeout: Option<Duration>,
 
     /// Print the service graph to stdout (Graphviz DOT, or Mermaid) and exit.
@@ -72,10 +77,14 @@ pub enum GraphFormat {
     Mermaid,
 }
 
-/// Seconds as mode reads them (`30`, `1.5`), as a [`Duration`].
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// Seconds as mode reads them (`30`, `1.5`), as a [`Duration`] that is not zero.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
     let seconds: Seconds = s.parse().map_err(|err| format!("{err}"))?;
-    Ok(seconds.into())
+    let timeout = Duration::from(seconds);
+    if timeout.is_zero() {
+        return Err("a timeout of zero would expire at once".into());
+    }
+    Ok(timeout)
 }
 
 #[cfg(test)]
@@ -97,6 +106,7 @@ mod tests {
         assert_eq!(cli.worker.logfile, None);
         assert_eq!(cli.worker.log_format, LogFormat::Mode);
         assert_eq!(cli.worker.shutdown_timeout, None);
+        assert_eq!(cli.worker.blocking_timeout, None);
         assert_eq!(cli.worker.graph, None);
     }
 
@@ -112,6 +122,8 @@ mod tests {
             "json",
             "--shutdown-timeout",
             "1.5",
+            "--blocking-timeout",
+            "0.25",
             "--graph=mermaid",
         ]);
         let args = cli.worker;
@@ -119,6 +131,7 @@ mod tests {
         assert_eq!(args.logfile, Some(PathBuf::from("/tmp/app.log")));
         assert_eq!(args.log_format, LogFormat::Json);
         assert_eq!(args.shutdown_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(args.blocking_timeout, Some(Duration::from_millis(250)));
         assert_eq!(args.graph, Some(GraphFormat::Mermaid));
     }
 
@@ -133,5 +146,9 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("--shutdown-timeout"), "{err}");
+        let err = Cli::try_parse_from(["app", "--blocking-timeout", "0"])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("zero"), "{err}");
     }
 }

@@ -3,23 +3,25 @@
 
 use std::fmt::Write as _;
 
-use mode_core::ServiceHandle;
+use mode_core::{ServiceHandle, State};
 
 /// A dump of the tree below `root` (`root` included): one line per service, indented by
-/// depth, with its state, restarts, last crash, what it waits on while it stops, and its
+/// depth, with its state, its uptime while it runs (since its last start began), restarts, last crash, what it waits on while it stops, and its
 /// tasks and timers by name.
 ///
 /// ```
 /// use mode_core::testing::VirtualRuntime;
 /// use mode_core::{BoxResult, Context, Service, Tree};
+/// use std::time::Duration;
 ///
 /// struct App;
 ///
 /// impl Service for App {
 ///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
 ///         cx.spawn_named("heartbeat", core::future::pending())?;
+///         cx.handle().sleep(Duration::from_millis(1500)).await?;
 ///         let dump = mode_worker::dump(cx.handle());
-///         assert_eq!(dump, "App: running; tasks: heartbeat");
+///         assert_eq!(dump, "App: running, up 1.5s; tasks: heartbeat");
 ///         cx.handle().request_stop();
 ///         Ok(())
 ///     }
@@ -54,6 +56,10 @@ fn line(service: &ServiceHandle, depth: usize) -> String {
         service.state(),
         indent = 2 * depth
     );
+    if let (State::Running, Some(since)) = (service.state(), service.started_at()) {
+        let uptime = service.now() - since;
+        let _ = write!(line, ", up {:.1}s", uptime.as_secs_f64());
+    }
     match service.restart_count() {
         0 => {}
         1 => line.push_str(", restarted once"),

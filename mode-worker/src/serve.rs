@@ -156,9 +156,9 @@ fn log_unclean_stops(unclean: &[UncleanStop]) {
     log::error!(target: LOG_TARGET, "{line}");
 }
 
-/// The process exit code for a run that ended with `exit`: success after a requested stop
-/// in which every service stopped cleanly, failure otherwise (see
-/// [the table](crate#exit-codes)).
+/// The process exit code for a run that ended with `exit`: the status a service asked for
+/// ([`Exit::exit_status`]) if any, else success after a requested stop in which every
+/// service stopped cleanly, failure otherwise (see [the table](crate#exit-codes)).
 ///
 /// ```
 /// use mode_core::testing::VirtualRuntime;
@@ -180,7 +180,9 @@ fn log_unclean_stops(unclean: &[UncleanStop]) {
 /// ```
 #[must_use]
 pub fn exit_code(exit: &Exit) -> ExitCode {
-    if exit.is_failure() {
+    if let Some(status) = exit.exit_status() {
+        ExitCode::from(status)
+    } else if exit.is_failure() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -22,7 +22,9 @@ pub mod concurrency;
 pub mod crash;
 #[cfg(unix)]
 pub mod entry;
+pub mod exits;
 pub mod faults;
+pub mod flight_recorder;
 pub mod graph;
 pub mod handles;
 pub mod lifecycle;
@@ -152,10 +154,16 @@ macro_rules! conformance_tests {
             handles::task_handles_await_abort_and_list,
             handles::a_failed_tasks_handle_says_so,
             handles::no_handle_for_a_stopped_service,
+            exits::a_tasks_system_exit_stops_the_tree_with_its_status,
+            exits::the_first_exit_status_asked_wins,
+            exits::a_hooks_system_exit_is_a_crash_that_keeps_its_status,
             timers::timer_has_no_drift,
             timers::overrun_skips_and_warns_once,
             timers::no_tick_after_stop_begins,
             timers::zero_interval_is_an_error,
+            flight_recorder::a_body_done_in_time_logs_nothing,
+            flight_recorder::a_body_past_its_timeout_replays_its_lines,
+            flight_recorder::a_line_recorded_after_the_timeout_is_logged_at_once,
             waits::sleep_returns_early_on_stop,
             waits::wait_with_timeout,
             waits::wait_first_and_many,

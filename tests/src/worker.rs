@@ -69,7 +69,9 @@ pub fn play<S>(scenario: &str, root: S, worker: impl FnOnce(S, WorkerArgs) -> Ex
     let argv = std::iter::once("app").chain(args.split_whitespace());
     let cli = Cli::try_parse_from(argv).unwrap_or_else(|err| err.exit());
     let code = worker(root, cli.worker);
-    std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 });
+    // `ExitCode` has no stable way out of the process but `main`'s return: find its value.
+    let status = (0..=u8::MAX).find(|&n| ExitCode::from(n) == code);
+    std::process::exit(status.map_or(1, i32::from));
 }
 
 /// A child playing `scenario` with the Worker arguments `args` and the environment `env`.
@@ -155,21 +157,31 @@ pub fn rust_log_filters(test: &str, worker: impl FnOnce(Logged, WorkerArgs) -> E
     assert_eq!(mode_lines(&lines), ["INFO [^-Logged]: ready"]);
 }
 
-/// SIGUSR1 logs a dump of the tree: each service's state and its tasks by name.
+/// SIGUSR1 logs a dump of the tree: each service's state, uptime and its tasks by name.
 pub fn sigusr1_dumps_the_tree(test: &str, worker: impl FnOnce(Logged, WorkerArgs) -> ExitCode) {
     play("dump", Logged, worker);
 
     let mut player = start(test, "dump", "", &[]);
     player.wait_for_match(|line| line.ends_with("]: [^-Logged]: Started"));
     player.signal("USR1");
-    player.wait_for_match(|line| line.ends_with("]: [^Worker]:     Leaf: running"));
+    player.wait_for_match(|line| line.contains("]: [^Worker]:     Leaf: running, up "));
     player.signal("INT");
     let (status, lines, _) = player.finish_all();
     assert_eq!(status.code(), Some(0), "{status}: {lines:#?}");
+    // The uptimes (", up 0.1s") depend on how fast the child ran: they are checked for
+    // their form and left out.
     let dump: Vec<String> = mode_lines(&lines)
         .into_iter()
         .skip_while(|line| !line.contains("Dump of the tree"))
         .take(3)
+        .map(|line| match line.split_once(", up ") {
+            Some((before, after)) => {
+                let (uptime, rest) = after.split_once('s').expect("an uptime in seconds");
+                assert!(uptime.parse::<f64>().is_ok(), "{line}");
+                format!("{before}{rest}")
+            }
+            None => line,
+        })
         .collect();
     assert_eq!(
         dump,
@@ -195,6 +207,7 @@ pub fn command_line(test: &str, worker: impl Fn(Logged, WorkerArgs) -> ExitCode)
         "--logfile",
         "--log-format",
         "--shutdown-timeout",
+        "--blocking-timeout",
         "--graph",
     ] {
         assert!(stdout.contains(option), "{option} missing from {stdout}");
@@ -282,6 +295,152 @@ pub fn shutdown_timeout_names_the_stuck(
     );
 }
 
+/// A root whose `on_started` holds its thread for 600 ms (a blocking call), then stops
+/// the tree with exit status 3 (`SystemExit`).
+#[derive(Debug)]
+pub struct Blocks;
+
+impl Service for Blocks {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
+        std::thread::sleep(Duration::from_millis(600));
+        cx.handle().request_exit(3);
+        Ok(())
+    }
+}
+
+/// `--blocking-timeout` logs a hook that holds its thread, naming the service and the
+/// hook, once while it blocks and once when it yields; a service's exit status becomes
+/// the process's. (The margins are wide: the watchdog samples every 25 ms and reports a
+/// poll it has seen for 100 ms of the 600 ms it lasts.)
+pub fn blocking_is_named_and_exit_status_kept(
+    test: &str,
+    worker: impl FnOnce(Blocks, WorkerArgs) -> ExitCode,
+) {
+    play("blocking", Blocks, worker);
+
+    let (status, lines, _) = start(test, "blocking", "--blocking-timeout 0.1", &[]).finish_all();
+    assert_eq!(status.code(), Some(3), "{status}: {lines:#?}");
+    let lines = mode_lines(&lines);
+    let blocking: Vec<&str> = lines
+        .iter()
+        .filter(|line| line.contains("Blocking"))
+        .map(|line| {
+            line.split(" has not")
+                .next()
+                .unwrap()
+                .split(" yielded")
+                .next()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        blocking,
+        [
+            "WARNING [^Worker]: Blocking detected: [^-Blocks] in on_started",
+            "WARNING [^Worker]: Blocking ended: [^-Blocks] in on_started",
+        ],
+        "{lines:#?}"
+    );
+    assert!(
+        lines.contains(&"INFO [^Worker]: Stopped (asked to exit with status 3)".to_owned()),
+        "{lines:#?}"
+    );
+}
+
+/// A root that runs no service code of its own: a future that returns at once, so the
+/// service stops itself once started.
+pub fn done_at_once(label: &'static str) -> impl Service {
+    mode_core::from_awaitable(async { Ok(()) }).with_label(label)
+}
+
+/// Several roots start in order beside each other, each logged as a root is; one that
+/// stops on its own leaves the others running. (The Worker adds the root as
+/// `Worker::new(Logged).add(done_at_once("Once"))`.)
+pub fn several_roots(test: &str, worker: impl FnOnce(WorkerArgs) -> ExitCode) {
+    play("roots", (), |(), args| worker(args));
+
+    let mut player = start(test, "roots", "", &[]);
+    player.wait_for_match(|line| line.ends_with("]: [^-Once]: Shutdown complete!"));
+    player.signal("INT");
+    let (status, lines, _) = player.finish_all();
+    assert_eq!(status.code(), Some(0), "{status}: {lines:#?}");
+    assert_eq!(
+        mode_lines(&lines),
+        [
+            "INFO [^Worker]: Starting...",
+            "INFO [^-Logged]: Starting...",
+            "INFO [^--Leaf]: Starting...",
+            "INFO [^--Leaf]: Started",
+            "INFO [^-Logged]: Started",
+            "INFO [^-Logged]: ready",
+            "INFO [^-Once]: Starting...",
+            "INFO [^-Once]: Started",
+            "INFO [^-Once]: Stopping...",
+            "INFO [^-Once]: Stopped",
+            "INFO [^-Once]: Shutdown complete!",
+            "INFO [^Worker]: Stopping on SIGINT...",
+            "INFO [^-Logged]: Stopping...",
+            "INFO [^--Leaf]: Stopping...",
+            "INFO [^--Leaf]: Stopped",
+            "INFO [^--Leaf]: Shutdown complete!",
+            "INFO [^-Logged]: Stopped",
+            "INFO [^-Logged]: Shutdown complete!",
+            "INFO [^Worker]: Stopped (asked to stop)",
+        ]
+    );
+}
+
+/// Once every root has stopped on its own the program ends with status 0, and the
+/// `on_worker_shutdown` hook runs with how it ended (it prints `on_worker_shutdown: ` and
+/// the exit to stdout); as a daemon, it runs on until signalled. (The Worker adds the
+/// roots as `Worker::new(done_at_once("First")).add(done_at_once("Second"))`, with the
+/// hook, and `with_daemon(daemon)`.)
+pub fn roots_done_end_the_program_unless_daemon(
+    test: &str,
+    worker: impl Fn(bool, WorkerArgs) -> ExitCode,
+) {
+    play("roots-done", (), |(), args| worker(false, args));
+    play("roots-daemon", (), |(), args| worker(true, args));
+
+    let (status, lines, stdout) = start(test, "roots-done", "", &[]).finish_all();
+    assert_eq!(status.code(), Some(0), "{status}: {lines:#?}");
+    let lines = mode_lines(&lines);
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("INFO [^Worker]: Stopped (asked to stop)"),
+        "{lines:#?}"
+    );
+    assert!(lines.contains(&"INFO [^-Second]: Shutdown complete!".to_owned()));
+    assert_eq!(
+        stdout
+            .matches("on_worker_shutdown: asked to stop\n")
+            .count(),
+        1,
+        "{stdout}"
+    );
+
+    let mut player = start(test, "roots-daemon", "", &[]);
+    player.wait_for_match(|line| line.ends_with("]: [^-Second]: Shutdown complete!"));
+    player.signal("TERM");
+    let (status, lines, stdout) = player.finish_all();
+    assert_eq!(status.code(), Some(0), "{status}: {lines:#?}");
+    let lines = mode_lines(&lines);
+    assert_eq!(
+        lines[lines.len() - 2..],
+        [
+            "INFO [^Worker]: Stopping on SIGTERM...",
+            "INFO [^Worker]: Stopped (asked to stop)",
+        ]
+    );
+    assert_eq!(
+        stdout
+            .matches("on_worker_shutdown: asked to stop\n")
+            .count(),
+        1,
+        "{stdout}"
+    );
+}
+
 /// Generates the Worker tests at the root of a test file for the adapter's `Worker` type
 /// (test names must be the functions' own names: the child runs the same test by name).
 #[macro_export]
@@ -321,6 +480,39 @@ macro_rules! worker_tests {
             $crate::worker::json_lines("worker_json_lines", |root, args| {
                 $($worker)::+::new(root).with_args(args).run()
             });
+        }
+
+        #[test]
+        fn worker_blocking_is_named_and_exit_status_kept() {
+            $crate::worker::blocking_is_named_and_exit_status_kept(
+                "worker_blocking_is_named_and_exit_status_kept",
+                |root, args| $($worker)::+::new(root).with_args(args).run(),
+            );
+        }
+
+        #[test]
+        fn worker_several_roots() {
+            $crate::worker::several_roots("worker_several_roots", |args| {
+                $($worker)::+::new($crate::worker::Logged)
+                    .add($crate::worker::done_at_once("Once"))
+                    .with_args(args)
+                    .run()
+            });
+        }
+
+        #[test]
+        fn worker_roots_done_end_the_program_unless_daemon() {
+            $crate::worker::roots_done_end_the_program_unless_daemon(
+                "worker_roots_done_end_the_program_unless_daemon",
+                |daemon, args| {
+                    $($worker)::+::new($crate::worker::done_at_once("First"))
+                        .add($crate::worker::done_at_once("Second"))
+                        .with_daemon(daemon)
+                        .on_worker_shutdown(|exit| println!("on_worker_shutdown: {exit}"))
+                        .with_args(args)
+                        .run()
+                },
+            );
         }
 
         #[test]

@@ -260,7 +260,8 @@ impl Driver {
             }
         }
         let reason = root.node().stop_reason().unwrap_or(StopReason::Requested);
-        Exit::new(reason, core::mem::take(&mut *self.unclean.borrow_mut()))
+        let unclean = core::mem::take(&mut *self.unclean.borrow_mut());
+        Exit::new(reason, unclean, self.shared.exit_status())
     }
 
     /// Reports `node`'s crash if nobody did yet, and if no supervisor or stop of the tree

@@ -158,7 +158,7 @@ impl Driver {
         let node = local.node();
         let restarting = local.started_once.replace(true);
         local.on_start_began.set(false);
-        node.begin_run(restarting);
+        node.begin_run(restarting, node.tree.timers.now());
         *local.deferred.borrow_mut() = Some(Few::None);
         node.set_starting();
         restarting

@@ -222,6 +222,36 @@ impl ServiceHandle {
         self.node.tree.timers.now()
     }
 
+    /// When the service's last start (or restart) began, on the tree's clock
+    /// ([`now`](Self::now)); `None` before its first start. While it runs,
+    /// `now() - started_at` is its uptime.
+    ///
+    /// ```
+    /// use mode_core::testing::VirtualRuntime;
+    /// use mode_core::{BoxResult, Context, Service, Tree};
+    /// use std::time::Duration;
+    ///
+    /// struct App;
+    ///
+    /// impl Service for App {
+    ///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
+    ///         let me = cx.handle();
+    ///         let began = me.started_at().expect("started");
+    ///         me.sleep(Duration::from_secs(5)).await?;
+    ///         assert_eq!(me.now() - began, Duration::from_secs(5));
+    ///         me.request_stop();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(Tree::new(App, rt.clone(), rt.clone()).run()).unwrap();
+    /// ```
+    #[must_use]
+    pub fn started_at(&self) -> Option<Instant> {
+        self.node.started_at()
+    }
+
     // ===== lifecycle requests =====
 
     /// Asks the service to stop and returns a future that completes once it has stopped.
@@ -254,6 +284,33 @@ impl ServiceHandle {
     /// not await, such as a hook stopping its own service or a signal handler.
     pub fn request_stop(&self) {
         self.queue_stop();
+    }
+
+    /// Asks the whole tree to stop and the program to exit with `status` once it has: the
+    /// root is asked to stop, and [`Exit::exit_status`](crate::Exit::exit_status) carries
+    /// `status` (the first one asked, if several services ask), which the Worker makes the
+    /// process's exit status. What a task's [`SystemExit`](crate::SystemExit) error does.
+    ///
+    /// ```
+    /// use mode_core::testing::VirtualRuntime;
+    /// use mode_core::{BoxResult, Context, Service, Tree};
+    ///
+    /// struct Check;
+    ///
+    /// impl Service for Check {
+    ///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
+    ///         let healthy = false;
+    ///         cx.handle().request_exit(if healthy { 0 } else { 2 });
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let exit = rt.block_on(Tree::new(Check, rt.clone(), rt.clone()).run()).unwrap();
+    /// assert_eq!(exit.exit_status(), Some(2));
+    /// ```
+    pub fn request_exit(&self, status: u8) {
+        self.node.request_exit(status);
     }
 
     /// Queues a stop request; its number, or `None` if the tree no longer runs.
