@@ -2,8 +2,10 @@
 //! notices a poll that does not yield (mode's `--blocking-timeout`).
 //!
 //! Every poll of a service's own code marks its thread while it runs: each poll of a hook
-//! (named by its service and the hook, `on_start`) and each poll of a task or timer (named
-//! by its service and the task's name). While a [`Watch`] is alive, each thread that polls
+//! (named by its service and the hook, `on_start`), each poll of a task or timer (named
+//! by its service and the task's name), and each poll of a tree's driver (named by the
+//! tree's root), which runs the code a service hands it outside its hooks (a `Drop`,
+//! `on_init_dependencies`, an observer, a slow logger). While a [`Watch`] is alive, each thread that polls
 //! such code keeps a probe: how many of those polls it entered and left (odd while it is
 //! inside one), and what it runs. A watchdog on another thread [samples](Watch::sample)
 //! the probes: a thread seen inside the same poll twice did not yield in between, and
@@ -88,6 +90,20 @@ pub(crate) fn task(node: &Arc<Node>, run: &Option<Arc<TaskRun>>, slot: usize) ->
     #[cfg(feature = "std")]
     if watching::is_on() {
         return watching::enter_task(node, run, slot);
+    }
+    Probe {
+        #[cfg(feature = "std")]
+        entered: None,
+    }
+}
+
+/// Marks this thread as polling the driver of the tree under `root`.
+#[inline]
+#[cfg_attr(not(feature = "std"), allow(unused_variables))]
+pub(crate) fn driver(root: &Arc<Node>) -> Probe {
+    #[cfg(feature = "std")]
+    if watching::is_on() {
+        return watching::enter_driver(root);
     }
     Probe {
         #[cfg(feature = "std")]
@@ -204,6 +220,8 @@ mod watching {
 
     #[derive(Clone)]
     enum Code {
+        /// The tree's driver (the node is the tree's root).
+        Driver,
         Hook(&'static str),
         /// A task (or timer): its run (`None`: its node's own) and its slot there.
         Task {
@@ -227,6 +245,15 @@ mod watching {
                 run: run.clone(),
                 slot,
             },
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn enter_driver(root: &Arc<Node>) -> Probe {
+        enter(Site {
+            node: root.clone(),
+            code: Code::Driver,
         })
     }
 
@@ -362,6 +389,7 @@ mod watching {
             }
             let Site { node, code } = site?;
             let (hook, task) = match code {
+                Code::Driver => (None, None),
                 Code::Hook(hook) => (Some(hook), None),
                 Code::Task { run, slot } => {
                     let name = run.as_deref().unwrap_or(&node.run).task_name(slot);
@@ -385,10 +413,12 @@ mod watching {
         }
     }
 
-    /// What a thread inside a poll runs: a hook or a task (or timer) of a service.
+    /// What a thread inside a poll runs: a hook or a task (or timer) of a service, or the
+    /// driver of a tree.
     ///
-    /// Displays as `[^--Webserver] in on_start` or `[^--Webserver] in task flush`, with
-    /// the service's prefix as its log lines show it.
+    /// Displays as `[^--Webserver] in on_start`, `[^--Webserver] in task flush` or
+    /// `[^-App] in the driver` (the tree's root), with the service's prefix as its log
+    /// lines show it.
     #[derive(Clone)]
     pub struct Running {
         node: Arc<Node>,
@@ -398,10 +428,17 @@ mod watching {
     }
 
     impl Running {
-        /// The service's label.
+        /// The service's label (the tree's root, for [the driver](Self::is_driver)).
         #[must_use]
         pub fn service(&self) -> &str {
             &self.node.label
+        }
+
+        /// Whether the tree's driver runs, outside any hook or task: code a service
+        /// handed it (a `Drop`, `on_init_dependencies`, an observer) or mode's own.
+        #[must_use]
+        pub fn is_driver(&self) -> bool {
+            self.hook.is_none() && self.task.is_none()
         }
 
         /// The hook (`on_start`, `on_stop`, …), if a hook runs.
@@ -426,7 +463,8 @@ mod watching {
             match (&self.hook, &self.task) {
                 (Some(hook), _) => f.write_str(hook),
                 (None, Some(Some(task))) => write!(f, "task {task}"),
-                (None, _) => f.write_str("a task"),
+                (None, Some(None)) => f.write_str("a task"),
+                (None, None) => f.write_str("the driver"),
             }
         }
     }

@@ -217,3 +217,54 @@ fn nothing_is_recorded_while_no_watch_lives() {
     second.release();
     driver.join().unwrap();
 }
+
+/// An observer that blocks at the gate when the tree's root is stopping: code the driver
+/// runs outside any hook or task.
+struct BlocksOnStopping(Gate);
+
+impl mode_core::events::Observer for BlocksOnStopping {
+    fn observe(
+        &self,
+        _service: &mode_core::events::ServiceInfo<'_>,
+        event: &mode_core::events::LifecycleEvent<'_>,
+    ) {
+        if matches!(event, mode_core::events::LifecycleEvent::Stopping(_)) {
+            self.0.hold();
+        }
+    }
+}
+
+/// Stops itself once started.
+struct StopsAtOnce;
+
+impl Service for StopsAtOnce {
+    async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
+        cx.handle().request_stop();
+        Ok(())
+    }
+}
+
+#[test]
+fn code_the_driver_runs_outside_hooks_is_named_with_the_tree_s_root() {
+    let _serial = serial();
+    let watch = blocking::watch();
+    let gate = Gate::new();
+    let observer = BlocksOnStopping(gate.clone());
+    let driver = std::thread::spawn(move || {
+        let rt = VirtualRuntime::new();
+        let tree = Tree::new(StopsAtOnce, rt.clone(), rt.clone()).with_observer(observer);
+        assert!(rt.block_on(tree.run()).unwrap().is_clean());
+    });
+    gate.reached();
+
+    let running = busy_thread(&watch, driver.thread().id())
+        .and_then(|busy| busy.running())
+        .expect("the driver's thread is inside its poll");
+    assert!(running.is_driver());
+    assert_eq!((running.hook(), running.task()), (None, None));
+    assert_eq!(running.service(), "StopsAtOnce");
+    assert_eq!(running.to_string(), "[^-StopsAtOnce] in the driver");
+
+    gate.release();
+    driver.join().unwrap();
+}

@@ -199,9 +199,9 @@ impl<S: Service, R: Runtime> Worker<S, R> {
         self
     }
 
-    /// Warns when a hook, task or timer holds its thread without yielding for `timeout`:
-    /// a watchdog thread logs the service and what runs (`[^--Webserver] in on_start`),
-    /// and logs again once it yields. See [`mode_core::blocking`] for what is seen.
+    /// Warns when a hook, task or timer (or the tree's driver) holds its thread without
+    /// yielding for `timeout`: a watchdog thread logs the service and what runs
+    /// (`[^--Webserver] in on_start`), and logs again once it yields. See [`mode_core::blocking`] for what is seen.
     ///
     /// While on, each poll of a hook or task takes a lock of its thread's: leave it off
     /// where polls are many and short, unless you are looking for a blocking call.

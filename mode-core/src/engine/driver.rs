@@ -13,6 +13,7 @@ use core::task::Poll;
 use super::operation::{Holder, OperationState, Operations};
 use super::registry::Registry;
 use super::{LocalRef, Request, StartError};
+use crate::blocking;
 use crate::context::Dependencies;
 use crate::error::{Crash, Error};
 use crate::events::LifecycleEvent;
@@ -232,6 +233,7 @@ impl Driver {
         operations.begin(|| self.start_tree(root));
         let mut registered = None;
         core::future::poll_fn(|cx| {
+            let _probe = blocking::driver(root.node());
             // New requests, if any were queued since the last poll: a request queued from
             // here on wakes the driver again. (Each operation is polled once per wake-up
             // of the driver, so a stop step's grace rounds are rounds of the executor.)
