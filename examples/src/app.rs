@@ -101,11 +101,12 @@ pub struct UserCache {
 impl Service for UserCache {
     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let users = self.users.clone();
-        let handle = cx.handle().clone();
-        cx.timer(self.refresh_every, move || {
+        cx.timer(self.refresh_every, move |me| {
             let total = users.0.fetch_add(1, Ordering::Relaxed) + 1;
-            mode::debug!(handle, "refreshed: {total} users");
-            async { Ok(()) }
+            async move {
+                mode::debug!(me, "refreshed: {total} users");
+                Ok(())
+            }
         })?;
         Ok(())
     }

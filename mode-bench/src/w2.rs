@@ -169,7 +169,7 @@ impl Service for Timers {
     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         for timer in 0..self.ticks.timers.len() {
             let ticks = Arc::clone(&self.ticks);
-            cx.timer_with(self.interval, self.behavior, move || {
+            cx.timer_with(self.interval, self.behavior, move |_| {
                 ticks.tick(timer);
                 async { Ok(()) }
             })?;

@@ -16,7 +16,7 @@ use crate::engine::StartError;
 use crate::engine::{Deferred, Driver, Resource};
 use crate::error::{BoxResult, Error};
 use crate::graph::ChildKind;
-use crate::handle::ServiceHandle;
+use crate::handle::{with_handle, ServiceHandle};
 use crate::interval::TimerOptions;
 use crate::periodic::Periodic;
 use crate::runtime::LocalBoxFuture;
@@ -213,7 +213,7 @@ impl Context<'_> {
         callback: F,
     ) -> Result<TaskHandle, Error>
     where
-        F: FnMut() -> Fut + Send + 'static,
+        F: FnMut(ServiceHandle) -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
         self.timer_with(interval, TimerOptions::new(), callback)
@@ -231,12 +231,16 @@ impl Context<'_> {
         callback: F,
     ) -> Result<TaskHandle, Error>
     where
-        F: FnMut() -> Fut + Send + 'static,
+        F: FnMut(ServiceHandle) -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
         let timer = Periodic::new::<F>(interval.into().into(), options.into())?;
         let name = timer.name.clone();
-        self.spawn_task(name, timer.task(self.local.node().clone(), callback))
+        let task = timer.task(
+            self.local.node().clone(),
+            with_handle(self.handle(), callback),
+        );
+        self.spawn_task(name, task)
     }
 
     /// Calls `callback` at the times `schedule` gives: [`ServiceHandle::crontab`], from a
@@ -253,7 +257,7 @@ impl Context<'_> {
         callback: F,
     ) -> Result<TaskHandle, Error>
     where
-        F: FnMut() -> Fut + Send + 'static,
+        F: FnMut(ServiceHandle) -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
         self.handle().crontab(schedule, callback)
@@ -272,7 +276,7 @@ impl Context<'_> {
         callback: F,
     ) -> Result<TaskHandle, Error>
     where
-        F: FnMut() -> Fut + 'static,
+        F: FnMut(ServiceHandle) -> Fut + 'static,
         Fut: Future<Output = BoxResult> + 'static,
     {
         self.timer_local_with(interval, TimerOptions::new(), callback)
@@ -290,12 +294,16 @@ impl Context<'_> {
         callback: F,
     ) -> Result<TaskHandle, Error>
     where
-        F: FnMut() -> Fut + 'static,
+        F: FnMut(ServiceHandle) -> Fut + 'static,
         Fut: Future<Output = BoxResult> + 'static,
     {
         let timer = Periodic::new::<F>(interval.into().into(), options.into())?;
         let name = timer.name.clone();
-        self.spawn_local_task(name, timer.task(self.local.node().clone(), callback))
+        let task = timer.task(
+            self.local.node().clone(),
+            with_handle(self.handle(), callback),
+        );
+        self.spawn_local_task(name, task)
     }
 
     /// Spawns a background task owned by this service: [`ServiceHandle::spawn`], from a
@@ -314,6 +322,22 @@ impl Context<'_> {
         F: Future<Output = BoxResult> + Send + 'static,
     {
         self.spawn_task(default_name::<F>(), future)
+    }
+
+    /// [`spawn`](Self::spawn) for the task `task` makes from a clone of this service's
+    /// handle (`cx.spawn_with(|me| async move { .. me.sleep(..) .. })`), as
+    /// [`ServiceHandle::spawn_with`]. A task cannot use `cx` itself: it lives on after the
+    /// hook returns, and `cx` is not `Send`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ServiceHandle::spawn`].
+    pub fn spawn_with<F, Fut>(&self, task: F) -> Result<TaskHandle, Error>
+    where
+        F: FnOnce(ServiceHandle) -> Fut,
+        Fut: Future<Output = BoxResult> + Send + 'static,
+    {
+        self.spawn_task(default_name::<Fut>(), task(self.handle().clone()))
     }
 
     /// [`spawn`](Self::spawn) with a name, as [`ServiceHandle::spawn_named`].

@@ -542,14 +542,14 @@ impl ServiceHandle {
     /// impl Service for Reports {
     ///     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
     ///         let schedule = Crontab::parse("0 6 * * MON-FRI", "Europe/Berlin")?;
-    ///         let (handle, ran_at) = (cx.handle().clone(), self.ran_at.clone());
-    ///         cx.crontab(schedule, move || {
-    ///             let (handle, ran_at) = (handle.clone(), ran_at.clone());
+    ///         let ran_at = self.ran_at.clone();
+    ///         cx.crontab(schedule, move |me| {
+    ///             let ran_at = ran_at.clone();
     ///             async move {
     ///                 let mut ran_at = ran_at.lock().unwrap();
-    ///                 ran_at.push(handle.wall_time());
+    ///                 ran_at.push(me.wall_time());
     ///                 if ran_at.len() == 2 {
-    ///                     handle.request_stop();
+    ///                     me.request_stop();
     ///                 }
     ///                 Ok(())
     ///             }
@@ -579,7 +579,7 @@ impl ServiceHandle {
     #[cfg_attr(docsrs, doc(cfg(feature = "cron")))]
     pub fn crontab<F, Fut>(&self, schedule: Crontab, mut callback: F) -> Result<TaskHandle, Error>
     where
-        F: FnMut() -> Fut + Send + 'static,
+        F: FnMut(ServiceHandle) -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
         let handle = self.clone();
@@ -621,7 +621,7 @@ impl ServiceHandle {
                 if node.should_stop() {
                     return Ok(());
                 }
-                callback().await?;
+                callback(handle.clone()).await?;
                 served = Some(due);
 
                 let (wall, now) = clock.now(timers);
@@ -977,11 +977,11 @@ mod tests {
                     Ok(())
                 })?;
             }
-            let (handle, calls) = (cx.handle().clone(), self.calls.clone());
+            let calls = self.calls.clone();
             let (stop_after, set_in_first_call) = (self.stop_after, self.set_in_first_call);
             let schedule = Crontab::parse("*/10 * * * *", "UTC")?;
-            cx.crontab(schedule, move || {
-                let (handle, calls) = (handle.clone(), calls.clone());
+            cx.crontab(schedule, move |handle| {
+                let calls = calls.clone();
                 async move {
                     let n = {
                         let mut calls = calls.lock().unwrap();

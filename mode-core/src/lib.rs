@@ -28,7 +28,7 @@
 //!
 //! impl Service for Ticker {
 //!     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
-//!         cx.timer(Duration::from_millis(100), || async {
+//!         cx.timer(Duration::from_millis(100), |_me| async {
 //!             // ... periodic work, on a drift-free schedule ...
 //!             Ok(())
 //!         })?;

@@ -112,11 +112,11 @@ struct Ticks(Gate);
 
 impl Service for Ticks {
     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
-        let (gate, me) = (self.0.clone(), cx.handle().clone());
+        let gate = self.0.clone();
         let options = TimerOptions::new().with_name("tick");
         cx.handle()
-            .timer_with(Duration::from_secs(1), options, move || {
-                let (gate, me) = (gate.clone(), me.clone());
+            .timer_with(Duration::from_secs(1), options, move |me| {
+                let gate = gate.clone();
                 async move {
                     gate.hold();
                     me.request_stop();

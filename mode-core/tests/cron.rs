@@ -73,11 +73,9 @@ impl Service for CronService {
 
     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let schedule = Crontab::parse(self.expression, self.zone)?;
-        let handle = cx.handle().clone();
         let calls = self.calls.clone();
         let (stop_after, fail_on, slow) = (self.stop_after, self.fail_on, self.slow);
-        cx.crontab(schedule, move || {
-            let handle = handle.clone();
+        cx.crontab(schedule, move |handle| {
             let calls = calls.clone();
             async move {
                 let n = {
@@ -501,6 +499,6 @@ fn a_stopped_service_takes_no_crontab() {
     })
     .unwrap();
     let schedule = Crontab::parse("@daily", "UTC").unwrap();
-    let err = handle.crontab(schedule, || async { Ok(()) }).unwrap_err();
+    let err = handle.crontab(schedule, |_| async { Ok(()) }).unwrap_err();
     assert!(matches!(err, Error::ServiceStopped), "{err:?}");
 }

@@ -33,7 +33,7 @@
 //!
 //! impl Service for Blinky {
 //!     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
-//!         cx.timer(Duration::from_millis(500), || async {
+//!         cx.timer(Duration::from_millis(500), |_me| async {
 //!             // toggle a LED, on a drift-free schedule
 //!             Ok(())
 //!         })?;

@@ -34,7 +34,7 @@
 //! impl Service for Ticker {
 //!     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
 //!         let ticks = self.ticks.clone();
-//!         cx.timer(Duration::from_millis(5), move || {
+//!         cx.timer(Duration::from_millis(5), move |_me| {
 //!             let ticks = ticks.clone();
 //!             async move {
 //!                 let _ = ticks.send(()).await;

@@ -52,7 +52,7 @@
 //! impl Service for Ticker {
 //!     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
 //!         let ticks = self.ticks.clone();
-//!         cx.timer(Duration::from_millis(300), move || {
+//!         cx.timer(Duration::from_millis(300), move |_me| {
 //!             ticks.fetch_add(1, Ordering::SeqCst);
 //!             async { Ok(()) }
 //!         })?;

@@ -36,7 +36,7 @@ impl Service for App {
     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         // A task and a timer that keep running until the signal.
         cx.spawn(core::future::pending())?;
-        cx.timer(Duration::from_millis(10), || async { Ok(()) })?;
+        cx.timer(Duration::from_millis(10), |_| async { Ok(()) })?;
         Ok(())
     }
 }

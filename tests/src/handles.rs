@@ -46,7 +46,7 @@ impl Service for Handles {
         let timer = cx.timer_with(
             Duration::from_millis(5),
             TimerOptions::new().with_name("flush"),
-            move || {
+            move |_| {
                 ticks.fetch_add(1, Ordering::SeqCst);
                 async { Ok(()) }
             },

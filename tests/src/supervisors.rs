@@ -554,7 +554,7 @@ impl Service for Crasher {
         match self.how {
             How::TaskError => drop(cx.spawn(async { Err("it failed".into()) })?),
             How::TimerError => {
-                cx.timer(Duration::from_millis(5), || async {
+                cx.timer(Duration::from_millis(5), |_| async {
                     Err("it failed".into())
                 })?;
             }

@@ -42,7 +42,7 @@ impl Service for Worker {
             })?;
         }
         let guard = DropGuard::new(&self.live);
-        cx.timer(core::time::Duration::from_millis(5), move || {
+        cx.timer(core::time::Duration::from_millis(5), move |_| {
             let _ = &guard;
             async { Ok(()) }
         })?;
@@ -53,7 +53,7 @@ impl Service for Worker {
             Ok(())
         })?;
         let guard = std::rc::Rc::new(DropGuard::new(&self.live));
-        cx.timer_local(core::time::Duration::from_millis(5), move || {
+        cx.timer_local(core::time::Duration::from_millis(5), move |_| {
             let _ = &guard;
             async { Ok(()) }
         })?;
@@ -175,7 +175,7 @@ pub fn spawn_after_stop_is_refused<B: Backend>(backend: B) {
                 Err(Error::ServiceStopped)
             ));
             assert!(matches!(
-                root.timer(core::time::Duration::from_secs(1), || async { Ok(()) }),
+                root.timer(core::time::Duration::from_secs(1), |_| async { Ok(()) }),
                 Err(Error::ServiceStopped)
             ));
         })
@@ -202,7 +202,7 @@ impl Service for LocalUser {
         // A local timer: its callback and futures hold an `Rc`.
         let ticks = std::rc::Rc::new(std::cell::Cell::new(0_usize));
         let done = self.done.clone();
-        cx.timer_local(core::time::Duration::from_millis(2), move || {
+        cx.timer_local(core::time::Duration::from_millis(2), move |_| {
             let ticks = ticks.clone();
             let done = done.clone();
             async move {

@@ -44,7 +44,7 @@ impl Service for Ticker {
         let ticks = self.ticks.clone();
         let violations = self.violations.clone();
         let (count, slow, slow_for) = (self.count, self.slow, self.slow_for);
-        cx.timer(self.period, move || {
+        cx.timer(self.period, move |_| {
             let handle = handle.clone();
             let ticks = ticks.clone();
             let violations = violations.clone();
@@ -185,7 +185,7 @@ struct ZeroTimer;
 
 impl Service for ZeroTimer {
     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
-        let err = cx.timer(Duration::ZERO, || async { Ok(()) }).unwrap_err();
+        let err = cx.timer(Duration::ZERO, |_| async { Ok(()) }).unwrap_err();
         assert!(matches!(err, Error::ZeroInterval));
         assert!(err.to_string().contains("greater than zero"));
         cx.handle().request_stop();

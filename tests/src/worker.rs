@@ -47,7 +47,7 @@ impl Service for Logged {
         cx.timer_with(
             Duration::from_millis(10),
             mode_core::TimerOptions::new().with_name("flush"),
-            || async { Ok(()) },
+            |_| async { Ok(()) },
         )?;
         mode_core::info!(cx, "ready");
         Ok(())

@@ -621,6 +621,46 @@ impl ServiceHandle {
         self.spawn_task(default_name::<F>(), future)
     }
 
+    /// [`spawn`](Self::spawn) for the task `task` makes from a clone of this handle: the
+    /// task owns its service's handle without a clone written out first.
+    ///
+    /// ```
+    /// use mode_core::testing::VirtualRuntime;
+    /// use mode_core::{BoxResult, Context, Service, Tree};
+    /// use std::time::Duration;
+    ///
+    /// struct Poller;
+    ///
+    /// impl Service for Poller {
+    ///     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
+    ///         cx.spawn_with(|me| async move {
+    ///             for _ in 0..3 {
+    ///                 me.sleep(Duration::from_secs(1)).await?; // early on stop
+    ///                 mode_core::info!(me, "polled");
+    ///             }
+    ///             me.request_stop();
+    ///             Ok(())
+    ///         })?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(Tree::new(Poller, rt.clone(), rt.clone()).run()).unwrap();
+    /// assert_eq!(rt.now().as_duration(), Duration::from_secs(3));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    pub fn spawn_with<F, Fut>(&self, task: F) -> Result<TaskHandle, Error>
+    where
+        F: FnOnce(ServiceHandle) -> Fut,
+        Fut: Future<Output = BoxResult> + Send + 'static,
+    {
+        self.spawn_task(default_name::<Fut>(), task(self.clone()))
+    }
+
     /// [`spawn`](Self::spawn) for a task that returns a value, which awaiting its handle
     /// gives.
     ///
@@ -694,6 +734,9 @@ impl ServiceHandle {
     /// background task of this service. Missed ticks are skipped; see
     /// [`timer_with`](Self::timer_with).
     ///
+    /// Each call gets a clone of this handle, as mode's timers get `self`: the future it
+    /// returns owns it (`move |me| async move { .. me.sleep(..) .. }`).
+    ///
     /// No tick fires once the service was asked to stop. A callback that returns `Err`
     /// crashes the service, like any task.
     ///
@@ -713,10 +756,10 @@ impl ServiceHandle {
     ///
     /// impl Service for Sampler {
     ///     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
-    ///         let (count, me) = (self.0.clone(), cx.handle().clone());
+    ///         let count = self.0.clone();
     ///         let rate: Rate = "10/s".parse()?;
-    ///         cx.timer(rate, move || {
-    ///             let (count, me) = (count.clone(), me.clone());
+    ///         cx.timer(rate, move |me| {
+    ///             let count = count.clone();
     ///             async move {
     ///                 if count.fetch_add(1, Ordering::SeqCst) + 1 == 10 {
     ///                     me.request_stop();
@@ -743,7 +786,7 @@ impl ServiceHandle {
         callback: F,
     ) -> Result<TaskHandle, Error>
     where
-        F: FnMut() -> Fut + Send + 'static,
+        F: FnMut(ServiceHandle) -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
         self.timer_with(interval, TimerOptions::new(), callback)
@@ -764,12 +807,15 @@ impl ServiceHandle {
         callback: F,
     ) -> Result<TaskHandle, Error>
     where
-        F: FnMut() -> Fut + Send + 'static,
+        F: FnMut(ServiceHandle) -> Fut + Send + 'static,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
         let timer = Periodic::new::<F>(interval.into().into(), options.into())?;
         let name = timer.name.clone();
-        self.spawn_task(name, timer.task(self.node.clone(), callback))
+        self.spawn_task(
+            name,
+            timer.task(self.node.clone(), with_handle(self, callback)),
+        )
     }
 
     // ===== logging with the service's prefix =====
@@ -783,6 +829,16 @@ impl ServiceHandle {
             log::log!(target: self.node.log.target, level, "{}: {}", self.node.prefix(), message);
         }
     }
+}
+
+/// `callback`, called with a clone of `handle` each time: a timer's callback as
+/// [`ServiceHandle::timer`] takes it, as the timer loop calls it.
+pub(crate) fn with_handle<F, Fut>(handle: &ServiceHandle, mut callback: F) -> impl FnMut() -> Fut
+where
+    F: FnMut(ServiceHandle) -> Fut,
+{
+    let handle = handle.clone();
+    move || callback(handle.clone())
 }
 
 impl AsRef<ServiceHandle> for ServiceHandle {

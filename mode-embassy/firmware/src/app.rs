@@ -141,9 +141,8 @@ impl Service for Ticker {
 
     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let shared = self.shared.clone();
-        let handle = cx.handle().clone();
-        cx.timer(TICK, move || {
-            let now = handle.now();
+        cx.timer(TICK, move |me| {
+            let now = me.now();
             let count = critical_section::with(|cs| {
                 let mut ticks = shared.ticks.borrow_ref_mut(cs);
                 ticks.push(now);
