@@ -23,8 +23,8 @@ use crate::task::default_name;
 /// a restart crashes the service with [`AlreadyRan`].
 ///
 /// ```
-/// use mode_core::testing::VirtualRuntime;
-/// use mode_core::{from_awaitable, StopReason, Tree};
+/// use mode::testing::VirtualRuntime;
+/// use mode::{from_awaitable, StopReason, Tree};
 /// use std::time::Duration;
 ///
 /// let rt = VirtualRuntime::new();

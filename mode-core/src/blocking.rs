@@ -20,8 +20,8 @@
 //! has not yielded.
 //!
 //! ```
-//! use mode_core::testing::VirtualRuntime;
-//! use mode_core::{blocking, BoxResult, Context, Service, Tree};
+//! use mode::testing::VirtualRuntime;
+//! use mode::{blocking, BoxResult, Context, Service, Tree};
 //! use std::sync::{Arc, Barrier};
 //!
 //! /// Blocks its thread in `on_start` until the test has looked.

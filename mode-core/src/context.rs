@@ -112,8 +112,8 @@ impl Context<'_> {
     /// use std::cell::Cell;
     /// use std::rc::Rc;
     ///
-    /// use mode_core::testing::VirtualRuntime;
-    /// use mode_core::{BoxResult, Context, Service, Tree};
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::{BoxResult, Context, Service, Tree};
     ///
     /// struct Counter(Rc<Cell<u32>>); // not `Send`
     ///

@@ -8,7 +8,7 @@
 //! (`timer_queue.rs`).
 //!
 //! ```
-//! use mode_core::Crontab;
+//! use mode::Crontab;
 //! use std::time::{Duration, SystemTime};
 //!
 //! let daily = Crontab::parse("30 2 * * *", "America/New_York").unwrap();
@@ -155,7 +155,7 @@ const FIELDS: [&str; 6] = [
 /// docs](crate::cron) give the syntax and what happens on days when the clock changes.
 ///
 /// ```
-/// use mode_core::Crontab;
+/// use mode::Crontab;
 /// use std::time::{Duration, SystemTime};
 ///
 /// let every_quarter = Crontab::parse("*/15 * * * *", "UTC").unwrap();
@@ -186,7 +186,7 @@ impl Crontab {
     /// [`UnknownTimeZone`](CronErrorKind::UnknownTimeZone).
     ///
     /// ```
-    /// use mode_core::{CronErrorKind, Crontab};
+    /// use mode::{CronErrorKind, Crontab};
     ///
     /// let err = Crontab::parse("61 * * * *", "UTC").unwrap_err();
     /// assert_eq!(err.kind(), CronErrorKind::InvalidExpression);
@@ -241,7 +241,7 @@ impl Crontab {
     /// scheduled second after it.
     ///
     /// ```
-    /// use mode_core::Crontab;
+    /// use mode::Crontab;
     /// use std::time::{Duration, SystemTime};
     ///
     /// let every_second = Crontab::parse("* * * * * *", "UTC").unwrap();
@@ -418,7 +418,7 @@ impl fmt::Display for Crontab {
 /// Its message names the input and what is wrong with it:
 ///
 /// ```
-/// use mode_core::{CronErrorKind, Crontab};
+/// use mode::{CronErrorKind, Crontab};
 ///
 /// let err = Crontab::parse("0 25 * * *", "UTC").unwrap_err();
 /// assert_eq!(err.kind(), CronErrorKind::InvalidExpression);
@@ -530,8 +530,8 @@ impl ServiceHandle {
     /// timer then stops.
     ///
     /// ```
-    /// use mode_core::testing::VirtualRuntime;
-    /// use mode_core::{BoxResult, Context, Crontab, Service, Tree};
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::{BoxResult, Context, Crontab, Service, Tree};
     /// use std::sync::{Arc, Mutex};
     /// use std::time::{Duration, SystemTime};
     ///

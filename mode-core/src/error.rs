@@ -16,7 +16,7 @@ use crate::time::Duration;
 /// Any error type converts into it with `?`, and so do strings:
 ///
 /// ```
-/// use mode_core::BoxError;
+/// use mode::BoxError;
 ///
 /// fn parse(port: &str) -> Result<u16, BoxError> {
 ///     let port: u16 = port.parse()?;
@@ -34,14 +34,14 @@ pub type BoxError = Box<dyn core::error::Error + Send + Sync + 'static>;
 /// boxed ([`BoxError`]). mode's own operations return `Result<T, `[`Error`]`>` instead.
 ///
 /// ```
-/// use mode_core::{BoxResult, Context, Service};
+/// use mode::{BoxResult, Context, Service};
 ///
 /// struct Webserver;
 ///
 /// impl Service for Webserver {
 ///     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
 ///         let port: u16 = "8000".parse()?; // any error converts with `?`
-///         mode_core::info!(cx, "port {port}");
+///         mode::info!(cx, "port {port}");
 ///         Ok(())
 ///     }
 /// }
@@ -55,7 +55,7 @@ pub type BoxResult<T = ()> = core::result::Result<T, BoxError>;
 /// the same reason.
 ///
 /// ```
-/// use mode_core::Crash;
+/// use mode::Crash;
 ///
 /// let crash = Crash::new("Webserver", "address in use".into());
 /// assert_eq!(crash.service(), "Webserver");
@@ -200,7 +200,7 @@ impl core::error::Error for Panicked {}
 /// exit, not a crash.
 ///
 /// ```
-/// use mode_core::Stopped;
+/// use mode::Stopped;
 /// assert_eq!(Stopped.to_string(), "the service is stopping");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -223,8 +223,8 @@ impl core::error::Error for Stopped {}
 /// with `n` if that crash stops the tree. See [`Exit::exit_status`](crate::Exit::exit_status).
 ///
 /// ```
-/// use mode_core::testing::VirtualRuntime;
-/// use mode_core::{BoxResult, Context, Service, SystemExit, Tree};
+/// use mode::testing::VirtualRuntime;
+/// use mode::{BoxResult, Context, Service, SystemExit, Tree};
 ///
 /// struct Migrate;
 ///
@@ -287,7 +287,7 @@ impl From<Stopped> for WaitError {
 /// Why awaiting a [`TaskHandle`](crate::task::TaskHandle) gave no output.
 ///
 /// ```
-/// use mode_core::TaskError;
+/// use mode::TaskError;
 /// assert_eq!(TaskError::Aborted.to_string(), "the task was aborted");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,7 +318,7 @@ impl core::error::Error for TaskError {}
 /// Misuse of the service API, or an operation the service's state does not allow.
 ///
 /// ```
-/// use mode_core::Error;
+/// use mode::Error;
 /// assert_eq!(
 ///     Error::NotStarted.to_string(),
 ///     "the service was never started"

@@ -17,7 +17,7 @@ use crate::time::Duration;
 /// The `log` target of mode's own lines: every service's lifecycle lines (`Starting...`,
 /// `Crashed reason=...`) and the Worker's, whatever the service's module, so that one
 /// filter (`RUST_LOG=mode=warn`) quietens them all. What a service logs itself with
-/// [`mode_core::info!`](crate::info) and its siblings keeps its module as target.
+/// [`mode::info!`](crate::info) and its siblings keeps its module as target.
 pub const LOG_TARGET: &str = "mode";
 
 /// A lifecycle transition of one service.
@@ -102,7 +102,7 @@ pub struct ServiceInfo<'a> {
 ///
 /// ```
 /// use std::sync::Mutex;
-/// use mode_core::events::{LifecycleEvent, Observer, ServiceInfo};
+/// use mode::events::{LifecycleEvent, Observer, ServiceInfo};
 ///
 /// #[derive(Default)]
 /// struct Count(Mutex<usize>);

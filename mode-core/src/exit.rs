@@ -20,8 +20,8 @@ use crate::time::Duration;
 /// failed to stop cleanly meanwhile.
 ///
 /// ```
-/// use mode_core::testing::VirtualRuntime;
-/// use mode_core::{BoxResult, Context, Service, StopReason, Tree};
+/// use mode::testing::VirtualRuntime;
+/// use mode::{BoxResult, Context, Service, StopReason, Tree};
 ///
 /// struct Leaky;
 ///

@@ -74,9 +74,9 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 /// ten seconds:
 ///
 /// ```
-/// use mode_core::testing::VirtualRuntime;
-/// use mode_core::time::Duration;
-/// use mode_core::{BoxResult, Context, Service, Stopped, Tree};
+/// use mode::testing::VirtualRuntime;
+/// use mode::time::Duration;
+/// use mode::{BoxResult, Context, Service, Stopped, Tree};
 /// # use std::sync::Mutex;
 /// #
 /// # /// The lines services log (not mode's lifecycle lines), as `LEVEL message`.
@@ -84,7 +84,7 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 /// # struct Capture;
 /// # impl log::Log for Capture {
 /// #     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-/// #         metadata.target() != mode_core::events::LOG_TARGET
+/// #         metadata.target() != mode::events::LOG_TARGET
 /// #     }
 /// #     fn log(&self, record: &log::Record<'_>) {
 /// #         if self.enabled(record.metadata()) {

@@ -10,7 +10,7 @@
 //! in declaration order, so the output of an unchanged tree is byte-for-byte stable.
 //!
 //! ```
-//! use mode_core::graph::{ChildKind, Graph, GraphNode};
+//! use mode::graph::{ChildKind, Graph, GraphNode};
 //!
 //! let graph = Graph::new(vec![
 //!     GraphNode::new(1, "App", None, ChildKind::Root),
@@ -48,7 +48,7 @@ use core::fmt::{self, Write};
 /// How a node became part of the tree; decides how its edge from the parent is drawn.
 ///
 /// ```
-/// use mode_core::graph::ChildKind;
+/// use mode::graph::ChildKind;
 ///
 /// assert_ne!(ChildKind::Declared, ChildKind::Runtime);
 /// ```
@@ -65,7 +65,7 @@ pub enum ChildKind {
 /// One service in a [`Graph`].
 ///
 /// ```
-/// use mode_core::graph::{ChildKind, GraphNode};
+/// use mode::graph::{ChildKind, GraphNode};
 ///
 /// let node = GraphNode::new(2, "Webserver", Some(1), ChildKind::Declared);
 /// assert_eq!(node.id, 2);
@@ -107,7 +107,7 @@ impl GraphNode {
 /// and the renderer draws that parent as a bare id. [`Display`](fmt::Display) writes DOT.
 ///
 /// ```
-/// use mode_core::graph::{ChildKind, Graph, GraphNode};
+/// use mode::graph::{ChildKind, Graph, GraphNode};
 ///
 /// let graph = Graph::new(vec![GraphNode::new(7, "Worker", None, ChildKind::Root)]);
 /// assert_eq!(graph.nodes().len(), 1);
@@ -138,7 +138,7 @@ impl Graph {
     /// as `\n`, so a label can never end the string or be read as a DOT escape.
     ///
     /// ```
-    /// use mode_core::graph::{ChildKind, Graph, GraphNode};
+    /// use mode::graph::{ChildKind, Graph, GraphNode};
     ///
     /// let graph = Graph::new(vec![GraphNode::new(1, "say \"hi\"", None, ChildKind::Root)]);
     /// assert_eq!(graph.to_dot(), "digraph mode {\n    n1 [label=\"say \\\"hi\\\"\"];\n}\n");
@@ -158,7 +158,7 @@ impl Graph {
     /// `&`, and the backtick), and line breaks as `<br/>`.
     ///
     /// ```
-    /// use mode_core::graph::{ChildKind, Graph, GraphNode};
+    /// use mode::graph::{ChildKind, Graph, GraphNode};
     ///
     /// let graph = Graph::new(vec![
     ///     GraphNode::new(1, "App", None, ChildKind::Root),

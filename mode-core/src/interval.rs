@@ -37,7 +37,7 @@ pub enum MissedTickBehavior {
 /// what it does with missed ticks, and its name in log lines and task listings.
 ///
 /// ```
-/// use mode_core::{MissedTickBehavior, TimerOptions};
+/// use mode::{MissedTickBehavior, TimerOptions};
 ///
 /// let options = TimerOptions::new()
 ///     .with_missed_ticks(MissedTickBehavior::Burst)

@@ -1,12 +1,12 @@
 //! Logging from a service with the macros `log` users know, and the service's prefix:
-//! `mode_core::info!(cx, "Serving on port {}", port)` logs
+//! `mode::info!(cx, "Serving on port {}", port)` logs
 //! `[^--Webserver]: Serving on port 8000` at info level, with the service's module as the
 //! target. The first argument is anything that gives a [`ServiceHandle`](crate::ServiceHandle)
 //! (`AsRef<ServiceHandle>`): a hook's [`Context`](crate::Context), a handle, a
 //! [`SupervisorHandle`](crate::SupervisorHandle).
 //!
 //! ```
-//! use mode_core::{BoxResult, Context, Service};
+//! use mode::{BoxResult, Context, Service};
 //!
 //! struct Webserver {
 //!     port: u16,
@@ -14,10 +14,10 @@
 //!
 //! impl Service for Webserver {
 //!     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
-//!         mode_core::info!(cx, "Serving on port {}", self.port);
+//!         mode::info!(cx, "Serving on port {}", self.port);
 //!         let me = cx.handle().clone();
 //!         cx.spawn(async move {
-//!             mode_core::debug!(me, "accepting connections");
+//!             mode::debug!(me, "accepting connections");
 //!             Ok(())
 //!         })?;
 //!         Ok(())

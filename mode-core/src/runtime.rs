@@ -39,8 +39,8 @@
 //! use std::task::{Context, Poll};
 //! use std::time::Instant as StdInstant;
 //!
-//! use mode_core::runtime::{BoxFuture, SpawnError, Spawner, Timer};
-//! use mode_core::time::Instant;
+//! use mode::runtime::{BoxFuture, SpawnError, Spawner, Timer};
+//! use mode::time::Instant;
 //!
 //! /// Each background task on a thread of its own.
 //! struct ThreadSpawner;
@@ -85,7 +85,7 @@
 //! }
 //!
 //! // The adapter at work: a service whose task sleeps, then stops the tree.
-//! use mode_core::{Context as ServiceContext, BoxResult, Service, Tree};
+//! use mode::{Context as ServiceContext, BoxResult, Service, Tree};
 //! use std::time::Duration;
 //!
 //! struct App;
@@ -155,7 +155,7 @@ pub trait Timer: Send + Sync + 'static {
 /// Why an executor did not take a future.
 ///
 /// ```
-/// use mode_core::runtime::SpawnError;
+/// use mode::runtime::SpawnError;
 ///
 /// let err = SpawnError::Full;
 /// assert!(err.to_string().contains("full"));

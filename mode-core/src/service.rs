@@ -33,7 +33,7 @@ use crate::time::Duration;
 /// A unit of a program that can be started, stopped, restarted and supervised.
 ///
 /// ```
-/// use mode_core::{BoxResult, Context, Service};
+/// use mode::{BoxResult, Context, Service};
 ///
 /// struct Webserver {
 ///     port: u16,
@@ -41,7 +41,7 @@ use crate::time::Duration;
 ///
 /// impl Service for Webserver {
 ///     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
-///         mode_core::info!(cx, "Serving on port {}", self.port);
+///         mode::info!(cx, "Serving on port {}", self.port);
 ///         Ok(())
 ///     }
 /// }

@@ -62,9 +62,9 @@
 //! # Example
 //!
 //! ```
-//! use mode_core::testing::VirtualRuntime;
-//! use mode_core::time::Duration;
-//! use mode_core::{BoxResult, Context, Service, State, Strategy, Supervisor, Tree};
+//! use mode::testing::VirtualRuntime;
+//! use mode::time::Duration;
+//! use mode::{BoxResult, Context, Service, State, Strategy, Supervisor, Tree};
 //!
 //! /// Loses its connection 10 ms after starting, the first two times.
 //! struct Client {
@@ -130,8 +130,8 @@ use crate::time::Duration;
 /// next crash then waits `initial` again.
 ///
 /// ```
-/// use mode_core::time::Duration;
-/// use mode_core::Backoff;
+/// use mode::time::Duration;
+/// use mode::Backoff;
 ///
 /// let ms = Duration::from_millis;
 /// let backoff = Backoff::exponential(ms(100), ms(1_000));
@@ -202,9 +202,9 @@ impl Backoff {
 /// put the program's logic in its children.
 ///
 /// ```
-/// use mode_core::testing::VirtualRuntime;
-/// use mode_core::time::Duration;
-/// use mode_core::{Backoff, BoxResult, Context, Service, Strategy, Supervisor, Tree};
+/// use mode::testing::VirtualRuntime;
+/// use mode::time::Duration;
+/// use mode::{Backoff, BoxResult, Context, Service, Strategy, Supervisor, Tree};
 ///
 /// struct Worker;
 ///
@@ -347,8 +347,8 @@ impl Service for Supervisor {
 /// back. Cheap to clone, `Send + Sync`.
 ///
 /// ```
-/// use mode_core::testing::VirtualRuntime;
-/// use mode_core::{Service, State, Strategy, Supervisor, SupervisorHandle, Tree};
+/// use mode::testing::VirtualRuntime;
+/// use mode::{Service, State, Strategy, Supervisor, SupervisorHandle, Tree};
 ///
 /// struct Worker;
 /// impl Service for Worker {}
@@ -415,7 +415,7 @@ impl TryFrom<ServiceHandle> for SupervisorHandle {
 /// the handle of another service.
 ///
 /// ```
-/// use mode_core::supervisor::NotASupervisor;
+/// use mode::supervisor::NotASupervisor;
 ///
 /// assert_eq!(NotASupervisor.to_string(), "the service is not a supervisor");
 /// ```
@@ -520,10 +520,10 @@ impl SupervisorHandle {
 /// above or as the tree's stop reason.
 ///
 /// ```
-/// use mode_core::testing::VirtualRuntime;
-/// use mode_core::time::Duration;
-/// use mode_core::{BoxResult, Context, Service, Strategy, Supervisor, Tree};
-/// use mode_core::{SupervisorError, SupervisorErrorKind};
+/// use mode::testing::VirtualRuntime;
+/// use mode::time::Duration;
+/// use mode::{BoxResult, Context, Service, Strategy, Supervisor, Tree};
+/// use mode::{SupervisorError, SupervisorErrorKind};
 ///
 /// struct Db;
 ///

@@ -12,8 +12,8 @@
 //! it detaches the task, which its service still owns: a stop cancels it all the same.
 //!
 //! ```
-//! use mode_core::testing::VirtualRuntime;
-//! use mode_core::{BoxResult, Context, Service, TaskError, Tree};
+//! use mode::testing::VirtualRuntime;
+//! use mode::{BoxResult, Context, Service, TaskError, Tree};
 //! use std::time::Duration;
 //!
 //! struct Fetcher;

@@ -18,7 +18,7 @@ pub use core::time::Duration;
 /// "never" is the intended meaning.
 ///
 /// ```
-/// use mode_core::time::{Duration, Instant};
+/// use mode::time::{Duration, Instant};
 ///
 /// let start = Instant::from_nanos(1_000);
 /// let later = start + Duration::from_micros(2);

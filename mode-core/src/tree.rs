@@ -31,8 +31,8 @@ use crate::timer_queue::{self, Clock, TimerQueue};
 /// A service tree, ready to run.
 ///
 /// ```
-/// use mode_core::testing::VirtualRuntime;
-/// use mode_core::{BoxResult, Context, Service, StopReason, Tree};
+/// use mode::testing::VirtualRuntime;
+/// use mode::{BoxResult, Context, Service, StopReason, Tree};
 /// use std::time::Duration;
 ///
 /// struct App;
@@ -87,8 +87,8 @@ impl<T: Timer> Tree<T> {
     /// bounds the number of tasks.
     ///
     /// ```
-    /// use mode_core::testing::VirtualRuntime;
-    /// use mode_core::{BoxResult, Context, Service, Tree};
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::{BoxResult, Context, Service, Tree};
     /// use std::time::Duration;
     ///
     /// struct App;

@@ -19,8 +19,8 @@
 //!
 //! ```no_run
 //! use embassy_executor::Spawner;
-//! use mode_core::{BoxResult, Context, Dependencies, Service};
-//! use mode_core::time::Duration;
+//! use mode::{BoxResult, Context, Dependencies, Service};
+//! use mode::time::Duration;
 //!
 //! struct App;
 //! struct Blinky;
@@ -43,7 +43,7 @@
 //!
 //! #[embassy_executor::task]
 //! async fn run_app() {
-//!     let tree = mode_embassy::tree(App).with_task_limit(8);
+//!     let tree = mode::embassy::tree(App).with_task_limit(8);
 //!     let exit = tree.run().await;
 //!     log::info!("tree stopped: {exit}");
 //! }
@@ -57,16 +57,16 @@
 //! With a task pool for `Send` tasks:
 //!
 //! ```no_run
-//! # use mode_core::Service;
+//! # use mode::Service;
 //! # struct App;
 //! # impl Service for App {}
-//! use mode_embassy::EmbassySpawner;
+//! use mode::embassy::EmbassySpawner;
 //!
-//! mode_embassy::task_pool!(static POOL: 8);
+//! mode::embassy::task_pool!(static POOL: 8);
 //!
 //! #[embassy_executor::task]
 //! async fn run_app(spawner: embassy_executor::SendSpawner) {
-//!     let tree = mode_embassy::tree_with_spawner(App, EmbassySpawner::new(spawner, &POOL));
+//!     let tree = mode::embassy::tree_with_spawner(App, EmbassySpawner::new(spawner, &POOL));
 //!     tree.run().await;
 //! }
 //!

@@ -23,7 +23,7 @@ pub(crate) type SpawnFn =
 /// of the service tree then is a real embassy task, woken and polled on its own.
 ///
 /// ```
-/// mode_embassy::task_pool!(static POOL: 8);
+/// mode::embassy::task_pool!(static POOL: 8);
 ///
 /// assert_eq!(POOL.size(), 8);
 /// assert_eq!(POOL.in_use(), 0);
@@ -100,7 +100,7 @@ impl fmt::Debug for InUse {
 ///
 /// ```
 /// const TASKS: usize = 4;
-/// mode_embassy::task_pool!(
+/// mode::embassy::task_pool!(
 ///     /// Background tasks of the service tree.
 ///     pub static POOL: TASKS * 2
 /// );

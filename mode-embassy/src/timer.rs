@@ -19,9 +19,9 @@ const NANOS_PER_SEC: u128 = 1_000_000_000;
 /// application's choice; this crate enables none.
 ///
 /// ```
-/// use mode_core::runtime::Timer;
-/// use mode_core::time::Duration;
-/// use mode_embassy::EmbassyTimer;
+/// use mode::runtime::Timer;
+/// use mode::time::Duration;
+/// use mode::embassy::EmbassyTimer;
 ///
 /// # futures_lite::future::block_on(async {
 /// let timer = EmbassyTimer::new();

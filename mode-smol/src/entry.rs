@@ -32,13 +32,13 @@ pub type Worker<S> = mode_worker::Worker<S, SmolRuntime>;
 /// [table of exit codes](mode_worker#exit-codes)).
 ///
 /// ```no_run
-/// use mode_core::Service;
+/// use mode::Service;
 ///
 /// struct App;
 /// impl Service for App {}
 ///
 /// fn main() -> std::process::ExitCode {
-///     mode_smol::run(App)
+///     mode::smol::run(App)
 /// }
 /// ```
 pub fn run<S: Service>(root: S) -> ExitCode {
@@ -58,14 +58,14 @@ pub fn run<S: Service>(root: S) -> ExitCode {
 /// and Windows the tree never stops on a signal; on Windows only Ctrl-C stops it.
 ///
 /// ```no_run
-/// use mode_core::Service;
+/// use mode::Service;
 ///
 /// struct App;
 /// impl Service for App {}
 ///
 /// fn main() -> std::process::ExitCode {
-///     let exit = smol::block_on(mode_smol::run_until_signal(App));
-///     mode_smol::exit_code(&exit)
+///     let exit = smol::block_on(mode::smol::run_until_signal(App));
+///     mode::smol::exit_code(&exit)
 /// }
 /// ```
 ///

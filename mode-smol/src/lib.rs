@@ -14,7 +14,7 @@
 //! executor on every core, stopping it on the first Ctrl-C or SIGTERM.
 //!
 //! ```
-//! use mode_core::{BoxResult, Context, Dependencies, Service};
+//! use mode::{BoxResult, Context, Dependencies, Service};
 //! use smol::channel::{unbounded, Sender};
 //! use std::time::Duration;
 //!
@@ -46,7 +46,7 @@
 //! }
 //!
 //! let (tx, rx) = unbounded();
-//! let tree = mode_smol::tree(App { ticks: tx });
+//! let tree = mode::smol::tree(App { ticks: tx });
 //! let app = tree.handle();
 //! let exit = smol::block_on(async {
 //!     let (exit, ()) = smol::future::zip(tree.run(), async {
@@ -80,8 +80,8 @@
 //! use std::sync::{Arc, Mutex};
 //! use std::thread::{self, ThreadId};
 //! use std::time::Duration;
-//! use mode_core::{BoxResult, Context, Service, Tree};
-//! use mode_smol::SmolTimer;
+//! use mode::{BoxResult, Context, Service, Tree};
+//! use mode::smol::SmolTimer;
 //!
 //! /// Stops the tree from a background task, noting the thread the task ran on.
 //! struct App {
@@ -156,8 +156,8 @@ pub use mode_worker::exit_code;
 /// [single-task tree](mode_core::Tree::single_task) and no spawner.)
 ///
 /// ```
-/// use mode_core::runtime::Spawner;
-/// use mode_smol::SmolSpawner;
+/// use mode::runtime::Spawner;
+/// use mode::smol::SmolSpawner;
 ///
 /// let spawner = SmolSpawner::global();
 /// let (tx, rx) = smol::channel::bounded(1);
@@ -177,8 +177,8 @@ impl SmolSpawner {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use mode_core::runtime::Spawner;
-    /// use mode_smol::SmolSpawner;
+    /// use mode::runtime::Spawner;
+    /// use mode::smol::SmolSpawner;
     ///
     /// let executor = Arc::new(smol::Executor::new());
     /// let spawner = SmolSpawner::new(Arc::clone(&executor));
@@ -231,9 +231,9 @@ impl Spawner for SmolSpawner {
 /// comparable; clones share the epoch.
 ///
 /// ```
-/// use mode_core::runtime::Timer;
-/// use mode_core::time::{Duration, Instant};
-/// use mode_smol::SmolTimer;
+/// use mode::runtime::Timer;
+/// use mode::time::{Duration, Instant};
+/// use mode::smol::SmolTimer;
 ///
 /// let timer = SmolTimer::new();
 /// let deadline = Instant::ZERO + Duration::from_millis(10);

@@ -13,8 +13,8 @@ use crate::{tree, TokioTimer};
 ///
 /// ```no_run
 /// use clap::Parser;
-/// use mode_core::Service;
-/// use mode_worker::WorkerArgs;
+/// use mode::Service;
+/// use mode::worker::WorkerArgs;
 ///
 /// struct App;
 /// impl Service for App {}
@@ -27,7 +27,7 @@ use crate::{tree, TokioTimer};
 ///
 /// fn main() -> std::process::ExitCode {
 ///     let cli = Cli::parse();
-///     mode_tokio::Worker::new(App).with_args(cli.worker).run()
+///     mode::tokio::Worker::new(App).with_args(cli.worker).run()
 /// }
 /// ```
 pub type Worker<S> = mode_worker::Worker<S, TokioRuntime>;
@@ -38,13 +38,13 @@ pub type Worker<S> = mode_worker::Worker<S, TokioRuntime>;
 /// process exit code (the [table of exit codes](mode_worker#exit-codes)).
 ///
 /// ```no_run
-/// use mode_core::Service;
+/// use mode::Service;
 ///
 /// struct App;
 /// impl Service for App {}
 ///
 /// fn main() -> std::process::ExitCode {
-///     mode_tokio::run(App)
+///     mode::tokio::run(App)
 /// }
 /// ```
 pub fn run<S: Service>(root: S) -> ExitCode {

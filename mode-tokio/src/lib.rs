@@ -13,9 +13,9 @@
 //! Both are small handles, cheap to clone and `Send + Sync`.
 //!
 //! ```
-//! use mode_core::runtime::{Spawner, Timer};
-//! use mode_core::time::{Duration, Instant};
-//! use mode_tokio::{TokioSpawner, TokioTimer};
+//! use mode::runtime::{Spawner, Timer};
+//! use mode::time::{Duration, Instant};
+//! use mode::tokio::{TokioSpawner, TokioTimer};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() {
@@ -75,8 +75,8 @@ pub use mode_worker::exit_code;
 /// has shut down, tokio drops the future without running it.
 ///
 /// ```
-/// use mode_core::runtime::Spawner;
-/// use mode_tokio::TokioSpawner;
+/// use mode::runtime::Spawner;
+/// use mode::tokio::TokioSpawner;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -108,7 +108,7 @@ impl TokioSpawner {
     /// A spawner for the runtime this is called from, or `None` outside a tokio runtime.
     ///
     /// ```
-    /// use mode_tokio::TokioSpawner;
+    /// use mode::tokio::TokioSpawner;
     ///
     /// assert!(TokioSpawner::try_current().is_none());
     /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
@@ -122,8 +122,8 @@ impl TokioSpawner {
     /// A spawner for the runtime behind `handle`; it can be made and used anywhere.
     ///
     /// ```
-    /// use mode_core::runtime::Spawner;
-    /// use mode_tokio::TokioSpawner;
+    /// use mode::runtime::Spawner;
+    /// use mode::tokio::TokioSpawner;
     ///
     /// let runtime = tokio::runtime::Runtime::new().unwrap();
     /// let spawner = TokioSpawner::from_handle(runtime.handle().clone());
@@ -172,9 +172,9 @@ impl Spawner for TokioSpawner {
 /// the sleep is first polled without one.
 ///
 /// ```
-/// use mode_core::runtime::Timer;
-/// use mode_core::time::{Duration, Instant};
-/// use mode_tokio::TokioTimer;
+/// use mode::runtime::Timer;
+/// use mode::time::{Duration, Instant};
+/// use mode::tokio::TokioTimer;
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {

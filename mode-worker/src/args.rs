@@ -14,7 +14,7 @@ use crate::logging::{parse_level, LogFormat};
 ///
 /// ```
 /// use clap::Parser;
-/// use mode_worker::{GraphFormat, WorkerArgs};
+/// use mode::worker::{GraphFormat, WorkerArgs};
 ///
 /// /// A program with an option of its own.
 /// #[derive(Parser)]

@@ -10,8 +10,8 @@ use mode_core::{ServiceHandle, State};
 /// tasks and timers by name.
 ///
 /// ```
-/// use mode_core::testing::VirtualRuntime;
-/// use mode_core::{BoxResult, Context, Service, Tree};
+/// use mode::testing::VirtualRuntime;
+/// use mode::{BoxResult, Context, Service, Tree};
 /// use std::time::Duration;
 ///
 /// struct App;
@@ -20,7 +20,7 @@ use mode_core::{ServiceHandle, State};
 ///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
 ///         cx.spawn_named("heartbeat", core::future::pending())?;
 ///         cx.handle().sleep(Duration::from_millis(1500)).await?;
-///         let dump = mode_worker::dump(cx.handle());
+///         let dump = mode::worker::dump(cx.handle());
 ///         assert_eq!(dump, "App: running, up 1.5s; tasks: heartbeat");
 ///         cx.handle().request_stop();
 ///         Ok(())

@@ -1,14 +1,14 @@
 //! The Worker: runs a mode service tree from `main`, as Python mode's Worker does.
 //!
 //! ```no_run
-//! use mode_core::Service;
+//! use mode::Service;
 //!
 //! struct App;
 //! impl Service for App {}
 //!
 //! fn main() -> std::process::ExitCode {
 //!     // What `mode::tokio::run(App)` does.
-//!     mode_tokio::Worker::new(App).run()
+//!     mode::tokio::Worker::new(App).run()
 //! }
 //! ```
 //!

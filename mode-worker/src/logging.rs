@@ -158,7 +158,7 @@ fn level_name(level: Level) -> &'static str {
 ///
 /// ```
 /// use log::LevelFilter;
-/// use mode_worker::parse_level;
+/// use mode::worker::parse_level;
 ///
 /// assert_eq!(parse_level("WARNING"), Ok(LevelFilter::Warn));
 /// assert!(parse_level("loud").unwrap_err().to_string().contains("loud"));

@@ -161,8 +161,8 @@ fn log_unclean_stops(unclean: &[UncleanStop]) {
 /// service stopped cleanly, failure otherwise (see [the table](crate#exit-codes)).
 ///
 /// ```
-/// use mode_core::testing::VirtualRuntime;
-/// use mode_core::{BoxResult, Context, Service, Tree};
+/// use mode::testing::VirtualRuntime;
+/// use mode::{BoxResult, Context, Service, Tree};
 /// use std::process::ExitCode;
 ///
 /// struct App;
@@ -176,7 +176,7 @@ fn log_unclean_stops(unclean: &[UncleanStop]) {
 ///
 /// let rt = VirtualRuntime::new();
 /// let exit = rt.block_on(Tree::new(App, rt.clone(), rt.clone()).run()).unwrap();
-/// assert_eq!(mode_worker::exit_code(&exit), ExitCode::SUCCESS);
+/// assert_eq!(mode::worker::exit_code(&exit), ExitCode::SUCCESS);
 /// ```
 #[must_use]
 pub fn exit_code(exit: &Exit) -> ExitCode {

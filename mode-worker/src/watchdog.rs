@@ -2,7 +2,7 @@
 //! a timer has not yielded for the timeout, and logs what was running, as Python mode's
 //! Worker does.
 //!
-//! The watchdog samples [`mode_core::blocking`] a few times per timeout. A thread seen
+//! The watchdog samples [`mode::blocking`](mode_core::blocking) a few times per timeout. A thread seen
 //! inside the same poll for at least the timeout is logged once, as a warning:
 //!
 //! ```text

@@ -20,7 +20,7 @@ use crate::watchdog;
 /// runtime, runs the tree until it stops (gracefully on SIGINT or SIGTERM, at once on a
 /// second signal), and returns the process's exit status.
 ///
-/// The adapters name it for their runtime (`mode_tokio::Worker`, `mode_smol::Worker`), and
+/// The adapters name it for their runtime (`mode::tokio::Worker`, `mode::smol::Worker`), and
 /// their `run(root)` is `Worker::new(root).run()`. Everything is set from code with the
 /// `with_*` methods, or from the command line with [`with_args`](Self::with_args).
 ///
@@ -102,8 +102,8 @@ impl<S: Service, R: Runtime> Worker<S, R> {
     /// [Roots](Self#roots-and-when-the-program-ends)).
     ///
     /// ```no_run
-    /// use mode_core::{from_awaitable, Service};
-    /// use mode_tokio::Worker;
+    /// use mode::{from_awaitable, Service};
+    /// use mode::tokio::Worker;
     ///
     /// struct Web;
     /// impl Service for Web {}
@@ -201,7 +201,7 @@ impl<S: Service, R: Runtime> Worker<S, R> {
 
     /// Warns when a hook, task or timer (or the tree's driver) holds its thread without
     /// yielding for `timeout`: a watchdog thread logs the service and what runs
-    /// (`[^--Webserver] in on_start`), and logs again once it yields. See [`mode_core::blocking`] for what is seen.
+    /// (`[^--Webserver] in on_start`), and logs again once it yields. See [`mode::blocking`](mode_core::blocking) for what is seen.
     ///
     /// While on, each poll of a hook or task takes a lock of its thread's: leave it off
     /// where polls are many and short, unless you are looking for a blocking call.

@@ -69,6 +69,97 @@
 //! assert_eq!(rt.now().as_duration(), Duration::from_secs(1));
 //! ```
 //!
+//! # Lifecycle
+//!
+//! Start ([`Tree::run`], [`ServiceHandle::start`]):
+//! 1. `on_first_start` (first start only; `on_restart` on later starts)
+//! 2. log `[^-Service]: Starting...`
+//! 3. `on_start`
+//! 4. background tasks and timers added so far start, in the order added
+//! 5. children start in declaration order, each fully started before the next
+//! 6. log `Started`
+//! 7. `on_started`
+//!
+//! Stop ([`ServiceHandle::stop`], a crash, the parent stopping):
+//! 1. log `Stopping...`
+//! 2. `on_stop` ([`ServiceHandle::stop_reason`] says why)
+//! 3. children stop, in reverse order
+//! 4. the service's tasks are cancelled
+//! 5. log `Stopped`
+//! 6. if [`Service::wait_for_shutdown`], wait for [`ServiceHandle::set_shutdown`]
+//! 7. wait until every task is gone
+//! 8. resources ([`Context::add_context`]) are released in reverse order
+//! 9. `on_shutdown`
+//! 10. log `Shutdown complete!`
+//!
+//! Every step of a stop is bounded by the service's stop timeout
+//! ([`Service::stop_timeout`]): a stop never hangs.
+//! Restart ([`ServiceHandle::restart`]) is a stop followed by a start (which calls
+//! `on_restart`).
+//!
+//! Rules that hold under faults:
+//! - The stop hooks and lines belong to a run whose start began `on_start` (logged
+//!   `Starting...`). A run stopped before that — during `on_first_start` or `on_restart` —
+//!   stops without `on_stop` and `on_shutdown`, so a service that acquires in `on_start`
+//!   and releases in `on_stop` releases once per acquisition.
+//! - Requests are executed in order, and [`ServiceHandle::stop`] completes once its request
+//!   ran. A stop requested before a restart starts the service again wins: the service
+//!   stays stopped and the restart returns [`Error::RestartCancelled`].
+//! - A failed `on_stop` or `on_shutdown`, a stop timeout, or a crash while the service
+//!   stops (no supervisor handles it then) is logged and recorded as an unclean stop:
+//!   [`Tree::run`] returns an [`Exit`] that names them, and the run is a failure
+//!   ([`Exit::is_failure`]), whatever the root's reason. Stops that are part of a restart
+//!   are logged but do not count.
+//! - Building, starting, stopping and dropping a tree use the driver's own lists, never
+//!   recursion: its depth is bounded by memory, not by the stack.
+//!
+//! Each request (a stop, a start, a restart, a crash reaching its supervisor) runs as an
+//! operation of its own inside [`Tree::run`], still on the thread that polls it, and
+//! operations on disjoint subtrees run concurrently: a slow `on_stop` in one subtree
+//! delays no start, stop, restart or crash handling elsewhere. Operations on the same
+//! service are ordered (a stop of a parent waits for a restart of its child to finish,
+//! then stops the child in its turn), so each service's lifecycle order is the one above.
+//!
+//! # Crashes and supervision
+//!
+//! A crash (an `Err` or, with `std`, a panic from a hook, a task or a timer, or
+//! [`ServiceHandle::crash`]) marks the service crashed, logs `Crashed reason=...`, and goes
+//! up the tree at once, without polling: every ancestor records it, up to the first
+//! [`Supervisor`], which applies its [`Strategy`] to its child on that path:
+//!
+//! - one-for-one / one-for-all: log `Restarting dead Child! Last crash reason: ...`, then
+//!   restart the child (or every child: stopped in reverse order, started in order), now or
+//!   after the [`Backoff`] delay;
+//! - forfeit one-for-one / forfeit one-for-all: stop the child (or every child) for good;
+//! - crashing: crash the supervisor too, and go on above it.
+//!
+//! A supervisor restarts at most `max_restarts` times in any window of `over`; past that it
+//! gives up and crashes with a [`SupervisorError`], which goes on up the tree. Without a
+//! supervisor on the way, the crash stops the whole tree and is [`Tree::run`]'s reason. A
+//! crash that reaches a supervisor while it stops restarts nothing. See the
+//! [`supervisor`] module for failed starts, backoff and adding children while running.
+//!
+//! # Tasks and their handles
+//!
+//! A service's tasks ([`ServiceHandle::spawn`], [`Context::spawn_local`], timers) belong to
+//! it: a stop cancels them and waits until they are gone. Each spawn returns a
+//! [`TaskHandle`] to [`abort`](TaskHandle::abort) that one task, ask whether it
+//! [has ended](TaskHandle::is_finished), or await how it ended (its value, with
+//! [`ServiceHandle::spawn_returning`]); dropping the handle detaches the task. Tasks and
+//! timers have names ([`ServiceHandle::spawn_named`], [`TimerOptions::with_name`]; by
+//! default where their future or callback was written), shown in timer warnings and by
+//! [`ServiceHandle::task_names`]. [`from_awaitable`] runs a future as a service.
+//! A [`FlightRecorder`] keeps log lines while a body of code runs, and logs them only if
+//! it runs longer than a timeout.
+//!
+//! # Send, and where things run
+//!
+//! Hooks run inside [`Tree::run`], so they need not be `Send`; background tasks spawned
+//! with [`ServiceHandle::spawn`] run on the executor and must be `Send`. The others
+//! ([`Context::spawn_local`], [`Context::timer_local`]) are polled by the tree itself, on
+//! every executor, as is every task of a [single-task tree](Tree::single_task). Handles are
+//! `Send + Sync` and work from any thread.
+//!
 //! # Running a tree
 //!
 //! Each adapter has the same entry points: `run(root)` blocks on the tree until it stops,
@@ -81,8 +172,9 @@
 //! | status | when |
 //! |---|---|
 //! | 0 | the tree stopped as asked and every service stopped cleanly |
-//! | 1 | a crash stopped the tree, or a service did not stop cleanly (a failed `on_stop` or `on_shutdown`, a stop timeout, a crash while stopping: [`Exit::unclean_stops`]) |
+//! | 1 | a crash stopped the tree, or a service did not stop cleanly (a failed `on_stop` or `on_shutdown`, a stop timeout, a crash while stopping: [`Exit::unclean_stops`]); the Worker's shutdown timeout expired |
 //! | 2 | the command line was wrong (programs that parse one) |
+//! | n | a service asked for it: a task returned [`SystemExit`]`(n)`, or called [`ServiceHandle::request_exit`]`(n)` ([`Exit::exit_status`]) |
 //! | 130 | a second signal forced the exit before the graceful stop finished |
 //!
 //! With the `tokio` feature:
@@ -128,6 +220,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
+
+#[cfg(doctest)]
+mod doctests;
 
 pub use mode_core::*;
 

@@ -12,8 +12,8 @@
 //! struct can keep one:
 //!
 //! ```
-//! use mode_core::handle::{ServiceHandle, Sleep};
-//! use mode_core::time::Duration;
+//! use mode::handle::{ServiceHandle, Sleep};
+//! use mode::time::Duration;
 //!
 //! /// Polls a device every second until its service stops.
 //! struct Poller {
@@ -27,15 +27,15 @@
 //!         Poller { service, next }
 //!     }
 //!
-//!     async fn tick(&mut self) -> Result<(), mode_core::Stopped> {
+//!     async fn tick(&mut self) -> Result<(), mode::Stopped> {
 //!         (&mut self.next).await?;
 //!         self.next = self.service.sleep(Duration::from_secs(1));
 //!         Ok(())
 //!     }
 //! }
 //!
-//! # use mode_core::testing::VirtualRuntime;
-//! # use mode_core::{BoxResult, Context, Service, Tree};
+//! # use mode::testing::VirtualRuntime;
+//! # use mode::{BoxResult, Context, Service, Tree};
 //! struct App;
 //!
 //! impl Service for App {
@@ -227,8 +227,8 @@ impl ServiceHandle {
     /// `now() - started_at` is its uptime.
     ///
     /// ```
-    /// use mode_core::testing::VirtualRuntime;
-    /// use mode_core::{BoxResult, Context, Service, Tree};
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::{BoxResult, Context, Service, Tree};
     /// use std::time::Duration;
     ///
     /// struct App;
@@ -292,8 +292,8 @@ impl ServiceHandle {
     /// process's exit status. What a task's [`SystemExit`](crate::SystemExit) error does.
     ///
     /// ```
-    /// use mode_core::testing::VirtualRuntime;
-    /// use mode_core::{BoxResult, Context, Service, Tree};
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::{BoxResult, Context, Service, Tree};
     ///
     /// struct Check;
     ///
@@ -625,8 +625,8 @@ impl ServiceHandle {
     /// task owns its service's handle without a clone written out first.
     ///
     /// ```
-    /// use mode_core::testing::VirtualRuntime;
-    /// use mode_core::{BoxResult, Context, Service, Tree};
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::{BoxResult, Context, Service, Tree};
     /// use std::time::Duration;
     ///
     /// struct Poller;
@@ -636,7 +636,7 @@ impl ServiceHandle {
     ///         cx.spawn_with(|me| async move {
     ///             for _ in 0..3 {
     ///                 me.sleep(Duration::from_secs(1)).await?; // early on stop
-    ///                 mode_core::info!(me, "polled");
+    ///                 mode::info!(me, "polled");
     ///             }
     ///             me.request_stop();
     ///             Ok(())
@@ -745,9 +745,9 @@ impl ServiceHandle {
     /// is parsed where the user can see it fail, not here.
     ///
     /// ```
-    /// use mode_core::testing::VirtualRuntime;
-    /// use mode_core::utils::Rate;
-    /// use mode_core::{BoxResult, Context, Service, Tree};
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::utils::Rate;
+    /// use mode::{BoxResult, Context, Service, Tree};
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use std::sync::Arc;
     /// use std::time::Duration;
@@ -822,7 +822,7 @@ impl ServiceHandle {
 
     /// Logs `message` at `level` with the service's prefix (`[^--Webserver]: …`) and its
     /// module as the target: what the logging macros call
-    /// ([`mode_core::info!`](crate::info) and its siblings, which take the format string
+    /// ([`mode::info!`](crate::info) and its siblings, which take the format string
     /// directly).
     pub fn log(&self, level: log::Level, message: fmt::Arguments<'_>) {
         if level <= log::max_level() {

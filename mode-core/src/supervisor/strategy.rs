@@ -25,7 +25,7 @@ impl Strategy {
     /// `ForfeitOneForAllSupervisor`, `CrashingSupervisor`.
     ///
     /// ```
-    /// use mode_core::Strategy;
+    /// use mode::Strategy;
     /// assert_eq!(Strategy::OneForAll.label(), "OneForAllSupervisor");
     /// ```
     #[must_use]

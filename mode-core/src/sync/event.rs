@@ -29,7 +29,7 @@ const ONE_SET: usize = 2;
 ///
 /// ```
 /// # futures_lite::future::block_on(async {
-/// use mode_core::sync::Event;
+/// use mode::sync::Event;
 ///
 /// static READY: Event = Event::new();
 ///
@@ -46,7 +46,7 @@ const ONE_SET: usize = 2;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use mode_core::sync::Event;
+/// use mode::sync::Event;
 ///
 /// let event = Arc::new(Event::new());
 /// let waiter = std::thread::spawn({
@@ -84,7 +84,7 @@ impl Event {
     /// `set` is visible to a waiter after its `wait` completes.
     ///
     /// ```
-    /// use mode_core::sync::Event;
+    /// use mode::sync::Event;
     ///
     /// let event = Event::new();
     /// event.set();
@@ -110,7 +110,7 @@ impl Event {
     /// next [`set`](Self::set).
     ///
     /// ```
-    /// use mode_core::sync::Event;
+    /// use mode::sync::Event;
     ///
     /// let event = Event::new();
     /// event.set();
@@ -140,7 +140,7 @@ impl Event {
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
-    /// use mode_core::sync::Event;
+    /// use mode::sync::Event;
     ///
     /// let event = Event::new();
     /// let wait = event.wait();

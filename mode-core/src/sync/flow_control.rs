@@ -52,7 +52,7 @@ impl QueueWakers {
 ///
 /// ```
 /// # futures_lite::future::block_on(async {
-/// use mode_core::sync::FlowControlEvent;
+/// use mode::sync::FlowControlEvent;
 ///
 /// let flow = FlowControlEvent::new();
 /// assert!(!flow.is_active()); // starts suspended, as in mode
@@ -90,7 +90,7 @@ impl FlowControlEvent {
         /// Creates an active flow-control event (mode's `initially_suspended=False`).
         ///
         /// ```
-        /// use mode_core::sync::FlowControlEvent;
+        /// use mode::sync::FlowControlEvent;
         ///
         /// assert!(FlowControlEvent::new_resumed().is_active());
         /// ```
@@ -116,7 +116,7 @@ impl FlowControlEvent {
     /// Operations already past their checks complete; nothing is cleared.
     ///
     /// ```
-    /// use mode_core::sync::FlowControlEvent;
+    /// use mode::sync::FlowControlEvent;
     ///
     /// let flow = FlowControlEvent::new_resumed();
     /// flow.suspend();
@@ -131,7 +131,7 @@ impl FlowControlEvent {
     /// waiting in [`acquire`](Self::acquire) or in a queue's `put`/`get` is woken.
     ///
     /// ```
-    /// use mode_core::sync::FlowControlEvent;
+    /// use mode::sync::FlowControlEvent;
     ///
     /// let flow = FlowControlEvent::new();
     /// flow.resume();
@@ -159,7 +159,7 @@ impl FlowControlEvent {
     /// The flow stays suspended or active as it was.
     ///
     /// ```
-    /// use mode_core::sync::FlowControlEvent;
+    /// use mode::sync::FlowControlEvent;
     ///
     /// let flow = FlowControlEvent::new();
     /// flow.clear();
@@ -196,7 +196,7 @@ impl FlowControlEvent {
     /// ```
     /// # futures_lite::future::block_on(async {
     /// use std::sync::Arc;
-    /// use mode_core::sync::FlowControlEvent;
+    /// use mode::sync::FlowControlEvent;
     ///
     /// let flow = Arc::new(FlowControlEvent::new());
     /// let resumer = std::thread::spawn({
@@ -224,7 +224,7 @@ impl FlowControlEvent {
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
-    /// use mode_core::sync::FlowControlEvent;
+    /// use mode::sync::FlowControlEvent;
     ///
     /// let flow = FlowControlEvent::new();
     /// let cleared = flow.cleared();

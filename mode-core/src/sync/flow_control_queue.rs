@@ -38,7 +38,7 @@ use crate::platform::sync::Arc;
 /// ```
 /// # futures_lite::future::block_on(async {
 /// use std::sync::Arc;
-/// use mode_core::sync::{FlowControlEvent, FlowControlQueue, TryGetError, TryPutError};
+/// use mode::sync::{FlowControlEvent, FlowControlQueue, TryGetError, TryPutError};
 ///
 /// let flow = Arc::new(FlowControlEvent::new()); // starts suspended
 /// let queue = FlowControlQueue::new(2, flow.clone());
@@ -73,7 +73,7 @@ impl<T> FlowControlQueue<T> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use mode_core::sync::{FlowControlEvent, FlowControlQueue};
+    /// use mode::sync::{FlowControlEvent, FlowControlQueue};
     ///
     /// let queue: FlowControlQueue<u8> =
     ///     FlowControlQueue::new(16, Arc::new(FlowControlEvent::new_resumed()));
@@ -100,7 +100,7 @@ impl<T> FlowControlQueue<T> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use mode_core::sync::{FlowControlEvent, FlowControlQueue};
+    /// use mode::sync::{FlowControlEvent, FlowControlQueue};
     ///
     /// let flow = Arc::new(FlowControlEvent::new_resumed());
     /// let queue = FlowControlQueue::with_clear_on_resume(4, flow.clone());
@@ -131,7 +131,7 @@ impl<T> FlowControlQueue<T> {
     /// ```
     /// # futures_lite::future::block_on(async {
     /// use std::sync::Arc;
-    /// use mode_core::sync::{FlowControlEvent, FlowControlQueue, PutError};
+    /// use mode::sync::{FlowControlEvent, FlowControlQueue, PutError};
     ///
     /// let queue = FlowControlQueue::new(1, Arc::new(FlowControlEvent::new_resumed()));
     /// assert_eq!(queue.put(7).await, Ok(()));
@@ -153,7 +153,7 @@ impl<T> FlowControlQueue<T> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use mode_core::sync::{FlowControlEvent, FlowControlQueue, TryPutError};
+    /// use mode::sync::{FlowControlEvent, FlowControlQueue, TryPutError};
     ///
     /// let queue = FlowControlQueue::new(1, Arc::new(FlowControlEvent::new_resumed()));
     /// assert_eq!(queue.try_put('a'), Ok(()));
@@ -182,7 +182,7 @@ impl<T> FlowControlQueue<T> {
     /// ```
     /// # futures_lite::future::block_on(async {
     /// use std::sync::Arc;
-    /// use mode_core::sync::{FlowControlEvent, FlowControlQueue, GetError};
+    /// use mode::sync::{FlowControlEvent, FlowControlQueue, GetError};
     ///
     /// let queue = FlowControlQueue::new(2, Arc::new(FlowControlEvent::new_resumed()));
     /// queue.try_put("last").unwrap();
@@ -204,7 +204,7 @@ impl<T> FlowControlQueue<T> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use mode_core::sync::{FlowControlEvent, FlowControlQueue, TryGetError};
+    /// use mode::sync::{FlowControlEvent, FlowControlQueue, TryGetError};
     ///
     /// let queue = FlowControlQueue::<u8>::new(1, Arc::new(FlowControlEvent::new_resumed()));
     /// assert_eq!(queue.try_get(), Err(TryGetError::Empty));
@@ -229,7 +229,7 @@ impl<T> FlowControlQueue<T> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use mode_core::sync::{FlowControlEvent, FlowControlQueue};
+    /// use mode::sync::{FlowControlEvent, FlowControlQueue};
     ///
     /// let queue = FlowControlQueue::new(2, Arc::new(FlowControlEvent::new_resumed()));
     /// queue.try_put(1).unwrap();
@@ -247,7 +247,7 @@ impl<T> FlowControlQueue<T> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use mode_core::sync::{FlowControlEvent, FlowControlQueue};
+    /// use mode::sync::{FlowControlEvent, FlowControlQueue};
     ///
     /// let queue = FlowControlQueue::<()>::new(1, Arc::new(FlowControlEvent::new()));
     /// assert!(queue.close());

@@ -315,7 +315,7 @@ impl core::error::Error for HandlerPanicked {}
 /// ```
 /// # futures_lite::future::block_on(async {
 /// use std::sync::{Arc, Mutex};
-/// use mode_core::sync::{SendError, Signal};
+/// use mode::sync::{SendError, Signal};
 ///
 /// let signal: Signal<&str, u32> = Signal::new();
 /// let seen = Arc::new(Mutex::new(Vec::new()));
@@ -368,7 +368,7 @@ impl<S, A> Signal<S, A> {
     /// clone what it needs from its own captures into the future.
     ///
     /// ```
-    /// use mode_core::sync::Signal;
+    /// use mode::sync::Signal;
     ///
     /// let signal = Signal::<(), ()>::new();
     /// let id = signal.connect(|_, _| Box::pin(async { Ok(()) }));
@@ -385,7 +385,7 @@ impl<S, A> Signal<S, A> {
     /// Connects `handler` with a label that names it in failure reports.
     ///
     /// ```
-    /// use mode_core::sync::Signal;
+    /// use mode::sync::Signal;
     ///
     /// let signal = Signal::<(), ()>::new();
     /// signal.connect_labeled("on_ready", |_, _| Box::pin(async { Ok(()) }));
@@ -428,7 +428,7 @@ impl<S, A> Signal<S, A> {
     /// # futures_lite::future::block_on(async {
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use std::sync::Arc;
-    /// use mode_core::sync::{SendError, Signal};
+    /// use mode::sync::{SendError, Signal};
     ///
     /// let signal = Signal::<u32, ()>::new();
     /// let total = Arc::new(AtomicU32::new(0));
@@ -596,7 +596,7 @@ impl<S, A> fmt::Debug for SendFuture<'_, S, A> {
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::sync::Arc;
-/// use mode_core::sync::SyncSignal;
+/// use mode::sync::SyncSignal;
 ///
 /// let on_configured: SyncSignal<&str, usize> = SyncSignal::new();
 /// let calls = Arc::new(AtomicUsize::new(0));
@@ -648,7 +648,7 @@ impl<S, A> SyncSignal<S, A> {
     /// Disconnects a handler. Returns `false` if it was not connected.
     ///
     /// ```
-    /// use mode_core::sync::SyncSignal;
+    /// use mode::sync::SyncSignal;
     ///
     /// let signal = SyncSignal::<(), ()>::new();
     /// let id = signal.connect(|_, _| Ok(()));
@@ -681,7 +681,7 @@ impl<S, A> SyncSignal<S, A> {
     /// A clone of this signal, sharing its handlers, whose default sender is `sender`.
     ///
     /// ```
-    /// use mode_core::sync::SyncSignal;
+    /// use mode::sync::SyncSignal;
     ///
     /// let signal = SyncSignal::<&str, ()>::new();
     /// signal.connect(|sender, _| if *sender == "worker" { Ok(()) } else { Err("who?".into()) });

@@ -42,7 +42,7 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// ```
 /// # futures_lite::future::block_on(async {
 /// use std::sync::atomic::{AtomicU32, Ordering};
-/// use mode_core::sync::Stampede;
+/// use mode::sync::Stampede;
 ///
 /// static CALLS: AtomicU32 = AtomicU32::new(0);
 /// static REFRESH: Stampede<u32> = Stampede::new();
@@ -135,7 +135,7 @@ impl<T> Stampede<T> {
     /// Whether a call is in flight.
     ///
     /// ```
-    /// use mode_core::sync::Stampede;
+    /// use mode::sync::Stampede;
     ///
     /// assert!(!Stampede::<()>::new().is_in_flight());
     /// ```

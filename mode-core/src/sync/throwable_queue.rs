@@ -32,7 +32,7 @@ use crate::platform::sync::Arc;
 /// ```
 /// # futures_lite::future::block_on(async {
 /// use std::sync::Arc;
-/// use mode_core::sync::{FlowControlEvent, ThrowableQueue};
+/// use mode::sync::{FlowControlEvent, ThrowableQueue};
 ///
 /// let queue = ThrowableQueue::new(8, Arc::new(FlowControlEvent::new_resumed()));
 /// queue.put(1).await.unwrap();
@@ -88,7 +88,7 @@ impl<T, E> ThrowableQueue<T, E> {
     /// ```
     /// # futures_lite::future::block_on(async {
     /// use std::sync::Arc;
-    /// use mode_core::sync::{FlowControlEvent, ThrowableQueue};
+    /// use mode::sync::{FlowControlEvent, ThrowableQueue};
     ///
     /// let queue = ThrowableQueue::<_, ()>::new(1, Arc::new(FlowControlEvent::new_resumed()));
     /// queue.put("item").await.unwrap();
@@ -109,7 +109,7 @@ impl<T, E> ThrowableQueue<T, E> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use mode_core::sync::{FlowControlEvent, ThrowableQueue, TryPutError};
+    /// use mode::sync::{FlowControlEvent, ThrowableQueue, TryPutError};
     ///
     /// let queue = ThrowableQueue::<_, ()>::new(1, Arc::new(FlowControlEvent::new()));
     /// assert_eq!(queue.try_put(1), Err(TryPutError::Suspended(1)));
@@ -134,7 +134,7 @@ impl<T, E> ThrowableQueue<T, E> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use mode_core::sync::{FlowControlEvent, ThrowableQueue};
+    /// use mode::sync::{FlowControlEvent, ThrowableQueue};
     ///
     /// let flow = Arc::new(FlowControlEvent::new()); // suspended
     /// let queue = ThrowableQueue::<u8, &str>::new(1, flow);
@@ -158,7 +158,7 @@ impl<T, E> ThrowableQueue<T, E> {
     /// ```
     /// # futures_lite::future::block_on(async {
     /// use std::sync::Arc;
-    /// use mode_core::sync::{FlowControlEvent, ThrowableQueue};
+    /// use mode::sync::{FlowControlEvent, ThrowableQueue};
     ///
     /// let queue = ThrowableQueue::<u8, &str>::new(1, Arc::new(FlowControlEvent::new_resumed()));
     /// queue.throw("boom");
@@ -178,7 +178,7 @@ impl<T, E> ThrowableQueue<T, E> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use mode_core::sync::{FlowControlEvent, ThrowableQueue, TryGetError};
+    /// use mode::sync::{FlowControlEvent, ThrowableQueue, TryGetError};
     ///
     /// let queue = ThrowableQueue::<u8, ()>::new(1, Arc::new(FlowControlEvent::new_resumed()));
     /// assert_eq!(queue.try_get(), Err(TryGetError::Empty));

@@ -7,8 +7,8 @@
 //! does not depend on the speed or load of the machine.
 //!
 //! ```
-//! use mode_core::testing::VirtualRuntime;
-//! use mode_core::time::{Duration, Instant};
+//! use mode::testing::VirtualRuntime;
+//! use mode::time::{Duration, Instant};
 //!
 //! let rt = VirtualRuntime::new();
 //! let elapsed = rt

@@ -43,9 +43,9 @@ use crate::time::{Duration, Instant};
 /// ```
 /// use std::sync::{Arc, Mutex};
 ///
-/// use mode_core::runtime::Spawner;
-/// use mode_core::testing::VirtualRuntime;
-/// use mode_core::time::{Duration, Instant};
+/// use mode::runtime::Spawner;
+/// use mode::testing::VirtualRuntime;
+/// use mode::time::{Duration, Instant};
 ///
 /// let rt = VirtualRuntime::new();
 /// let finished = Arc::new(Mutex::new(Vec::new()));
@@ -90,7 +90,7 @@ pub struct VirtualRuntime {
 /// so nothing can ever wake it.
 ///
 /// ```
-/// use mode_core::testing::{Stalled, VirtualRuntime};
+/// use mode::testing::{Stalled, VirtualRuntime};
 ///
 /// let rt = VirtualRuntime::new();
 /// assert_eq!(rt.block_on(core::future::pending::<()>()), Err(Stalled));
@@ -138,7 +138,7 @@ pub struct VirtualSleep {
 /// use std::sync::atomic::{AtomicBool, Ordering};
 /// use std::sync::Arc;
 ///
-/// use mode_core::testing::VirtualRuntime;
+/// use mode::testing::VirtualRuntime;
 ///
 /// let rt = VirtualRuntime::new();
 /// let done = Arc::new(AtomicBool::new(false));
@@ -414,8 +414,8 @@ impl VirtualRuntime {
     /// A future that completes `duration` after the current virtual time.
     ///
     /// ```
-    /// use mode_core::testing::VirtualRuntime;
-    /// use mode_core::time::{Duration, Instant};
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::time::{Duration, Instant};
     ///
     /// let rt = VirtualRuntime::new();
     /// rt.block_on(rt.sleep(Duration::from_millis(250))).unwrap();
@@ -516,12 +516,12 @@ impl VirtualRuntime {
     /// whose tasks keep the runtime alive (a task holding a clone of it).
     ///
     /// ```
-    /// use mode_core::runtime::{SpawnError, Spawner};
-    /// use mode_core::testing::VirtualRuntime;
+    /// use mode::runtime::{SpawnError, Spawner};
+    /// use mode::testing::VirtualRuntime;
     ///
     /// let rt = VirtualRuntime::new();
     /// let timer = rt.clone();
-    /// rt.spawn(Box::pin(async move { timer.sleep(mode_core::time::Duration::MAX).await }))
+    /// rt.spawn(Box::pin(async move { timer.sleep(mode::time::Duration::MAX).await }))
     ///     .unwrap();
     /// assert_eq!(rt.spawned_tasks(), 1);
     /// rt.shutdown();

@@ -26,8 +26,8 @@ use crate::time::{Duration, Instant};
 /// `Send + Sync`: share it between tasks by reference or in an `Arc`.
 ///
 /// ```
-/// use mode_core::time::{Duration, Instant};
-/// use mode_core::utils::RateLimit;
+/// use mode::time::{Duration, Instant};
+/// use mode::utils::RateLimit;
 ///
 /// let limit = RateLimit::new("2/s")?; // a burst of 2, then one every 500 ms
 /// let t0 = Instant::from_nanos(0);
@@ -36,7 +36,7 @@ use crate::time::{Duration, Instant};
 /// assert!(!limit.check(t0));
 /// assert_eq!(limit.time_until_ready(t0), Duration::from_millis(500));
 /// assert!(limit.check(t0 + Duration::from_millis(500)));
-/// # Ok::<(), mode_core::utils::ParseSecondsError>(())
+/// # Ok::<(), mode::utils::ParseSecondsError>(())
 /// ```
 pub struct RateLimit {
     /// Time between tokens, in nanoseconds.
@@ -58,11 +58,11 @@ impl RateLimit {
     /// If `rate` is a string that is not a valid rate.
     ///
     /// ```
-    /// use mode_core::utils::{ParseSecondsErrorKind, RateLimit};
+    /// use mode::utils::{ParseSecondsErrorKind, RateLimit};
     ///
     /// assert_eq!(RateLimit::new("100/m")?.burst(), 100);
     /// assert_eq!(RateLimit::new("10/x").unwrap_err().kind(), ParseSecondsErrorKind::InvalidUnit);
-    /// # Ok::<(), mode_core::utils::ParseSecondsError>(())
+    /// # Ok::<(), mode::utils::ParseSecondsError>(())
     /// ```
     pub fn new<R>(rate: R) -> Result<RateLimit, ParseSecondsError>
     where
@@ -87,8 +87,8 @@ impl RateLimit {
     /// A `burst` of 0 is taken as 1. A zero interval admits everything.
     ///
     /// ```
-    /// use mode_core::time::{Duration, Instant};
-    /// use mode_core::utils::{RateLimit, Seconds};
+    /// use mode::time::{Duration, Instant};
+    /// use mode::utils::{RateLimit, Seconds};
     ///
     /// let limit = RateLimit::with_interval(Seconds::from_secs(1), 1);
     /// let t0 = Instant::from_nanos(0);
@@ -111,13 +111,13 @@ impl RateLimit {
     /// The same limiter with another burst size (0 is taken as 1).
     ///
     /// ```
-    /// use mode_core::time::Instant;
-    /// use mode_core::utils::RateLimit;
+    /// use mode::time::Instant;
+    /// use mode::utils::RateLimit;
     ///
     /// let limit = RateLimit::new("100/s")?.with_burst(1);
     /// assert!(limit.check(Instant::ZERO));
     /// assert!(!limit.check(Instant::ZERO));
-    /// # Ok::<(), mode_core::utils::ParseSecondsError>(())
+    /// # Ok::<(), mode::utils::ParseSecondsError>(())
     /// ```
     #[must_use]
     pub fn with_burst(self, burst: u32) -> RateLimit {
@@ -133,13 +133,13 @@ impl RateLimit {
     /// is (and takes nothing).
     ///
     /// ```
-    /// use mode_core::time::{Duration, Instant};
-    /// use mode_core::utils::RateLimit;
+    /// use mode::time::{Duration, Instant};
+    /// use mode::utils::RateLimit;
     ///
     /// let limit = RateLimit::new("1/m")?;
     /// assert_eq!(limit.try_acquire(Instant::ZERO), Ok(()));
     /// assert_eq!(limit.try_acquire(Instant::ZERO), Err(Duration::from_secs(60)));
-    /// # Ok::<(), mode_core::utils::ParseSecondsError>(())
+    /// # Ok::<(), mode::utils::ParseSecondsError>(())
     /// ```
     pub fn try_acquire(&self, now: Instant) -> Result<(), Duration> {
         let now = now.as_nanos();

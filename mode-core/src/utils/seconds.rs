@@ -23,7 +23,7 @@
 //! ([`ParseSecondsErrorKind`]) and the byte position where it is:
 //!
 //! ```
-//! use mode_core::utils::{ParseSecondsErrorKind, Seconds};
+//! use mode::utils::{ParseSecondsErrorKind, Seconds};
 //!
 //! let error = "10/x".parse::<Seconds>().unwrap_err();
 //! assert_eq!(error.kind(), ParseSecondsErrorKind::InvalidUnit);
@@ -51,8 +51,8 @@ const MAX_NANOS: u128 = u64::MAX as u128 * NANOS_PER_SEC + (NANOS_PER_SEC - 1);
 /// Prints as a decimal number of seconds (`"0.1"`), which parses back to the same value.
 ///
 /// ```
-/// use mode_core::time::Duration;
-/// use mode_core::utils::Seconds;
+/// use mode::time::Duration;
+/// use mode::utils::Seconds;
 ///
 /// let s: Seconds = "1.203".parse()?;
 /// assert_eq!(s.as_duration(), Duration::from_millis(1203));
@@ -60,7 +60,7 @@ const MAX_NANOS: u128 = u64::MAX as u128 * NANOS_PER_SEC + (NANOS_PER_SEC - 1);
 /// assert_eq!("100/m".parse::<Seconds>()?, Seconds::from_millis(600));
 /// assert_eq!("100/d".parse::<Seconds>()?.to_string(), "864");
 /// assert_eq!(Seconds::from_millis(1500).to_string(), "1.5");
-/// # Ok::<(), mode_core::utils::ParseSecondsError>(())
+/// # Ok::<(), mode::utils::ParseSecondsError>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
 pub struct Seconds(Duration);
@@ -92,14 +92,14 @@ impl Seconds {
     /// A float number of seconds, rounded to the nearest nanosecond.
     ///
     /// ```
-    /// use mode_core::utils::{ParseSecondsErrorKind, Seconds};
+    /// use mode::utils::{ParseSecondsErrorKind, Seconds};
     ///
     /// assert_eq!(Seconds::try_from_secs_f64(0.25)?, Seconds::from_millis(250));
     /// assert_eq!(
     ///     Seconds::try_from_secs_f64(-1.0).unwrap_err().kind(),
     ///     ParseSecondsErrorKind::Negative
     /// );
-    /// # Ok::<(), mode_core::utils::ParseSecondsError>(())
+    /// # Ok::<(), mode::utils::ParseSecondsError>(())
     /// ```
     pub fn try_from_secs_f64(secs: f64) -> Result<Seconds, ParseSecondsError> {
         if secs.is_nan() || secs.is_infinite() {
@@ -235,7 +235,7 @@ impl RateUnit {
 /// A plain number (`"10"`) parses as events per second, as in mode.
 ///
 /// ```
-/// use mode_core::utils::{Rate, RateUnit, Seconds};
+/// use mode::utils::{Rate, RateUnit, Seconds};
 ///
 /// let rate: Rate = "10.3/h".parse()?;
 /// assert_eq!(rate.events(), 10.3);
@@ -244,7 +244,7 @@ impl RateUnit {
 /// assert_eq!(rate.interval().to_string(), "349.514563107");
 /// assert_eq!(rate.to_string(), "10.3/h");
 /// assert_eq!("100/m".parse::<Rate>()?.interval(), Seconds::from_millis(600));
-/// # Ok::<(), mode_core::utils::ParseSecondsError>(())
+/// # Ok::<(), mode::utils::ParseSecondsError>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub struct Rate {
@@ -269,12 +269,12 @@ impl Rate {
     /// Events per second.
     ///
     /// ```
-    /// use mode_core::utils::{Rate, RateUnit};
+    /// use mode::utils::{Rate, RateUnit};
     ///
     /// let rate = Rate::per_second_of(25.0)?;
     /// assert_eq!(rate.unit(), RateUnit::Second);
     /// assert_eq!(rate.interval().as_secs_f64(), 0.04);
-    /// # Ok::<(), mode_core::utils::ParseSecondsError>(())
+    /// # Ok::<(), mode::utils::ParseSecondsError>(())
     /// ```
     pub fn per_second_of(events: f64) -> Result<Rate, ParseSecondsError> {
         Rate::new(events, RateUnit::Second)
@@ -358,14 +358,14 @@ impl fmt::Display for Rate {
 /// (their interval), floats (seconds) and integers (whole seconds).
 ///
 /// ```
-/// use mode_core::time::Duration;
-/// use mode_core::utils::{IntoSeconds, Seconds};
+/// use mode::time::Duration;
+/// use mode::utils::{IntoSeconds, Seconds};
 ///
 /// assert_eq!("2.5".into_seconds()?, Seconds::from_millis(2500));
 /// assert_eq!(Duration::from_secs(3).into_seconds()?, Seconds::from_secs(3));
 /// assert_eq!(4_u32.into_seconds()?, Seconds::from_secs(4));
 /// assert!((-4_i32).into_seconds().is_err());
-/// # Ok::<(), mode_core::utils::ParseSecondsError>(())
+/// # Ok::<(), mode::utils::ParseSecondsError>(())
 /// ```
 pub trait IntoSeconds {
     /// Converts `self`, failing on negative, non-finite, too large or unparsable input.
@@ -444,8 +444,8 @@ signed_into_seconds!(i8, i16, i32, i64, isize);
 /// [`Seconds`]. A rate string gives the interval between events.
 ///
 /// ```
-/// use mode_core::time::Duration;
-/// use mode_core::utils::{want_seconds, ParseSecondsErrorKind, Seconds};
+/// use mode::time::Duration;
+/// use mode::utils::{want_seconds, ParseSecondsErrorKind, Seconds};
 ///
 /// assert_eq!(want_seconds("1.203")?.as_secs_f64(), 1.203);
 /// assert_eq!(want_seconds("10/s")?, Seconds::from_millis(100));
@@ -453,7 +453,7 @@ signed_into_seconds!(i8, i16, i32, i64, isize);
 /// assert_eq!(want_seconds(1.5)?, Seconds::from_millis(1500));
 /// assert_eq!(want_seconds(2)?, Seconds::from_secs(2));
 /// assert_eq!(want_seconds("NaN").unwrap_err().kind(), ParseSecondsErrorKind::NotFinite);
-/// # Ok::<(), mode_core::utils::ParseSecondsError>(())
+/// # Ok::<(), mode::utils::ParseSecondsError>(())
 /// ```
 pub fn want_seconds(value: impl IntoSeconds) -> Result<Seconds, ParseSecondsError> {
     value.into_seconds()
@@ -463,7 +463,7 @@ pub fn want_seconds(value: impl IntoSeconds) -> Result<Seconds, ParseSecondsErro
 /// `10.0`, `"100/h"` is `100 / 3600`, and a plain number is per second.
 ///
 /// ```
-/// use mode_core::utils::rate;
+/// use mode::utils::rate;
 ///
 /// assert_eq!(rate("10/s")?, 10.0);
 /// assert_eq!(rate("10.3/h")?, 0.0028611111111111116);
@@ -471,7 +471,7 @@ pub fn want_seconds(value: impl IntoSeconds) -> Result<Seconds, ParseSecondsErro
 /// assert_eq!(rate("100/d")?, 0.0011574074074074076);
 /// assert_eq!(rate("2.5")?, 2.5);
 /// assert!(rate("0/s").is_err());
-/// # Ok::<(), mode_core::utils::ParseSecondsError>(())
+/// # Ok::<(), mode::utils::ParseSecondsError>(())
 /// ```
 pub fn rate(value: &str) -> Result<f64, ParseSecondsError> {
     value.parse::<Rate>().map(Rate::per_second)

@@ -55,7 +55,7 @@ step_impls!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
 /// ```
 /// # futures_lite::future::block_on(async {
 /// use futures_lite::StreamExt;
-/// use mode_core::utils::arange;
+/// use mode::utils::arange;
 ///
 /// assert_eq!(arange(0, 10, 3).collect::<Vec<_>>().await, [0, 3, 6, 9]);
 /// assert_eq!(arange(5, 0, -2).collect::<Vec<_>>().await, [5, 3, 1]);
@@ -126,7 +126,7 @@ pin_project! {
 /// ```
 /// # futures_lite::future::block_on(async {
 /// use futures_lite::StreamExt;
-/// use mode_core::utils::{arange, aslice};
+/// use mode::utils::{arange, aslice};
 ///
 /// let items: Vec<u32> = aslice(arange(0, 100, 1), 2, 5).collect().await;
 /// assert_eq!(items, [2, 3, 4]);
@@ -199,7 +199,7 @@ pin_project! {
 /// ```
 /// # futures_lite::future::block_on(async {
 /// use futures_lite::StreamExt;
-/// use mode_core::utils::{arange, chunks};
+/// use mode::utils::{arange, chunks};
 ///
 /// let groups: Vec<Vec<u8>> = chunks(arange(0, 7, 1), 3).collect().await;
 /// assert_eq!(groups, [vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
