@@ -11,8 +11,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use mode_core::{BoxResult, Context, Dependencies, Service};
-use mode_worker::WorkerArgs;
+pub use mode_core::Service;
+use mode_core::{BoxResult, Context, Dependencies};
+pub use mode_worker::WorkerArgs;
 
 use crate::entry::{Player, SCENARIO};
 
@@ -446,53 +447,27 @@ pub fn roots_done_end_the_program_unless_daemon(
 #[macro_export]
 macro_rules! worker_tests {
     (worker: $($worker:ident)::+ $(,)?) => {
-        #[test]
-        fn worker_logs_by_default() {
-            $crate::worker::logs_by_default("worker_logs_by_default", |root, args| {
-                $($worker)::+::new(root).with_args(args).run()
-            });
+        /// The Worker as a program's `main` runs it, with its command line.
+        fn run_worker<S: $crate::worker::Service>(
+            root: S,
+            args: $crate::worker::WorkerArgs,
+        ) -> std::process::ExitCode {
+            $($worker)::+::new(root).with_args(args).run()
         }
 
-        #[test]
-        fn worker_rust_log_filters() {
-            $crate::worker::rust_log_filters("worker_rust_log_filters", |root, args| {
-                $($worker)::+::new(root).with_args(args).run()
-            });
-        }
+        $crate::worker_tests!(@scenarios
+            logs_by_default,
+            rust_log_filters,
+            sigusr1_dumps_the_tree,
+            command_line,
+            json_lines,
+            blocking_is_named_and_exit_status_kept,
+            shutdown_timeout_names_the_stuck,
+        );
 
         #[test]
-        fn worker_sigusr1_dumps_the_tree() {
-            $crate::worker::sigusr1_dumps_the_tree(
-                "worker_sigusr1_dumps_the_tree",
-                |root, args| $($worker)::+::new(root).with_args(args).run(),
-            );
-        }
-
-        #[test]
-        fn worker_command_line() {
-            $crate::worker::command_line("worker_command_line", |root, args| {
-                $($worker)::+::new(root).with_args(args).run()
-            });
-        }
-
-        #[test]
-        fn worker_json_lines() {
-            $crate::worker::json_lines("worker_json_lines", |root, args| {
-                $($worker)::+::new(root).with_args(args).run()
-            });
-        }
-
-        #[test]
-        fn worker_blocking_is_named_and_exit_status_kept() {
-            $crate::worker::blocking_is_named_and_exit_status_kept(
-                "worker_blocking_is_named_and_exit_status_kept",
-                |root, args| $($worker)::+::new(root).with_args(args).run(),
-            );
-        }
-
-        #[test]
-        fn worker_several_roots() {
-            $crate::worker::several_roots("worker_several_roots", |args| {
+        fn several_roots() {
+            $crate::worker::several_roots("several_roots", |args| {
                 $($worker)::+::new($crate::worker::Logged)
                     .add($crate::worker::done_at_once("Once"))
                     .with_args(args)
@@ -501,9 +476,9 @@ macro_rules! worker_tests {
         }
 
         #[test]
-        fn worker_roots_done_end_the_program_unless_daemon() {
+        fn roots_done_end_the_program_unless_daemon() {
             $crate::worker::roots_done_end_the_program_unless_daemon(
-                "worker_roots_done_end_the_program_unless_daemon",
+                "roots_done_end_the_program_unless_daemon",
                 |daemon, args| {
                     $($worker)::+::new($crate::worker::done_at_once("First"))
                         .add($crate::worker::done_at_once("Second"))
@@ -514,13 +489,13 @@ macro_rules! worker_tests {
                 },
             );
         }
-
-        #[test]
-        fn worker_shutdown_timeout_names_the_stuck() {
-            $crate::worker::shutdown_timeout_names_the_stuck(
-                "worker_shutdown_timeout_names_the_stuck",
-                |root, args| $($worker)::+::new(root).with_args(args).run(),
-            );
-        }
+    };
+    (@scenarios $($scenario:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $scenario() {
+                $crate::worker::$scenario(stringify!($scenario), run_worker);
+            }
+        )+
     };
 }
