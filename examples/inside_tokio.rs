@@ -41,7 +41,6 @@
 //! [INFO  inside_tokio] main: the tree stopped (asked to stop); exiting
 //! ```
 
-use std::borrow::Cow;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -66,10 +65,6 @@ struct Sampler {
 }
 
 impl Service for Sampler {
-    fn label(&self) -> Cow<'static, str> {
-        "Sampler".into()
-    }
-
     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let (readings, count) = (self.readings.clone(), self.count);
         let taken = Arc::new(AtomicU32::new(0));

@@ -95,10 +95,6 @@ impl Pipeline {
 }
 
 impl Service for Pipeline {
-    fn label(&self) -> Cow<'static, str> {
-        "Pipeline".into()
-    }
-
     fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
         for id in 1..=PRODUCERS {
             deps.add(Producer {
@@ -157,10 +153,6 @@ struct Consumer {
 }
 
 impl Service for Consumer {
-    fn label(&self) -> Cow<'static, str> {
-        "Consumer".into()
-    }
-
     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let queue = self.queue.clone();
         let flow = queue.flow_control().clone();

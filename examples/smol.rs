@@ -41,7 +41,6 @@
 //! [2026-12-04 15:08:30,202: INFO]: [^Worker]: Stopped (asked to stop)
 //! ```
 
-use std::borrow::Cow;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -57,10 +56,6 @@ struct Heartbeat {
 }
 
 impl Service for Heartbeat {
-    fn label(&self) -> Cow<'static, str> {
-        "Heartbeat".into()
-    }
-
     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let (beats, count) = (self.beats, Arc::new(AtomicU32::new(0)));
         cx.timer(self.every, move |me| {

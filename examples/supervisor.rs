@@ -55,7 +55,6 @@
 //! [2026-12-04 15:06:43,253: INFO]: [^Worker]: Stopped (asked to stop)
 //! ```
 
-use std::borrow::Cow;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -71,10 +70,6 @@ struct Uplink {
 }
 
 impl Service for Uplink {
-    fn label(&self) -> Cow<'static, str> {
-        "Uplink".into()
-    }
-
     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         self.runs += 1;
         let run = self.runs;
@@ -115,10 +110,6 @@ impl Service for Uplink {
 struct Metrics;
 
 impl Service for Metrics {
-    fn label(&self) -> Cow<'static, str> {
-        "Metrics".into()
-    }
-
     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let ticks = Arc::new(AtomicU32::new(0));
         cx.timer(Duration::from_millis(250), move |me| {
