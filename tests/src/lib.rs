@@ -29,9 +29,14 @@ pub mod graph;
 pub mod handles;
 pub mod lifecycle;
 pub mod primitives;
+pub mod queues;
 pub mod resources;
+pub mod signals;
+pub mod stop_parity;
+pub mod supervisor_parity;
 pub mod supervisors;
 pub mod tasks;
+pub mod timer_parity;
 pub mod timers;
 pub mod waits;
 #[cfg(unix)]
@@ -212,6 +217,11 @@ macro_rules! conformance_tests {
             concurrency::a_hook_may_await_the_stop_of_an_unrelated_service,
             concurrency::a_hook_awaiting_its_own_stop_or_restart_does_not_hang,
         );
+        $crate::queue_parity_tests!($backend);
+        $crate::signal_parity_tests!($backend);
+        $crate::timer_parity_tests!($backend);
+        $crate::supervisor_parity_tests!($backend);
+        $crate::stop_parity_tests!($backend);
         $crate::conformance_tests!(@small_stack $backend;
             faults::deep_trees_need_no_stack_per_level,
         );
