@@ -33,14 +33,16 @@ pub enum MissedTickBehavior {
     Delay,
 }
 
-/// How a periodic timer runs ([`ServiceHandle::timer_with`](crate::ServiceHandle::timer_with)):
-/// what it does with missed ticks, and its name in log lines and task listings.
+/// How a periodic timer runs ([`ServiceHandle::timer_with`](crate::ServiceHandle::timer_with),
+/// [`ServiceHandle::ticks_with`](crate::ServiceHandle::ticks_with)): what it does with missed
+/// ticks, whether its first tick comes at once, and its name in log lines and task listings.
 ///
 /// ```
 /// use mode::{MissedTickBehavior, TimerOptions};
 ///
 /// let options = TimerOptions::new()
 ///     .with_missed_ticks(MissedTickBehavior::Burst)
+///     .with_first_tick_at_once()
 ///     .with_name("flush");
 /// // A behavior alone converts into options.
 /// let _: TimerOptions = MissedTickBehavior::Delay.into();
@@ -51,10 +53,12 @@ pub enum MissedTickBehavior {
 pub struct TimerOptions {
     pub(crate) missed_ticks: MissedTickBehavior,
     pub(crate) name: Option<Cow<'static, str>>,
+    pub(crate) first_tick_at_once: bool,
 }
 
 impl TimerOptions {
-    /// Missed ticks skipped, named after the callback's type.
+    /// Missed ticks skipped, the first tick one interval after the start, named after the
+    /// callback's type (a [`Ticks`](crate::Ticks) stream: after where it was made).
     #[must_use]
     pub fn new() -> Self {
         TimerOptions::default()
@@ -71,6 +75,42 @@ impl TimerOptions {
     #[must_use]
     pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// The first tick comes at once, when the timer starts, rather than one interval later
+    /// (mode's `exec_first`). The later ticks stay on the same grid, `start + k·interval`:
+    /// with an interval of 10 s, ticks come at 0, 10, 20, … s instead of 10, 20, … s.
+    ///
+    /// ```
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::time::Duration;
+    /// use mode::{BoxResult, Context, Service, TimerOptions, Tree};
+    ///
+    /// struct Refresh;
+    ///
+    /// impl Service for Refresh {
+    ///     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
+    ///         let at_once = TimerOptions::new().with_first_tick_at_once();
+    ///         cx.timer_with(Duration::from_secs(10), at_once, |me| async move {
+    ///             let elapsed = me.now() - me.started_at().unwrap();
+    ///             mode::info!(me, "refreshing after {elapsed:?}");
+    ///             if elapsed >= Duration::from_secs(20) {
+    ///                 me.request_stop(); // the third tick
+    ///             }
+    ///             Ok(())
+    ///         })?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(Tree::new(Refresh, rt.clone(), rt.clone()).run()).unwrap();
+    /// assert_eq!(rt.now().as_duration(), Duration::from_secs(20));
+    /// ```
+    #[must_use]
+    pub fn with_first_tick_at_once(mut self) -> Self {
+        self.first_tick_at_once = true;
         self
     }
 }

@@ -123,6 +123,7 @@ mod task_set;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
+mod ticks;
 pub mod time;
 mod timer_queue;
 mod tree;
@@ -148,6 +149,7 @@ pub use supervisor::{
     Backoff, Strategy, Supervisor, SupervisorError, SupervisorErrorKind, SupervisorHandle,
 };
 pub use task::TaskHandle;
+pub use ticks::Ticks;
 pub use tree::Tree;
 
 /// What the macros expand to. Semver exempt.

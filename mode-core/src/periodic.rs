@@ -25,6 +25,7 @@ use crate::timer_queue::SharedTimerQueue;
 pub(crate) struct Periodic {
     interval: Duration,
     behavior: MissedTickBehavior,
+    first_tick_at_once: bool,
     pub(crate) name: TaskName,
 }
 
@@ -41,6 +42,7 @@ impl Periodic {
         Ok(Periodic {
             interval,
             behavior: options.missed_ticks,
+            first_tick_at_once: options.first_tick_at_once,
             name: options.name.map_or_else(default_name::<F>, TaskName::Given),
         })
     }
@@ -69,10 +71,17 @@ where
     let Periodic {
         interval,
         behavior,
+        first_tick_at_once,
         name,
     } = timer;
     let timers = node.tree.timers.clone();
-    let mut schedule = Schedule::new(timers.now() + interval, interval, behavior);
+    let start = timers.now();
+    let first = if first_tick_at_once {
+        start
+    } else {
+        start + interval
+    };
+    let mut schedule = Schedule::new(first, interval, behavior);
     let mut sleep = timers.sleep_until(schedule.deadline());
     let mut stop = StopSignal::new(&node);
     let mut warnings = WarnLimiter::new(OVERLAP_WARNING_EVERY);

@@ -76,6 +76,7 @@ use crate::state::{State, StopReason, WaitingOn};
 use crate::stop_signal::StopSignal;
 use crate::task::{boxed, default_name, Counted, TaskHandle};
 use crate::task_run::{Admission, TaskName};
+use crate::ticks::Ticks;
 use crate::time::{Duration, Instant};
 use crate::timer_queue::SharedTimerQueue;
 use crate::utils::Seconds;
@@ -818,6 +819,101 @@ impl ServiceHandle {
         )
     }
 
+    /// The ticks of a periodic timer every `interval`, as a [`Stream`](futures_core::Stream)
+    /// (mode's `itertimer`): [`Ticks`]. Each item is the instant the tick was due, on
+    /// deadlines `start + k·interval` from now (no drift); missed ticks are skipped; the
+    /// stream ends once the service is asked to stop. Named, in its overlap warnings,
+    /// after where it was made (`ticks at src/app.rs:42`); see
+    /// [`ticks_with`](Self::ticks_with).
+    ///
+    /// Where [`timer`](Self::timer) calls a callback, the stream suits a loop that keeps
+    /// state between ticks, or waits on a tick and something else at once.
+    ///
+    /// ```
+    /// use futures_lite::StreamExt;
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::time::Duration;
+    /// use mode::{BoxResult, Context, Service, Tree};
+    ///
+    /// struct Averager;
+    ///
+    /// impl Service for Averager {
+    ///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
+    ///         cx.spawn_with(|me| async move {
+    ///             let (mut sum, mut count) = (0_u64, 0_u64);
+    ///             let mut ticks = me.ticks(Duration::from_millis(100))?;
+    ///             while ticks.next().await.is_some() {
+    ///                 sum += 7; // a reading
+    ///                 count += 1;
+    ///                 if count == 10 {
+    ///                     me.request_stop();
+    ///                 }
+    ///             }
+    ///             mode::info!(me, "average {}", sum / count);
+    ///             Ok(())
+    ///         })?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(Tree::new(Averager, rt.clone(), rt.clone()).run()).unwrap();
+    /// assert_eq!(rt.now().as_duration(), Duration::from_secs(1));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ZeroInterval`] for a zero interval.
+    #[track_caller]
+    pub fn ticks(&self, interval: impl Into<Seconds>) -> Result<Ticks, Error> {
+        self.ticks_with(interval, TimerOptions::new())
+    }
+
+    /// [`ticks`](Self::ticks) with [`TimerOptions`]: what to do with missed ticks, a first
+    /// tick at once, the name in its log lines.
+    ///
+    /// ```
+    /// use futures_lite::StreamExt;
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::time::Duration;
+    /// use mode::{BoxResult, Context, Service, TimerOptions, Tree};
+    ///
+    /// struct Heartbeat;
+    ///
+    /// impl Service for Heartbeat {
+    ///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
+    ///         let options = TimerOptions::new().with_first_tick_at_once().with_name("heartbeat");
+    ///         let mut ticks = cx.handle().ticks_with(Duration::from_secs(5), options)?;
+    ///         assert_eq!(ticks.name(), "heartbeat");
+    ///         let start = cx.handle().now();
+    ///         assert_eq!(ticks.next().await, Some(start)); // at once
+    ///         assert_eq!(ticks.next().await, Some(start + Duration::from_secs(5)));
+    ///         cx.handle().request_stop();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(Tree::new(Heartbeat, rt.clone(), rt.clone()).run()).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`ticks`](Self::ticks).
+    #[track_caller]
+    pub fn ticks_with(
+        &self,
+        interval: impl Into<Seconds>,
+        options: impl Into<TimerOptions>,
+    ) -> Result<Ticks, Error> {
+        Ticks::new(
+            self.node.clone(),
+            interval.into().into(),
+            options.into(),
+            core::panic::Location::caller(),
+        )
+    }
+
     // ===== logging with the service's prefix =====
 
     /// Logs `message` at `level` with the service's prefix (`[^--Webserver]: …`) and its
@@ -839,6 +935,23 @@ where
 {
     let handle = handle.clone();
     move || callback(handle.clone())
+}
+
+impl crate::utils::rate_limit::sealed::Sealed for ServiceHandle {}
+
+/// The tree's clock, for [`RateLimit::acquire`](crate::utils::RateLimit::acquire): a wait
+/// ends early when the service is asked to stop.
+impl crate::utils::RateClock for ServiceHandle {
+    type Error = Stopped;
+    type Sleep = Sleep;
+
+    fn now(&self) -> Instant {
+        ServiceHandle::now(self)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Sleep {
+        ServiceHandle::sleep_until(self, deadline)
+    }
 }
 
 impl AsRef<ServiceHandle> for ServiceHandle {

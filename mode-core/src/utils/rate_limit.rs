@@ -1,7 +1,7 @@
 //! [`RateLimit`]: a token bucket that needs no clock.
 //!
 //! The caller passes the current [`Instant`] (from its runtime's
-//! [`Timer`](crate::runtime::Timer)) to every check, so the limiter works on any runtime,
+//! [`Timer`]) to every check, so the limiter works on any runtime,
 //! in virtual time, and without `std`.
 //!
 //! The bucket is kept as one number, the *theoretical arrival time* of the next event
@@ -13,12 +13,23 @@
 //! Compared with mode's `rate_limit(rate, over)`, whose bucket holds `over` tokens
 //! (one, by default), the default burst here is the rate's own count: "100 per second"
 //! admits 100 events in a second.
+//!
+//! To wait for a token rather than be refused, [`RateLimit::acquire`] takes a clock to
+//! read and sleep on ([`RateClock`]): a service's [`ServiceHandle`](crate::ServiceHandle),
+//! whose clock is its tree's (so the wait works on every executor and in virtual time, and
+//! ends early when the service is asked to stop), or a [`Timer`] outside a tree.
 
 use core::convert::Infallible;
 use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
 
 use super::seconds::{ParseSecondsError, Rate, Seconds};
 use crate::platform::sync::Mutex;
+use crate::runtime::Timer;
 use crate::time::{Duration, Instant};
 
 /// A token-bucket rate limiter driven by caller-supplied instants.
@@ -162,6 +173,64 @@ impl RateLimit {
         Duration::from_nanos(self.arrival.with(|arrival| self.wait(*arrival, now)))
     }
 
+    /// Waits until a token is available on `clock`, then takes it (mode's
+    /// `async with rate_limit(..)`).
+    ///
+    /// `clock` is a [`RateClock`]: in a service, its [`ServiceHandle`](crate::ServiceHandle)
+    /// (the tree's clock; the wait ends early with [`Stopped`](crate::Stopped) when the
+    /// service is asked to stop, so `?` in a task makes that a clean exit), or a
+    /// [`Timer`] (an adapter's, or the virtual-time runtime of `mode::testing`), which never
+    /// fails. Waiters are
+    /// not queued: when several wait, whichever polls first once a token is free takes it.
+    ///
+    /// ```
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::time::Duration;
+    /// use mode::utils::RateLimit;
+    /// use mode::{BoxResult, Context, Service, Tree};
+    /// use std::sync::Arc;
+    ///
+    /// struct Sender(Arc<RateLimit>);
+    ///
+    /// impl Service for Sender {
+    ///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
+    ///         let limit = self.0.clone();
+    ///         cx.spawn_with(|me| async move {
+    ///             for n in 0..5 {
+    ///                 limit.acquire(&me).await?; // returns early if `me` is asked to stop
+    ///                 mode::info!(me, "sending message {n}");
+    ///             }
+    ///             me.request_stop();
+    ///             Ok(())
+    ///         })?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// // Two at once, then one every 500 ms: the fifth goes out at 1.5 s.
+    /// let limit = Arc::new(RateLimit::new("2/s")?);
+    /// let rt = VirtualRuntime::new();
+    /// rt.block_on(Tree::new(Sender(limit), rt.clone(), rt.clone()).run())?;
+    /// assert_eq!(rt.now().as_duration(), Duration::from_millis(1500));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `clock`'s error if the wait ended early: [`Stopped`](crate::Stopped) for a service's
+    /// handle, none ([`Infallible`]) for a [`Timer`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a token is taken only when the future completes.
+    pub fn acquire<'a, C: RateClock>(&'a self, clock: &'a C) -> Acquire<'a, C> {
+        Acquire {
+            limit: self,
+            clock,
+            sleep: None,
+        }
+    }
+
     /// Refills the bucket.
     pub fn reset(&self) {
         self.arrival.with(|arrival| *arrival = 0);
@@ -191,6 +260,133 @@ impl fmt::Debug for RateLimit {
         f.debug_struct("RateLimit")
             .field("interval", &self.interval())
             .field("burst", &self.burst)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) mod sealed {
+    pub trait Sealed {}
+}
+
+/// A clock [`RateLimit::acquire`] reads and sleeps on: a service's
+/// [`ServiceHandle`](crate::ServiceHandle) (the tree's clock; a sleep ends early with
+/// [`Stopped`](crate::Stopped) when the service is asked to stop), or any [`Timer`].
+///
+/// Sealed: these are the clocks a limiter can wait on.
+///
+/// A [`Timer`] waits outside any tree, e.g. in a test on the virtual-time runtime:
+///
+/// ```
+/// use mode::testing::VirtualRuntime;
+/// use mode::time::Duration;
+/// use mode::utils::RateLimit;
+///
+/// let (rt, limit) = (VirtualRuntime::new(), RateLimit::new("4/s")?.with_burst(1));
+/// rt.block_on(async {
+///     for _ in 0..3 {
+///         let Ok(()) = limit.acquire(&rt).await; // a `Timer` never fails
+///     }
+/// })?;
+/// assert_eq!(rt.now().as_duration(), Duration::from_millis(500));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait RateClock: sealed::Sealed {
+    /// Why a sleep ended before its deadline.
+    type Error;
+
+    /// The future of [`sleep_until`](Self::sleep_until).
+    type Sleep: Future<Output = Result<(), Self::Error>>;
+
+    /// The current time on this clock.
+    fn now(&self) -> Instant;
+
+    /// A future that completes once the clock reaches `deadline`, or fails early.
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
+}
+
+impl<T: Timer> sealed::Sealed for T {}
+
+impl<T: Timer> RateClock for T {
+    type Error = Infallible;
+    type Sleep = TimerSleep<T::Sleep>;
+
+    fn now(&self) -> Instant {
+        Timer::now(self)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+        // A `Timer` is never asked to sleep until `Instant::MAX`.
+        let deadline = deadline.min(Instant::from_nanos(u64::MAX - 1));
+        TimerSleep {
+            sleep: Timer::sleep_until(self, deadline),
+        }
+    }
+}
+
+pin_project! {
+    /// A [`Timer`]'s sleep as a [`RateClock`]'s: it never fails.
+    #[must_use = "futures do nothing unless you .await or poll them"]
+    pub struct TimerSleep<S> {
+        #[pin]
+        sleep: S,
+    }
+}
+
+impl<S: Future<Output = ()>> Future for TimerSleep<S> {
+    type Output = Result<(), Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().sleep.poll(cx).map(Ok)
+    }
+}
+
+impl<S> fmt::Debug for TimerSleep<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerSleep").finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    /// The future of [`RateLimit::acquire`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a token is taken only when it completes.
+    #[must_use = "futures do nothing unless you .await or poll them"]
+    pub struct Acquire<'a, C: RateClock> {
+        limit: &'a RateLimit,
+        clock: &'a C,
+        #[pin]
+        sleep: Option<C::Sleep>,
+    }
+}
+
+impl<C: RateClock> Future for Acquire<'_, C> {
+    type Output = Result<(), C::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            if let Some(sleep) = this.sleep.as_mut().as_pin_mut() {
+                let slept = core::task::ready!(sleep.poll(cx));
+                this.sleep.set(None);
+                slept?;
+            }
+            let now = this.clock.now();
+            match this.limit.try_acquire(now) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                // Another waiter may take the token first; then this one waits again.
+                Err(wait) => this.sleep.set(Some(this.clock.sleep_until(now + wait))),
+            }
+        }
+    }
+}
+
+impl<C: RateClock> fmt::Debug for Acquire<'_, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquire")
+            .field("limit", self.limit)
+            .field("waiting", &self.sleep.is_some())
             .finish_non_exhaustive()
     }
 }
