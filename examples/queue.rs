@@ -7,7 +7,7 @@
 //! resumes it afterwards:
 //!
 //! - while the flow is suspended, a producer's `put` waits (its `try_put` fails with
-//!   `Suspended`), and so does the consumer's own `get`;
+//!   `Suspended`); the consumer's `get` would still drain what is buffered;
 //! - the flow starts suspended, so the producers wait until the consumer has started and
 //!   resumes it;
 //! - the consumer checks that it gets every producer's items in order, without a gap, and

@@ -198,7 +198,8 @@ pub fn stampede_shares_one_call<B: Backend>(backend: B) {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
-/// Errors thrown into a `ThrowableQueue` reach its consumer in order with the items.
+/// Errors thrown into a `ThrowableQueue` reach its consumer in the order thrown and, as in
+/// mode, ahead of the items already buffered.
 pub fn throwable_queue_delivers_errors_in_order<B: Backend>(backend: B) {
     let tree = backend.tree(crate::probe::Probe::new("App"));
     let root = tree.handle();
@@ -208,16 +209,19 @@ pub fn throwable_queue_delivers_errors_in_order<B: Backend>(backend: B) {
         let (_, received) = run_with(tree, async {
             root.wait_until_running().await.unwrap();
             let producer = queue.clone();
-            root.spawn(async move {
-                producer.put(1).await.map_err(|e| format!("{e:?}"))?;
-                producer.put(2).await.map_err(|e| format!("{e:?}"))?;
-                producer.throw("broken");
-                producer.put(3).await.map_err(|e| format!("{e:?}"))?;
-                Ok(())
-            })
-            .unwrap();
+            let produced = root
+                .spawn_returning(async move {
+                    producer.put(1).await.map_err(|e| format!("{e:?}"))?;
+                    producer.put(2).await.map_err(|e| format!("{e:?}"))?;
+                    producer.throw("broken");
+                    producer.put(3).await.map_err(|e| format!("{e:?}"))?;
+                    producer.throw("still broken");
+                    Ok(())
+                })
+                .unwrap();
+            produced.await.unwrap();
             let mut received = Vec::new();
-            for _ in 0..4 {
+            for _ in 0..5 {
                 received.push(queue.get().await);
             }
             root.stop().await;
@@ -226,5 +230,8 @@ pub fn throwable_queue_delivers_errors_in_order<B: Backend>(backend: B) {
         .await;
         received
     });
-    assert_eq!(received, [Ok(1), Ok(2), Err("broken"), Ok(3)]);
+    assert_eq!(
+        received,
+        [Err("broken"), Err("still broken"), Ok(1), Ok(2), Ok(3)]
+    );
 }

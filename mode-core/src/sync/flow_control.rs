@@ -1,14 +1,16 @@
-//! [`FlowControlEvent`]: suspend and resume producers (and consumers) of many queues at once.
+//! [`FlowControlEvent`]: suspend and resume the producers of many queues at once.
 //!
 //! A flow-control event is shared by any number of [`FlowControlQueue`]s. While it is
-//! suspended, their `put` and `get` wait; [`resume`](FlowControlEvent::resume) lets them
-//! continue. It *starts suspended*, as in mode: whoever owns the flow decides when data may
-//! move (use [`FlowControlEvent::new_resumed`] to start active).
+//! suspended, their `put` waits (and `try_put` fails); [`resume`](FlowControlEvent::resume)
+//! lets them continue. Consumers are not stopped: `get` keeps draining what is buffered,
+//! as in mode. The event *starts suspended*, as in mode: whoever owns the flow decides
+//! when data may move (use [`FlowControlEvent::new_resumed`] to start active).
 //!
 //! [`clear`](FlowControlEvent::clear) tells every holder of buffered data that the data is
 //! stale (in Faust: the partitions were reassigned). Queues created with
-//! [`FlowControlQueue::with_clear_on_resume`] drop their contents and wake their waiting
-//! producers; other holders watch [`generation`](FlowControlEvent::generation) or await
+//! [`FlowControlQueue::with_clear_on_resume`] drop what they buffered before the clear
+//! (a producer waiting at that moment then delivers its item); other holders watch
+//! [`generation`](FlowControlEvent::generation) or await
 //! [`cleared`](FlowControlEvent::cleared). As in mode, every `resume` also clears.
 //!
 //! [`FlowControlQueue`]: crate::sync::FlowControlQueue
@@ -33,9 +35,9 @@ const ONE_CLEAR: usize = 2;
 /// The wake-up lists of one queue, shared with the [`FlowControlEvent`] that manages it so
 /// that `resume` and `clear` can wake the queue's waiters.
 pub(crate) struct QueueWakers {
-    /// Tasks waiting to put: the queue is full or suspended.
+    /// Tasks waiting to put: the queue is full or the flow suspended.
     pub(crate) put: event_listener::Event,
-    /// Tasks waiting to get: the queue is empty or suspended.
+    /// Tasks waiting to get: the queue is empty (the flow does not matter).
     pub(crate) get: event_listener::Event,
 }
 
@@ -110,8 +112,9 @@ impl FlowControlEvent {
         }
     }
 
-    /// Suspends the flow: `put` and `get` on the queues that use this event wait (and
-    /// `try_put`/`try_get` fail with `Suspended`) until [`resume`](Self::resume).
+    /// Suspends the flow: `put` on the queues that use this event waits (and `try_put`
+    /// fails with `Suspended`) until [`resume`](Self::resume). Consumers are not stopped:
+    /// `get` keeps taking what is buffered.
     ///
     /// Operations already past their checks complete; nothing is cleared.
     ///
@@ -128,7 +131,7 @@ impl FlowControlEvent {
     }
 
     /// Resumes the flow and [clears](Self::clear), as mode's `resume` does: every task
-    /// waiting in [`acquire`](Self::acquire) or in a queue's `put`/`get` is woken.
+    /// waiting in [`acquire`](Self::acquire) or in a queue's `put` is woken.
     ///
     /// ```
     /// use mode::sync::FlowControlEvent;
@@ -148,15 +151,16 @@ impl FlowControlEvent {
                 Some((state & !SUSPENDED).wrapping_add(ONE_CLEAR))
             });
         self.changed.notify(usize::MAX);
-        self.wake_queues(true);
+        self.wake_producers();
     }
 
     /// Tells every holder of buffered data that it is stale.
     ///
     /// Increments [`generation`](Self::generation), completes every [`Cleared`] future,
-    /// and clears the queues created with `clear_on_resume`: their contents are dropped
-    /// and their waiting `put`s fail with [`PutError::Cleared`](crate::sync::PutError).
-    /// The flow stays suspended or active as it was.
+    /// and clears the queues created with `clear_on_resume`: what they buffered before
+    /// this call is dropped, and their waiting `put`s are woken to deliver their items
+    /// once the flow is active and there is room. The flow stays suspended or active as
+    /// it was.
     ///
     /// ```
     /// use mode::sync::FlowControlEvent;
@@ -170,7 +174,7 @@ impl FlowControlEvent {
         // SeqCst: as in `resume`.
         self.state.fetch_add(ONE_CLEAR, Ordering::SeqCst);
         self.changed.notify(usize::MAX);
-        self.wake_queues(false);
+        self.wake_producers();
     }
 
     /// Whether the flow is active (not suspended).
@@ -257,17 +261,15 @@ impl FlowControlEvent {
             .with(|queues| queues.retain(|queue| !Arc::ptr_eq(queue, wakers)));
     }
 
-    /// Wakes the waiters of every registered queue: producers always (they may have to
-    /// fail with `Cleared`), consumers on resume.
-    fn wake_queues(&self, consumers: bool) {
+    /// Wakes the producers of every registered queue: on resume they may proceed, and
+    /// on a clear a `clear_on_resume` queue has room again. Consumers never wait on the
+    /// flow, so they are not woken.
+    fn wake_producers(&self) {
         // Wake outside the lock: a waker is foreign code. The copy costs one allocation
         // per resume or clear, never per item.
         let queues = self.queues.with(|queues| queues.clone());
         for queue in &queues {
             queue.put.notify(usize::MAX);
-            if consumers {
-                queue.get.notify(usize::MAX);
-            }
         }
     }
 }
@@ -431,9 +433,13 @@ mod tests {
         assert!(poll_once(&mut put, &waker).is_pending());
         assert!(poll_once(&mut get, &waker).is_pending());
         flow.clear();
-        assert_eq!(wakes(), 1, "clear wakes producers only");
+        assert_eq!(wakes(), 1, "clear wakes producers");
+        assert!(poll_once(&mut put, &waker).is_ready());
+        let mut put = wakers.put.listen();
+        assert!(poll_once(&mut put, &waker).is_pending());
         flow.resume();
-        assert_eq!(wakes(), 2, "resume wakes consumers too");
+        assert_eq!(wakes(), 2, "resume wakes producers, never consumers");
+        assert!(poll_once(&mut get, &waker).is_pending());
         flow.deregister(&wakers);
         assert_eq!(Arc::strong_count(&wakers), 1);
     }

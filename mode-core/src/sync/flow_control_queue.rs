@@ -1,25 +1,41 @@
-//! [`FlowControlQueue`]: a bounded async queue whose producers and consumers obey a
+//! [`FlowControlQueue`]: a bounded async queue whose producers obey a
 //! [`FlowControlEvent`].
 //!
-//! `put` waits while the queue is full or the flow is suspended; `get` waits while the
-//! queue is empty or the flow is suspended. Each operation has a non-blocking twin
+//! `put` waits while the queue is full or the flow is suspended; `get` waits only while
+//! the queue is empty: suspending the flow stops the producers, and the consumers keep
+//! draining what is buffered (as in mode). Each operation has a non-blocking twin
 //! (`try_put`, `try_get`) and its own error type that hands the value back.
+//!
+//! Two more non-waiting puts, mode's `put_nowait` and `force_put_nowait`, skip checks on
+//! purpose and say so in their names:
+//! [`try_put_bypassing_flow_control`](FlowControlQueue::try_put_bypassing_flow_control)
+//! ignores the flow control (but not the capacity), and
+//! [`force_put`](FlowControlQueue::force_put) ignores both.
+//!
+//! **Pressure callbacks** ([`set_pressure_callbacks`](FlowControlQueue::set_pressure_callbacks))
+//! tell a producer that the queue is filling up and, later, that it drained, at mode's
+//! fill ratios (see [`pressure_high_mark`](FlowControlQueue::pressure_high_mark)).
 //!
 //! Differences from mode's `FlowControlQueue` (an `asyncio.Queue`), each deliberate:
 //! - the capacity is required and at least 1 (asyncio's `maxsize=0` means unbounded);
-//! - `get` also waits while the flow is suspended, so a suspended flow stops the whole
-//!   pipeline, not only its producers;
 //! - the queue can be [closed](FlowControlQueue::close): puts fail, gets drain what is left
 //!   and then fail;
 //! - [`clear`](FlowControlQueue::clear) fails every waiting `put` with
-//!   [`PutError::Cleared`], handing its item back (mode cancels them, a fix listed in its
-//!   changelog).
+//!   [`PutError::Cleared`], handing its item back (mode leaves them waiting, or in a
+//!   `ThrowableQueue` cancels them); a clear by the flow event (`clear_on_resume`) lets
+//!   them deliver their items, as in mode;
+//! - pressure is checked by every put and get, not only by mode's `put_nowait_enhanced`
+//!   and `get`, and the callbacks are registered once per queue instead of passed with
+//!   each put, so the per-item path stays allocation-free.
 //!
-//! The buffer is allocated once, at creation; the per-item path does not allocate. A task
+//! The buffer is allocated once, at creation; the per-item path does not allocate (a
+//! [`force_put`](FlowControlQueue::force_put) past the capacity grows the buffer). A task
 //! that has to wait allocates one listener. Each put wakes one waiting consumer and each
 //! get wakes one waiting producer, never all of them.
 
 use crate::platform::plain::Arc as AllocArc;
+use alloc::boxed::Box;
+use core::convert::Infallible;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
@@ -27,7 +43,8 @@ use core::task::{Context, Poll};
 
 use super::flow_control::FlowControlEvent;
 use super::queue_core::{
-    Core, GetState, Plain, PutFailure, PutState, PutWaiter, TryGetFailure, TryPutFailure,
+    Core, GetState, PressureCallbacks, PutFailure, PutMode, PutState, PutWaiter, TryGetFailure,
+    TryPutFailure,
 };
 use crate::platform::sync::Arc;
 
@@ -49,17 +66,16 @@ use crate::platform::sync::Arc;
 /// queue.put(2).await?;
 /// assert_eq!(queue.try_put(3), Err(TryPutError::Full(3)));
 ///
+/// flow.suspend(); // stops the producers only:
 /// assert_eq!(queue.get().await?, 1);
-/// flow.suspend();
-/// assert_eq!(queue.try_get(), Err(TryGetError::Suspended));
-/// flow.resume();
+/// assert_eq!(queue.try_put(3), Err(TryPutError::Suspended(3)));
 /// assert_eq!(queue.try_get(), Ok(2));
 /// assert_eq!(queue.try_get(), Err(TryGetError::Empty));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
 pub struct FlowControlQueue<T> {
-    core: Arc<Core<Plain<T>>>,
+    core: Arc<Core<T, Infallible>>,
 }
 
 impl<T> FlowControlQueue<T> {
@@ -87,27 +103,35 @@ impl<T> FlowControlQueue<T> {
     }
 
     /// Like [`new`](Self::new), but the queue is also cleared whenever `flow_control` is
-    /// cleared or resumed (mode's `clear_on_resume=True`): its items are dropped, and
-    /// every `put` waiting at that moment (for room, or for the flow to resume) fails with
-    /// [`PutError::Cleared`], since its item is as stale as the ones dropped.
+    /// cleared or resumed (mode's `clear_on_resume=True`): the items buffered before the
+    /// resume are dropped. A `put` waiting at that moment (for the flow to resume, or for
+    /// room) is not stale: it then delivers its item.
     ///
     /// The items are dropped by the next operation on the queue after the clear (any
-    /// method, including [`len`](Self::len)); waiting tasks are woken at once.
+    /// method, including [`len`](Self::len)); waiting producers are woken at once.
     ///
     /// # Panics
     ///
     /// If `capacity` is zero.
     ///
     /// ```
+    /// # futures_lite::future::block_on(async {
     /// use std::sync::Arc;
+    /// use futures_lite::future::poll_once;
     /// use mode::sync::{FlowControlEvent, FlowControlQueue};
     ///
     /// let flow = Arc::new(FlowControlEvent::new_resumed());
     /// let queue = FlowControlQueue::with_clear_on_resume(4, flow.clone());
     /// queue.try_put("stale").unwrap();
     /// flow.suspend();
-    /// flow.resume();
+    ///
+    /// let mut blocked = Box::pin(queue.put("fresh"));
+    /// assert!(poll_once(&mut blocked).await.is_none()); // waits: the flow is suspended
+    /// flow.resume(); // drops "stale"; the blocked put then delivers
+    /// assert_eq!(blocked.await, Ok(()));
+    /// assert_eq!(queue.try_get(), Ok("fresh"));
     /// assert!(queue.is_empty());
+    /// # });
     /// ```
     #[must_use]
     pub fn with_clear_on_resume(capacity: usize, flow_control: AllocArc<FlowControlEvent>) -> Self {
@@ -120,8 +144,8 @@ impl<T> FlowControlQueue<T> {
     /// is suspended.
     ///
     /// Fails with [`PutError::Closed`] if the queue is closed, and with
-    /// [`PutError::Cleared`] if the queue is cleared while this put waits. Either way the
-    /// item is handed back.
+    /// [`PutError::Cleared`] if the queue is [cleared](Self::clear) while this put waits.
+    /// Either way the item is handed back.
     ///
     /// # Cancel safety
     ///
@@ -143,13 +167,14 @@ impl<T> FlowControlQueue<T> {
         Put {
             state: PutState {
                 core: &self.core,
-                entry: Some(Plain(item)),
+                item: Some(item),
                 waiter: PutWaiter::default(),
             },
         }
     }
 
-    /// Puts `item` without waiting.
+    /// Puts `item` without waiting: fails if the flow is suspended, the queue is full or
+    /// closed.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -161,19 +186,58 @@ impl<T> FlowControlQueue<T> {
     /// ```
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
         self.core
-            .try_put(Plain(item))
-            .map_err(|(Plain(item), failure)| match failure {
-                TryPutFailure::Full => TryPutError::Full(item),
-                TryPutFailure::Suspended => TryPutError::Suspended(item),
-                TryPutFailure::Closed => TryPutError::Closed(item),
-            })
+            .try_put(item, PutMode::Obey)
+            .map_err(try_put_error)
     }
 
-    /// Takes the item at the front of the queue, waiting while the queue is empty or the
-    /// flow is suspended.
+    /// Puts `item` without waiting and **without looking at the flow control**: succeeds
+    /// while the flow is suspended, fails only if the queue is full
+    /// ([`TryPutError::Full`]) or closed. mode's `put_nowait`.
     ///
-    /// Once the queue is [closed](Self::close) the remaining items are still returned,
-    /// suspended or not; then `get` fails with [`GetError`].
+    /// For the producer that must not be stopped, e.g. one that re-queues what it already
+    /// took.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mode::sync::{FlowControlEvent, FlowControlQueue, TryPutError};
+    ///
+    /// let queue = FlowControlQueue::new(1, Arc::new(FlowControlEvent::new())); // suspended
+    /// assert_eq!(queue.try_put(1), Err(TryPutError::Suspended(1)));
+    /// assert_eq!(queue.try_put_bypassing_flow_control(1), Ok(()));
+    /// assert_eq!(queue.try_put_bypassing_flow_control(2), Err(TryPutError::Full(2)));
+    /// ```
+    pub fn try_put_bypassing_flow_control(&self, item: T) -> Result<(), TryPutError<T>> {
+        self.core
+            .try_put(item, PutMode::BypassFlow)
+            .map_err(try_put_error)
+    }
+
+    /// Puts `item` at once, **ignoring both the flow control and the capacity**: the queue
+    /// may then hold more than [`capacity`](Self::capacity) items (its buffer grows, which
+    /// allocates), and ordinary puts wait until it is below capacity again. Fails only if
+    /// the queue is closed ([`TryPutError::Closed`]). mode's `force_put_nowait`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mode::sync::{FlowControlEvent, FlowControlQueue};
+    ///
+    /// let queue = FlowControlQueue::new(1, Arc::new(FlowControlEvent::new())); // suspended
+    /// queue.force_put("a").unwrap();
+    /// queue.force_put("b").unwrap();
+    /// assert_eq!(queue.len(), 2); // over capacity
+    /// assert!(queue.is_full());
+    /// ```
+    pub fn force_put(&self, item: T) -> Result<(), TryPutError<T>> {
+        self.core
+            .try_put(item, PutMode::Force)
+            .map_err(try_put_error)
+    }
+
+    /// Takes the item at the front of the queue, waiting while the queue is empty.
+    ///
+    /// A suspended flow does not stop `get`: it stops the producers, and the consumers
+    /// drain what is buffered. Once the queue is [closed](Self::close) the remaining
+    /// items are still returned; then `get` fails with [`GetError`].
     ///
     /// # Cancel safety
     ///
@@ -212,14 +276,11 @@ impl<T> FlowControlQueue<T> {
     /// assert_eq!(queue.try_get(), Err(TryGetError::Closed));
     /// ```
     pub fn try_get(&self) -> Result<T, TryGetError> {
-        self.core
-            .try_get()
-            .map(|Plain(item)| item)
-            .map_err(|failure| match failure {
-                TryGetFailure::Empty => TryGetError::Empty,
-                TryGetFailure::Suspended => TryGetError::Suspended,
-                TryGetFailure::Closed => TryGetError::Closed,
-            })
+        match self.core.try_get() {
+            Ok(Ok(item)) => Ok(item),
+            Ok(Err(never)) => match never {},
+            Err(failure) => Err(try_get_error(failure)),
+        }
     }
 
     /// Drops every item in the queue and fails every waiting `put` with
@@ -276,13 +337,14 @@ impl<T> FlowControlQueue<T> {
         self.len() == 0
     }
 
-    /// Whether the queue holds `capacity` items.
+    /// Whether the queue holds `capacity` items (or more, after a
+    /// [`force_put`](Self::force_put)).
     #[must_use]
     pub fn is_full(&self) -> bool {
         self.core.is_full()
     }
 
-    /// The most items the queue holds.
+    /// The most items the queue holds (a [`force_put`](Self::force_put) may go beyond).
     #[must_use]
     pub fn capacity(&self) -> usize {
         self.core.capacity()
@@ -292,6 +354,130 @@ impl<T> FlowControlQueue<T> {
     #[must_use]
     pub fn flow_control(&self) -> &AllocArc<FlowControlEvent> {
         self.core.flow()
+    }
+
+    /// Sets the callbacks that report pressure (mode's `on_pressure_high` /
+    /// `on_pressure_drop`), replacing any set before.
+    ///
+    /// - `on_high` is called when a put finds the queue holding at least
+    ///   [`pressure_high_mark`](Self::pressure_high_mark) items, once per crossing: not
+    ///   again until `on_drop` was called.
+    /// - `on_drop` is called, after an `on_high`, when a get finds the queue holding at
+    ///   most [`pressure_drop_mark`](Self::pressure_drop_mark) items (an empty queue
+    ///   always qualifies), or when the queue is cleared.
+    ///
+    /// Every put and get checks (`put`, `try_put`, `try_put_bypassing_flow_control`,
+    /// `force_put`, `get`, `try_get`). The callbacks are called after the queue's lock is
+    /// released, one at a time and in order (high, drop, high, ...), by the thread whose
+    /// operation crossed the mark or by one already calling them; they may use the queue.
+    /// Setting them allocates once; the per-item path does not.
+    ///
+    /// A callback that owns a clone of this queue keeps the queue alive (a reference
+    /// cycle): call [`remove_pressure_callbacks`](Self::remove_pressure_callbacks) when
+    /// done with the queue, or capture only what the callback needs.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use mode::sync::{FlowControlEvent, FlowControlQueue};
+    ///
+    /// let queue = FlowControlQueue::new(10, Arc::new(FlowControlEvent::new_resumed()));
+    /// assert_eq!((queue.pressure_high_mark(), queue.pressure_drop_mark()), (8, 4));
+    ///
+    /// let paused = Arc::new(AtomicBool::new(false));
+    /// let (on_high, on_drop) = (paused.clone(), paused.clone());
+    /// queue.set_pressure_callbacks(
+    ///     move || on_high.store(true, Ordering::SeqCst), // e.g. pause the source
+    ///     move || on_drop.store(false, Ordering::SeqCst), // and resume it
+    /// );
+    ///
+    /// for i in 0..9 {
+    ///     queue.try_put(i).unwrap();
+    /// }
+    /// assert!(paused.load(Ordering::SeqCst)); // the 9th put found 8 items
+    /// for _ in 0..5 {
+    ///     queue.try_get().unwrap();
+    /// }
+    /// assert!(paused.load(Ordering::SeqCst)); // the gets found 9..=5 items
+    /// queue.try_get().unwrap(); // finds 4
+    /// assert!(!paused.load(Ordering::SeqCst));
+    /// ```
+    pub fn set_pressure_callbacks<H, D>(&self, on_high: H, on_drop: D)
+    where
+        H: Fn() + Send + Sync + 'static,
+        D: Fn() + Send + Sync + 'static,
+    {
+        self.core.set_pressure_callbacks(PressureCallbacks {
+            high: Box::new(on_high),
+            drop: Box::new(on_drop),
+        });
+    }
+
+    /// Removes the pressure callbacks set by
+    /// [`set_pressure_callbacks`](Self::set_pressure_callbacks), dropping them; the
+    /// pressure is then no longer tracked.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mode::sync::{FlowControlEvent, FlowControlQueue};
+    ///
+    /// let queue = FlowControlQueue::new(1, Arc::new(FlowControlEvent::new_resumed()));
+    /// let inner = queue.clone(); // a cycle: the queue owns its callbacks
+    /// queue.set_pressure_callbacks(move || { let _ = inner.len(); }, || {});
+    /// queue.try_put(1).unwrap();
+    /// assert!(queue.is_pressure_high());
+    /// queue.remove_pressure_callbacks(); // breaks the cycle
+    /// assert!(!queue.is_pressure_high());
+    /// ```
+    pub fn remove_pressure_callbacks(&self) {
+        self.core.remove_pressure_callbacks();
+    }
+
+    /// The fill at which pressure is high: a put that finds at least this many items
+    /// calls the high callback. mode's `pressure_high_size`, `floor(capacity / 1.25)`.
+    #[must_use]
+    pub fn pressure_high_mark(&self) -> usize {
+        self.core.pressure_high_mark()
+    }
+
+    /// The fill at which high pressure drops: a get that finds at most this many items
+    /// calls the drop callback. mode's `pressure_drop_size`, `floor(capacity * 0.4)`.
+    #[must_use]
+    pub fn pressure_drop_mark(&self) -> usize {
+        self.core.pressure_drop_mark()
+    }
+
+    /// Whether the pressure is high: the high callback is due or was called, and the
+    /// drop callback not yet. Always `false` without [pressure
+    /// callbacks](Self::set_pressure_callbacks).
+    #[must_use]
+    pub fn is_pressure_high(&self) -> bool {
+        self.core.is_pressure_high()
+    }
+}
+
+/// The public error of a non-waiting put.
+pub(crate) fn try_put_error<T>((item, failure): (T, TryPutFailure)) -> TryPutError<T> {
+    match failure {
+        TryPutFailure::Full => TryPutError::Full(item),
+        TryPutFailure::Suspended => TryPutError::Suspended(item),
+        TryPutFailure::Closed => TryPutError::Closed(item),
+    }
+}
+
+/// The public error of a non-waiting get.
+pub(crate) fn try_get_error(failure: TryGetFailure) -> TryGetError {
+    match failure {
+        TryGetFailure::Empty => TryGetError::Empty,
+        TryGetFailure::Closed => TryGetError::Closed,
+    }
+}
+
+/// The public error of a waiting put.
+pub(crate) fn put_error<T>((item, failure): (T, PutFailure)) -> PutError<T> {
+    match failure {
+        PutFailure::Closed => PutError::Closed(item),
+        PutFailure::Cleared => PutError::Cleared(item),
     }
 }
 
@@ -320,7 +506,7 @@ impl<T> fmt::Debug for FlowControlQueue<T> {
 /// [`try_put`](FlowControlQueue::try_put) to keep it.
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Put<'a, T> {
-    state: PutState<'a, Plain<T>>,
+    state: PutState<'a, T, Infallible>,
 }
 
 impl<T> Unpin for Put<'_, T> {}
@@ -329,12 +515,7 @@ impl<T> Future for Put<'_, T> {
     type Output = Result<(), PutError<T>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.state
-            .poll(cx)
-            .map_err(|(Plain(item), failure)| match failure {
-                PutFailure::Closed => PutError::Closed(item),
-                PutFailure::Cleared => PutError::Cleared(item),
-            })
+        self.state.poll(cx).map_err(put_error)
     }
 }
 
@@ -353,7 +534,7 @@ impl<T> fmt::Debug for Put<'_, T> {
 /// Cancel safe: an item is taken only by the poll that returns it.
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct Get<'a, T> {
-    state: GetState<'a, Plain<T>>,
+    state: GetState<'a, T, Infallible>,
 }
 
 impl<T> Unpin for Get<'_, T> {}
@@ -362,9 +543,11 @@ impl<T> Future for Get<'_, T> {
     type Output = Result<T, GetError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.state
-            .poll(cx)
-            .map(|entry| entry.map(|Plain(item)| item).ok_or(GetError))
+        self.state.poll(cx).map(|entry| match entry {
+            Some(Ok(item)) => Ok(item),
+            Some(Err(never)) => match never {},
+            None => Err(GetError),
+        })
     }
 }
 
@@ -376,12 +559,14 @@ impl<T> fmt::Debug for Get<'_, T> {
     }
 }
 
-/// Why [`FlowControlQueue::try_put`] failed; holds the item.
+/// Why a non-waiting put ([`FlowControlQueue::try_put`],
+/// [`try_put_bypassing_flow_control`](FlowControlQueue::try_put_bypassing_flow_control),
+/// [`force_put`](FlowControlQueue::force_put)) failed; holds the item.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TryPutError<T> {
-    /// The queue holds `capacity` items.
+    /// The queue holds `capacity` items (never from `force_put`).
     Full(T),
-    /// The flow is suspended.
+    /// The flow is suspended (only from `try_put`).
     Suspended(T),
     /// The queue is closed.
     Closed(T),
@@ -505,8 +690,6 @@ impl core::error::Error for GetError {}
 pub enum TryGetError {
     /// The queue is empty.
     Empty,
-    /// The flow is suspended.
-    Suspended,
     /// The queue is closed and empty.
     Closed,
 }
@@ -516,12 +699,6 @@ impl TryGetError {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         matches!(self, TryGetError::Empty)
-    }
-
-    /// Whether the flow was suspended.
-    #[must_use]
-    pub fn is_suspended(&self) -> bool {
-        matches!(self, TryGetError::Suspended)
     }
 
     /// Whether the queue was closed and empty.
@@ -535,7 +712,6 @@ impl fmt::Display for TryGetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             TryGetError::Empty => "cannot get from an empty queue",
-            TryGetError::Suspended => "cannot get from a queue while its flow is suspended",
             TryGetError::Closed => "cannot get from a closed and empty queue",
         })
     }
@@ -605,7 +781,7 @@ mod tests {
     }
 
     #[test]
-    fn suspended_flow_blocks_both_sides_until_resume() {
+    fn suspended_flow_blocks_producers_only() {
         let flow = AllocArc::new(FlowControlEvent::new());
         let queue = FlowControlQueue::new(2, flow.clone());
         let (waker, wakes) = count_wakes();
@@ -616,11 +792,167 @@ mod tests {
         assert_eq!(poll_once(&mut put, &waker), Poll::Ready(Ok(())));
 
         flow.suspend();
-        assert_eq!(queue.try_get(), Err(TryGetError::Suspended));
+        let mut blocked = queue.put(6);
+        assert!(poll_once(&mut blocked, &waker).is_pending());
+        // Consumers keep draining what is buffered.
+        assert_eq!(queue.try_get(), Ok(5));
+        let mut get = queue.get();
+        assert!(poll_once(&mut get, &waker).is_pending(), "empty: waits");
+        assert!(
+            poll_once(&mut blocked, &waker).is_pending(),
+            "still suspended"
+        );
+        flow.resume();
+        assert_eq!(poll_once(&mut blocked, &waker), Poll::Ready(Ok(())));
+        assert_eq!(poll_once(&mut get, &waker), Poll::Ready(Ok(6)));
+    }
+
+    #[test]
+    fn get_waiting_on_empty_is_woken_by_a_put_while_suspended() {
+        let flow = AllocArc::new(FlowControlEvent::new());
+        let queue = FlowControlQueue::new(2, flow.clone());
+        let (waker, wakes) = count_wakes();
         let mut get = queue.get();
         assert!(poll_once(&mut get, &waker).is_pending());
+        queue.try_put_bypassing_flow_control(1).unwrap();
+        assert_eq!(wakes(), 1);
+        assert_eq!(poll_once(&mut get, &waker), Poll::Ready(Ok(1)));
+    }
+
+    #[test]
+    fn bypassing_and_forced_puts() {
+        let flow = AllocArc::new(FlowControlEvent::new());
+        let queue = FlowControlQueue::new(2, flow.clone());
+        assert_eq!(queue.try_put(0), Err(TryPutError::Suspended(0)));
+        queue.try_put_bypassing_flow_control(1).unwrap();
+        queue.try_put_bypassing_flow_control(2).unwrap();
+        assert_eq!(
+            queue.try_put_bypassing_flow_control(3),
+            Err(TryPutError::Full(3))
+        );
+        queue.force_put(3).unwrap();
+        assert_eq!(queue.len(), 3);
+        assert!(queue.is_full());
         flow.resume();
-        assert_eq!(poll_once(&mut get, &waker), Poll::Ready(Ok(5)));
+        // Over capacity: an ordinary put waits until the queue is below capacity again.
+        let (waker, wakes) = count_wakes();
+        let mut put = queue.put(4);
+        assert!(poll_once(&mut put, &waker).is_pending());
+        assert_eq!(queue.try_get(), Ok(1));
+        assert!(
+            poll_once(&mut put, &waker).is_pending(),
+            "still at capacity"
+        );
+        assert_eq!(queue.try_get(), Ok(2));
+        assert!(wakes() >= 1);
+        assert_eq!(poll_once(&mut put, &waker), Poll::Ready(Ok(())));
+        let got: Vec<_> = core::iter::from_fn(|| queue.try_get().ok()).collect();
+        assert_eq!(got, [3, 4]);
+        queue.close();
+        assert_eq!(queue.force_put(5), Err(TryPutError::Closed(5)));
+        assert_eq!(
+            queue.try_put_bypassing_flow_control(5),
+            Err(TryPutError::Closed(5))
+        );
+    }
+
+    #[test]
+    // The float formulas are mode's; `as usize` truncates, which is `floor` for these
+    // small positive values.
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    fn pressure_marks_are_modes_ratios() {
+        for capacity in 1..=200usize {
+            let queue = FlowControlQueue::<()>::new(capacity, resumed());
+            let high = (capacity as f64 / 1.25) as usize;
+            let drop = (capacity as f64 * 0.4) as usize;
+            assert_eq!(queue.pressure_high_mark(), high, "capacity {capacity}");
+            assert_eq!(queue.pressure_drop_mark(), drop, "capacity {capacity}");
+        }
+    }
+
+    fn pressure_log(
+        queue: &FlowControlQueue<u32>,
+    ) -> AllocArc<std::sync::Mutex<Vec<&'static str>>> {
+        let log = AllocArc::new(std::sync::Mutex::new(Vec::new()));
+        let (high, drop) = (log.clone(), log.clone());
+        queue.set_pressure_callbacks(
+            move || high.lock().unwrap().push("high"),
+            move || drop.lock().unwrap().push("drop"),
+        );
+        log
+    }
+
+    #[test]
+    fn pressure_high_once_per_crossing_and_drop_at_the_mark() {
+        let queue = FlowControlQueue::new(10, resumed());
+        let log = pressure_log(&queue);
+        for i in 0..8 {
+            queue.try_put(i).unwrap();
+        }
+        assert!(
+            log.lock().unwrap().is_empty(),
+            "8 puts found at most 7 items"
+        );
+        queue.try_put(8).unwrap();
+        assert_eq!(*log.lock().unwrap(), ["high"]);
+        assert!(queue.is_pressure_high());
+        queue.try_put(9).unwrap();
+        assert_eq!(*log.lock().unwrap(), ["high"], "once per crossing");
+        for _ in 0..6 {
+            queue.try_get().unwrap(); // finds 10..=5 items
+        }
+        assert_eq!(*log.lock().unwrap(), ["high"]);
+        queue.try_get().unwrap(); // finds 4
+        assert_eq!(*log.lock().unwrap(), ["high", "drop"]);
+        assert!(!queue.is_pressure_high());
+        // A second crossing calls them again.
+        while queue.len() < 9 {
+            queue.force_put(0).unwrap();
+        }
+        queue.force_put(0).unwrap();
+        assert_eq!(*log.lock().unwrap(), ["high", "drop", "high"]);
+    }
+
+    #[test]
+    fn pressure_drops_on_an_empty_queue_and_on_clear() {
+        // Capacity 1: high mark 0 (every put), drop mark 0 (a get on an empty queue).
+        let queue = FlowControlQueue::new(1, resumed());
+        let log = pressure_log(&queue);
+        queue.try_put(1).unwrap();
+        assert_eq!(*log.lock().unwrap(), ["high"]);
+        assert_eq!(queue.try_get(), Ok(1)); // found 1 item
+        assert_eq!(*log.lock().unwrap(), ["high"]);
+        assert_eq!(queue.try_get(), Err(TryGetError::Empty));
+        assert_eq!(*log.lock().unwrap(), ["high", "drop"]);
+
+        queue.try_put(2).unwrap();
+        queue.clear();
+        assert_eq!(*log.lock().unwrap(), ["high", "drop", "high", "drop"]);
+    }
+
+    #[test]
+    fn pressure_callbacks_may_use_the_queue() {
+        let queue = FlowControlQueue::new(1, resumed());
+        let log = AllocArc::new(std::sync::Mutex::new(Vec::new()));
+        let (inner, high_log, drop_log) = (queue.clone(), log.clone(), log.clone());
+        queue.set_pressure_callbacks(
+            move || {
+                high_log.lock().unwrap().push("high");
+                // Drains the queue from inside the callback: a drop transition, delivered
+                // after this call returns.
+                while inner.try_get().is_ok() {}
+            },
+            move || drop_log.lock().unwrap().push("drop"),
+        );
+        queue.try_put(1).unwrap();
+        assert_eq!(*log.lock().unwrap(), ["high", "drop"]);
+        assert!(queue.is_empty());
+        queue.remove_pressure_callbacks(); // the callback held a clone: a cycle
+        assert_eq!(AllocArc::strong_count(&log), 1);
     }
 
     #[test]
@@ -663,17 +995,34 @@ mod tests {
     }
 
     #[test]
-    fn resume_clear_fails_put_waiting_on_suspension() {
-        let flow = AllocArc::new(FlowControlEvent::new());
+    fn resume_clear_drops_the_buffer_and_lets_a_waiting_put_deliver() {
+        let flow = AllocArc::new(FlowControlEvent::new_resumed());
         let queue = FlowControlQueue::with_clear_on_resume(2, flow.clone());
-        let (waker, _) = count_wakes();
-        let mut put = queue.put("before rebalance");
+        queue.try_put("stale").unwrap();
+        flow.suspend();
+        let (waker, wakes) = count_wakes();
+        let mut put = queue.put("after rebalance");
         assert!(poll_once(&mut put, &waker).is_pending());
         flow.resume();
-        assert_eq!(
-            poll_once(&mut put, &waker),
-            Poll::Ready(Err(PutError::Cleared("before rebalance")))
-        );
+        assert_eq!(wakes(), 1);
+        assert_eq!(poll_once(&mut put, &waker), Poll::Ready(Ok(())));
+        assert_eq!(queue.try_get(), Ok("after rebalance"));
+        assert_eq!(queue.try_get(), Err(TryGetError::Empty));
+    }
+
+    #[test]
+    fn flow_clear_lets_a_put_waiting_for_room_deliver() {
+        let flow = AllocArc::new(FlowControlEvent::new_resumed());
+        let queue = FlowControlQueue::with_clear_on_resume(1, flow.clone());
+        queue.try_put(1).unwrap();
+        let (waker, wakes) = count_wakes();
+        let mut put = queue.put(2);
+        assert!(poll_once(&mut put, &waker).is_pending());
+        flow.clear();
+        assert_eq!(wakes(), 1);
+        assert_eq!(poll_once(&mut put, &waker), Poll::Ready(Ok(())));
+        assert_eq!(queue.try_get(), Ok(2));
+        assert!(queue.is_empty());
     }
 
     #[test]
@@ -850,18 +1199,50 @@ mod loom_tests {
         });
     }
 
-    /// A getter waits on a suspended flow with an item already queued; another thread
-    /// resumes (two threads). The getter must be woken by the resume.
+    /// A `clear_on_resume` queue holds a stale item and a put waits on the suspended flow;
+    /// another thread resumes (two threads). Whatever the interleaving, the stale item is
+    /// dropped and the waiting put delivers its own.
     #[test]
-    fn loom_queue_resume_wakes_suspended_get() {
+    fn loom_queue_resume_clears_and_delivers_waiting_put() {
         loom::model(|| {
             let flow = AllocArc::new(FlowControlEvent::new_resumed());
-            let queue = FlowControlQueue::new(1, flow.clone());
-            queue.try_put(7).unwrap();
+            let queue = FlowControlQueue::with_clear_on_resume(1, flow.clone());
+            queue.try_put(0).unwrap();
             flow.suspend();
             let resumer = thread::spawn(move || flow.resume());
-            assert_eq!(block_on(queue.get()), Ok(7));
+            assert_eq!(block_on(queue.put(7)), Ok(()));
             resumer.join().unwrap();
+            assert_eq!(queue.try_get(), Ok(7));
+            assert_eq!(queue.try_get(), Err(TryGetError::Empty));
+        });
+    }
+
+    /// Pressure transitions from a producer and a consumer thread (two threads): the
+    /// callbacks are never called at once and alternate high, drop, high, ...
+    #[test]
+    fn loom_queue_pressure_callbacks_alternate() {
+        use crate::platform::sync::atomic::{AtomicUsize, Ordering};
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(2);
+        builder.check(|| {
+            // Capacity 1: every put is a high crossing, a get on an empty queue a drop.
+            let queue = FlowControlQueue::new(1, resumed());
+            // Even: last delivered was a drop (or none); odd: a high.
+            let state = Arc::new(AtomicUsize::new(0));
+            let (high, drop) = (state.clone(), state.clone());
+            queue.set_pressure_callbacks(
+                move || assert_eq!(high.fetch_add(1, Ordering::SeqCst) % 2, 0),
+                move || assert_eq!(drop.fetch_add(1, Ordering::SeqCst) % 2, 1),
+            );
+            let producer = thread::spawn({
+                let queue = queue.clone();
+                move || {
+                    let _ = queue.try_put(1);
+                }
+            });
+            let _ = queue.try_get();
+            let _ = queue.try_get();
+            producer.join().unwrap();
         });
     }
 

@@ -9,9 +9,9 @@
 //! |---|---|---|
 //! | [`Event`] | a flag tasks can wait for; `set` wakes every waiter | `asyncio.Event` |
 //! | [`FlowControlEvent`] | suspends and resumes producers (starts suspended) | `FlowControlEvent` |
-//! | [`FlowControlQueue`] | bounded queue whose `put`/`get` obey a [`FlowControlEvent`] | `FlowControlQueue` |
-//! | [`ThrowableQueue`] | a flow-controlled queue whose consumer can be handed errors | `ThrowableQueue` |
-//! | [`Signal`], [`SyncSignal`] | observer pattern: connect handlers, `send` to all of them | `Signal`, `SyncSignal` |
+//! | [`FlowControlQueue`] | bounded queue whose producers obey a [`FlowControlEvent`] (consumers keep draining); pressure callbacks | `FlowControlQueue` |
+//! | [`ThrowableQueue`] | a flow-controlled queue whose consumer is handed errors ahead of items | `ThrowableQueue` |
+//! | [`Signal`], [`SyncSignal`] | observer pattern: connect handlers (for any sender, for one sender, or weakly), `send` to them | `Signal`, `SyncSignal` |
 //! | [`Stampede`] | concurrent callers share one in-flight call and its result | `stampede` |
 //!
 //! What does not live here: timers and sleeping (they need a [`Timer`](crate::runtime::Timer)),

@@ -8,8 +8,23 @@
 //! - [`SyncSignal`] has plain-function handlers and a plain `send`.
 //!
 //! [`connect`](Signal::connect) returns a [`HandlerId`] that
-//! [`disconnect`](Signal::disconnect) takes. A handler is kept until it is disconnected (no
-//! weak references: mode dropped them because handlers vanished unexpectedly).
+//! [`disconnect`](Signal::disconnect) takes: disconnecting removes exactly that handler. A
+//! handler is kept until it is disconnected, unless it was connected *weakly*.
+//!
+//! # Receivers bound to a sender
+//!
+//! mode's `connect(fn, sender=x)` becomes [`connect_for`](Signal::connect_for): the handler
+//! is called only for sends whose sender equals `x` (`==`). Handlers connected with
+//! [`connect`](Signal::connect) on a signal without a default sender are called for every
+//! sender, as in mode.
+//!
+//! # Weak receivers
+//!
+//! mode's `connect(obj.method, weak=True)` becomes
+//! [`connect_weak(&receiver, handler)`](Signal::connect_weak): the signal keeps only a weak
+//! reference to the `Arc`'d receiver and passes the receiver to the handler on each send.
+//! Once every `Arc` of the receiver is dropped the handler is no longer called, and it is
+//! removed from the signal (by the next send, or [`len`](Signal::len), that notices).
 //!
 //! # Failures
 //!
@@ -22,8 +37,11 @@
 //! # Default sender
 //!
 //! [`with_default_sender`](Signal::with_default_sender) returns a clone that shares the
-//! handlers and sends with a given sender, so that an owner can hand out a signal that
-//! others [`send_default`](Signal::send_default) without knowing the sender.
+//! handlers and is *bound* to a sender, as mode's `with_default_sender` is: it
+//! [`send_default`](Signal::send_default)s with that sender, so that an owner can hand out
+//! a signal that others send without knowing the sender, and every handler connected
+//! through it (`connect`, `connect_labeled`, `connect_weak`) is bound to that sender, as if
+//! by [`connect_for`](Signal::connect_for).
 //!
 //! # Cost
 //!
@@ -44,6 +62,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use crate::error::BoxError;
+use crate::platform::plain::{Arc as AllocArc, Weak as AllocWeak};
 use crate::platform::sync::{Arc, Mutex};
 
 /// What an async handler returns: a boxed future borrowing the sender and arguments.
@@ -69,28 +88,80 @@ impl fmt::Display for HandlerId {
     }
 }
 
-/// One connected handler.
-struct Entry<H: ?Sized> {
-    id: HandlerId,
+/// A sender that handlers are bound to, with the equality that recognises it.
+struct Bound<S> {
+    sender: AllocArc<S>,
+    eq: fn(&S, &S) -> bool,
+}
+
+impl<S: PartialEq> Bound<S> {
+    fn new(sender: S) -> Self {
+        Bound {
+            sender: AllocArc::new(sender),
+            eq: <S as PartialEq>::eq,
+        }
+    }
+}
+
+impl<S> Clone for Bound<S> {
+    fn clone(&self) -> Self {
+        Bound {
+            sender: self.sender.clone(),
+            eq: self.eq,
+        }
+    }
+}
+
+/// Whether a weak receiver is still alive.
+type Alive = dyn Fn() -> bool + Send + Sync;
+
+/// What a connect hands to the registry.
+struct Connection<S, H: ?Sized> {
     label: Option<Cow<'static, str>>,
+    sender: Option<Bound<S>>,
+    alive: Option<Box<Alive>>,
     handler: Box<H>,
 }
 
-/// The handler list as one send sees it.
-type Snapshot<H> = Arc<Vec<Arc<Entry<H>>>>;
+/// One connected handler.
+struct Entry<S, H: ?Sized> {
+    id: HandlerId,
+    label: Option<Cow<'static, str>>,
+    /// `Some`: called only for sends from this sender.
+    sender: Option<Bound<S>>,
+    /// `Some`: a weak receiver, called only while this says it is alive.
+    alive: Option<Box<Alive>>,
+    handler: Box<H>,
+}
 
-struct Handlers<H: ?Sized> {
+impl<S, H: ?Sized> Entry<S, H> {
+    /// Whether a send from `sender` calls this handler.
+    fn wants(&self, sender: &S) -> bool {
+        self.sender
+            .as_ref()
+            .is_none_or(|bound| (bound.eq)(&bound.sender, sender))
+    }
+
+    fn is_alive(&self) -> bool {
+        self.alive.as_ref().is_none_or(|alive| alive())
+    }
+}
+
+/// The handler list as one send sees it.
+type Snapshot<S, H> = Arc<Vec<Arc<Entry<S, H>>>>;
+
+struct Handlers<S, H: ?Sized> {
     /// Copied on write; a send clones the `Arc` and walks its snapshot.
-    list: Snapshot<H>,
+    list: Snapshot<S, H>,
     next_id: u64,
 }
 
 /// The handler list shared by a signal and its clones.
-struct Registry<H: ?Sized> {
-    handlers: Mutex<Handlers<H>>,
+struct Registry<S, H: ?Sized> {
+    handlers: Mutex<Handlers<S, H>>,
 }
 
-impl<H: ?Sized> Registry<H> {
+impl<S, H: ?Sized> Registry<S, H> {
     fn new() -> Self {
         Registry {
             handlers: Mutex::new(Handlers {
@@ -100,15 +171,26 @@ impl<H: ?Sized> Registry<H> {
         }
     }
 
-    fn connect(&self, label: Option<Cow<'static, str>>, handler: Box<H>) -> HandlerId {
-        let mut handler = Some(handler);
+    fn connect(&self, connection: Connection<S, H>) -> HandlerId {
+        let mut connection = Some(connection);
         let (id, old) = self.handlers.with(|handlers| {
             let id = HandlerId(handlers.next_id);
             handlers.next_id += 1;
+            let Some(Connection {
+                label,
+                sender,
+                alive,
+                handler,
+            }) = connection.take()
+            else {
+                unreachable!("moved into the lock once")
+            };
             let entry = Arc::new(Entry {
                 id,
                 label,
-                handler: handler.take().expect("moved into the lock once"),
+                sender,
+                alive,
+                handler,
             });
             let mut list = Vec::with_capacity(handlers.list.len() + 1);
             list.extend(handlers.list.iter().cloned());
@@ -119,16 +201,17 @@ impl<H: ?Sized> Registry<H> {
         id
     }
 
-    fn disconnect(&self, id: HandlerId) -> bool {
-        // The removed handler (user code, in its `Drop`) is dropped after unlocking.
+    /// Removes the entries `remove` selects; whether any was removed.
+    fn remove(&self, remove: impl Fn(&Entry<S, H>) -> bool) -> bool {
+        // The removed handlers (user code, in their `Drop`) are dropped after unlocking.
         let old = self.handlers.with(|handlers| {
-            if !handlers.list.iter().any(|entry| entry.id == id) {
+            if !handlers.list.iter().any(|entry| remove(entry)) {
                 return None;
             }
             let list = handlers
                 .list
                 .iter()
-                .filter(|entry| entry.id != id)
+                .filter(|entry| !remove(entry))
                 .cloned()
                 .collect();
             Some(mem::replace(&mut handlers.list, Arc::new(list)))
@@ -136,13 +219,37 @@ impl<H: ?Sized> Registry<H> {
         old.is_some()
     }
 
-    fn snapshot(&self) -> Snapshot<H> {
+    fn disconnect(&self, id: HandlerId) -> bool {
+        self.remove(|entry| entry.id == id)
+    }
+
+    /// Removes the handlers of dropped weak receivers.
+    fn prune(&self) {
+        self.remove(|entry| !entry.is_alive());
+    }
+
+    fn snapshot(&self) -> Snapshot<S, H> {
         self.handlers.with(|handlers| handlers.list.clone())
     }
 
     fn len(&self) -> usize {
+        self.prune();
         self.handlers.with(|handlers| handlers.list.len())
     }
+}
+
+/// Makes a closure's signature higher-ranked over the borrow of the sender and arguments.
+fn async_handler<S, A, F>(handler: F) -> F
+where
+    F: for<'a> Fn(&'a S, &'a A) -> HandlerFuture<'a>,
+{
+    handler
+}
+
+/// The liveness check of a weak receiver.
+fn alive<T: Send + Sync + 'static>(receiver: &AllocWeak<T>) -> Box<Alive> {
+    let receiver = receiver.clone();
+    Box::new(move || receiver.strong_count() > 0)
 }
 
 /// A handler that failed during a send.
@@ -153,7 +260,7 @@ pub struct HandlerFailure {
 }
 
 impl HandlerFailure {
-    fn new<H: ?Sized>(entry: &Entry<H>, error: BoxError) -> Self {
+    fn new<S, H: ?Sized>(entry: &Entry<S, H>, error: BoxError) -> Self {
         HandlerFailure {
             id: entry.id,
             label: entry.label.clone(),
@@ -346,8 +453,8 @@ impl core::error::Error for HandlerPanicked {}
 /// # });
 /// ```
 pub struct Signal<S, A> {
-    registry: Arc<Registry<AsyncHandler<S, A>>>,
-    default_sender: Option<S>,
+    registry: Arc<Registry<S, AsyncHandler<S, A>>>,
+    default_sender: Option<Bound<S>>,
 }
 
 impl<S, A> Signal<S, A> {
@@ -364,6 +471,10 @@ impl<S, A> Signal<S, A> {
 
     /// Connects `handler`, labelled by its id in failure reports, and returns its id.
     ///
+    /// The handler is called for every send, or, on a signal made by
+    /// [`with_default_sender`](Self::with_default_sender), only for sends from that
+    /// sender.
+    ///
     /// The handler returns a boxed future that may borrow the sender and the arguments;
     /// clone what it needs from its own captures into the future.
     ///
@@ -379,7 +490,7 @@ impl<S, A> Signal<S, A> {
     where
         F: for<'a> Fn(&'a S, &'a A) -> HandlerFuture<'a> + Send + Sync + 'static,
     {
-        self.registry.connect(None, Box::new(handler))
+        self.connect_with(None, self.default_sender.clone(), None, Box::new(handler))
     }
 
     /// Connects `handler` with a label that names it in failure reports.
@@ -395,16 +506,135 @@ impl<S, A> Signal<S, A> {
     where
         F: for<'a> Fn(&'a S, &'a A) -> HandlerFuture<'a> + Send + Sync + 'static,
     {
-        self.registry.connect(Some(label.into()), Box::new(handler))
+        self.connect_with(
+            Some(label.into()),
+            self.default_sender.clone(),
+            None,
+            Box::new(handler),
+        )
     }
 
-    /// Disconnects a handler. Returns `false` if it was not connected. A send already
+    /// Connects `handler` for sends from `sender` only (mode's `connect(fn, sender=x)`):
+    /// a send calls it when its sender `== sender`. Returns its id, for
+    /// [`disconnect`](Self::disconnect).
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use std::sync::{Arc, Mutex};
+    /// use mode::sync::Signal;
+    ///
+    /// let on_started: Signal<&str, ()> = Signal::new();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// on_started.connect_for("db", move |sender, _| {
+    ///     log.lock().unwrap().push(sender.to_string());
+    ///     Box::pin(async { Ok(()) })
+    /// });
+    ///
+    /// on_started.send(&"web", &()).await.unwrap(); // not for this handler
+    /// on_started.send(&"db", &()).await.unwrap();
+    /// assert_eq!(*seen.lock().unwrap(), ["db"]);
+    /// # });
+    /// ```
+    pub fn connect_for<F>(&self, sender: S, handler: F) -> HandlerId
+    where
+        S: PartialEq,
+        F: for<'a> Fn(&'a S, &'a A) -> HandlerFuture<'a> + Send + Sync + 'static,
+    {
+        self.connect_with(None, Some(Bound::new(sender)), None, Box::new(handler))
+    }
+
+    /// Connects `handler` to a receiver held weakly (mode's `connect(fn, weak=True)`):
+    /// each send passes the receiver to the handler, and once every `Arc` of `receiver`
+    /// is dropped the handler is no longer called (and is removed). Returns its id, for
+    /// [`disconnect`](Self::disconnect).
+    ///
+    /// The signal keeps a `Weak` of the receiver and holds an `Arc` only while the
+    /// handler's future runs.
+    ///
+    /// ```
+    /// # futures_lite::future::block_on(async {
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// use mode::sync::Signal;
+    ///
+    /// struct Stats { messages: AtomicU32 }
+    ///
+    /// let on_message: Signal<(), u32> = Signal::new();
+    /// let stats = Arc::new(Stats { messages: AtomicU32::new(0) });
+    /// on_message.connect_weak(&stats, |stats, _sender, n| {
+    ///     stats.messages.fetch_add(*n, Ordering::SeqCst);
+    ///     Box::pin(async { Ok(()) })
+    /// });
+    ///
+    /// on_message.send(&(), &2).await.unwrap();
+    /// assert_eq!(stats.messages.load(Ordering::SeqCst), 2);
+    /// drop(stats); // the signal did not keep it alive
+    /// on_message.send(&(), &2).await.unwrap();
+    /// assert!(on_message.is_empty());
+    /// # });
+    /// ```
+    pub fn connect_weak<T, F>(&self, receiver: &AllocArc<T>, handler: F) -> HandlerId
+    where
+        S: Sync,
+        A: Sync,
+        T: Send + Sync + 'static,
+        F: for<'a> Fn(&'a T, &'a S, &'a A) -> HandlerFuture<'a> + Send + Sync + 'static,
+    {
+        let weak = AllocArc::downgrade(receiver);
+        let liveness = alive(&weak);
+        let handler = AllocArc::new(handler);
+        let call = async_handler(move |sender: &S, args: &A| -> HandlerFuture<'_> {
+            let Some(receiver) = weak.upgrade() else {
+                return Box::pin(async { Ok(()) });
+            };
+            let handler = handler.clone();
+            Box::pin(async move { handler(&receiver, sender, args).await })
+        });
+        self.connect_with(
+            None,
+            self.default_sender.clone(),
+            Some(liveness),
+            Box::new(call),
+        )
+    }
+
+    fn connect_with(
+        &self,
+        label: Option<Cow<'static, str>>,
+        sender: Option<Bound<S>>,
+        alive: Option<Box<Alive>>,
+        handler: Box<AsyncHandler<S, A>>,
+    ) -> HandlerId {
+        self.registry.connect(Connection {
+            label,
+            sender,
+            alive,
+            handler,
+        })
+    }
+
+    /// Disconnects exactly the handler `id` names (other handlers, even for the same
+    /// sender or receiver, stay). Returns `false` if it was not connected. A send already
     /// under way still calls it.
+    ///
+    /// ```
+    /// use mode::sync::Signal;
+    ///
+    /// let signal = Signal::<u8, ()>::new();
+    /// let one = signal.connect_for(1, |_, _| Box::pin(async { Ok(()) }));
+    /// let two = signal.connect_for(2, |_, _| Box::pin(async { Ok(()) }));
+    /// assert!(signal.disconnect(one));
+    /// assert!(!signal.disconnect(one));
+    /// assert_eq!(signal.len(), 1);
+    /// # let _ = two;
+    /// ```
     pub fn disconnect(&self, id: HandlerId) -> bool {
         self.registry.disconnect(id)
     }
 
-    /// The number of connected handlers.
+    /// The number of connected handlers (handlers of dropped weak receivers are removed
+    /// first).
     #[must_use]
     pub fn len(&self) -> usize {
         self.registry.len()
@@ -416,13 +646,16 @@ impl<S, A> Signal<S, A> {
         self.len() == 0
     }
 
-    /// The sender [`send_default`](Self::send_default) uses.
+    /// The sender [`send_default`](Self::send_default) uses, and that handlers connected
+    /// through this signal are bound to.
     #[must_use]
     pub fn default_sender(&self) -> Option<&S> {
-        self.default_sender.as_ref()
+        self.default_sender.as_ref().map(|bound| &*bound.sender)
     }
 
-    /// A clone of this signal, sharing its handlers, whose default sender is `sender`.
+    /// A clone of this signal, sharing its handlers, bound to `sender` (mode's
+    /// `with_default_sender`): [`send_default`](Self::send_default) sends from `sender`,
+    /// and handlers connected through the clone are called only for sends from `sender`.
     ///
     /// ```
     /// # futures_lite::future::block_on(async {
@@ -442,17 +675,33 @@ impl<S, A> Signal<S, A> {
     /// let from_seven = signal.with_default_sender(7);
     /// from_seven.send_default(&()).await.unwrap();
     /// assert_eq!(total.load(Ordering::SeqCst), 7);
+    ///
+    /// // A handler connected through the bound clone hears only sender 7.
+    /// let sevens = Arc::new(AtomicU32::new(0));
+    /// let count = sevens.clone();
+    /// from_seven.connect(move |_, _| {
+    ///     count.fetch_add(1, Ordering::SeqCst);
+    ///     Box::pin(async { Ok(()) })
+    /// });
+    /// signal.send(&3, &()).await.unwrap();
+    /// signal.send(&7, &()).await.unwrap();
+    /// assert_eq!(sevens.load(Ordering::SeqCst), 1);
     /// # });
     /// ```
     #[must_use]
-    pub fn with_default_sender(&self, sender: S) -> Self {
+    pub fn with_default_sender(&self, sender: S) -> Self
+    where
+        S: PartialEq,
+    {
         Signal {
             registry: self.registry.clone(),
-            default_sender: Some(sender),
+            default_sender: Some(Bound::new(sender)),
         }
     }
 
-    /// Calls every handler with `sender` and `args`, awaiting each in connection order.
+    /// Calls every handler for `sender` with `sender` and `args`, awaiting each in
+    /// connection order: the handlers connected for any sender and those bound to
+    /// `sender`.
     ///
     /// Returns [`SendError::HandlersFailed`] if any handler failed; all handlers are
     /// called regardless. Handlers connected or disconnected while the send runs do not
@@ -463,14 +712,7 @@ impl<S, A> Signal<S, A> {
     /// Not cancel safe: dropping the future drops the running handler's future and skips
     /// the handlers after it; handlers already called are not undone.
     pub fn send<'a>(&'a self, sender: &'a S, args: &'a A) -> SendFuture<'a, S, A> {
-        SendFuture {
-            sender: Some(sender),
-            args,
-            handlers: self.registry.snapshot(),
-            next: 0,
-            running: None,
-            failures: Vec::new(),
-        }
+        self.send_from(Some(sender), args)
     }
 
     /// Like [`send`](Self::send), with the [default sender](Self::with_default_sender).
@@ -480,13 +722,19 @@ impl<S, A> Signal<S, A> {
     ///
     /// As for [`send`](Self::send).
     pub fn send_default<'a>(&'a self, args: &'a A) -> SendFuture<'a, S, A> {
+        self.send_from(self.default_sender(), args)
+    }
+
+    fn send_from<'a>(&'a self, sender: Option<&'a S>, args: &'a A) -> SendFuture<'a, S, A> {
         SendFuture {
-            sender: self.default_sender.as_ref(),
+            sender,
             args,
+            registry: &self.registry,
             handlers: self.registry.snapshot(),
             next: 0,
             running: None,
             failures: Vec::new(),
+            dead: false,
         }
     }
 }
@@ -497,7 +745,7 @@ impl<S, A> Default for Signal<S, A> {
     }
 }
 
-impl<S: Clone, A> Clone for Signal<S, A> {
+impl<S, A> Clone for Signal<S, A> {
     /// A signal sharing the handlers, with the same default sender.
     fn clone(&self) -> Self {
         Signal {
@@ -511,7 +759,7 @@ impl<S: fmt::Debug, A> fmt::Debug for Signal<S, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Signal")
             .field("handlers", &self.len())
-            .field("default_sender", &self.default_sender)
+            .field("default_sender", &self.default_sender())
             .finish()
     }
 }
@@ -527,12 +775,15 @@ pub struct SendFuture<'a, S, A> {
     /// `None`: no default sender.
     sender: Option<&'a S>,
     args: &'a A,
-    handlers: Snapshot<AsyncHandler<S, A>>,
+    registry: &'a Registry<S, AsyncHandler<S, A>>,
+    handlers: Snapshot<S, AsyncHandler<S, A>>,
     /// The next handler to call.
     next: usize,
     /// The index and future of the handler being awaited.
     running: Option<(usize, HandlerFuture<'a>)>,
     failures: Vec<HandlerFailure>,
+    /// Whether a dropped weak receiver was seen (removed when the send ends).
+    dead: bool,
 }
 
 impl<S, A> Future for SendFuture<'_, S, A> {
@@ -558,6 +809,9 @@ impl<S, A> Future for SendFuture<'_, S, A> {
                 }
             }
             let Some(entry) = this.handlers.get(this.next) else {
+                if mem::take(&mut this.dead) {
+                    this.registry.prune();
+                }
                 return Poll::Ready(if this.failures.is_empty() {
                     Ok(())
                 } else {
@@ -566,6 +820,13 @@ impl<S, A> Future for SendFuture<'_, S, A> {
             };
             let index = this.next;
             this.next += 1;
+            if !entry.wants(sender) {
+                continue;
+            }
+            if !entry.is_alive() {
+                this.dead = true;
+                continue;
+            }
             let args = this.args;
             match guarded(|| Ok((entry.handler)(sender, args))) {
                 Ok(future) => this.running = Some((index, future)),
@@ -590,8 +851,9 @@ impl<S, A> fmt::Debug for SendFuture<'_, S, A> {
 /// A signal whose handlers are plain functions and whose `send` is a plain call (mode's
 /// `SyncSignal`).
 ///
-/// Same connection, default-sender and failure rules as [`Signal`]: every handler is
-/// called even when some fail, and `send` lists the failures.
+/// Same connection, sender-binding, weak-receiver, default-sender and failure rules as
+/// [`Signal`]: every handler is called even when some fail, and `send` lists the
+/// failures.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -615,8 +877,8 @@ impl<S, A> fmt::Debug for SendFuture<'_, S, A> {
 /// assert_eq!(calls.load(Ordering::SeqCst), 2);
 /// ```
 pub struct SyncSignal<S, A> {
-    registry: Arc<Registry<SyncHandler<S, A>>>,
-    default_sender: Option<S>,
+    registry: Arc<Registry<S, SyncHandler<S, A>>>,
+    default_sender: Option<Bound<S>>,
 }
 
 impl<S, A> SyncSignal<S, A> {
@@ -630,11 +892,15 @@ impl<S, A> SyncSignal<S, A> {
     }
 
     /// Connects `handler`, labelled by its id in failure reports, and returns its id.
+    ///
+    /// The handler is called for every send, or, on a signal made by
+    /// [`with_default_sender`](Self::with_default_sender), only for sends from that
+    /// sender.
     pub fn connect<F>(&self, handler: F) -> HandlerId
     where
         F: Fn(&S, &A) -> Result<(), BoxError> + Send + Sync + 'static,
     {
-        self.registry.connect(None, Box::new(handler))
+        self.connect_with(None, self.default_sender.clone(), None, Box::new(handler))
     }
 
     /// Connects `handler` with a label that names it in failure reports.
@@ -642,10 +908,97 @@ impl<S, A> SyncSignal<S, A> {
     where
         F: Fn(&S, &A) -> Result<(), BoxError> + Send + Sync + 'static,
     {
-        self.registry.connect(Some(label.into()), Box::new(handler))
+        self.connect_with(
+            Some(label.into()),
+            self.default_sender.clone(),
+            None,
+            Box::new(handler),
+        )
     }
 
-    /// Disconnects a handler. Returns `false` if it was not connected.
+    /// Connects `handler` for sends from `sender` only (mode's `connect(fn, sender=x)`).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use mode::sync::SyncSignal;
+    ///
+    /// let on_error: SyncSignal<String, ()> = SyncSignal::new();
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let counter = calls.clone();
+    /// on_error.connect_for("Consumer".to_string(), move |_, _| {
+    ///     counter.fetch_add(1, Ordering::SeqCst);
+    ///     Ok(())
+    /// });
+    /// on_error.send(&"Producer".to_string(), &()).unwrap();
+    /// on_error.send(&"Consumer".to_string(), &()).unwrap();
+    /// assert_eq!(calls.load(Ordering::SeqCst), 1);
+    /// ```
+    pub fn connect_for<F>(&self, sender: S, handler: F) -> HandlerId
+    where
+        S: PartialEq,
+        F: Fn(&S, &A) -> Result<(), BoxError> + Send + Sync + 'static,
+    {
+        self.connect_with(None, Some(Bound::new(sender)), None, Box::new(handler))
+    }
+
+    /// Connects `handler` to a receiver held weakly (mode's `connect(fn, weak=True)`):
+    /// once every `Arc` of `receiver` is dropped the handler is no longer called (and is
+    /// removed).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use mode::sync::SyncSignal;
+    ///
+    /// struct Cache { keys: Mutex<Vec<String>> }
+    ///
+    /// let invalidated: SyncSignal<(), String> = SyncSignal::new();
+    /// let cache = Arc::new(Cache { keys: Mutex::new(vec!["a".into(), "b".into()]) });
+    /// invalidated.connect_weak(&cache, |cache, _sender, key| {
+    ///     cache.keys.lock().unwrap().retain(|k| k != key);
+    ///     Ok(())
+    /// });
+    /// invalidated.send(&(), &"a".to_string()).unwrap();
+    /// assert_eq!(*cache.keys.lock().unwrap(), ["b"]);
+    /// drop(cache);
+    /// assert!(invalidated.is_empty());
+    /// ```
+    pub fn connect_weak<T, F>(&self, receiver: &AllocArc<T>, handler: F) -> HandlerId
+    where
+        T: Send + Sync + 'static,
+        F: Fn(&T, &S, &A) -> Result<(), BoxError> + Send + Sync + 'static,
+    {
+        let weak = AllocArc::downgrade(receiver);
+        let liveness = alive(&weak);
+        let call = move |sender: &S, args: &A| match weak.upgrade() {
+            Some(receiver) => handler(&receiver, sender, args),
+            None => Ok(()),
+        };
+        self.connect_with(
+            None,
+            self.default_sender.clone(),
+            Some(liveness),
+            Box::new(call),
+        )
+    }
+
+    fn connect_with(
+        &self,
+        label: Option<Cow<'static, str>>,
+        sender: Option<Bound<S>>,
+        alive: Option<Box<Alive>>,
+        handler: Box<SyncHandler<S, A>>,
+    ) -> HandlerId {
+        self.registry.connect(Connection {
+            label,
+            sender,
+            alive,
+            handler,
+        })
+    }
+
+    /// Disconnects exactly the handler `id` names. Returns `false` if it was not
+    /// connected.
     ///
     /// ```
     /// use mode::sync::SyncSignal;
@@ -660,7 +1013,8 @@ impl<S, A> SyncSignal<S, A> {
         self.registry.disconnect(id)
     }
 
-    /// The number of connected handlers.
+    /// The number of connected handlers (handlers of dropped weak receivers are removed
+    /// first).
     #[must_use]
     pub fn len(&self) -> usize {
         self.registry.len()
@@ -672,13 +1026,15 @@ impl<S, A> SyncSignal<S, A> {
         self.len() == 0
     }
 
-    /// The sender [`send_default`](Self::send_default) uses.
+    /// The sender [`send_default`](Self::send_default) uses, and that handlers connected
+    /// through this signal are bound to.
     #[must_use]
     pub fn default_sender(&self) -> Option<&S> {
-        self.default_sender.as_ref()
+        self.default_sender.as_ref().map(|bound| &*bound.sender)
     }
 
-    /// A clone of this signal, sharing its handlers, whose default sender is `sender`.
+    /// A clone of this signal, sharing its handlers, bound to `sender`: `send_default`
+    /// sends from it, and handlers connected through the clone hear only its sends.
     ///
     /// ```
     /// use mode::sync::SyncSignal;
@@ -689,24 +1045,37 @@ impl<S, A> SyncSignal<S, A> {
     /// signal.with_default_sender("worker").send_default(&()).unwrap();
     /// ```
     #[must_use]
-    pub fn with_default_sender(&self, sender: S) -> Self {
+    pub fn with_default_sender(&self, sender: S) -> Self
+    where
+        S: PartialEq,
+    {
         SyncSignal {
             registry: self.registry.clone(),
-            default_sender: Some(sender),
+            default_sender: Some(Bound::new(sender)),
         }
     }
 
-    /// Calls every handler with `sender` and `args`, in connection order.
+    /// Calls every handler for `sender` with `sender` and `args`, in connection order:
+    /// the handlers connected for any sender and those bound to `sender`.
     ///
     /// Returns [`SendError::HandlersFailed`] if any handler failed; all handlers are
     /// called regardless.
     pub fn send(&self, sender: &S, args: &A) -> Result<(), SendError> {
         let handlers = self.registry.snapshot();
         let mut failures = Vec::new();
-        for entry in handlers.iter() {
+        let mut dead = false;
+        for entry in handlers.iter().filter(|entry| entry.wants(sender)) {
+            if !entry.is_alive() {
+                dead = true;
+                continue;
+            }
             if let Err(error) = guarded(|| (entry.handler)(sender, args)) {
                 failures.push(HandlerFailure::new(entry, error));
             }
+        }
+        drop(handlers);
+        if dead {
+            self.registry.prune();
         }
         if failures.is_empty() {
             Ok(())
@@ -718,7 +1087,7 @@ impl<S, A> SyncSignal<S, A> {
     /// Like [`send`](Self::send), with the [default sender](Self::with_default_sender).
     /// Fails with [`SendError::NoDefaultSender`], calling no handler, if there is none.
     pub fn send_default(&self, args: &A) -> Result<(), SendError> {
-        match &self.default_sender {
+        match self.default_sender() {
             Some(sender) => self.send(sender, args),
             None => Err(SendError::NoDefaultSender),
         }
@@ -731,7 +1100,7 @@ impl<S, A> Default for SyncSignal<S, A> {
     }
 }
 
-impl<S: Clone, A> Clone for SyncSignal<S, A> {
+impl<S, A> Clone for SyncSignal<S, A> {
     /// A signal sharing the handlers, with the same default sender.
     fn clone(&self) -> Self {
         SyncSignal {
@@ -745,7 +1114,7 @@ impl<S: fmt::Debug, A> fmt::Debug for SyncSignal<S, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SyncSignal")
             .field("handlers", &self.len())
-            .field("default_sender", &self.default_sender)
+            .field("default_sender", &self.default_sender())
             .finish()
     }
 }
@@ -938,6 +1307,113 @@ mod tests {
         }
         futures_lite::future::block_on(signal.send(&(), &2)).unwrap();
         assert_eq!(calls.load(Ordering::Relaxed), 2 * handlers);
+    }
+
+    #[test]
+    fn bound_handlers_hear_only_their_sender() {
+        let log = AllocArc::new(StdMutex::new(Vec::new()));
+        let signal: Signal<&'static str, u32> = Signal::new();
+        signal.connect(recorder(&log, "any"));
+        signal.connect_for("a", recorder(&log, "for-a"));
+        let bound_b = signal.with_default_sender("b");
+        bound_b.connect(recorder(&log, "via-b"));
+        futures_lite::future::block_on(signal.send(&"a", &1)).unwrap();
+        futures_lite::future::block_on(signal.send(&"b", &2)).unwrap();
+        futures_lite::future::block_on(bound_b.send_default(&3)).unwrap();
+        futures_lite::future::block_on(signal.send(&"c", &4)).unwrap();
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "any:a:1",
+                "for-a:a:1",
+                "any:b:2",
+                "via-b:b:2",
+                "any:b:3",
+                "via-b:b:3",
+                "any:c:4"
+            ]
+        );
+    }
+
+    #[test]
+    fn disconnect_removes_exactly_one_bound_handler() {
+        let calls = AllocArc::new(StdMutex::new(Vec::new()));
+        let signal = SyncSignal::<u8, ()>::new();
+        let ids: Vec<_> = [1u8, 2, 1]
+            .into_iter()
+            .map(|sender| {
+                let calls = calls.clone();
+                signal.connect_for(sender, move |s, _| {
+                    calls.lock().unwrap().push(*s);
+                    Ok(())
+                })
+            })
+            .collect();
+        assert!(signal.disconnect(ids[0]));
+        signal.send(&1, &()).unwrap();
+        signal.send(&2, &()).unwrap();
+        assert_eq!(
+            *calls.lock().unwrap(),
+            [1, 2],
+            "the second handler for 1 stays"
+        );
+        assert_eq!(signal.len(), 2);
+    }
+
+    #[test]
+    fn weak_receivers_stop_when_dropped() {
+        struct Receiver(AtomicUsize);
+        let receiver = AllocArc::new(Receiver(AtomicUsize::new(0)));
+        let sync = SyncSignal::<(), usize>::new();
+        sync.connect_weak(&receiver, |r, _, n| {
+            r.0.fetch_add(*n, Ordering::SeqCst);
+            Ok(())
+        });
+        let signal = Signal::<(), usize>::new();
+        signal.connect_weak(&receiver, |r, _, n| {
+            let n = *n;
+            Box::pin(async move {
+                r.0.fetch_add(n * 10, Ordering::SeqCst);
+                Ok(())
+            })
+        });
+        assert_eq!(AllocArc::strong_count(&receiver), 1, "held weakly");
+        sync.send(&(), &1).unwrap();
+        futures_lite::future::block_on(signal.send(&(), &1)).unwrap();
+        assert_eq!(receiver.0.load(Ordering::SeqCst), 11);
+
+        let weak = AllocArc::downgrade(&receiver);
+        drop(receiver);
+        assert!(weak.upgrade().is_none());
+        sync.send(&(), &1).unwrap();
+        futures_lite::future::block_on(signal.send(&(), &1)).unwrap();
+        // Pruned by the sends that found them dead.
+        assert_eq!(sync.registry.handlers.with(|h| h.list.len()), 0);
+        assert_eq!(signal.registry.handlers.with(|h| h.list.len()), 0);
+    }
+
+    #[test]
+    fn weak_receiver_lives_while_its_future_runs() {
+        let gate = AllocArc::new(crate::sync::Event::new());
+        struct Receiver(AllocArc<crate::sync::Event>, AtomicUsize);
+        let receiver = AllocArc::new(Receiver(gate.clone(), AtomicUsize::new(0)));
+        let signal = Signal::<(), ()>::new();
+        signal.connect_weak(&receiver, |r, _, _| {
+            Box::pin(async move {
+                r.0.wait().await;
+                r.1.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+        });
+        let weak = AllocArc::downgrade(&receiver);
+        let (waker, _) = count_wakes();
+        let mut send = signal.send(&(), &());
+        assert!(poll_once(&mut send, &waker).is_pending());
+        drop(receiver);
+        assert!(weak.upgrade().is_some(), "the running send holds it");
+        gate.set();
+        assert!(poll_once(&mut send, &waker).is_ready());
+        assert!(weak.upgrade().is_none());
     }
 
     #[test]

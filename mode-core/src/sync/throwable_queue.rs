@@ -2,29 +2,41 @@
 //!
 //! A producer that fails cannot always return its error to anyone: it runs in another
 //! task. mode's answer is a queue that carries errors too: [`throw`](ThrowableQueue::throw)
-//! enqueues an error, and the consumer's [`get`](ThrowableQueue::get) returns it as
-//! `Err(error)`, in order with the items around it.
+//! hands an error to the consumer, whose [`get`](ThrowableQueue::get) returns it as
+//! `Err(error)`.
 //!
-//! Thrown errors never wait: they ignore the capacity and the flow control (a suspended
-//! consumer still receives an error that reaches the front of the queue), which is why
-//! `throw` is a plain function (mode's `_throw`; mode's `async throw` only calls it).
+//! As in mode, a thrown error **comes first**: a getter waiting on the empty queue is
+//! woken with it at once, and otherwise the next `get` or `try_get` returns it *before*
+//! any buffered item. Errors come out in the order thrown, and the queue is not
+//! [empty](ThrowableQueue::is_empty) while one is pending. Thrown errors never wait: they
+//! ignore the capacity and the flow control, which is why `throw` is a plain function
+//! (mode's `_throw`; mode's `async throw` only calls it).
 //!
-//! Differences from mode, each deliberate: errors are delivered in order with items
-//! (mode raises a pending error before any queued item); the queue is never closed (a
-//! producer that is done throws an error of its own kind, so the consumer learns *why*
-//! the stream ended), so [`PutError::Closed`] and [`TryPutError::Closed`] never occur here.
+//! Everything else is [`FlowControlQueue`]'s: `put` waits while the queue is full or the
+//! flow is suspended, `get` drains what is buffered whatever the flow, the non-waiting
+//! puts that bypass the flow control, and the pressure callbacks.
+//!
+//! Differences from mode, each deliberate: the queue is never closed (a producer that is
+//! done throws an error of its own kind, so the consumer learns *why* the stream ended),
+//! so [`PutError::Closed`] and [`TryPutError::Closed`] never occur here; a thrown error
+//! is not reserved for one particular waiting getter (mode sets it on the first waiter's
+//! future): the first getter to look takes it, which is the woken waiter unless another
+//! consumer gets there first.
+//!
+//! [`FlowControlQueue`]: crate::sync::FlowControlQueue
 
 use crate::platform::plain::Arc as AllocArc;
+use alloc::boxed::Box;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use super::flow_control::FlowControlEvent;
-use super::flow_control_queue::{PutError, TryGetError, TryPutError};
-use super::queue_core::{
-    Core, GetState, PutFailure, PutState, PutWaiter, TryGetFailure, TryPutFailure,
+use super::flow_control_queue::{
+    put_error, try_get_error, try_put_error, PutError, TryGetError, TryPutError,
 };
+use super::queue_core::{Core, GetState, PressureCallbacks, PutMode, PutState, PutWaiter};
 use crate::platform::sync::Arc;
 
 /// A flow-controlled queue of items of type `T` and thrown errors of type `E`.
@@ -36,16 +48,17 @@ use crate::platform::sync::Arc;
 ///
 /// let queue = ThrowableQueue::new(8, Arc::new(FlowControlEvent::new_resumed()));
 /// queue.put(1).await.unwrap();
-/// queue.throw("disk on fire");
 /// queue.put(2).await.unwrap();
+/// queue.throw("disk on fire");
 ///
-/// assert_eq!(queue.get().await, Ok(1));
+/// // The error overtakes the buffered items.
 /// assert_eq!(queue.get().await, Err("disk on fire"));
+/// assert_eq!(queue.get().await, Ok(1));
 /// assert_eq!(queue.get().await, Ok(2));
 /// # });
 /// ```
 pub struct ThrowableQueue<T, E> {
-    core: Arc<Core<Result<T, E>>>,
+    core: Arc<Core<T, E>>,
 }
 
 impl<T, E> ThrowableQueue<T, E> {
@@ -62,8 +75,10 @@ impl<T, E> ThrowableQueue<T, E> {
         }
     }
 
-    /// Like [`new`](Self::new), but the queue (items and errors) is also cleared whenever
-    /// `flow_control` is cleared or resumed.
+    /// Like [`new`](Self::new), but the queue (items and pending errors) is also cleared
+    /// whenever `flow_control` is cleared or resumed; a `put` waiting at that moment then
+    /// delivers its item, as in
+    /// [`FlowControlQueue::with_clear_on_resume`](crate::sync::FlowControlQueue::with_clear_on_resume).
     ///
     /// # Panics
     ///
@@ -78,8 +93,8 @@ impl<T, E> ThrowableQueue<T, E> {
     /// Puts `item` at the back of the queue, waiting while the queue is full or the flow
     /// is suspended.
     ///
-    /// Fails with [`PutError::Cleared`] (handing the item back) if the queue is cleared
-    /// while this put waits.
+    /// Fails with [`PutError::Cleared`] (handing the item back) if the queue is
+    /// [cleared](Self::clear) while this put waits.
     ///
     /// # Cancel safety
     ///
@@ -99,13 +114,13 @@ impl<T, E> ThrowableQueue<T, E> {
         ThrowablePut {
             state: PutState {
                 core: &self.core,
-                entry: Some(Ok(item)),
+                item: Some(item),
                 waiter: PutWaiter::default(),
             },
         }
     }
 
-    /// Puts `item` without waiting.
+    /// Puts `item` without waiting: fails if the flow is suspended or the queue is full.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -115,41 +130,74 @@ impl<T, E> ThrowableQueue<T, E> {
     /// assert_eq!(queue.try_put(1), Err(TryPutError::Suspended(1)));
     /// ```
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
-        self.core.try_put(Ok(item)).map_err(|(entry, failure)| {
-            let item = match entry {
-                Ok(item) => item,
-                Err(_) => unreachable!("try_put only hands back the item it was given"),
-            };
-            match failure {
-                TryPutFailure::Full => TryPutError::Full(item),
-                TryPutFailure::Suspended => TryPutError::Suspended(item),
-                TryPutFailure::Closed => TryPutError::Closed(item),
-            }
-        })
+        self.core
+            .try_put(item, PutMode::Obey)
+            .map_err(try_put_error)
     }
 
-    /// Enqueues `error` for the consumer, without waiting: errors ignore the capacity and
-    /// the flow control. The consumer's `get` returns `Err(error)` when it reaches the
-    /// front of the queue, after the items put before it.
+    /// Puts `item` without waiting and without looking at the flow control; fails only if
+    /// the queue is full. mode's `put_nowait`; see
+    /// [`FlowControlQueue::try_put_bypassing_flow_control`](crate::sync::FlowControlQueue::try_put_bypassing_flow_control).
     ///
     /// ```
     /// use std::sync::Arc;
     /// use mode::sync::{FlowControlEvent, ThrowableQueue};
     ///
-    /// let flow = Arc::new(FlowControlEvent::new()); // suspended
-    /// let queue = ThrowableQueue::<u8, &str>::new(1, flow);
-    /// queue.throw("stop");
-    /// assert_eq!(queue.try_get(), Ok(Err("stop")));
+    /// let queue = ThrowableQueue::<_, ()>::new(1, Arc::new(FlowControlEvent::new()));
+    /// assert_eq!(queue.try_put_bypassing_flow_control(1), Ok(()));
+    /// assert_eq!(queue.try_get(), Ok(Ok(1)));
     /// ```
-    pub fn throw(&self, error: E) {
-        if self.core.push_bypassing(Err(error)).is_err() {
+    pub fn try_put_bypassing_flow_control(&self, item: T) -> Result<(), TryPutError<T>> {
+        self.core
+            .try_put(item, PutMode::BypassFlow)
+            .map_err(try_put_error)
+    }
+
+    /// Puts `item` at once, ignoring both the flow control and the capacity (the buffer
+    /// grows past the capacity if needed). mode's `force_put_nowait`; see
+    /// [`FlowControlQueue::force_put`](crate::sync::FlowControlQueue::force_put). Never
+    /// fails: the queue is never closed.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mode::sync::{FlowControlEvent, ThrowableQueue};
+    ///
+    /// let queue = ThrowableQueue::<_, ()>::new(1, Arc::new(FlowControlEvent::new()));
+    /// queue.force_put(1);
+    /// queue.force_put(2);
+    /// assert_eq!(queue.len(), 2);
+    /// ```
+    pub fn force_put(&self, item: T) {
+        if self.core.try_put(item, PutMode::Force).is_err() {
             unreachable!("a ThrowableQueue is never closed");
         }
     }
 
-    /// Takes the entry at the front of the queue: `Ok(item)` or a thrown `Err(error)`.
-    /// Waits while the queue is empty, or while the flow is suspended and the front entry
-    /// is an item.
+    /// Hands `error` to the consumer, without waiting: errors ignore the capacity and the
+    /// flow control. A getter waiting on the empty queue is woken with it; otherwise the
+    /// next `get` or `try_get` returns `Err(error)` before any buffered item. Errors
+    /// thrown one after another come out in that order.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mode::sync::{FlowControlEvent, ThrowableQueue};
+    ///
+    /// let flow = Arc::new(FlowControlEvent::new_resumed());
+    /// let queue = ThrowableQueue::<u8, &str>::new(4, flow);
+    /// queue.try_put(1).unwrap();
+    /// queue.throw("first");
+    /// queue.throw("second");
+    /// assert_eq!(queue.try_get(), Ok(Err("first")));
+    /// assert_eq!(queue.try_get(), Ok(Err("second")));
+    /// assert_eq!(queue.try_get(), Ok(Ok(1)));
+    /// ```
+    pub fn throw(&self, error: E) {
+        self.core.throw(error);
+    }
+
+    /// Takes the front entry: a pending thrown error as `Err(error)`, or else the front
+    /// item as `Ok(item)`. Waits while the queue holds neither; a suspended flow does not
+    /// stop it.
     ///
     /// # Cancel safety
     ///
@@ -174,7 +222,7 @@ impl<T, E> ThrowableQueue<T, E> {
         }
     }
 
-    /// Takes the front entry without waiting.
+    /// Takes the front entry without waiting: a pending error first, then items.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -186,26 +234,22 @@ impl<T, E> ThrowableQueue<T, E> {
     /// assert_eq!(queue.try_get(), Ok(Ok(4)));
     /// ```
     pub fn try_get(&self) -> Result<Result<T, E>, TryGetError> {
-        self.core.try_get().map_err(|failure| match failure {
-            TryGetFailure::Empty => TryGetError::Empty,
-            TryGetFailure::Suspended => TryGetError::Suspended,
-            TryGetFailure::Closed => TryGetError::Closed,
-        })
+        self.core.try_get().map_err(try_get_error)
     }
 
-    /// Drops every item and error in the queue and fails every waiting `put` with
+    /// Drops every item and pending error in the queue and fails every waiting `put` with
     /// [`PutError::Cleared`].
     pub fn clear(&self) {
         self.core.clear();
     }
 
-    /// The number of entries (items and errors) in the queue.
+    /// The number of entries (items and pending errors) in the queue.
     #[must_use]
     pub fn len(&self) -> usize {
         self.core.len()
     }
 
-    /// Whether the queue holds nothing.
+    /// Whether the queue holds nothing: no item and no pending error.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -227,6 +271,47 @@ impl<T, E> ThrowableQueue<T, E> {
     #[must_use]
     pub fn flow_control(&self) -> &AllocArc<FlowControlEvent> {
         self.core.flow()
+    }
+
+    /// Sets the pressure callbacks; see
+    /// [`FlowControlQueue::set_pressure_callbacks`](crate::sync::FlowControlQueue::set_pressure_callbacks).
+    /// Items count, errors do not.
+    pub fn set_pressure_callbacks<H, D>(&self, on_high: H, on_drop: D)
+    where
+        H: Fn() + Send + Sync + 'static,
+        D: Fn() + Send + Sync + 'static,
+    {
+        self.core.set_pressure_callbacks(PressureCallbacks {
+            high: Box::new(on_high),
+            drop: Box::new(on_drop),
+        });
+    }
+
+    /// Removes the pressure callbacks; see
+    /// [`FlowControlQueue::remove_pressure_callbacks`](crate::sync::FlowControlQueue::remove_pressure_callbacks).
+    pub fn remove_pressure_callbacks(&self) {
+        self.core.remove_pressure_callbacks();
+    }
+
+    /// `floor(capacity / 1.25)`; see
+    /// [`FlowControlQueue::pressure_high_mark`](crate::sync::FlowControlQueue::pressure_high_mark).
+    #[must_use]
+    pub fn pressure_high_mark(&self) -> usize {
+        self.core.pressure_high_mark()
+    }
+
+    /// `floor(capacity * 0.4)`; see
+    /// [`FlowControlQueue::pressure_drop_mark`](crate::sync::FlowControlQueue::pressure_drop_mark).
+    #[must_use]
+    pub fn pressure_drop_mark(&self) -> usize {
+        self.core.pressure_drop_mark()
+    }
+
+    /// Whether the pressure is high; see
+    /// [`FlowControlQueue::is_pressure_high`](crate::sync::FlowControlQueue::is_pressure_high).
+    #[must_use]
+    pub fn is_pressure_high(&self) -> bool {
+        self.core.is_pressure_high()
     }
 }
 
@@ -252,7 +337,7 @@ impl<T, E> fmt::Debug for ThrowableQueue<T, E> {
 /// Not cancel safe: dropping the future before it completes drops the item.
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct ThrowablePut<'a, T, E> {
-    state: PutState<'a, Result<T, E>>,
+    state: PutState<'a, T, E>,
 }
 
 impl<T, E> Unpin for ThrowablePut<'_, T, E> {}
@@ -261,16 +346,7 @@ impl<T, E> Future for ThrowablePut<'_, T, E> {
     type Output = Result<(), PutError<T>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.state.poll(cx).map_err(|(entry, failure)| {
-            let item = match entry {
-                Ok(item) => item,
-                Err(_) => unreachable!("a put only hands back the item it was given"),
-            };
-            match failure {
-                PutFailure::Closed => PutError::Closed(item),
-                PutFailure::Cleared => PutError::Cleared(item),
-            }
-        })
+        self.state.poll(cx).map_err(put_error)
     }
 }
 
@@ -289,7 +365,7 @@ impl<T, E> fmt::Debug for ThrowablePut<'_, T, E> {
 /// Cancel safe: an entry is taken only by the poll that returns it.
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub struct ThrowableGet<'a, T, E> {
-    state: GetState<'a, Result<T, E>>,
+    state: GetState<'a, T, E>,
 }
 
 impl<T, E> Unpin for ThrowableGet<'_, T, E> {}
@@ -324,18 +400,29 @@ mod tests {
     }
 
     #[test]
-    fn errors_come_in_order_with_items() {
+    fn errors_come_before_items_in_the_order_thrown() {
         let queue = ThrowableQueue::new(4, resumed());
         queue.try_put(1).unwrap();
         queue.throw('x');
         queue.try_put(2).unwrap();
         queue.throw('y');
         assert_eq!(queue.len(), 4);
-        assert_eq!(queue.try_get(), Ok(Ok(1)));
         assert_eq!(queue.try_get(), Ok(Err('x')));
-        assert_eq!(queue.try_get(), Ok(Ok(2)));
         assert_eq!(queue.try_get(), Ok(Err('y')));
+        assert_eq!(queue.try_get(), Ok(Ok(1)));
+        assert_eq!(queue.try_get(), Ok(Ok(2)));
         assert_eq!(queue.try_get(), Err(TryGetError::Empty));
+    }
+
+    #[test]
+    fn a_pending_error_makes_the_queue_non_empty() {
+        let queue = ThrowableQueue::<u8, ()>::new(1, resumed());
+        assert!(queue.is_empty());
+        queue.throw(());
+        assert!(!queue.is_empty());
+        assert!(!queue.is_full(), "errors do not count toward capacity");
+        assert_eq!(queue.try_get(), Ok(Err(())));
+        assert!(queue.is_empty());
     }
 
     #[test]
@@ -359,21 +446,10 @@ mod tests {
         assert!(queue.is_full());
         assert_eq!(queue.try_put(2), Err(TryPutError::Full(2)));
         flow.suspend();
-        assert_eq!(
-            queue.try_get(),
-            Err(TryGetError::Suspended),
-            "an item is at the front"
-        );
-        flow.resume();
-        assert_eq!(queue.try_get(), Ok(Ok(1)));
-        flow.suspend();
-        assert_eq!(
-            queue.try_get(),
-            Ok(Err("a")),
-            "errors pass a suspended flow"
-        );
+        assert_eq!(queue.try_get(), Ok(Err("a")));
         assert_eq!(queue.try_get(), Ok(Err("b")));
-        assert_eq!(queue.try_get(), Err(TryGetError::Suspended));
+        assert_eq!(queue.try_get(), Ok(Ok(1)), "gets drain a suspended queue");
+        assert_eq!(queue.try_get(), Err(TryGetError::Empty));
     }
 
     #[test]
@@ -400,5 +476,21 @@ mod tests {
         assert!(queue.is_empty());
         queue.throw(());
         assert_eq!(queue.try_get(), Ok(Err(())));
+    }
+
+    #[test]
+    fn bypassing_and_forced_puts() {
+        let flow = AllocArc::new(FlowControlEvent::new());
+        let queue = ThrowableQueue::<u8, ()>::new(1, flow);
+        assert_eq!(queue.try_put(1), Err(TryPutError::Suspended(1)));
+        queue.try_put_bypassing_flow_control(1).unwrap();
+        assert_eq!(
+            queue.try_put_bypassing_flow_control(2),
+            Err(TryPutError::Full(2))
+        );
+        queue.force_put(2);
+        assert_eq!(queue.len(), 2);
+        assert_eq!(queue.try_get(), Ok(Ok(1)));
+        assert_eq!(queue.try_get(), Ok(Ok(2)));
     }
 }
