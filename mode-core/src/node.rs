@@ -497,6 +497,17 @@ impl Node {
         self.had_children.store(true, Ordering::Relaxed);
     }
 
+    /// Puts `new`, pushed as the last child, in the place of the child `old`.
+    pub(crate) fn replace_child(&self, old: u64, new: &Arc<Node>) {
+        self.inner.with(|inner| {
+            inner.children.retain(|child| child.id != new.id);
+            match inner.children.iter_mut().find(|child| child.id == old) {
+                Some(slot) => *slot = new.clone(),
+                None => inner.children.push(new.clone()),
+            }
+        });
+    }
+
     pub(crate) fn remove_child(&self, id: u64) {
         self.inner
             .with(|inner| inner.children.retain(|child| child.id != id));

@@ -83,11 +83,18 @@ pub trait Service: 'static {
 
     /// Whether stopping waits for [`set_shutdown`](crate::ServiceHandle::set_shutdown)
     /// (mode's `wait_for_shutdown`), after `Stopped` is logged.
+    ///
+    /// The wait is bounded by the [stop timeout](Self::stop_timeout). If it times out,
+    /// `on_shutdown` does not run (as in mode): the timeout is logged, recorded as the
+    /// service's stop reason ([`StopReason::StopTimeout`](crate::StopReason::StopTimeout))
+    /// and as an unclean stop of the run; the service's tasks and resources still go, and
+    /// `Shutdown complete!` still ends the stop.
     fn wait_for_shutdown(&self) -> bool {
         false
     }
 
-    /// Called before the first start only (not on restarts).
+    /// Called before the first start only (not on restarts, nor when the service starts
+    /// again with a restarted ancestor).
     async fn on_first_start(&mut self, cx: &Context<'_>) -> BoxResult {
         let _ = cx;
         Ok(())
@@ -122,6 +129,12 @@ pub trait Service: 'static {
 
     /// The service is restarting: called after it stopped and before it starts again.
     /// Re-initialise per-run state here (mode's `__post_init__` role).
+    ///
+    /// Only the service that restarts gets it: the services below it stop and start again
+    /// with it, as mode resets them, without `on_restart` (nor `on_first_start`, unless
+    /// they never started before); their [`restart_count`] still grows.
+    ///
+    /// [`restart_count`]: crate::ServiceHandle::restart_count
     async fn on_restart(&mut self, cx: &Context<'_>) -> BoxResult {
         let _ = cx;
         Ok(())
@@ -171,6 +184,7 @@ fn last_separator(path: &str) -> Option<usize> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hook {
     FirstStart,
+    Start,
     Started,
     Stop,
     Shutdown,
@@ -181,10 +195,34 @@ impl Hook {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Hook::FirstStart => "on_first_start",
+            Hook::Start => "on_start",
             Hook::Started => "on_started",
             Hook::Stop => "on_stop",
             Hook::Shutdown => "on_shutdown",
             Hook::Restart => "on_restart",
+        }
+    }
+}
+
+/// The hook a start runs before `Starting...` (see `start.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BeforeStart {
+    /// The service's first start: `on_first_start`.
+    FirstStart,
+    /// A later start of the service the start or restart was asked for: `on_restart`.
+    Restart,
+    /// A later start of a service below it, started again with it: no hook (mode resets
+    /// the services below a restarted one; it does not restart them).
+    Nothing,
+}
+
+impl BeforeStart {
+    /// The hook, for errors.
+    pub(crate) fn hook(self) -> Hook {
+        match self {
+            BeforeStart::FirstStart => Hook::FirstStart,
+            BeforeStart::Restart => Hook::Restart,
+            BeforeStart::Nothing => Hook::Start,
         }
     }
 }
@@ -206,17 +244,18 @@ pub(crate) trait DynService: 'static {
     fn stop_timeout(&self) -> Option<Duration>;
     fn wait_for_shutdown(&self) -> bool;
     /// The start, once the state is `Starting` (see `start.rs`): `on_first_start` (or
-    /// `on_restart`), `Starting...`, `on_start`, the tasks; then, if the service has no
-    /// children to start first, `Started` and `on_started` too. `Ok(true)` if it did.
+    /// `on_restart`, or neither: `before`), `Starting...`, `on_start`, the tasks; then, if
+    /// the service has no children to start first, `Started` and `on_started` too.
+    /// `Ok(true)` if it did.
     fn start_sequence<'a>(
         &'a mut self,
         driver: &'a Driver,
         local: &'a LocalRef,
-        restarting: bool,
+        before: BeforeStart,
     ) -> SequenceFuture<'a, Result<bool, StartError>>;
     /// The stop, once the state is `Stopping` and the children have stopped (see
     /// `stop.rs`): `on_stop` first if `with_on_stop` (a service without children), the
-    /// driver's steps, `on_shutdown`.
+    /// driver's steps, `on_shutdown` (unless the wait for the shutdown flag timed out).
     fn stop_sequence<'a>(
         &'a mut self,
         driver: &'a Driver,
@@ -266,14 +305,19 @@ impl<S: Service> DynService for S {
         &'a mut self,
         driver: &'a Driver,
         local: &'a LocalRef,
-        restarting: bool,
+        before: BeforeStart,
     ) -> SequenceFuture<'a, Result<bool, StartError>> {
         Box::pin(async move {
             let cx = Context { driver, local };
-            let first = if restarting {
-                CatchPanic::new(self.on_restart(&cx), local.node(), "on_restart").await
-            } else {
-                CatchPanic::new(self.on_first_start(&cx), local.node(), "on_first_start").await
+            let first = match before {
+                BeforeStart::Restart => {
+                    CatchPanic::new(self.on_restart(&cx), local.node(), "on_restart").await
+                }
+                BeforeStart::FirstStart => {
+                    let hook = self.on_first_start(&cx);
+                    CatchPanic::new(hook, local.node(), "on_first_start").await
+                }
+                BeforeStart::Nothing => Ok(()),
             };
             driver.before_on_start(local, first)?;
             let start = CatchPanic::new(self.on_start(&cx), local.node(), "on_start").await;
@@ -306,7 +350,10 @@ impl<S: Service> DynService for S {
                     .await;
                 budget.hook_result(Hook::Stop, stop);
             }
-            driver.stop_steps(local, budget).await;
+            if !driver.stop_steps(local, budget).await {
+                // The wait for the shutdown flag timed out: mode's stop ends there.
+                return;
+            }
             let shutdown = budget
                 .bounded(
                     CatchPanic::new(self.on_shutdown(&cx), local.node(), "on_shutdown"),
@@ -331,6 +378,7 @@ impl<S: Service> DynService for S {
                 Hook::Started => CatchPanic::new(self.on_started(&cx), node, name).await,
                 Hook::Shutdown => CatchPanic::new(self.on_shutdown(&cx), node, name).await,
                 Hook::FirstStart => CatchPanic::new(self.on_first_start(&cx), node, name).await,
+                Hook::Start => CatchPanic::new(self.on_start(&cx), node, name).await,
                 Hook::Restart => CatchPanic::new(self.on_restart(&cx), node, name).await,
             }
         })
@@ -371,9 +419,9 @@ impl DynService for Box<dyn DynService> {
         &'a mut self,
         driver: &'a Driver,
         local: &'a LocalRef,
-        restarting: bool,
+        before: BeforeStart,
     ) -> SequenceFuture<'a, Result<bool, StartError>> {
-        (**self).start_sequence(driver, local, restarting)
+        (**self).start_sequence(driver, local, before)
     }
 
     fn stop_sequence<'a>(

@@ -18,7 +18,24 @@
 //! | [`Crashing`](Strategy::Crashing) | crash the supervisor too, so its parent sees the crash |
 //!
 //! A restart is the lifecycle's restart: `Restarting...`, the stop sequence, then the start
-//! sequence with `on_restart` (see the [crate docs](crate#lifecycle)).
+//! sequence with `on_restart` (see the [crate docs](crate#lifecycle)). The services below a
+//! restarted child stop and start again with it, without hooks of their own before
+//! `on_start` (mode resets them; it does not restart them).
+//!
+//! # Fresh children instead of restarts
+//!
+//! A child added with [`Supervisor::with_child_factory`], and every child of a supervisor
+//! with [`Supervisor::with_replacement`] (mode's `replacement=`), is not restarted: once it
+//! stopped, the factory builds a fresh service, which takes its place (same index, same
+//! order) with a handle of its own and starts as a new service (`on_first_start`). The
+//! restart is decided, logged and counted as any restart, with the same intensity and
+//! backoff. [`SupervisorHandle::replace`] does the same by hand, for the child at an index.
+//!
+//! # When every child is up again
+//!
+//! [`Supervisor::on_operational`] registers a hook called each time a restart (or
+//! replacement) has brought every child back up: no child is left stopped or waiting for
+//! its backoff delay.
 //!
 //! # Restart intensity
 //!
@@ -245,8 +262,23 @@ pub struct Supervisor {
     pub(crate) over: Duration,
     pub(crate) backoff: Option<Backoff>,
     label: Option<Cow<'static, str>>,
-    children: Vec<Box<dyn DynService>>,
+    /// Each child, with the factory that builds its replacements, if it has one.
+    children: Vec<(Box<dyn DynService>, Option<Factory>)>,
+    /// Taken by the engine when the supervisor joins a tree.
+    pub(crate) replacement: Option<Replacement>,
+    /// Taken by the engine when the supervisor joins a tree.
+    pub(crate) on_operational: Option<OnOperational>,
 }
+
+/// Builds a fresh child for a crashed one (from [`Supervisor::with_child_factory`]).
+pub(crate) type Factory = Box<dyn FnMut() -> Box<dyn DynService>>;
+
+/// Builds a fresh child for the crashed child at an index (from
+/// [`Supervisor::with_replacement`]).
+pub(crate) type Replacement = Box<dyn FnMut(&ServiceHandle, usize) -> Box<dyn DynService>>;
+
+/// Told that every child runs again (from [`Supervisor::on_operational`]).
+pub(crate) type OnOperational = Box<dyn FnMut(&SupervisorHandle)>;
 
 impl fmt::Debug for Supervisor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -257,6 +289,8 @@ impl fmt::Debug for Supervisor {
             .field("backoff", &self.backoff)
             .field("label", &Service::label(self))
             .field("children", &self.children.len())
+            .field("replacement", &self.replacement.is_some())
+            .field("on_operational", &self.on_operational.is_some())
             .finish()
     }
 }
@@ -278,6 +312,8 @@ impl Supervisor {
             backoff: None,
             label: None,
             children: Vec::new(),
+            replacement: None,
+            on_operational: None,
         }
     }
 
@@ -309,7 +345,192 @@ impl Supervisor {
     /// Adds a child, started after the children added before it.
     #[must_use]
     pub fn with_child(mut self, service: impl Service) -> Self {
-        self.children.push(Box::new(service));
+        self.children.push((Box::new(service), None));
+        self
+    }
+
+    /// Adds a child built by `factory`, started after the children added before it; each
+    /// time a restart is due for it, the supervisor builds a fresh one with `factory`
+    /// instead of restarting the old value (mode's `replacement`, for one child).
+    ///
+    /// `factory` is called now for the first child, and then after each crash that the
+    /// strategy answers with a restart, once the crashed child has stopped. The new child
+    /// takes the old one's place among the children (same index, same order) with a
+    /// [handle](ServiceHandle) of its own; the old handle stays readable, stopped with its
+    /// crash, but belongs to the tree no more, as after [`SupervisorHandle::remove`]. A
+    /// fresh child starts as services do the first time: with `on_first_start`, its
+    /// [`restart_count`](ServiceHandle::restart_count) 0. Restart intensity and backoff
+    /// count its crashes as those of the child it replaced. The factory stays with the
+    /// children it builds; [`SupervisorHandle::replace`] and
+    /// [`SupervisorHandle::remove`] drop it.
+    ///
+    /// `factory` runs inside [`Tree::run`](crate::Tree::run), on the driver's thread: keep
+    /// it short, and do not panic in it.
+    ///
+    /// ```
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::{BoxResult, Context, Service, State, Strategy, Supervisor, Tree};
+    ///
+    /// /// A connection: crashes once it has served a request.
+    /// struct Conn {
+    ///     id: u32,
+    /// }
+    ///
+    /// impl Service for Conn {
+    ///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
+    ///         if self.id == 1 {
+    ///             cx.handle().crash("connection reset");
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mut next_id = 0;
+    /// let supervisor = Supervisor::new(Strategy::OneForOne).with_child_factory(move || {
+    ///     next_id += 1;
+    ///     Conn { id: next_id }
+    /// });
+    /// let rt = VirtualRuntime::new();
+    /// let tree = Tree::new(supervisor, rt.clone(), rt.clone());
+    /// let root = tree.handle();
+    /// let first = root.children()[0].clone();
+    /// rt.block_on(futures_lite::future::zip(tree.run(), async {
+    ///     first.wait_until_stopped().await;
+    ///     let second = root.children()[0].clone();
+    ///     second.wait_until_running().await.unwrap();
+    ///     assert_ne!(first, second);
+    ///     assert_eq!(first.crash_reason().unwrap().to_string(), "Conn crashed: connection reset");
+    ///     assert_eq!(second.restart_count(), 0);
+    ///     assert_eq!(second.state(), State::Running);
+    ///     root.stop().await;
+    /// }))
+    /// .unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_child_factory<S, F>(mut self, mut factory: F) -> Self
+    where
+        S: Service,
+        F: FnMut() -> S + 'static,
+    {
+        let first: Box<dyn DynService> = Box::new(factory());
+        let factory: Factory = Box::new(move || Box::new(factory()));
+        self.children.push((first, Some(factory)));
+        self
+    }
+
+    /// Builds a fresh service for every crashed child that a restart is due for, instead
+    /// of restarting the old value (mode's `replacement=`): `replacement` gets the crashed
+    /// child's handle (stopped by then, its [crash](ServiceHandle::crash_reason) readable)
+    /// and its index among the children, and returns the service to put in its place.
+    ///
+    /// The replacement takes the same index, as for
+    /// [`with_child_factory`](Self::with_child_factory) (whose factory comes first for its
+    /// own children): a fresh service with a handle of its own, started with
+    /// `on_first_start`. With one-for-all, every child the group restart stops is replaced,
+    /// in order. It applies to children added later with [`SupervisorHandle::add`] too.
+    ///
+    /// `replacement` runs inside [`Tree::run`](crate::Tree::run), on the driver's thread:
+    /// keep it short, and do not panic in it.
+    ///
+    /// ```
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::{BoxResult, Context, Service, Strategy, Supervisor, Tree};
+    ///
+    /// /// One of several consumers of a partitioned topic (Faust's agent concurrency).
+    /// struct Consumer {
+    ///     partition: usize,
+    ///     generation: u32,
+    /// }
+    ///
+    /// impl Service for Consumer {
+    ///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
+    ///         if self.partition == 1 && self.generation == 0 {
+    ///             cx.handle().crash("rebalance");
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let supervisor = Supervisor::new(Strategy::OneForOne)
+    ///     .with_child(Consumer { partition: 0, generation: 0 })
+    ///     .with_child(Consumer { partition: 1, generation: 0 })
+    ///     .with_replacement(|crashed, index| {
+    ///         assert_eq!(crashed.restart_count(), 0);
+    ///         Consumer { partition: index, generation: 1 }
+    ///     });
+    /// let rt = VirtualRuntime::new();
+    /// let tree = Tree::new(supervisor, rt.clone(), rt.clone());
+    /// let root = tree.handle();
+    /// let crashed = root.children()[1].clone();
+    /// rt.block_on(futures_lite::future::zip(tree.run(), async {
+    ///     crashed.wait_until_stopped().await;
+    ///     let fresh = root.children()[1].clone();
+    ///     fresh.wait_until_running().await.unwrap();
+    ///     assert_ne!(fresh, crashed);
+    ///     root.stop().await;
+    /// }))
+    /// .unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_replacement<S, F>(mut self, mut replacement: F) -> Self
+    where
+        S: Service,
+        F: FnMut(&ServiceHandle, usize) -> S + 'static,
+    {
+        self.replacement = Some(Box::new(move |crashed, index| {
+            Box::new(replacement(crashed, index))
+        }));
+        self
+    }
+
+    /// Calls `hook` each time every child runs again after the supervisor restarted (or
+    /// replaced) crashed children: once the restart that a crash called for (now, or after
+    /// its backoff delay) has started its children, and no child is left stopped or
+    /// waiting for its own restart. mode's supervisors ask `service_operational` which
+    /// children need a restart; this is the notification that none does any more.
+    ///
+    /// It is not called for the supervisor's own start, nor after
+    /// [`SupervisorHandle::add`] or [`SupervisorHandle::replace`] (their callers learn it
+    /// from the answer), nor while a forfeited child stays stopped.
+    ///
+    /// `hook` runs inside [`Tree::run`](crate::Tree::run), on the driver's thread, after
+    /// the last child's `on_started`: keep it short (set an
+    /// [`Event`](crate::sync::Event), send on a channel), and do not panic in it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use mode::sync::Event;
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::{Service, Strategy, Supervisor, Tree};
+    ///
+    /// struct Worker;
+    /// impl Service for Worker {}
+    ///
+    /// let recovered = Arc::new(Event::new());
+    /// let supervisor = Supervisor::new(Strategy::OneForAll)
+    ///     .with_child(Worker)
+    ///     .with_child(Worker)
+    ///     .on_operational({
+    ///         let recovered = recovered.clone();
+    ///         move |_supervisor| recovered.set()
+    ///     });
+    /// let rt = VirtualRuntime::new();
+    /// let tree = Tree::new(supervisor, rt.clone(), rt.clone());
+    /// let root = tree.handle();
+    /// rt.block_on(futures_lite::future::zip(tree.run(), async {
+    ///     root.wait_until_running().await.unwrap();
+    ///     assert!(!recovered.is_set());
+    ///     root.children()[0].crash("boom");
+    ///     recovered.wait().await;
+    ///     assert!(root.children().iter().all(|child| child.restart_count() == 1));
+    ///     root.stop().await;
+    /// }))
+    /// .unwrap();
+    /// ```
+    #[must_use]
+    pub fn on_operational(mut self, hook: impl FnMut(&SupervisorHandle) + 'static) -> Self {
+        self.on_operational = Some(Box::new(hook));
         self
     }
 
@@ -328,9 +549,13 @@ impl Service for Supervisor {
     }
 
     fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
-        for child in self.children.drain(..) {
-            deps.driver
+        for (child, factory) in self.children.drain(..) {
+            let child = deps
+                .driver
                 .create_node(child, Some(deps.parent), ChildKind::Declared);
+            if let (Some(factory), Some(state)) = (factory, &deps.parent.supervisor) {
+                state.borrow_mut().set_factory(child.node().id, factory);
+            }
         }
     }
 
@@ -495,9 +720,106 @@ impl SupervisorHandle {
         self.request(|reply| Request::Remove { child, reply })
     }
 
+    /// Stops the child at `index` and puts `service` in its place: the new child keeps the
+    /// index (the order of the children is kept), is started at once, and is supervised
+    /// from then on; the old one is removed from the supervisor and the tree, as by
+    /// [`remove`](Self::remove) (its handle stays readable, stopped). Returns the new
+    /// child's handle.
+    ///
+    /// The old child's [factory](Supervisor::with_child_factory), if it had one, goes with
+    /// it. If the supervisor begins to stop while the old child stops, the new child takes
+    /// its place without starting: it starts with the supervisor's next start.
+    ///
+    /// The request is made at once, whether or not the future is awaited.
+    ///
+    /// ```
+    /// use mode::supervisor::ReplaceError;
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::{Service, State, Strategy, Supervisor, SupervisorHandle, Tree};
+    ///
+    /// struct Old;
+    /// impl Service for Old {}
+    /// struct New;
+    /// impl Service for New {}
+    /// struct Last;
+    /// impl Service for Last {}
+    ///
+    /// let supervisor = Supervisor::new(Strategy::OneForOne)
+    ///     .with_child(Old)
+    ///     .with_child(Last);
+    /// let rt = VirtualRuntime::new();
+    /// let tree = Tree::new(supervisor, rt.clone(), rt.clone());
+    /// let root = tree.handle();
+    /// let supervisor = SupervisorHandle::try_from(&root).unwrap();
+    /// let old = root.children()[0].clone();
+    /// rt.block_on(futures_lite::future::zip(tree.run(), async {
+    ///     root.wait_until_running().await.unwrap();
+    ///     let new = supervisor.replace(0, New).await.unwrap();
+    ///     assert_eq!(old.state(), State::Stopped);
+    ///     assert_eq!(new.state(), State::Running);
+    ///     let labels: Vec<String> = root.children().iter().map(|c| c.label().into()).collect();
+    ///     assert_eq!(labels, ["New", "Last"]);
+    ///
+    ///     let err = supervisor.replace(2, New).await.unwrap_err();
+    ///     assert!(matches!(err, ReplaceError::OutOfRange { index: 2, len: 2 }));
+    ///     root.stop().await;
+    ///     let err = supervisor.replace(0, New).await.unwrap_err();
+    ///     assert!(matches!(err, ReplaceError::TreeFinished));
+    /// }))
+    /// .unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// - [`ReplaceError::OutOfRange`] if the supervisor has no child at `index`;
+    /// - [`ReplaceError::NotRunning`] if the supervisor is not running (it never started,
+    ///   is stopping or stopped, or was removed from its tree), or began to stop while the
+    ///   new child started (the new child is then stopped and removed);
+    /// - [`ReplaceError::Crashed`] if the new child failed to start: it is stopped and
+    ///   removed again, like a child that [`add`](Self::add) could not start, and the
+    ///   supervisor has one child fewer (the old one is gone already);
+    /// - [`ReplaceError::TreeFinished`] if the tree no longer runs.
+    ///
+    /// Nothing has changed when `OutOfRange`, or `NotRunning` before the old child
+    /// stopped, is returned.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only stops waiting; the child is still replaced.
+    pub fn replace<S>(
+        &self,
+        index: usize,
+        service: S,
+    ) -> impl Future<Output = core::result::Result<ServiceHandle, ReplaceError>> + Send + 'static
+    where
+        S: Service + Send,
+    {
+        let answer = self.ask(move |reply| Request::Replace {
+            index,
+            service: Box::new(service),
+            reply,
+        });
+        async move {
+            match answer.await {
+                Ok(answer) => answer,
+                Err(_) => Err(ReplaceError::TreeFinished),
+            }
+        }
+    }
+
     fn request<T: Send + 'static>(
         &self,
         request: impl FnOnce(reply::Responder<core::result::Result<T, Error>>) -> Request,
+    ) -> impl Future<Output = core::result::Result<T, Error>> + Send + 'static {
+        let answer = self.ask(request);
+        async move { answer.await.and_then(|answer| answer) }
+    }
+
+    /// Queues `request` for the driver; the answer, or [`Error::TreeFinished`] if none
+    /// will come.
+    fn ask<T: Send + 'static>(
+        &self,
+        request: impl FnOnce(reply::Responder<T>) -> Request,
     ) -> impl Future<Output = core::result::Result<T, Error>> + Send + 'static {
         let node = self.service.node().clone();
         let (responder, receiver) = reply::channel();
@@ -511,7 +833,60 @@ impl SupervisorHandle {
         }
         async move {
             let tree_finished = || node.tree.is_finished();
-            receiver.recv(tree_finished).await.and_then(|answer| answer)
+            receiver.recv(tree_finished).await
+        }
+    }
+}
+
+/// Why [`SupervisorHandle::replace`] did not replace a child.
+///
+/// ```
+/// use mode::supervisor::ReplaceError;
+///
+/// let err = ReplaceError::OutOfRange { index: 3, len: 2 };
+/// assert_eq!(err.to_string(), "no child at index 3: the supervisor has 2 children");
+/// assert_eq!(ReplaceError::NotRunning.to_string(), "the supervisor is not running");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ReplaceError {
+    /// The supervisor has no child at `index`: it has `len` children.
+    OutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// How many children the supervisor has.
+        len: usize,
+    },
+    /// The supervisor is not running (never started, stopping, stopped, or removed from
+    /// its tree), or began to stop while the new child started.
+    NotRunning,
+    /// The new child crashed while starting; it was removed again.
+    Crashed(Crash),
+    /// The tree no longer runs.
+    TreeFinished,
+}
+
+impl fmt::Display for ReplaceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReplaceError::OutOfRange { index, len } => write!(
+                f,
+                "no child at index {index}: the supervisor has {len} children"
+            ),
+            ReplaceError::NotRunning => f.write_str("the supervisor is not running"),
+            ReplaceError::Crashed(crash) => {
+                write!(f, "the new child failed to start: {crash}")
+            }
+            ReplaceError::TreeFinished => f.write_str("the service tree is no longer running"),
+        }
+    }
+}
+
+impl core::error::Error for ReplaceError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            ReplaceError::Crashed(crash) => Some(crash),
+            _ => None,
         }
     }
 }
@@ -650,6 +1025,7 @@ fn assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<SupervisorHandle>();
     is::<SupervisorError>();
+    is::<ReplaceError>();
     is::<Strategy>();
     is::<Backoff>();
 }
@@ -661,4 +1037,5 @@ fn assert_send_futures(handle: &SupervisorHandle, child: &ServiceHandle) {
     impl Service for Plain {}
     is_send(handle.add(Plain));
     is_send(handle.remove(child));
+    is_send(handle.replace(0, Plain));
 }

@@ -1,7 +1,10 @@
 //! The start sequence: how the driver starts a service and the subtree below it.
 //!
 //! mode's order for one service is `on_first_start` (or `on_restart`), `Starting...`,
-//! `on_start`, its background tasks, its children one by one, `Started`, `on_started`. The
+//! `on_start`, its background tasks, its children one by one, `Started`, `on_started`.
+//! `on_restart` is for the service the start (or restart) was asked for, if it ran before;
+//! a service below it that ran before starts again without either hook, as mode's
+//! `restart` resets the services below (their restart count grows) and starts them. The
 //! hooks of a service with children run in two sequence futures (see `DynService`): the
 //! *head*, up to its tasks, and the *tail*, `on_started`; between the two, the driver
 //! starts the children, each the same way. (A service without children runs all of it in
@@ -20,7 +23,7 @@ use crate::events::LifecycleEvent;
 use crate::lifecycle;
 use crate::node::Node;
 use crate::platform::plain::Arc;
-use crate::service::Hook;
+use crate::service::{BeforeStart, Hook};
 use crate::state::State;
 use crate::task_run::Few;
 
@@ -85,17 +88,10 @@ impl Driver {
                 let held = self.hold(&local).await;
                 // The head: `on_first_start` (or `on_restart`), `Starting...`, `on_start`,
                 // the tasks; and for a service without children, the rest too.
-                let restarting = self.begin_start(&local);
+                let before = self.begin_start(&local, path.is_empty());
                 let head = match local.service.try_borrow_mut() {
-                    Ok(mut service) => service.start_sequence(self, &local, restarting).await,
-                    Err(_) => {
-                        let hook = if restarting {
-                            Hook::Restart
-                        } else {
-                            Hook::FirstStart
-                        };
-                        Err(self.crashed(local.node(), busy(hook)))
-                    }
+                    Ok(mut service) => service.start_sequence(self, &local, before).await,
+                    Err(_) => Err(self.crashed(local.node(), busy(before.hook()))),
                 };
                 match head {
                     // Started already: it had no children.
@@ -153,15 +149,21 @@ impl Driver {
         }
     }
 
-    /// A start begins: a fresh run, `Starting` state. Returns whether it is a restart.
-    fn begin_start(&self, local: &LocalRef) -> bool {
+    /// A start begins: a fresh run, `Starting` state. Returns the hook that comes before
+    /// `on_start`: `on_first_start` for a first start, `on_restart` for a later start of
+    /// the start's `top`, none for a later start of a service below it.
+    fn begin_start(&self, local: &LocalRef, top: bool) -> BeforeStart {
         let node = local.node();
-        let restarting = local.started_once.replace(true);
+        let ran_before = local.started_once.replace(true);
         local.on_start_began.set(false);
-        node.begin_run(restarting, node.tree.timers.now());
+        node.begin_run(ran_before, node.tree.timers.now());
         *local.deferred.borrow_mut() = Some(Few::None);
         node.set_starting();
-        restarting
+        match (ran_before, top) {
+            (false, _) => BeforeStart::FirstStart,
+            (true, true) => BeforeStart::Restart,
+            (true, false) => BeforeStart::Nothing,
+        }
     }
 
     /// Once the tasks and children run: `Started`.

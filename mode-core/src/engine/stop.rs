@@ -18,6 +18,19 @@
 //! `on_stop` and `on_shutdown` do not run, so a service that acquires in `on_start` and
 //! releases in `on_stop` never releases twice.
 //!
+//! With [`Service::wait_for_shutdown`](crate::Service::wait_for_shutdown), a stop whose wait
+//! for the shutdown flag timed out does not run `on_shutdown` (as in mode, where the
+//! timeout ends the stop there); its tasks and resources still go, and the timeout is
+//! logged and recorded.
+//!
+//! A stop that is not part of a restart and began with a crash (the crash of the service,
+//! or one that reached it from below with no supervisor to handle it: the tree stops)
+//! records that crash on every service below that it stops, as mode marks the whole tree
+//! crashed: each one's [`crash_reason`](crate::ServiceHandle::crash_reason) is the crash,
+//! while its [`stop_reason`](crate::ServiceHandle::stop_reason) stays
+//! [`ParentStopping`](crate::StopReason::ParentStopping), which says how it stopped. The
+//! crash is reported (logged) once, where it happened.
+//!
 //! A stop that is not part of a restart and fails — a stop hook fails, a step times out,
 //! or the service crashed with no supervisor left to handle it — is an unclean stop of the
 //! run ([`Exit::unclean_stops`](crate::Exit::unclean_stops)).
@@ -31,6 +44,7 @@ use core::task::Poll;
 use crate::engine::operation::Held;
 use crate::engine::LocalRef;
 use crate::engine::{busy, Driver, Path, Resource};
+use crate::error::Crash;
 use crate::events::LifecycleEvent;
 use crate::exit::StopFailure;
 use crate::handle::Watch;
@@ -56,6 +70,8 @@ struct Stopping<'a> {
     leaf: bool,
     /// Whether its run began `on_start`, and so runs the stop hooks (see the module docs).
     hooks: bool,
+    /// The crash this stop records on the services it stops below (see the module docs).
+    crash: Option<Crash>,
 }
 
 impl Driver {
@@ -70,12 +86,12 @@ impl Driver {
         // A restart's stop (and so the stops of the children below) is not the run's to
         // count: the restart recovers the service.
         let counts = !matches!(reason, StopReason::Restarting);
-        let mut entering = Some((top.clone(), reason));
+        let mut entering = Some((top.clone(), reason, None));
         loop {
-            if let Some((local, reason)) = entering.take() {
+            if let Some((local, reason, crash)) = entering.take() {
                 // Once no other operation works on it.
                 let held = self.hold(&local).await;
-                if self.begin_stop(&mut path, held, reason, counts) {
+                if self.begin_stop(&mut path, held, reason, crash, counts) {
                     if let Some(stopping) = path.last_mut().filter(|s| !s.leaf && s.hooks) {
                         // `on_stop` before the children.
                         let local = stopping.budget.local().clone();
@@ -102,7 +118,8 @@ impl Driver {
                 let child = (current.budget.local().children.borrow())
                     .get(current.remaining)
                     .cloned();
-                entering = child.map(|child| (child, StopReason::ParentStopping));
+                let crash = current.crash.clone();
+                entering = child.map(|child| (child, StopReason::ParentStopping, crash));
                 continue;
             }
             // The children have stopped: (`on_stop` for a service without children,) the
@@ -121,9 +138,10 @@ impl Driver {
                             done.budget
                                 .hook_result(Hook::Stop, Some(Err(busy(Hook::Stop))));
                         }
-                        self.stop_steps(&local, &mut done.budget).await;
-                        let busy = Some(Err(busy(Hook::Shutdown)));
-                        done.budget.hook_result(Hook::Shutdown, busy);
+                        if self.stop_steps(&local, &mut done.budget).await {
+                            let busy = Some(Err(busy(Hook::Shutdown)));
+                            done.budget.hook_result(Hook::Shutdown, busy);
+                        }
                     }
                 }
             } else {
@@ -135,13 +153,15 @@ impl Driver {
         }
     }
 
-    /// A stop begins: its reason settled, the subtree flagged, `Stopping...`; the service
-    /// joins `path`. `false` if it is not starting or running.
+    /// A stop begins: its reason settled, the crash of a stop above recorded (`crash`),
+    /// the subtree flagged, `Stopping...`; the service joins `path`. `false` if it is not
+    /// starting or running.
     fn begin_stop<'a>(
         &'a self,
         path: &mut Path<Stopping<'a>>,
         held: Held<'a>,
         reason: StopReason,
+        crash: Option<Crash>,
         counts: bool,
     ) -> bool {
         let local = held.local();
@@ -150,6 +170,13 @@ impl Driver {
             return false;
         }
         let reason = node.begin_stop_with_reason(reason);
+        // A crash that stops the tree (not a restart's stop) is recorded on every service
+        // the stop reaches, after the reason is settled: it stays "parent stopping".
+        let crash = match crash {
+            Some(crash) => Some(node.inherit_crash(crash)),
+            None if counts => reason.crash().cloned(),
+            None => None,
+        };
         flag_subtree_to_stop(local);
         node.set_state(State::Stopping);
         let hooks = local.on_start_began.get();
@@ -170,6 +197,7 @@ impl Driver {
             children_since: None,
             leaf: remaining == 0,
             hooks,
+            crash,
         });
         true
     }
@@ -191,7 +219,9 @@ impl Driver {
 
     /// Between the children and `on_shutdown`: runtime children removed, tasks cancelled,
     /// `Stopped`, the shutdown flag, tasks gone, resources released in reverse order.
-    pub(crate) async fn stop_steps(&self, local: &LocalRef, budget: &mut StopBudget<'_>) {
+    /// Returns whether `on_shutdown` runs: not after the wait for the shutdown flag timed
+    /// out.
+    pub(crate) async fn stop_steps(&self, local: &LocalRef, budget: &mut StopBudget<'_>) -> bool {
         let node = local.node();
         self.remove_runtime_children(local);
         let run = node.tasks();
@@ -200,9 +230,10 @@ impl Driver {
         if local.on_start_began.get() {
             lifecycle::emit(node, LifecycleEvent::Stopped);
         }
+        let mut shut_down = true;
         if local.wait_for_shutdown {
             let flag = Watch::until(node.clone(), |node| node.shutdown_set().then_some(()));
-            budget.bounded(flag, WaitingOn::Shutdown).await;
+            shut_down = budget.bounded(flag, WaitingOn::Shutdown).await.is_some();
         }
         if run.live() > 0
             && budget
@@ -221,6 +252,7 @@ impl Driver {
                 }
             }
         }
+        shut_down
     }
 }
 

@@ -41,7 +41,10 @@ use crate::service::DynService;
 use crate::state::{State, StopReason};
 use crate::supervisor::intensity::{Intensity, Streak};
 use crate::supervisor::reply::Responder;
-use crate::supervisor::{Backoff, Strategy, Supervisor, SupervisorError};
+use crate::supervisor::{
+    Backoff, Factory, OnOperational, ReplaceError, Replacement, Strategy, Supervisor,
+    SupervisorError, SupervisorHandle,
+};
 use crate::time::{Duration, Instant};
 
 /// A request for a supervisor, queued by its handle or by its own delayed restarts.
@@ -55,6 +58,12 @@ pub(crate) enum Request {
     Remove {
         child: Arc<Node>,
         reply: Responder<Result<bool, Error>>,
+    },
+    /// Stop the child at `index` and put `service` in its place.
+    Replace {
+        index: usize,
+        service: Box<dyn DynService + Send>,
+        reply: Responder<Result<ServiceHandle, ReplaceError>>,
     },
     /// A backoff delay ended: start what `pending[key]` holds, if `ticket` is current.
     Resume { key: u64, ticket: u64 },
@@ -70,6 +79,11 @@ impl fmt::Debug for Request {
             Request::Remove { child, .. } => f
                 .debug_struct("Remove")
                 .field("child", child)
+                .finish_non_exhaustive(),
+            Request::Replace { index, service, .. } => f
+                .debug_struct("Replace")
+                .field("index", index)
+                .field("service", &service.label())
                 .finish_non_exhaustive(),
             Request::Resume { key, ticket } => f
                 .debug_struct("Resume")
@@ -104,7 +118,6 @@ struct Pending {
 }
 
 /// A supervisor's configuration and what it remembers between crashes.
-#[derive(Debug)]
 pub(crate) struct SupervisorState {
     strategy: Strategy,
     over: Duration,
@@ -115,6 +128,26 @@ pub(crate) struct SupervisorState {
     streaks: BTreeMap<u64, Streak>,
     pending: BTreeMap<u64, Pending>,
     next_ticket: u64,
+    /// The factories of the children that have one, by child id.
+    factories: BTreeMap<u64, Factory>,
+    /// Builds replacements for the children without a factory of their own.
+    replacement: Option<Replacement>,
+    /// Told when every child runs again after a restart.
+    on_operational: Option<OnOperational>,
+}
+
+impl fmt::Debug for SupervisorState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SupervisorState")
+            .field("strategy", &self.strategy)
+            .field("intensity", &self.intensity)
+            .field("streaks", &self.streaks)
+            .field("pending", &self.pending)
+            .field("factories", &self.factories.len())
+            .field("replacement", &self.replacement.is_some())
+            .field("on_operational", &self.on_operational.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SupervisorState {
@@ -129,7 +162,20 @@ impl SupervisorState {
             streaks: BTreeMap::new(),
             pending: BTreeMap::new(),
             next_ticket: 0,
+            factories: BTreeMap::new(),
+            replacement: supervisor.replacement.take(),
+            on_operational: supervisor.on_operational.take(),
         })
+    }
+
+    /// `factory` builds the replacements of the child `id`.
+    pub(crate) fn set_factory(&mut self, id: u64, factory: Factory) {
+        self.factories.insert(id, factory);
+    }
+
+    /// Whether a restart of the child `id` builds a fresh child instead.
+    fn replaces(&self, id: u64) -> bool {
+        self.replacement.is_some() || self.factories.contains_key(&id)
     }
 
     pub(crate) fn strategy(&self) -> Strategy {
@@ -212,6 +258,19 @@ impl SupervisorState {
     fn forget_child(&mut self, id: u64) {
         self.streaks.remove(&id);
         self.pending.remove(&id);
+        self.factories.remove(&id);
+    }
+
+    /// The child `new` replaced the child `old` after a crash: it goes on with its backoff
+    /// streak and its factory.
+    fn succeed(&mut self, old: u64, new: u64) {
+        if let Some(streak) = self.streaks.remove(&old) {
+            self.streaks.insert(new, streak);
+        }
+        self.pending.remove(&old);
+        if let Some(factory) = self.factories.remove(&old) {
+            self.factories.insert(new, factory);
+        }
     }
 }
 
@@ -371,9 +430,21 @@ impl Driver {
                 continue;
             }
             Self::report_sibling_crash(target, child);
-            lifecycle::emit(target.node(), LifecycleEvent::Restarting);
+            // A child that a fresh one replaces stops without restarting itself.
+            let replaced = (supervisor.supervisor.as_ref())
+                .is_some_and(|state| state.borrow().replaces(target.node().id));
+            if !replaced {
+                lifecycle::emit(target.node(), LifecycleEvent::Restarting);
+            }
             self.stop_node(target, StopReason::Restarting).await;
         }
+        let replaced = self.replace_stopped(supervisor, targets);
+        let targets = replaced.as_slice();
+        // One child's streak goes on with the child that replaced it.
+        let key = match targets {
+            [only] if !group => only.node().id,
+            _ => key,
+        };
 
         if delay.is_zero() {
             return self.start_children(supervisor, key, targets).await;
@@ -416,7 +487,106 @@ impl Driver {
         if let Some(state) = &supervisor.supervisor {
             state.borrow_mut().started(key, || node.tree.timers.now());
         }
+        Self::notify_operational(supervisor);
         Step::Done(Supervised::Handled)
+    }
+
+    /// Tells the supervisor's `on_operational` hook, if every child runs and none waits
+    /// for a delayed restart.
+    fn notify_operational(supervisor: &LocalRef) {
+        let Some(state) = &supervisor.supervisor else {
+            return;
+        };
+        let up = (supervisor.children.borrow().iter())
+            .all(|child| child.node().state() == State::Running && !child.node().should_stop());
+        if !up || !state.borrow().pending.is_empty() {
+            return;
+        }
+        // Taken out while it runs: the state is not borrowed during user code.
+        let Some(mut hook) = state.borrow_mut().on_operational.take() else {
+            return;
+        };
+        if let Ok(handle) = SupervisorHandle::try_from(supervisor.handle()) {
+            hook(&handle);
+        }
+        state.borrow_mut().on_operational.get_or_insert(hook);
+    }
+
+    /// Replaces each of `targets` that stopped for a restart and has a factory (its own,
+    /// or the supervisor's replacement) with a fresh child built by it, in its place.
+    /// Returns the children to start: the fresh ones, and the others as they were.
+    fn replace_stopped(&self, supervisor: &LocalRef, targets: &[LocalRef]) -> Vec<LocalRef> {
+        let Some(state) = &supervisor.supervisor else {
+            return targets.to_vec();
+        };
+        let mut fresh = Vec::with_capacity(targets.len());
+        for target in targets {
+            let node = target.node();
+            // A child stopped by a request of its own stays stopped (see
+            // `start_children`), and is not replaced.
+            if node.state() != State::Stopped || node.stop_queued() {
+                fresh.push(target.clone());
+                continue;
+            }
+            let index = supervisor
+                .children
+                .borrow()
+                .iter()
+                .position(|child| child.ptr_eq(target));
+            let Some(index) = index else {
+                fresh.push(target.clone());
+                continue;
+            };
+            // Taken out while user code runs: the state is not borrowed meanwhile.
+            let factory = state.borrow_mut().factories.remove(&node.id);
+            let service = match factory {
+                Some(mut factory) => {
+                    let service = factory();
+                    state.borrow_mut().factories.insert(node.id, factory);
+                    Some(service)
+                }
+                None => {
+                    let replacement = state.borrow_mut().replacement.take();
+                    replacement.map(|mut replacement| {
+                        let service = replacement(target.handle(), index);
+                        state.borrow_mut().replacement.get_or_insert(replacement);
+                        service
+                    })
+                }
+            };
+            match service {
+                Some(service) => {
+                    let new = self.swap_child(supervisor, target, service);
+                    state.borrow_mut().succeed(node.id, new.node().id);
+                    fresh.push(new);
+                }
+                None => fresh.push(target.clone()),
+            }
+        }
+        fresh
+    }
+
+    /// Puts a new node for `service` in the place of the stopped child `old`, which leaves
+    /// the supervisor and the tree; returns the new child, not started.
+    fn swap_child(
+        &self,
+        supervisor: &LocalRef,
+        old: &LocalRef,
+        service: Box<dyn DynService>,
+    ) -> LocalRef {
+        // Created as the last child, then moved into the old one's place.
+        let new = self.create_node(service, Some(supervisor), old.node().kind);
+        {
+            let mut children = supervisor.children.borrow_mut();
+            children.retain(|child| !child.ptr_eq(&new));
+            match children.iter_mut().find(|child| child.ptr_eq(old)) {
+                Some(slot) => *slot = new.clone(),
+                None => children.push(new.clone()),
+            }
+        }
+        supervisor.node().replace_child(old.node().id, new.node());
+        self.forget(old);
+        new
     }
 
     /// Starts `children` at `deadline`, through an owned task of the supervisor, so that
@@ -471,6 +641,17 @@ impl Driver {
                 };
                 reply.send(result);
             }
+            Request::Replace {
+                index,
+                service,
+                reply,
+            } => {
+                let result = match &supervisor {
+                    Some(supervisor) => self.replace_child(supervisor, index, service).await,
+                    None => Err(ReplaceError::NotRunning),
+                };
+                reply.send(result);
+            }
             Request::Resume { key, ticket } => {
                 if let Some(supervisor) = supervisor {
                     self.resume(&supervisor, key, ticket).await;
@@ -512,13 +693,54 @@ impl Driver {
     ) -> Result<ServiceHandle, Error> {
         let service: Box<dyn DynService> = service;
         let child = self.create_node(service, Some(supervisor), ChildKind::Runtime);
+        self.start_new_child(supervisor, &child).await
+    }
+
+    /// Stops the child at `index` and starts `service` in its place.
+    async fn replace_child(
+        &self,
+        supervisor: &LocalRef,
+        index: usize,
+        service: Box<dyn DynService + Send>,
+    ) -> Result<ServiceHandle, ReplaceError> {
+        let node = supervisor.node();
+        if node.state() != State::Running || node.should_stop() {
+            return Err(ReplaceError::NotRunning);
+        }
+        let old = supervisor.children.borrow().get(index).cloned();
+        let Some(old) = old else {
+            let len = supervisor.children.borrow().len();
+            return Err(ReplaceError::OutOfRange { index, len });
+        };
+        self.stop_node(&old, StopReason::Requested).await;
+        let new = self.swap_child(supervisor, &old, service);
+        // The old child's factory and backoff streak leave with it.
+        if let Some(state) = &supervisor.supervisor {
+            state.borrow_mut().forget_child(old.node().id);
+        }
+        self.start_new_child(supervisor, &new)
+            .await
+            .map_err(|error| match error {
+                Error::Crashed(crash) => ReplaceError::Crashed(crash),
+                Error::TreeFinished => ReplaceError::TreeFinished,
+                _ => ReplaceError::NotRunning,
+            })
+    }
+
+    /// Starts `child`, just added to `supervisor`, if the supervisor runs; a child that
+    /// fails to start leaves again, and its caller gets the error.
+    async fn start_new_child(
+        &self,
+        supervisor: &LocalRef,
+        child: &LocalRef,
+    ) -> Result<ServiceHandle, Error> {
         let handle = child.handle().clone();
         let node = supervisor.node();
         if node.state() != State::Running || node.should_stop() {
             // Starts with the supervisor's next start.
             return Ok(handle);
         }
-        let failure = match self.start_node(&child).await {
+        let failure = match self.start_node(child).await {
             Ok(()) => return Ok(handle),
             Err(failure) => failure,
         };
@@ -534,8 +756,8 @@ impl Driver {
         if let Some(crash) = child.node().crash_to_report() {
             lifecycle::emit(child.node(), LifecycleEvent::Crashed(&crash));
         }
-        self.stop_node(&child, StopReason::Requested).await;
-        self.detach(supervisor, &child);
+        self.stop_node(child, StopReason::Requested).await;
+        self.detach(supervisor, child);
         Err(error)
     }
 

@@ -145,7 +145,7 @@ pub fn arange<T: Step>(start: T, stop: T, step: T) -> Arange<T> {
 ///
 /// let range = try_arange(10_u32, 0, 1)?;
 /// assert!(range.is_empty());
-/// assert_eq!(range.collect::<Vec<_>>().await, []);
+/// assert_eq!(range.collect::<Vec<u32>>().await, Vec::<u32>::new());
 /// assert!(try_arange(0, 10, 0).is_err());
 /// # Ok::<(), mode::utils::ZeroStepError>(())
 /// # }).unwrap();
