@@ -87,6 +87,8 @@
 //! 4. the service's tasks are cancelled
 //! 5. log `Stopped`
 //! 6. if [`Service::wait_for_shutdown`], wait for [`ServiceHandle::set_shutdown`]
+//!    (within the stop timeout: if the wait times out, step 9 is skipped and the timeout
+//!    is the stop reason)
 //! 7. wait until every task is gone
 //! 8. resources ([`Context::add_context`]) are released in reverse order
 //! 9. `on_shutdown`
@@ -95,7 +97,9 @@
 //! Every step of a stop is bounded by the service's stop timeout
 //! ([`Service::stop_timeout`]): a stop never hangs.
 //! Restart ([`ServiceHandle::restart`]) is a stop followed by a start (which calls
-//! `on_restart`).
+//! `on_restart`). Only the restarted service gets `on_restart`: the services below it stop
+//! and start again with it, without `on_restart` or `on_first_start` (mode resets them; one
+//! that never started gets `on_first_start`), and their restart counts grow.
 //!
 //! Rules that hold under faults:
 //! - The stop hooks and lines belong to a run whose start began `on_start` (logged
@@ -110,6 +114,11 @@
 //!   [`Tree::run`] returns an [`Exit`] that names them, and the run is a failure
 //!   ([`Exit::is_failure`]), whatever the root's reason. Stops that are part of a restart
 //!   are logged but do not count.
+//! - A crash that stops services without a supervisor handling it (the whole tree, or a
+//!   forfeited child's subtree) leaves that crash readable through
+//!   [`ServiceHandle::crash_reason`] on every service the stop stopped; their
+//!   [`ServiceHandle::stop_reason`] says how each stopped (`ParentStopping` below the
+//!   crashed one).
 //! - Building, starting, stopping and dropping a tree use the driver's own lists, never
 //!   recursion: its depth is bounded by memory, not by the stack.
 //!
