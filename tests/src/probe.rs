@@ -10,16 +10,16 @@ use crate::journal::record;
 /// Records `"{label}.{hook}"` for every hook; declares its children.
 #[derive(Debug)]
 pub struct Probe {
-    label: &'static str,
+    label: Cow<'static, str>,
     children: Vec<Probe>,
 }
 
 impl Probe {
     /// A probe labelled `label`, without children.
     #[must_use]
-    pub fn new(label: &'static str) -> Self {
+    pub fn new(label: impl Into<Cow<'static, str>>) -> Self {
         Probe {
-            label,
+            label: label.into(),
             children: Vec::new(),
         }
     }
@@ -34,7 +34,7 @@ impl Probe {
 
 impl Service for Probe {
     fn label(&self) -> Cow<'static, str> {
-        Cow::Borrowed(self.label)
+        self.label.clone()
     }
 
     fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {

@@ -30,61 +30,14 @@ use mode_core::{
 };
 
 use crate::journal::{logs, record};
+use crate::probe::Probe;
 use crate::Backend;
 
 // ===== helpers =====
 
-/// Records its hooks as `"{label}.{hook}"` (`on_stop` with its stop reason), like
-/// [`Probe`], with an owned label.
-struct Named {
-    label: String,
-}
-
-fn named(label: impl Into<String>) -> Named {
-    Named {
-        label: label.into(),
-    }
-}
-
-impl Service for Named {
-    fn label(&self) -> Cow<'static, str> {
-        Cow::Owned(self.label.clone())
-    }
-
-    async fn on_first_start(&mut self, _cx: &Context<'_>) -> BoxResult {
-        record(format!("{}.on_first_start", self.label));
-        Ok(())
-    }
-
-    async fn on_restart(&mut self, _cx: &Context<'_>) -> BoxResult {
-        record(format!("{}.on_restart", self.label));
-        Ok(())
-    }
-
-    async fn on_start(&mut self, _cx: &Context<'_>) -> BoxResult {
-        record(format!("{}.on_start", self.label));
-        Ok(())
-    }
-
-    async fn on_started(&mut self, _cx: &Context<'_>) -> BoxResult {
-        record(format!("{}.on_started", self.label));
-        Ok(())
-    }
-
-    async fn on_stop(&mut self, cx: &Context<'_>) -> BoxResult {
-        let reason = cx
-            .handle()
-            .stop_reason()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
-        record(format!("{}.on_stop ({reason})", self.label));
-        Ok(())
-    }
-
-    async fn on_shutdown(&mut self, _cx: &Context<'_>) -> BoxResult {
-        record(format!("{}.on_shutdown", self.label));
-        Ok(())
-    }
+/// A [`Probe`] labelled `label`.
+fn named(label: impl Into<String>) -> Probe {
+    Probe::new(label.into())
 }
 
 /// Fails its start.
