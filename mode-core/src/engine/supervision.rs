@@ -23,6 +23,7 @@
 //!   ticket stale, and a stale resume does nothing.
 
 use crate::platform::plain::Arc;
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -176,6 +177,11 @@ impl SupervisorState {
     /// Whether a restart of the child `id` builds a fresh child instead.
     fn replaces(&self, id: u64) -> bool {
         self.replacement.is_some() || self.factories.contains_key(&id)
+    }
+
+    /// Whether a restart of any child may build a fresh child.
+    fn replaces_any(&self) -> bool {
+        self.replacement.is_some() || !self.factories.is_empty()
     }
 
     pub(crate) fn strategy(&self) -> Strategy {
@@ -439,7 +445,7 @@ impl Driver {
             self.stop_node(target, StopReason::Restarting).await;
         }
         let replaced = self.replace_stopped(supervisor, targets);
-        let targets = replaced.as_slice();
+        let targets = &*replaced;
         // One child's streak goes on with the child that replaced it.
         let key = match targets {
             [only] if !group => only.node().id,
@@ -497,6 +503,9 @@ impl Driver {
         let Some(state) = &supervisor.supervisor else {
             return;
         };
+        if state.borrow().on_operational.is_none() {
+            return;
+        }
         let up = (supervisor.children.borrow().iter())
             .all(|child| child.node().state() == State::Running && !child.node().should_stop());
         if !up || !state.borrow().pending.is_empty() {
@@ -515,10 +524,17 @@ impl Driver {
     /// Replaces each of `targets` that stopped for a restart and has a factory (its own,
     /// or the supervisor's replacement) with a fresh child built by it, in its place.
     /// Returns the children to start: the fresh ones, and the others as they were.
-    fn replace_stopped(&self, supervisor: &LocalRef, targets: &[LocalRef]) -> Vec<LocalRef> {
+    fn replace_stopped<'t>(
+        &self,
+        supervisor: &LocalRef,
+        targets: &'t [LocalRef],
+    ) -> Cow<'t, [LocalRef]> {
         let Some(state) = &supervisor.supervisor else {
-            return targets.to_vec();
+            return Cow::Borrowed(targets);
         };
+        if !state.borrow().replaces_any() {
+            return Cow::Borrowed(targets);
+        }
         let mut fresh = Vec::with_capacity(targets.len());
         for target in targets {
             let node = target.node();
@@ -563,7 +579,7 @@ impl Driver {
                 None => fresh.push(target.clone()),
             }
         }
-        fresh
+        Cow::Owned(fresh)
     }
 
     /// Puts a new node for `service` in the place of the stopped child `old`, which leaves
