@@ -129,8 +129,9 @@ pub(crate) struct SupervisorState {
     streaks: BTreeMap<u64, Streak>,
     pending: BTreeMap<u64, Pending>,
     next_ticket: u64,
-    /// The factories of the children that have one, by child id.
-    factories: BTreeMap<u64, Factory>,
+    /// The factories of the children that have one, by child id: a few at most, so a list
+    /// (a map type of its own would cost flash for nothing).
+    factories: Vec<(u64, Factory)>,
     /// Builds replacements for the children without a factory of their own.
     replacement: Option<Replacement>,
     /// Told when every child runs again after a restart.
@@ -163,7 +164,7 @@ impl SupervisorState {
             streaks: BTreeMap::new(),
             pending: BTreeMap::new(),
             next_ticket: 0,
-            factories: BTreeMap::new(),
+            factories: Vec::new(),
             replacement: supervisor.replacement.take(),
             on_operational: supervisor.on_operational.take(),
         })
@@ -171,12 +172,19 @@ impl SupervisorState {
 
     /// `factory` builds the replacements of the child `id`.
     pub(crate) fn set_factory(&mut self, id: u64, factory: Factory) {
-        self.factories.insert(id, factory);
+        self.remove_factory(id);
+        self.factories.push((id, factory));
     }
 
     /// Whether a restart of the child `id` builds a fresh child instead.
     fn replaces(&self, id: u64) -> bool {
-        self.replacement.is_some() || self.factories.contains_key(&id)
+        self.replacement.is_some() || self.factories.iter().any(|(child, _)| *child == id)
+    }
+
+    /// Takes out the factory of the child `id`, if it has one.
+    fn remove_factory(&mut self, id: u64) -> Option<Factory> {
+        let at = self.factories.iter().position(|(child, _)| *child == id)?;
+        Some(self.factories.swap_remove(at).1)
     }
 
     /// Whether a restart of any child may build a fresh child.
@@ -264,7 +272,7 @@ impl SupervisorState {
     fn forget_child(&mut self, id: u64) {
         self.streaks.remove(&id);
         self.pending.remove(&id);
-        self.factories.remove(&id);
+        self.remove_factory(id);
     }
 
     /// The child `new` replaced the child `old` after a crash: it goes on with its backoff
@@ -274,8 +282,8 @@ impl SupervisorState {
             self.streaks.insert(new, streak);
         }
         self.pending.remove(&old);
-        if let Some(factory) = self.factories.remove(&old) {
-            self.factories.insert(new, factory);
+        if let Some(factory) = self.remove_factory(old) {
+            self.factories.push((new, factory));
         }
     }
 }
@@ -554,11 +562,11 @@ impl Driver {
                 continue;
             };
             // Taken out while user code runs: the state is not borrowed meanwhile.
-            let factory = state.borrow_mut().factories.remove(&node.id);
+            let factory = state.borrow_mut().remove_factory(node.id);
             let service = match factory {
                 Some(mut factory) => {
                     let service = factory();
-                    state.borrow_mut().factories.insert(node.id, factory);
+                    state.borrow_mut().factories.push((node.id, factory));
                     Some(service)
                 }
                 None => {
