@@ -1,5 +1,5 @@
-//! Process CPU time and context switches, from `getrusage(RUSAGE_SELF)` (or `wait4` for a
-//! child process).
+//! Process CPU time and context switches, from `getrusage` (of this process, or of the
+//! child processes waited for).
 
 use std::time::Duration;
 
@@ -20,17 +20,31 @@ pub(crate) struct UsageDelta {
 }
 
 impl Usage {
+    /// This process's usage so far.
     pub(crate) fn now() -> Self {
+        Usage::read(libc::RUSAGE_SELF)
+    }
+
+    /// The usage of every child process waited for so far (grown by a child's whole life
+    /// once it has been waited for).
+    #[cfg(unix)]
+    pub(crate) fn children() -> Self {
+        Usage::read(libc::RUSAGE_CHILDREN)
+    }
+
+    /// `getrusage(who)`.
+    fn read(who: libc::c_int) -> Self {
         // SAFETY: `rusage` is plain data, valid when zeroed; getrusage only writes to it.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: RUSAGE_SELF with a valid pointer to a `rusage` cannot fail.
-        let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+        // SAFETY: RUSAGE_SELF or RUSAGE_CHILDREN with a valid pointer to a `rusage` cannot
+        // fail.
+        let rc = unsafe { libc::getrusage(who, &mut usage) };
         assert_eq!(rc, 0, "getrusage failed");
         Usage::from_raw(&usage)
     }
 
-    /// The reading in `usage` (from `getrusage`, or `wait4` for a child).
-    pub(crate) fn from_raw(usage: &libc::rusage) -> Self {
+    /// The reading in `usage`.
+    fn from_raw(usage: &libc::rusage) -> Self {
         let tv = |tv: libc::timeval| {
             Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64)
         };

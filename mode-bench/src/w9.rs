@@ -5,10 +5,12 @@
 //! reads the line the child prints once everything runs, sends it SIGINT and waits for it
 //! to exit. Measured, per child (each a fresh process):
 //! - `start`: from spawning the process until its ready line is read;
-//! - `exit`: from sending SIGINT until `wait4` returns, i.e. the process has exited;
+//! - `exit`: from sending SIGINT until the wait for the child returns, i.e. the process
+//!   has exited;
 //! - `exit_cpu`: the CPU time of the whole child (every thread) from its ready line until
 //!   it exited, and its context switches meanwhile: the child reports its `getrusage` in
-//!   the ready line, `wait4` gives the total. Unlike `exit`, it does not count the time a
+//!   the ready line, and `getrusage(RUSAGE_CHILDREN)` grows by its total once it is waited
+//!   for. Unlike `exit`, it does not count the time a
 //!   thread waited for a core or slept waiting for another.
 //!
 //! Nothing in either path sleeps: readiness is a line printed by the last of the marks
@@ -110,14 +112,14 @@ fn run_backend(backend: &'static str, config: Config) -> Json {
 #[cfg(unix)]
 mod unix {
     use std::io::{BufRead as _, BufReader, Write as _};
-    use std::os::unix::process::ExitStatusExt as _;
-    use std::process::{Command, ExitCode, ExitStatus, Stdio};
+    use std::process::{Command, ExitCode, Stdio};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{mpsc, Arc};
     use std::thread;
     use std::time::{Duration, Instant};
 
     use mode_core::{BoxResult, Context, Dependencies, Service};
+    use rustix::process::{kill_process, Pid, Signal};
     use tokio_util::sync::CancellationToken;
     use tokio_util::task::TaskTracker;
 
@@ -577,35 +579,13 @@ mod unix {
         words.next().is_none().then_some(usage)
     }
 
-    /// Waits for the child `pid` to exit: its status, and the resource usage of its whole
-    /// life (`wait4`).
-    fn wait_with_usage(pid: u32) -> std::io::Result<(ExitStatus, Usage)> {
-        let pid = libc::pid_t::try_from(pid).map_err(std::io::Error::other)?;
-        let mut status = 0;
-        // SAFETY: `rusage` is plain data, valid when zeroed; wait4 only writes to it.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        loop {
-            // SAFETY: valid pointers to a status and a `rusage`, both only written to.
-            let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-            if rc == pid {
-                return Ok((ExitStatus::from_raw(status), Usage::from_raw(&usage)));
-            }
-            let err = std::io::Error::last_os_error();
-            if err.kind() != std::io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        }
-    }
-
     /// Sends `signal` to the child `pid` (not waited for yet, so not a reused pid).
-    fn send(pid: u32, signal: libc::c_int) -> std::io::Result<()> {
-        let pid = libc::pid_t::try_from(pid).map_err(std::io::Error::other)?;
-        // SAFETY: kill has no memory-safety preconditions.
-        if unsafe { libc::kill(pid, signal) } == 0 {
-            Ok(())
-        } else {
-            Err(std::io::Error::last_os_error())
-        }
+    fn send(pid: u32, signal: Signal) -> std::io::Result<()> {
+        let pid = i32::try_from(pid)
+            .ok()
+            .and_then(Pid::from_raw)
+            .ok_or_else(|| std::io::Error::other("not a process id"))?;
+        Ok(kill_process(pid, signal)?)
     }
 
     /// Runs one child: spawn, wait for its ready line, SIGINT, wait for its exit.
@@ -621,7 +601,7 @@ mod unix {
             match done_rx.recv_timeout(CHILD_TIMEOUT) {
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     // Gone already if it exited at the last moment: then nothing to kill.
-                    let _ = send(pid, libc::SIGKILL);
+                    let _ = send(pid, Signal::KILL);
                     true
                 }
                 _ => false,
@@ -661,11 +641,14 @@ mod unix {
         };
 
         let t2 = Instant::now();
-        send(child.id(), libc::SIGINT).expect("SIGINT to the W9 child");
-        // `wait4` rather than `Child::wait`, for the child's resource usage; `child` is not
-        // used again.
-        let (status, usage) = wait_with_usage(child.id()).expect("waiting for the W9 child");
+        let waited_before = Usage::children();
+        send(child.id(), Signal::INT).expect("SIGINT to the W9 child");
+        let status = child.wait().expect("waiting for the W9 child");
         let t3 = Instant::now();
+        // What the children waited for used grew by this child's whole life.
+        let life = Usage::children().since(waited_before);
+        let cpu_ns = u64::try_from(life.cpu.as_nanos()).unwrap_or(u64::MAX);
+        let usage = Usage::from_parts(cpu_ns, life.voluntary, life.involuntary);
         drop(done_tx);
         let killed = watchdog.join().expect("the watchdog does not panic");
         assert!(
