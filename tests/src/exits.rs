@@ -3,26 +3,21 @@
 
 use std::string::ToString;
 
-use mode_core::{BoxResult, Context, Service, StopReason, SystemExit, TaskError};
+use mode_core::{BoxResult, Context, Service, StopReason, SystemExit, TaskError, TaskHandle};
 
 use crate::Backend;
 
-/// A child whose task ends with [`SystemExit`]`(3)`, and reports what its handle saw.
+/// A child whose task ends with [`SystemExit`]`(3)`, and hands out that task's handle.
 struct Exiting {
     status: u8,
-    seen: std::sync::Arc<std::sync::Mutex<Option<Result<(), TaskError>>>>,
+    task: std::sync::Arc<std::sync::Mutex<Option<TaskHandle>>>,
 }
 
 impl Service for Exiting {
     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         let status = self.status;
         let task = cx.spawn(async move { Err(SystemExit(status).into()) })?;
-        let seen = self.seen.clone();
-        cx.spawn(async move {
-            let outcome = task.await;
-            *seen.lock().unwrap() = Some(outcome);
-            Ok(())
-        })?;
+        *self.task.lock().unwrap() = Some(task);
         Ok(())
     }
 }
@@ -41,18 +36,21 @@ impl Service for Parent {
 /// A task's `SystemExit` stops the whole tree cleanly (no crash), and the run's exit
 /// carries its status.
 pub fn a_tasks_system_exit_stops_the_tree_with_its_status<B: Backend>(backend: B) {
-    let seen = std::sync::Arc::default();
+    let task = std::sync::Arc::default();
     let tree = backend.tree(Parent(Some(Exiting {
         status: 3,
-        seen: std::sync::Arc::clone(&seen),
+        task: std::sync::Arc::clone(&task),
     })));
     let exit = backend.block_on(tree.run());
     assert!(matches!(exit.reason(), StopReason::Requested), "{exit}");
     assert!(exit.unclean_stops().is_empty(), "{exit}");
     assert_eq!(exit.exit_status(), Some(3));
     assert_eq!(exit.to_string(), "asked to exit with status 3");
-    // The task ended cleanly: its handle says it was cancelled, not failed.
-    assert_eq!(*seen.lock().unwrap(), Some(Err(TaskError::Cancelled)));
+    // The task ended cleanly: its handle says it was cancelled, not failed. (Awaited
+    // after the run: a task of the tree awaiting it would itself be cancelled by the stop
+    // the exit asked for, maybe first.)
+    let task = task.lock().unwrap().take().expect("the task was spawned");
+    assert_eq!(backend.block_on(task), Err(TaskError::Cancelled));
 }
 
 /// The first status asked for wins; a plain run has none.

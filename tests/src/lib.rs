@@ -105,6 +105,24 @@ where
     futures_lite::future::zip(tree.run(), driver).await
 }
 
+/// Runs `test` against a running tree of one [`Probe`](probe::Probe) on `backend`, then
+/// stops the tree; the run must not fail.
+pub fn with_running_tree<B, F, Fut>(backend: &B, test: F)
+where
+    B: Backend,
+    F: FnOnce(mode_core::ServiceHandle) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let tree = backend.tree(probe::Probe::new("App"));
+    let root = tree.handle();
+    let (exit, ()) = backend.block_on(run_with(tree, async {
+        root.wait_until_running().await.unwrap();
+        test(root.clone()).await;
+        root.stop().await;
+    }));
+    assert!(!exit.is_failure(), "{exit:?}");
+}
+
 /// Runs `tree` while `driver` interacts with it; returns how the run ended with the
 /// journal (hooks and log lines) of the whole run.
 pub fn run_journaled<B: Backend, F: Future<Output = ()>>(

@@ -14,8 +14,7 @@ use mode_core::sync::{
 use mode_core::time::Duration;
 use mode_core::ServiceHandle;
 
-use crate::probe::Probe;
-use crate::{run_with, Backend};
+use crate::{with_running_tree, Backend};
 
 /// The longest a test waits for a task that should finish at once (a failure, not a hang).
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -26,23 +25,6 @@ async fn output<T: Send + 'static>(root: &ServiceHandle, task: mode_core::TaskHa
         .await
         .expect("the task finishes")
         .expect("the task succeeds")
-}
-
-/// Runs `test` against a running tree on `backend`, then stops the tree.
-fn with_running_tree<B, F, Fut>(backend: &B, test: F)
-where
-    B: Backend,
-    F: FnOnce(ServiceHandle) -> Fut,
-    Fut: core::future::Future<Output = ()>,
-{
-    let tree = backend.tree(Probe::new("App"));
-    let root = tree.handle();
-    let (exit, ()) = backend.block_on(run_with(tree, async {
-        root.wait_until_running().await.unwrap();
-        test(root.clone()).await;
-        root.stop().await;
-    }));
-    assert!(!exit.is_failure(), "{exit:?}");
 }
 
 /// Suspending the flow stops producers only: a consumer task drains what is buffered and

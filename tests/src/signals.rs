@@ -11,8 +11,7 @@ use mode_core::sync::{HandlerFuture, Signal, SyncSignal};
 use mode_core::time::Duration;
 use mode_core::ServiceHandle;
 
-use crate::probe::Probe;
-use crate::{run_with, Backend};
+use crate::{with_running_tree, Backend};
 
 /// The sends of one test, recorded by the handlers as `"{handler}:{sender}:{args}"`.
 type Log = Arc<Mutex<Vec<String>>>;
@@ -31,23 +30,6 @@ fn recorder(
             Ok(())
         })
     }
-}
-
-/// Runs `test` against a running tree on `backend`, then stops the tree.
-fn with_running_tree<B, F, Fut>(backend: &B, test: F)
-where
-    B: Backend,
-    F: FnOnce(ServiceHandle) -> Fut,
-    Fut: core::future::Future<Output = ()>,
-{
-    let tree = backend.tree(Probe::new("App"));
-    let root = tree.handle();
-    let (exit, ()) = backend.block_on(run_with(tree, async {
-        root.wait_until_running().await.unwrap();
-        test(root.clone()).await;
-        root.stop().await;
-    }));
-    assert!(!exit.is_failure(), "{exit:?}");
 }
 
 /// Sends `(sender, args)` in order from a task of `root`'s service, and waits for them.
