@@ -319,6 +319,9 @@ fn main() -> ExitCode {
                 w7::run()
             },
         );
+        if !options.quick {
+            emit(&mut lines, w7::pair());
+        }
     }
 
     if options.wants("W8") {

@@ -78,6 +78,10 @@ fn met(line: &Json, key: &str) -> &'static str {
     }
 }
 
+fn met_if(met: bool) -> String {
+    if met { "yes" } else { "**no**" }.into()
+}
+
 /// `x` with a few significant digits.
 fn n(x: f64) -> String {
     if x.is_nan() {
@@ -435,6 +439,60 @@ pub(crate) fn table(lines: &[Json]) -> String {
                     "report".into(),
                     "–".into(),
                 ]);
+            }
+            "W7" if line.get("shape").is_some() => {
+                if line.get("skipped").is_some() {
+                    row([
+                        "W7 pair".into(),
+                        "embassy".into(),
+                        format!("skipped: {}", line.text("skipped")),
+                        "".into(),
+                        "".into(),
+                        "".into(),
+                        "report".into(),
+                        "–".into(),
+                    ]);
+                } else {
+                    for (profile, build) in [("release", "opt s + LTO"), ("dev", "opt s, debug")] {
+                        let flash = |side: &str| line.num(&format!("{profile}_{side}_flash_bytes"));
+                        let ram =
+                            |side: &str| line.num(&format!("{profile}_{side}_static_ram_bytes"));
+                        let arena = line.num(&format!("{profile}_mode_heap_arena_bytes"));
+                        let flash_cost = flash("mode") - flash("plain");
+                        let ram_cost = ram("mode") - arena - ram("plain");
+                        row([
+                            "W7 pair".into(),
+                            "embassy".into(),
+                            format!("quickstart ({build}): flash, bytes (floor: embassy alone)"),
+                            n(flash("mode")),
+                            n(flash("plain")),
+                            format!("+{}", n(flash_cost)),
+                            if profile == "release" {
+                                "≤ +32768".into()
+                            } else {
+                                "report".into()
+                            },
+                            if profile == "release" {
+                                met_if(flash_cost <= 32768.0)
+                            } else {
+                                "–".into()
+                            },
+                        ]);
+                        row([
+                            "W7 pair".into(),
+                            "embassy".into(),
+                            format!(
+                                "quickstart ({build}): static RAM without the {} B heap arena, bytes",
+                                n(arena)
+                            ),
+                            n(ram("mode") - arena),
+                            n(ram("plain")),
+                            format!("+{}", n(ram_cost)),
+                            if profile == "release" { "≤ +1024".into() } else { "report".into() },
+                            if profile == "release" { met_if(ram_cost <= 1024.0) } else { "–".into() },
+                        ]);
+                    }
+                }
             }
             "W7" => {
                 if line.get("skipped").is_some() {

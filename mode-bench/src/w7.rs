@@ -1,10 +1,16 @@
-//! W7: the embedded example firmware (`mode-embassy/firmware`, thumbv7em-none-eabihf,
-//! release): flash and static RAM from `arm-none-eabi-size`, and heap bytes per service as
-//! the firmware measures them on target (in QEMU, mps2-an386).
+//! W7: mode on a microcontroller (thumbv7em-none-eabihf), two measurements:
 //!
-//! The same build and run as `scripts/embedded.sh` (which also checks the firmware's
-//! output); it needs `arm-none-eabi-size`, `qemu-system-arm` and the rustup target. When
-//! one is missing, the line says so instead of a number.
+//! - the example firmware (`mode-embassy/firmware`, release): flash and static RAM from
+//!   `arm-none-eabi-size`, and heap bytes per service and the heap's high-water mark as the
+//!   firmware measures them on target (in QEMU, mps2-an386);
+//! - mode's cost ([`pair`]): the docs' quickstart (`mode-embassy/quickstart`: a service
+//!   with a 100 ms timer and a task, ten ticks) against the same work on embassy alone
+//!   (its `plain` binary), both at `opt-level = "s"` with LTO (release) and at
+//!   `opt-level = "s"` without (dev).
+//!
+//! The same builds as `scripts/embedded.sh` (which also runs them and checks their output);
+//! it needs `arm-none-eabi-size`, `qemu-system-arm` and the rustup target. When one is
+//! missing, the line says so instead of a number.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,6 +48,59 @@ fn output(command: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Builds the firmware in `dir` (its own workspace with its own target directory: a
+/// target directory inherited from the caller would put the ELF elsewhere).
+fn build(dir: &Path, release: bool) -> Result<(), String> {
+    let mut cargo = Command::new("cargo");
+    cargo.args(["build", "-q", "--bins"]);
+    if release {
+        cargo.arg("--release");
+    }
+    output(
+        cargo
+            .current_dir(dir)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET_DIR"),
+    )
+    .map(drop)
+}
+
+/// `text`, `data` and `bss` of an ELF, from `arm-none-eabi-size`.
+fn sizes(elf: &Path) -> Result<[u64; 3], String> {
+    let sizes = output(Command::new("arm-none-eabi-size").arg("-B").arg(elf))?;
+    sizes
+        .lines()
+        .nth(1)
+        .and_then(|line| {
+            let mut fields = line.split_whitespace().map(str::parse::<u64>);
+            Some([
+                fields.next()?.ok()?,
+                fields.next()?.ok()?,
+                fields.next()?.ok()?,
+            ])
+        })
+        .ok_or_else(|| format!("unexpected `size` output: {sizes}"))
+}
+
+/// The size of the heap arena `embedded_alloc::init!` reserves (its `HEAP_MEM` static),
+/// part of the static RAM `size` reports.
+fn heap_arena(elf: &Path) -> Result<u64, String> {
+    let symbols = output(Command::new("arm-none-eabi-nm").args(["-S", "-C"]).arg(elf))?;
+    symbols
+        .lines()
+        .find(|line| line.ends_with("HEAP_MEM"))
+        .and_then(|line| u64::from_str_radix(line.split_whitespace().nth(1)?, 16).ok())
+        .ok_or_else(|| "no HEAP_MEM symbol in the quickstart".to_string())
+}
+
+/// What a tool this workload needs and does not find, if any.
+fn missing_tool() -> Option<String> {
+    ["arm-none-eabi-size", "qemu-system-arm"]
+        .into_iter()
+        .find(|tool| Command::new(tool).arg("--version").output().is_err())
+        .map(|tool| format!("{tool} is not installed (scripts/embedded.sh installs it)"))
+}
+
 /// The firmware's own line: `heap per service: N bytes created, M bytes running ...`.
 fn heap_per_service(log: &str) -> Option<(u64, u64)> {
     let line = log.lines().find(|l| l.contains("heap per service:"))?;
@@ -59,23 +118,10 @@ pub(crate) fn run() -> Json {
     if !firmware.join("Cargo.toml").exists() {
         return skipped("no firmware at mode-embassy/firmware");
     }
-    for tool in ["arm-none-eabi-size", "qemu-system-arm"] {
-        if Command::new(tool).arg("--version").output().is_err() {
-            return skipped(format!(
-                "{tool} is not installed (scripts/embedded.sh installs it)"
-            ));
-        }
+    if let Some(missing) = missing_tool() {
+        return skipped(missing);
     }
-    // The firmware is its own workspace with its own target directory; a target
-    // directory inherited from the caller would put the ELF elsewhere.
-    let build = output(
-        Command::new("cargo")
-            .args(["build", "--release", "-q"])
-            .current_dir(&firmware)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_BUILD_TARGET_DIR"),
-    );
-    if let Err(err) = build {
+    if let Err(err) = build(&firmware, true) {
         return skipped(format!("the firmware did not build: {err}"));
     }
     let elf = firmware
@@ -83,19 +129,9 @@ pub(crate) fn run() -> Json {
         .join(TARGET)
         .join("release")
         .join("mode-firmware");
-    let sizes = match output(Command::new("arm-none-eabi-size").arg("-B").arg(&elf)) {
+    let [text, data, bss] = match sizes(&elf) {
         Ok(sizes) => sizes,
         Err(err) => return skipped(err),
-    };
-    let Some([text, data, bss]) = sizes.lines().nth(1).and_then(|line| {
-        let mut fields = line.split_whitespace().map(str::parse::<u64>);
-        Some([
-            fields.next()?.ok()?,
-            fields.next()?.ok()?,
-            fields.next()?.ok()?,
-        ])
-    }) else {
-        return skipped(format!("unexpected `size` output: {sizes}"));
     };
     let run = output(
         Command::new("timeout")
@@ -124,6 +160,45 @@ pub(crate) fn run() -> Json {
         .with("heap_per_service_created_bytes", heap.map(|h| h.0))
         .with("heap_per_service_running_bytes", heap.map(|h| h.1))
         .with("qemu_ok", run.is_ok())
+}
+
+/// W7's pair: flash and static RAM of the quickstart with mode and of the same work on
+/// embassy alone, release and dev builds, and the difference (mode's cost).
+pub(crate) fn pair() -> Json {
+    let skipped = |reason: String| skipped(reason).with("shape", "pair");
+    let quickstart = workspace().join("mode-embassy").join("quickstart");
+    if let Some(missing) = missing_tool() {
+        return skipped(missing);
+    }
+    let mut line = Json::obj()
+        .with("workload", "W7")
+        .with("backend", "embassy")
+        .with("shape", "pair")
+        .with("target", TARGET);
+    for (profile, release) in [("release", true), ("dev", false)] {
+        if let Err(err) = build(&quickstart, release) {
+            return skipped(format!("the quickstart did not build ({profile}): {err}"));
+        }
+        let dir =
+            quickstart
+                .join("target")
+                .join(TARGET)
+                .join(if release { "release" } else { "debug" });
+        for (side, binary) in [("mode", "mode-quickstart"), ("plain", "plain")] {
+            let [text, data, bss] = match sizes(&dir.join(binary)) {
+                Ok(sizes) => sizes,
+                Err(err) => return skipped(err),
+            };
+            line = line
+                .with(&format!("{profile}_{side}_flash_bytes"), text + data)
+                .with(&format!("{profile}_{side}_static_ram_bytes"), data + bss);
+        }
+        match heap_arena(&dir.join("mode-quickstart")) {
+            Ok(arena) => line = line.with(&format!("{profile}_mode_heap_arena_bytes"), arena),
+            Err(err) => return skipped(err),
+        }
+    }
+    line
 }
 
 /// The quick mode does not build the firmware (a cold build takes about a minute; CI

@@ -66,7 +66,7 @@
 //! | `std` | yes | panics in hooks and tasks become crashes; awaiting a service's own stop from its hook is noticed; blocking detection (`blocking`: which hook or task each thread is polling, for a watchdog) |
 //! | `test-util` | no | `testing::VirtualRuntime`, a deterministic virtual-time runtime |
 //! | `critical-section` | no | without `std`: event-listener locks with critical sections instead of a spinlock (recommended on microcontrollers) |
-//! | `portable-atomic` | no | targets without atomic compare-and-swap (thumbv6m, Cortex-M0/M0+): atomics from portable-atomic, `Arc` from portable-atomic-util; the final binary picks portable-atomic's backend |
+//! | `portable-atomic` | no | atomics from portable-atomic; implied on targets without atomic compare-and-swap (thumbv6m, Cortex-M0/M0+), where `Arc` comes from portable-atomic-util and the final binary picks portable-atomic's backend (its `critical-section` feature) |
 //! | `cron` | no | cron timers (`ServiceHandle::crontab`, mode's `Service.crontab`) in IANA time zones; implies `std` |
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -18,23 +18,23 @@
 /// for the few places that must not be loom's (a loom atomic only works inside a model).
 /// Every other atomic, the engine's included, comes from [`sync`].
 ///
-/// `core`'s and `alloc`'s, or with the `portable-atomic` feature portable-atomic's atomics
-/// and, only where `alloc::sync` does not exist (no atomic compare-and-swap, e.g.
-/// thumbv6m), portable-atomic-util's `Arc`/`Weak`. Where the target has `alloc::sync`,
-/// `Arc` stays `alloc`'s, so enabling the feature never changes a public type (features
-/// stay additive).
+/// `core`'s and `alloc`'s; portable-atomic's atomics with the `portable-atomic` feature or
+/// on a target without atomic compare-and-swap (e.g. thumbv6m), and there, where
+/// `alloc::sync` does not exist, portable-atomic-util's `Arc`/`Weak`. Where the target has
+/// `alloc::sync`, `Arc` stays `alloc`'s, so enabling the feature never changes a public type
+/// (features stay additive).
 #[allow(unused_imports)]
 pub(crate) mod plain {
-    #[cfg(any(not(feature = "portable-atomic"), target_has_atomic = "ptr"))]
+    #[cfg(target_has_atomic = "ptr")]
     pub(crate) use alloc::{
         sync::{Arc, Weak},
         task::Wake,
     };
-    #[cfg(not(feature = "portable-atomic"))]
+    #[cfg(all(not(feature = "portable-atomic"), target_has_atomic = "ptr"))]
     pub(crate) use core::sync::atomic;
-    #[cfg(feature = "portable-atomic")]
+    #[cfg(any(feature = "portable-atomic", not(target_has_atomic = "ptr")))]
     pub(crate) use portable_atomic as atomic;
-    #[cfg(all(feature = "portable-atomic", not(target_has_atomic = "ptr")))]
+    #[cfg(not(target_has_atomic = "ptr"))]
     pub(crate) use portable_atomic_util::{task::Wake, Arc, Weak};
 }
 

@@ -97,7 +97,7 @@ impl TaskWake {
 
 // `alloc`'s `Wake` takes `self: Arc<Self>`; portable-atomic-util's (thumbv6m), whose `Arc`
 // cannot be a receiver, takes `this: Arc<Self>`.
-#[cfg(any(not(feature = "portable-atomic"), target_has_atomic = "ptr"))]
+#[cfg(target_has_atomic = "ptr")]
 impl Wake for TaskWake {
     fn wake(self: Arc<Self>) {
         self.queue();
@@ -108,7 +108,7 @@ impl Wake for TaskWake {
     }
 }
 
-#[cfg(all(feature = "portable-atomic", not(target_has_atomic = "ptr")))]
+#[cfg(not(target_has_atomic = "ptr"))]
 impl Wake for TaskWake {
     fn wake(this: Arc<Self>) {
         this.queue();

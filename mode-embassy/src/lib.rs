@@ -105,7 +105,7 @@
 //!
 //! | feature | default | what it does |
 //! |---|---|---|
-//! | `portable-atomic` | no | for targets without atomic compare-and-swap (thumbv6m): mode-core's `portable-atomic` feature |
+//! | `portable-atomic` | no | mode-core's `portable-atomic` (implied on targets without atomic compare-and-swap, such as thumbv6m) |
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]

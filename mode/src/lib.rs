@@ -221,7 +221,7 @@
 //! | `tokio` | no | `mode::tokio`, the tokio adapter ([`mode-tokio`](https://docs.rs/mode-tokio)) |
 //! | `smol` | no | `mode::smol`, the smol adapter ([`mode-smol`](https://docs.rs/mode-smol)) |
 //! | `embassy` | no | `mode::embassy`, the embassy adapter ([`mode-embassy`](https://docs.rs/mode-embassy)); no_std |
-//! | `portable-atomic` | no | for targets without atomic compare-and-swap (thumbv6m) |
+//! | `portable-atomic` | no | atomics from portable-atomic (implied on targets without atomic compare-and-swap, such as thumbv6m) |
 //! | `test-util` | no | `mode::testing`, a deterministic virtual-time runtime |
 //!
 //! Features are additive. Without `std` the crate is `#![no_std]` (it needs `alloc`).

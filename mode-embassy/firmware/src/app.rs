@@ -293,7 +293,8 @@ impl Service for Greedy {
     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
         cx.spawn(core::future::pending())?;
         cx.spawn(core::future::pending())?;
-        self.result.set(Some(cx.spawn(core::future::pending()).map(drop)));
+        self.result
+            .set(Some(cx.spawn(core::future::pending()).map(drop)));
         cx.handle().request_stop();
         Ok(())
     }

@@ -10,12 +10,18 @@ use core::task::Waker;
 
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m::peripheral::SYST;
+use cortex_m_semihosting::hprintln;
 use critical_section::Mutex;
 use embassy_time_driver::Driver;
 use embassy_time_queue_utils::Queue;
 
 /// The core clock of mps2-an385/an386 in QEMU.
 const SYSCLK_HZ: u32 = 25_000_000;
+
+/// The firmware's time limit, in ticks: a run takes about 1 s of its own time, so a hang
+/// (a future never woken, or a loop that never yields) fails at 10 s, which QEMU reaches
+/// in well under a second of wall time, not at the script's timeout.
+const DEADLINE: u64 = 10_000;
 
 struct SysTickDriver {
     ticks: Mutex<Cell<u64>>,
@@ -51,6 +57,13 @@ fn SysTick() {
     critical_section::with(|cs| {
         let ticks = DRIVER.ticks.borrow(cs).get() + 1;
         DRIVER.ticks.borrow(cs).set(ticks);
+        if ticks == DEADLINE {
+            hprintln!(
+                "deadline: the firmware did not finish within {} ms",
+                DEADLINE
+            );
+            crate::semihosting::exit(2);
+        }
         if ticks >= DRIVER.alarm.borrow(cs).get() {
             let next = DRIVER.queue.borrow_ref_mut(cs).next_expiration(ticks);
             DRIVER.alarm.borrow(cs).set(next);
