@@ -3,7 +3,8 @@
 # thumbv6m, where a build without an atomics backend must stop at one clear error); checks
 # that docs/embedded.md shows the quickstart's files as they are, and runs the quickstart
 # (stock embassy executor) and its embassy-only twin in QEMU on a Cortex-M4F (mps2-an386)
-# and a Cortex-M0 (microbit); builds the example firmware, runs it in QEMU (mps2-an386)
+# and a Cortex-M0 (microbit); runs a firmware that logs through defmt and decodes its
+# lines (installs defmt-print when missing); builds the example firmware, runs it in QEMU (mps2-an386)
 # and checks its output and exit status; prints its flash/RAM sizes and heap per service.
 #
 # Installs what it needs when missing: qemu-system-arm and binutils-arm-none-eabi (apt),
@@ -128,6 +129,34 @@ for board in "thumbv7em-none-eabihf mps2-an386" "thumbv6m-none-eabi microbit"; d
         echo "ok: $binary on $machine ($(tail -n 1 <<<"$output"))"
     done
 done
+
+step "mode's lines through defmt (mode-embassy/firmware-defmt), decoded by defmt-print"
+# defmt-print decodes the frames on the host; `cargo install` builds it from source (about
+# 2 minutes on 2 cores), once per machine.
+if ! command -v defmt-print >/dev/null; then
+    cargo install -q --locked defmt-print --version 1.2.0
+fi
+defmt_dir=$root/mode-embassy/firmware-defmt
+(cd "$defmt_dir" && CARGO_TARGET_DIR="$defmt_dir/target" cargo build -q --release)
+status=0
+output=$(cd "$defmt_dir" && timeout "$qemu_timeout" sh qemu-defmt.sh \
+    "$defmt_dir/target/thumbv7em-none-eabihf/release/mode-firmware-defmt" 2>&1) || status=$?
+failed=0
+for line in \
+    'INFO  [^-App]: Starting...' \
+    'INFO  [^--Blinky]: Started' \
+    'INFO  [^--Blinky]: tick 3' \
+    'INFO  [^--Blinky]: Shutdown complete!' \
+    'INFO  [^-App]: Shutdown complete!' \
+    'INFO  exit: asked to stop; root: Stopped'; do
+    expect_line "$line"
+done
+if [[ $status -ne 0 || $failed -ne 0 ]]; then
+    printf '%s\n' "$output"
+    echo "firmware-defmt: exit status $status" >&2
+    exit 1
+fi
+echo "ok: $(grep -c . <<<"$output") lines decoded, the lifecycle's and the service's"
 
 step "firmware (release)"
 # The firmware is its own workspace with its own target directory, whatever the caller's

@@ -94,6 +94,7 @@ where
 
 /// The crash of an [`Awaitable`] started a second time: its future ran already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct AlreadyRan;
 
 impl fmt::Display for AlreadyRan {

@@ -204,6 +204,7 @@ impl core::error::Error for Panicked {}
 /// assert_eq!(Stopped.to_string(), "the service is stopping");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Stopped;
 
 impl fmt::Display for Stopped {
@@ -244,6 +245,7 @@ impl core::error::Error for Stopped {}
 /// assert_eq!(exit.to_string(), "asked to exit with status 3");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SystemExit(pub u8);
 
 impl fmt::Display for SystemExit {
@@ -256,6 +258,7 @@ impl core::error::Error for SystemExit {}
 
 /// Why a [`wait`](crate::ServiceHandle::wait) did not return the future's output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum WaitError {
     /// The service was asked to stop first.
@@ -291,6 +294,7 @@ impl From<Stopped> for WaitError {
 /// assert_eq!(TaskError::Aborted.to_string(), "the task was aborted");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum TaskError {
     /// [`TaskHandle::abort`](crate::task::TaskHandle::abort) ended it.

@@ -53,6 +53,7 @@ use core::fmt::{self, Write};
 /// assert_ne!(ChildKind::Declared, ChildKind::Runtime);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ChildKind {
     /// The root of the tree (the service the Worker runs); it has no incoming edge.
     Root,

@@ -22,6 +22,7 @@ use crate::time::{Duration, Instant};
 /// An overrun is reported as a [`TimerOverlap`](crate::events::LifecycleEvent::TimerOverlap)
 /// event (a rate-limited warning in the log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum MissedTickBehavior {
     /// Skip missed ticks and stay on the original grid.

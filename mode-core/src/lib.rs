@@ -67,6 +67,7 @@
 //! | `test-util` | no | `testing::VirtualRuntime`, a deterministic virtual-time runtime |
 //! | `critical-section` | no | without `std`: event-listener locks with critical sections instead of a spinlock (recommended on microcontrollers) |
 //! | `portable-atomic` | no | atomics from portable-atomic; implied on targets without atomic compare-and-swap (thumbv6m, Cortex-M0/M0+), where `Arc` comes from portable-atomic-util and the final binary picks portable-atomic's backend (its `critical-section` feature) |
+//! | `defmt` | no | lifecycle lines and `mode::info!`-style lines through [defmt](https://defmt.ferrous-systems.com) as well as `log`, and `defmt::Format` for the public types (the firmware brings defmt's global logger) |
 //! | `cron` | no | cron timers (`ServiceHandle::crontab`, mode's `Service.crontab`) in IANA time zones; implies `std` |
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -95,6 +96,8 @@ mod context;
 #[cfg(feature = "cron")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cron")))]
 pub mod cron;
+#[cfg(feature = "defmt")]
+mod defmt_format;
 mod engine;
 mod error;
 pub mod events;

@@ -10,7 +10,8 @@ use crate::node::Node;
 // a constant: with no logger at that level and no observer, an event costs two loads.
 #[inline]
 pub(crate) fn emit(node: &Node, event: LifecycleEvent<'_>) {
-    let logged = event.level(node) <= log::max_level();
+    // defmt filters at compile time (`DEFMT_LOG`), so with it every event is delivered.
+    let logged = cfg!(feature = "defmt") || event.level(node) <= log::max_level();
     let observed = node.tree.has_observers();
     if logged || observed {
         deliver(node, &event, logged);
@@ -37,6 +38,8 @@ impl LifecycleEvent<'_> {
 fn deliver(node: &Node, event: &LifecycleEvent<'_>, logged: bool) {
     if logged {
         log_event(node, event);
+        #[cfg(feature = "defmt")]
+        defmt_event(node, event);
     }
     if let Some(observers) = node.tree.observers() {
         let info = node.info();
@@ -122,6 +125,126 @@ fn log_event(node: &Node, event: &LifecycleEvent<'_>) {
                 target: target,
                 level,
                 "{prefix}: Giving up on {child}, not restarting it! Last crash reason: {reason}"
+            );
+        }
+    }
+}
+
+/// `$level!` of defmt for a `log::Level` known only at run time.
+#[cfg(feature = "defmt")]
+macro_rules! defmt_at {
+    ($level:expr, $($arg:tt)+) => {
+        match $level {
+            log::Level::Error => defmt::error!($($arg)+),
+            log::Level::Warn => defmt::warn!($($arg)+),
+            log::Level::Info => defmt::info!($($arg)+),
+            log::Level::Debug => defmt::debug!($($arg)+),
+            log::Level::Trace => defmt::trace!($($arg)+),
+        }
+    };
+}
+#[cfg(feature = "defmt")]
+pub(crate) use defmt_at;
+
+/// The line [`log_event`] logs, through defmt: the same words, with the service's prefix
+/// and the values that vary as arguments.
+#[cfg(feature = "defmt")]
+fn defmt_event(node: &Node, event: &LifecycleEvent<'_>) {
+    use defmt::Display2Format;
+
+    let level = event.level(node);
+    // Formatted only if defmt keeps the line (its filter is decided at compile time).
+    let prefix = node.prefix();
+    let prefix = Display2Format(&prefix);
+    match event {
+        LifecycleEvent::Starting => defmt_at!(level, "{}: Starting...", prefix),
+        LifecycleEvent::Started => defmt_at!(level, "{}: Started", prefix),
+        LifecycleEvent::Stopping(_) => defmt_at!(level, "{}: Stopping...", prefix),
+        LifecycleEvent::Stopped => defmt_at!(level, "{}: Stopped", prefix),
+        LifecycleEvent::ShutdownComplete => {
+            defmt_at!(level, "{}: Shutdown complete!", prefix);
+        }
+        LifecycleEvent::Crashed(crash) => {
+            defmt_at!(
+                level,
+                "{}: Crashed reason={}",
+                prefix,
+                Display2Format(crash.error())
+            );
+        }
+        LifecycleEvent::Restarting => defmt_at!(level, "{}: Restarting...", prefix),
+        LifecycleEvent::StopTimeout {
+            waiting_on,
+            timeout,
+        } => defmt_at!(
+            level,
+            "{}: Stop timed out after {} waiting for {}; aborting it",
+            prefix,
+            timeout,
+            waiting_on
+        ),
+        LifecycleEvent::TimerOverlap {
+            timer,
+            interval,
+            late_by,
+            skipped,
+        } => defmt_at!(
+            level,
+            "{}: Timer {=str} woke up too late (by {}, interval {}); skipped {=u64} tick(s)",
+            prefix,
+            *timer,
+            late_by,
+            interval,
+            *skipped
+        ),
+        LifecycleEvent::HookFailed { hook, error } => {
+            defmt_at!(
+                level,
+                "{}: {=str} failed: {}",
+                prefix,
+                *hook,
+                Display2Format(*error)
+            );
+        }
+        LifecycleEvent::RestartingChild {
+            child,
+            crash,
+            delay,
+        } => {
+            let reason = ChildCrash {
+                child: child.label,
+                crash,
+            };
+            if delay.is_zero() {
+                defmt_at!(
+                    level,
+                    "{}: Restarting dead {=str}! Last crash reason: {}",
+                    prefix,
+                    child.label,
+                    Display2Format(&reason)
+                );
+            } else {
+                defmt_at!(
+                    level,
+                    "{}: Restarting dead {=str} in {}! Last crash reason: {}",
+                    prefix,
+                    child.label,
+                    delay,
+                    Display2Format(&reason)
+                );
+            }
+        }
+        LifecycleEvent::ForfeitingChild { child, crash } => {
+            let reason = ChildCrash {
+                child: child.label,
+                crash,
+            };
+            defmt_at!(
+                level,
+                "{}: Giving up on {=str}, not restarting it! Last crash reason: {}",
+                prefix,
+                child.label,
+                Display2Format(&reason)
             );
         }
     }

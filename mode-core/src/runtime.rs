@@ -161,6 +161,7 @@ pub trait Timer: Send + Sync + 'static {
 /// assert!(err.to_string().contains("full"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum SpawnError {
     /// The executor has shut down.

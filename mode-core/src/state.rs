@@ -10,6 +10,7 @@ use crate::error::Crash;
 /// `Starting`. A crash is not a state of its own: the crashed service is stopped, and
 /// [`ServiceHandle::crash_reason`](crate::ServiceHandle::crash_reason) keeps the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[repr(u8)]
 pub enum State {
     /// Created, never started.
@@ -113,6 +114,7 @@ impl fmt::Display for StopReason {
 
 /// The step of a stop sequence that a timed-out stop was waiting on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum WaitingOn {
     /// The `on_stop` hook.

@@ -27,6 +27,7 @@ pub use core::time::Duration;
 /// assert_eq!(start - later, Duration::ZERO); // saturates
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Instant {
     nanos: u64,
 }

@@ -105,6 +105,7 @@
 //!
 //! | feature | default | what it does |
 //! |---|---|---|
+//! | `defmt` | no | mode's lines (lifecycle, `mode::info!` and its siblings) through defmt as well as `log`, and `defmt::Format` for mode's types (mode-core's `defmt`) |
 //! | `portable-atomic` | no | mode-core's `portable-atomic` (implied on targets without atomic compare-and-swap, such as thumbv6m) |
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]

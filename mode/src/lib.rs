@@ -222,6 +222,7 @@
 //! | `smol` | no | `mode::smol`, the smol adapter ([`mode-smol`](https://docs.rs/mode-smol)) |
 //! | `embassy` | no | `mode::embassy`, the embassy adapter ([`mode-embassy`](https://docs.rs/mode-embassy)); no_std |
 //! | `portable-atomic` | no | atomics from portable-atomic (implied on targets without atomic compare-and-swap, such as thumbv6m) |
+//! | `defmt` | no | mode's lines through [defmt](https://defmt.ferrous-systems.com) as well as `log`, and `defmt::Format` for its types (on a firmware that brings defmt's global logger) |
 //! | `test-util` | no | `mode::testing`, a deterministic virtual-time runtime |
 //!
 //! Features are additive. Without `std` the crate is `#![no_std]` (it needs `alloc`).

@@ -924,6 +924,13 @@ impl ServiceHandle {
         if level <= log::max_level() {
             log::log!(target: self.node.log.target, level, "{}: {}", self.node.prefix(), message);
         }
+        #[cfg(feature = "defmt")]
+        crate::lifecycle::defmt_at!(
+            level,
+            "{}: {}",
+            defmt::Display2Format(&self.node.prefix()),
+            defmt::Display2Format(&message)
+        );
     }
 }
 

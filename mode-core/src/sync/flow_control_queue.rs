@@ -675,6 +675,7 @@ impl<T> core::error::Error for PutError<T> {}
 
 /// Why [`FlowControlQueue::get`] failed: the queue is closed and empty.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct GetError;
 
 impl fmt::Display for GetError {
@@ -687,6 +688,7 @@ impl core::error::Error for GetError {}
 
 /// Why [`FlowControlQueue::try_get`] failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum TryGetError {
     /// The queue is empty.
     Empty,

@@ -80,6 +80,7 @@ type SyncHandler<S, A> = dyn Fn(&S, &A) -> Result<(), BoxError> + Send + Sync;
 /// [`with_default_sender`](Signal::with_default_sender) clones) and are never reused.
 /// Displayed as `#n`, the default label of a handler.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct HandlerId(u64);
 
 impl fmt::Display for HandlerId {
