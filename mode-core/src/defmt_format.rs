@@ -6,6 +6,7 @@
 use crate::error::{Crash, Error, Panicked};
 use crate::exit::{Exit, StopFailure, UncleanStop};
 use crate::state::StopReason;
+use crate::supervisor::ResumeError;
 use crate::sync::{HandlerFailure, PutError, SendError, TryPutError};
 use crate::utils::{ParseSecondsError, Rate, Seconds, ZeroStepError};
 
@@ -27,6 +28,7 @@ format_as_display!(
     [] Crash,
     [] Panicked,
     [] StopReason,
+    [] ResumeError,
     [] Exit,
     [] UncleanStop,
     [] StopFailure,

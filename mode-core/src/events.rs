@@ -1,7 +1,8 @@
 //! Lifecycle events: the one place every transition is reported.
 //!
 //! Each transition (starting, started, stopping, stopped, crashed, restarting, a stop
-//! timeout, a timer overlap, a supervisor restarting or giving up on a child) is emitted
+//! timeout, a timer overlap, a supervisor restarting, giving up on, pausing, resuming or
+//! quarantining a child) is emitted
 //! once, as a [`LifecycleEvent`]. The first observer is always the `log`
 //! crate, with mode's depth prefix (`[^--Webserver]: Starting...`); further [`Observer`]s
 //! (tracing, metrics, health) are added with
@@ -11,7 +12,7 @@
 use core::fmt;
 
 use crate::error::Crash;
-use crate::state::{StopReason, WaitingOn};
+use crate::state::{Parked, StopReason, WaitingOn};
 use crate::time::Duration;
 
 /// The `log` target of mode's own lines: every service's lifecycle lines (`Starting...`,
@@ -73,6 +74,33 @@ pub enum LifecycleEvent<'a> {
         child: ServiceInfo<'a>,
         /// The crash that made the supervisor give up (for a group, a sibling's).
         crash: &'a Crash,
+    },
+    /// A supervisor pauses `child` ([`SupervisorHandle::pause`](crate::SupervisorHandle::pause)):
+    /// it stops it on purpose and does not restart it until it is resumed.
+    PausingChild {
+        /// The child paused.
+        child: ServiceInfo<'a>,
+    },
+    /// A supervisor starts a paused or quarantined `child` again
+    /// ([`SupervisorHandle::resume`](crate::SupervisorHandle::resume)).
+    ResumingChild {
+        /// The child resumed.
+        child: ServiceInfo<'a>,
+        /// Why it was parked.
+        parked: Parked,
+    },
+    /// A supervisor quarantines `child`, which crashed more than `restarts` times within
+    /// `over` ([`Supervisor::with_quarantine`](crate::Supervisor::with_quarantine)): it
+    /// stops it and does not restart it until it is resumed.
+    QuarantiningChild {
+        /// The child quarantined.
+        child: ServiceInfo<'a>,
+        /// Its last crash (of the child, or of a descendant of it).
+        crash: &'a Crash,
+        /// The child's own budget: restarts...
+        restarts: u32,
+        /// ...within this window.
+        over: Duration,
     },
     /// A hook failed during the stop sequence; the stop went on.
     HookFailed {

@@ -147,7 +147,7 @@ pub use graph::Graph;
 pub use handle::ServiceHandle;
 pub use interval::{MissedTickBehavior, TimerOptions};
 pub use service::{AsyncClose, Service};
-pub use state::{State, StopReason, WaitingOn};
+pub use state::{Parked, State, StopReason, WaitingOn};
 pub use supervisor::{
     Backoff, Strategy, Supervisor, SupervisorError, SupervisorErrorKind, SupervisorHandle,
 };

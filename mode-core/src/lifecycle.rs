@@ -27,7 +27,8 @@ impl LifecycleEvent<'_> {
         match self {
             LifecycleEvent::Crashed(_)
             | LifecycleEvent::HookFailed { .. }
-            | LifecycleEvent::ForfeitingChild { .. } => Level::Error,
+            | LifecycleEvent::ForfeitingChild { .. }
+            | LifecycleEvent::QuarantiningChild { .. } => Level::Error,
             LifecycleEvent::StopTimeout { .. } | LifecycleEvent::TimerOverlap { .. } => Level::Warn,
             _ => node.log.lifecycle_level,
         }
@@ -125,6 +126,34 @@ fn log_event(node: &Node, event: &LifecycleEvent<'_>) {
                 target: target,
                 level,
                 "{prefix}: Giving up on {child}, not restarting it! Last crash reason: {reason}"
+            );
+        }
+        LifecycleEvent::PausingChild { child } => {
+            let child = child.label;
+            log::log!(target: target, level, "{prefix}: Pausing {child}...");
+        }
+        LifecycleEvent::ResumingChild { child, parked } => {
+            let child = child.label;
+            log::log!(target: target, level, "{prefix}: Resuming {parked} {child}...");
+        }
+        LifecycleEvent::QuarantiningChild {
+            child,
+            crash,
+            restarts,
+            over,
+        } => {
+            let (child, reason) = (
+                child.label,
+                ChildCrash {
+                    child: child.label,
+                    crash,
+                },
+            );
+            log::log!(
+                target: target,
+                level,
+                "{prefix}: Quarantining {child} after {restarts} restart(s) within {over:?}, \
+                 not restarting it! Last crash reason: {reason}"
             );
         }
     }
@@ -244,6 +273,39 @@ fn defmt_event(node: &Node, event: &LifecycleEvent<'_>) {
                 "{}: Giving up on {=str}, not restarting it! Last crash reason: {}",
                 prefix,
                 child.label,
+                Display2Format(&reason)
+            );
+        }
+        LifecycleEvent::PausingChild { child } => {
+            defmt_at!(level, "{}: Pausing {=str}...", prefix, child.label);
+        }
+        LifecycleEvent::ResumingChild { child, parked } => {
+            defmt_at!(
+                level,
+                "{}: Resuming {} {=str}...",
+                prefix,
+                Display2Format(parked),
+                child.label
+            );
+        }
+        LifecycleEvent::QuarantiningChild {
+            child,
+            crash,
+            restarts,
+            over,
+        } => {
+            let reason = ChildCrash {
+                child: child.label,
+                crash,
+            };
+            defmt_at!(
+                level,
+                "{}: Quarantining {=str} after {=u32} restart(s) within {}, not restarting it! \
+                 Last crash reason: {}",
+                prefix,
+                child.label,
+                *restarts,
+                over,
                 Display2Format(&reason)
             );
         }

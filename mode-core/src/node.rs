@@ -35,7 +35,7 @@ use crate::graph::ChildKind;
 use crate::notify::Notify;
 use crate::platform::sync::Mutex;
 use crate::runtime::Spawner;
-use crate::state::{State, StopReason, WaitingOn};
+use crate::state::{Parked, State, StopReason, WaitingOn};
 use crate::supervisor::strategy::Strategy;
 use crate::task_run::{RunRef, TaskRun};
 use crate::time::{Duration, Instant};
@@ -263,6 +263,9 @@ pub(crate) struct Node {
     /// lock, read without it, so that the driver's checks take no lock when there is
     /// nothing to do.
     crash_state: AtomicU8,
+    /// Why its supervisor keeps it stopped on purpose (`Parked as u8`, 0: it does not).
+    /// Written by the driver only.
+    parked: AtomicU8,
     /// Whether a [`Command::Stop`] for the node waits in the queue (the driver clears it
     /// when it takes the command). Changed only under the `inner` lock, together with
     /// `NodeInner::stops_requested`; read without it.
@@ -345,6 +348,7 @@ impl Node {
             had_children: AtomicBool::new(false),
             crash_state: AtomicU8::new(NO_CRASH),
             stop_queued: AtomicBool::new(false),
+            parked: AtomicU8::new(0),
             changes: ChangeNotify::new(),
             run: TaskRun::new(),
             run_replaced: AtomicBool::new(false),
@@ -580,6 +584,19 @@ impl Node {
     /// When the last start began (`None` before the first).
     pub(crate) fn started_at(&self) -> Option<Instant> {
         self.inner.with(|inner| inner.started_at)
+    }
+
+    /// Why its supervisor keeps the node stopped on purpose, if it does.
+    pub(crate) fn parked(&self) -> Option<Parked> {
+        Parked::from_u8(self.parked.load(Ordering::Acquire))
+    }
+
+    /// Parks (or, with `None`, unparks) the node, and wakes the waiters of a change.
+    /// Driver only.
+    pub(crate) fn set_parked(&self, parked: Option<Parked>) {
+        self.parked
+            .store(parked.map_or(0, |parked| parked as u8), Ordering::Release);
+        self.notify_changed();
     }
 
     /// Whether the last start that finished failed. Driver only.

@@ -55,6 +55,48 @@ impl fmt::Display for State {
     }
 }
 
+/// Why a supervised child stays stopped on purpose: its supervisor neither restarts it
+/// nor counts it as a crash until [`SupervisorHandle::resume`](crate::SupervisorHandle::resume)
+/// starts it again ([`ServiceHandle::parked`](crate::ServiceHandle::parked)).
+///
+/// ```
+/// use mode::Parked;
+///
+/// assert_eq!(Parked::Paused.to_string(), "paused");
+/// assert_eq!(Parked::Quarantined.to_string(), "quarantined");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum Parked {
+    /// Stopped by [`SupervisorHandle::pause`](crate::SupervisorHandle::pause).
+    Paused = 1,
+    /// Crashed more often than its own restart budget allows
+    /// ([`Supervisor::with_quarantine`](crate::Supervisor::with_quarantine)); its last
+    /// crash stays readable with
+    /// [`ServiceHandle::crash_reason`](crate::ServiceHandle::crash_reason).
+    Quarantined = 2,
+}
+
+impl Parked {
+    pub(crate) fn from_u8(value: u8) -> Option<Parked> {
+        match value {
+            1 => Some(Parked::Paused),
+            2 => Some(Parked::Quarantined),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Parked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Parked::Paused => "paused",
+            Parked::Quarantined => "quarantined",
+        })
+    }
+}
+
 /// Why a service stopped (or is stopping).
 ///
 /// `on_stop`, the log and every waiter can read it; the root's reason is the

@@ -137,6 +137,7 @@ use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
 use crate::node::{Command, SupervisorRequest};
 use crate::service::{DynService, Service};
+use crate::state::Parked;
 use crate::time::Duration;
 
 /// Exponential backoff between restarts.
@@ -156,12 +157,24 @@ use crate::time::Duration;
 /// assert_eq!(delays, [ms(100), ms(200), ms(400), ms(800), ms(1_000), ms(1_000)]);
 /// assert_eq!(backoff.with_factor(3).delay(2), ms(900));
 /// ```
+///
+/// # Jitter
+///
+/// With [`with_jitter`](Self::with_jitter), each delay is drawn at random below the delay
+/// above, so that children (or supervisors) that crashed together do not restart in
+/// lockstep. The draws come from a pseudo-random generator that the supervisor seeds
+/// itself ([`with_jitter_seed`](Self::with_jitter_seed)), not from the system: the same
+/// program on virtual time waits the same delays on every run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Backoff {
     initial: Duration,
     max: Duration,
     factor: u32,
     reset_after: Duration,
+    /// The jitter fraction in millionths (0 to 1,000,000).
+    jitter_ppm: u32,
+    seed: Option<u64>,
 }
 
 impl Backoff {
@@ -174,7 +187,97 @@ impl Backoff {
             max,
             factor: 2,
             reset_after: max,
+            jitter_ppm: 0,
+            seed: None,
         }
+    }
+
+    /// Shortens each delay by a random part of up to `fraction` of it: a delay `d` becomes
+    /// a value drawn uniformly from `(d × (1 − fraction), d]` (at nanosecond resolution).
+    /// A jittered delay is never longer than the delay without jitter, so `max` still
+    /// bounds every wait; `fraction` 1 draws from `(0, d]` ("full jitter"), 0 turns jitter
+    /// off.
+    ///
+    /// `fraction` is clamped to `[0, 1]` (NaN counts as 0), and kept to a millionth.
+    ///
+    /// The draws come from a pseudo-random generator (`fastrand`'s wyrand) of the
+    /// supervisor, seeded by [`with_jitter_seed`](Self::with_jitter_seed), or else from the
+    /// supervisor's id in its tree: deterministic, so that tests on virtual time see the
+    /// same delays on every run, and different for each supervisor of a tree.
+    ///
+    /// ```
+    /// use mode::time::Duration;
+    /// use mode::Backoff;
+    ///
+    /// let backoff = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(1))
+    ///     .with_jitter(0.25);
+    /// assert_eq!(backoff.jitter(), 0.25);
+    /// // The delays without jitter; each wait is drawn from (75 ms, 100 ms], (150 ms,
+    /// // 200 ms], ...
+    /// assert_eq!(backoff.delay(1), Duration::from_millis(200));
+    /// assert_eq!(Backoff::exponential(Duration::ZERO, Duration::ZERO).with_jitter(7.0).jitter(), 1.0);
+    /// ```
+    #[must_use]
+    pub fn with_jitter(mut self, fraction: f64) -> Self {
+        let fraction = if fraction.is_nan() {
+            0.0
+        } else {
+            fraction.clamp(0.0, 1.0)
+        };
+        // In range by the clamp: at most 1,000,000.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let ppm = (fraction * 1_000_000.0 + 0.5) as u32;
+        self.jitter_ppm = ppm.min(1_000_000);
+        self
+    }
+
+    /// Seeds the generator that draws the jittered delays with `seed` instead of the
+    /// supervisor's id. The generator starts again from the seed at each start of the
+    /// supervisor.
+    #[must_use]
+    pub const fn with_jitter_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The jitter fraction, from 0 (no jitter) to 1.
+    #[must_use]
+    pub fn jitter(&self) -> f64 {
+        f64::from(self.jitter_ppm) / 1_000_000.0
+    }
+
+    /// The seed given with [`with_jitter_seed`](Self::with_jitter_seed), if any.
+    #[must_use]
+    pub const fn jitter_seed(&self) -> Option<u64> {
+        self.seed
+    }
+
+    /// The seed of the supervisor `id`'s generator.
+    pub(crate) fn seed_for(&self, id: u64) -> u64 {
+        // A fixed odd constant mixed with the id: distinct supervisors draw differently.
+        self.seed
+            .unwrap_or_else(|| 0x6d6f_6465_5f6a_6974 ^ id.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
+    /// `delay` with this backoff's jitter, drawn with `rng`: in `(delay × (1 − jitter),
+    /// delay]`.
+    pub(crate) fn jittered(&self, delay: Duration, rng: &mut fastrand::Rng) -> Duration {
+        if self.jitter_ppm == 0 || delay.is_zero() {
+            return delay;
+        }
+        let nanos = delay.as_nanos();
+        // The largest amount taken off: below the delay's `jitter` share.
+        let span = nanos * u128::from(self.jitter_ppm) / 1_000_000;
+        if span == 0 {
+            return delay;
+        }
+        let cut = rng.u128(0..span);
+        let nanos = nanos - cut;
+        Duration::new(
+            u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX),
+            // Below 10^9.
+            u32::try_from(nanos % 1_000_000_000).unwrap_or(0),
+        )
     }
 
     /// Multiplies each delay by `factor` instead of 2 (`1` keeps it constant; `0` counts
@@ -261,6 +364,8 @@ pub struct Supervisor {
     pub(crate) max_restarts: u32,
     pub(crate) over: Duration,
     pub(crate) backoff: Option<Backoff>,
+    /// Each child's own restart budget, if children over it are quarantined.
+    pub(crate) quarantine: Option<(u32, Duration)>,
     label: Option<Cow<'static, str>>,
     /// Each child, with the factory that builds its replacements, if it has one.
     children: Vec<(Box<dyn DynService>, Option<Factory>)>,
@@ -287,6 +392,7 @@ impl fmt::Debug for Supervisor {
             .field("max_restarts", &self.max_restarts)
             .field("over", &self.over)
             .field("backoff", &self.backoff)
+            .field("quarantine", &self.quarantine)
             .field("label", &Service::label(self))
             .field("children", &self.children.len())
             .field("replacement", &self.replacement.is_some())
@@ -310,6 +416,7 @@ impl Supervisor {
             max_restarts: Self::DEFAULT_MAX_RESTARTS,
             over: Self::DEFAULT_OVER,
             backoff: None,
+            quarantine: None,
             label: None,
             children: Vec::new(),
             replacement: None,
@@ -332,6 +439,69 @@ impl Supervisor {
     #[must_use]
     pub fn with_backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = Some(backoff);
+        self
+    }
+
+    /// Gives each child a restart budget of its own: a child that crashes once more after
+    /// `max_restarts` restarts of its own within `over` is quarantined instead of
+    /// restarted. The supervisor stops it, logs `Quarantining ...` with its last crash, and
+    /// keeps it stopped, [parked](ServiceHandle::parked) as [`Parked::Quarantined`] with
+    /// its crash readable ([`ServiceHandle::crash_reason`]), until
+    /// [`SupervisorHandle::resume`] starts it again with a fresh budget. The other
+    /// children go on (with one-for-all and rest-for-one too: the group is not restarted
+    /// for a crash that quarantines), and the crash is not counted against the
+    /// supervisor's own [restart intensity](Self::with_max_restarts).
+    ///
+    /// A child's budget is checked before the supervisor's intensity, so one child that
+    /// crashes in a loop is parked without the supervisor giving up; the supervisor's
+    /// intensity still applies to the crashes of all its children together. Quarantine
+    /// applies to the strategies that restart ([`Strategy::restarts`]); a new start of the
+    /// supervisor forgets the budgets used (not the quarantine of a parked child).
+    ///
+    /// ```
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::time::Duration;
+    /// use mode::{BoxResult, Context, Parked, Service, State, Strategy, Supervisor, Tree};
+    ///
+    /// /// Crashes as soon as it started, every time.
+    /// struct Flaky;
+    ///
+    /// impl Service for Flaky {
+    ///     async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
+    ///         cx.handle().crash("bad config");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// struct Steady;
+    /// impl Service for Steady {}
+    ///
+    /// let supervisor = Supervisor::new(Strategy::OneForOne)
+    ///     .with_quarantine(2, Duration::from_secs(60))
+    ///     .with_child(Flaky)
+    ///     .with_child(Steady);
+    /// let rt = VirtualRuntime::new();
+    /// let tree = Tree::new(supervisor, rt.clone(), rt.clone());
+    /// let root = tree.handle();
+    /// let [flaky, steady] = <[_; 2]>::try_from(root.children()).unwrap();
+    /// rt.block_on(futures_lite::future::zip(tree.run(), async {
+    ///     root.wait_until_running().await.unwrap();
+    ///     flaky.wait_until_stopped().await;
+    ///     while flaky.parked().is_none() {
+    ///         root.sleep(Duration::from_millis(1)).await.unwrap();
+    ///     }
+    ///     // Restarted twice, then parked on its third crash.
+    ///     assert_eq!(flaky.restart_count(), 2);
+    ///     assert_eq!(flaky.parked(), Some(Parked::Quarantined));
+    ///     assert_eq!(flaky.crash_reason().unwrap().to_string(), "Flaky crashed: bad config");
+    ///     assert_eq!((root.state(), steady.state()), (State::Running, State::Running));
+    ///     root.stop().await;
+    /// }))
+    /// .unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_quarantine(mut self, max_restarts: u32, over: Duration) -> Self {
+        self.quarantine = Some((max_restarts, over));
         self
     }
 
@@ -561,7 +731,7 @@ impl Service for Supervisor {
 
     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
         if let Some(state) = &cx.local.supervisor {
-            state.borrow_mut().reset();
+            state.borrow_mut().reset(cx.local.node().id);
         }
         Ok(())
     }
@@ -807,6 +977,97 @@ impl SupervisorHandle {
         }
     }
 
+    /// Stops the child at `index` on purpose and keeps it stopped: the supervisor does not
+    /// restart it, counts no crash for it, and leaves it out when it restarts a group
+    /// (one-for-all, rest-for-one) or starts again itself, until [`resume`](Self::resume).
+    /// The child's state is `Stopped` and its [`parked`](ServiceHandle::parked) says
+    /// [`Parked::Paused`]; it stays a child, at its index. A restart it was waiting for
+    /// (a backoff delay) is called off. Returns the child's handle once it stopped.
+    ///
+    /// The request is made at once, whether or not the future is awaited.
+    ///
+    /// ```
+    /// use mode::supervisor::{PauseError, ResumeError};
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::{Parked, Service, State, Strategy, Supervisor, SupervisorHandle, Tree};
+    ///
+    /// struct Ingest;
+    /// impl Service for Ingest {}
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let tree = Tree::new(
+    ///     Supervisor::new(Strategy::OneForAll).with_child(Ingest),
+    ///     rt.clone(),
+    ///     rt.clone(),
+    /// );
+    /// let root = tree.handle();
+    /// let supervisor = SupervisorHandle::try_from(&root).unwrap();
+    /// rt.block_on(futures_lite::future::zip(tree.run(), async {
+    ///     root.wait_until_running().await.unwrap();
+    ///     let ingest = supervisor.pause(0).await.unwrap();
+    ///     assert_eq!(ingest.state(), State::Stopped);
+    ///     assert_eq!(ingest.parked(), Some(Parked::Paused));
+    ///     assert!(matches!(
+    ///         supervisor.pause(0).await,
+    ///         Err(PauseError::AlreadyParked(Parked::Paused))
+    ///     ));
+    ///
+    ///     supervisor.resume(0).await.unwrap();
+    ///     assert_eq!((ingest.state(), ingest.parked()), (State::Running, None));
+    ///     assert!(matches!(supervisor.resume(0).await, Err(ResumeError::NotParked)));
+    ///     root.stop().await;
+    /// }))
+    /// .unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// - [`PauseError::OutOfRange`] if the supervisor has no child at `index`;
+    /// - [`PauseError::AlreadyParked`] if the child is paused or quarantined already;
+    /// - [`PauseError::NotRunning`] if the supervisor is not running (never started,
+    ///   stopping, stopped, or removed from its tree);
+    /// - [`PauseError::TreeFinished`] if the tree no longer runs.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only stops waiting; the child is still paused.
+    pub fn pause(
+        &self,
+        index: usize,
+    ) -> impl Future<Output = core::result::Result<ServiceHandle, PauseError>> + Send + 'static
+    {
+        let answer = self.ask(move |reply| Request::Pause { index, reply });
+        async move { answer.await.unwrap_or(Err(PauseError::TreeFinished)) }
+    }
+
+    /// Starts the paused or quarantined child at `index` again, at once, and supervises
+    /// it from then on as before; a quarantined child gets a fresh restart budget and
+    /// backoff. Returns the child's handle once it started.
+    ///
+    /// The request is made at once, whether or not the future is awaited.
+    ///
+    /// # Errors
+    ///
+    /// - [`ResumeError::OutOfRange`] if the supervisor has no child at `index`;
+    /// - [`ResumeError::NotParked`] if the child is neither paused nor quarantined;
+    /// - [`ResumeError::NotRunning`] if the supervisor is not running, or began to stop
+    ///   while the child started;
+    /// - [`ResumeError::Crashed`] if the child crashed while starting: it is stopped and
+    ///   stays parked as it was, and may be resumed again;
+    /// - [`ResumeError::TreeFinished`] if the tree no longer runs.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only stops waiting; the child is still resumed.
+    pub fn resume(
+        &self,
+        index: usize,
+    ) -> impl Future<Output = core::result::Result<ServiceHandle, ResumeError>> + Send + 'static
+    {
+        let answer = self.ask(move |reply| Request::Unpause { index, reply });
+        async move { answer.await.unwrap_or(Err(ResumeError::TreeFinished)) }
+    }
+
     fn request<T: Send + 'static>(
         &self,
         request: impl FnOnce(reply::Responder<core::result::Result<T, Error>>) -> Request,
@@ -886,6 +1147,108 @@ impl core::error::Error for ReplaceError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             ReplaceError::Crashed(crash) => Some(crash),
+            _ => None,
+        }
+    }
+}
+
+/// Why [`SupervisorHandle::pause`] did not pause a child.
+///
+/// ```
+/// use mode::supervisor::PauseError;
+/// use mode::Parked;
+///
+/// assert_eq!(
+///     PauseError::AlreadyParked(Parked::Quarantined).to_string(),
+///     "the child is quarantined already"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum PauseError {
+    /// The supervisor has no child at `index`: it has `len` children.
+    OutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// How many children the supervisor has.
+        len: usize,
+    },
+    /// The child is parked already: paused, or quarantined.
+    AlreadyParked(Parked),
+    /// The supervisor is not running (never started, stopping, stopped, or removed from
+    /// its tree).
+    NotRunning,
+    /// The tree no longer runs.
+    TreeFinished,
+}
+
+impl fmt::Display for PauseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PauseError::OutOfRange { index, len } => write!(
+                f,
+                "no child at index {index}: the supervisor has {len} children"
+            ),
+            PauseError::AlreadyParked(parked) => write!(f, "the child is {parked} already"),
+            PauseError::NotRunning => f.write_str("the supervisor is not running"),
+            PauseError::TreeFinished => f.write_str("the service tree is no longer running"),
+        }
+    }
+}
+
+impl core::error::Error for PauseError {}
+
+/// Why [`SupervisorHandle::resume`] did not resume a child.
+///
+/// ```
+/// use mode::supervisor::ResumeError;
+///
+/// assert_eq!(
+///     ResumeError::NotParked.to_string(),
+///     "the child is neither paused nor quarantined"
+/// );
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ResumeError {
+    /// The supervisor has no child at `index`: it has `len` children.
+    OutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// How many children the supervisor has.
+        len: usize,
+    },
+    /// The child is neither paused nor quarantined.
+    NotParked,
+    /// The supervisor is not running (never started, stopping, stopped, or removed from
+    /// its tree), or began to stop while the child started.
+    NotRunning,
+    /// The child crashed while starting; it is stopped and parked again.
+    Crashed(Crash),
+    /// The tree no longer runs.
+    TreeFinished,
+}
+
+impl fmt::Display for ResumeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResumeError::OutOfRange { index, len } => write!(
+                f,
+                "no child at index {index}: the supervisor has {len} children"
+            ),
+            ResumeError::NotParked => f.write_str("the child is neither paused nor quarantined"),
+            ResumeError::NotRunning => f.write_str("the supervisor is not running"),
+            ResumeError::Crashed(crash) => write!(f, "the child failed to start: {crash}"),
+            ResumeError::TreeFinished => f.write_str("the service tree is no longer running"),
+        }
+    }
+}
+
+impl core::error::Error for ResumeError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            ResumeError::Crashed(crash) => Some(crash),
             _ => None,
         }
     }
@@ -1026,6 +1389,8 @@ fn assert_send_sync() {
     is::<SupervisorHandle>();
     is::<SupervisorError>();
     is::<ReplaceError>();
+    is::<PauseError>();
+    is::<ResumeError>();
     is::<Strategy>();
     is::<Backoff>();
 }
@@ -1038,4 +1403,6 @@ fn assert_send_futures(handle: &SupervisorHandle, child: &ServiceHandle) {
     is_send(handle.add(Plain));
     is_send(handle.remove(child));
     is_send(handle.replace(0, Plain));
+    is_send(handle.pause(0));
+    is_send(handle.resume(0));
 }

@@ -6,8 +6,10 @@ use std::fmt::Write as _;
 use mode_core::{ServiceHandle, State};
 
 /// A dump of the tree below `root` (`root` included): one line per service, indented by
-/// depth, with its state, its uptime while it runs (since its last start began), restarts, last crash, what it waits on while it stops, and its
-/// tasks and timers by name.
+/// depth, with its state (and `(paused)` or `(quarantined)` for a child its supervisor
+/// [parked](mode_core::ServiceHandle::parked)), its uptime while it runs (since its last
+/// start began), restarts, last crash, what it waits on while it stops, and its tasks and
+/// timers by name.
 ///
 /// ```
 /// use mode::testing::VirtualRuntime;
@@ -56,6 +58,9 @@ fn line(service: &ServiceHandle, depth: usize) -> String {
         service.state(),
         indent = 2 * depth
     );
+    if let Some(parked) = service.parked() {
+        let _ = write!(line, " ({parked})");
+    }
     if let (State::Running, Some(since)) = (service.state(), service.started_at()) {
         let uptime = service.now() - since;
         let _ = write!(line, ", up {:.1}s", uptime.as_secs_f64());

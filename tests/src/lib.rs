@@ -33,6 +33,7 @@ pub mod queues;
 pub mod resources;
 pub mod signals;
 pub mod stop_parity;
+pub mod supervisor_control;
 pub mod supervisor_parity;
 pub mod supervisors;
 pub mod tasks;
@@ -239,6 +240,7 @@ macro_rules! conformance_tests {
         $crate::signal_parity_tests!($backend);
         $crate::timer_parity_tests!($backend);
         $crate::supervisor_parity_tests!($backend);
+        $crate::supervisor_control_tests!($backend);
         $crate::stop_parity_tests!($backend);
         $crate::conformance_tests!(@small_stack $backend;
             faults::deep_trees_need_no_stack_per_level,

@@ -61,7 +61,10 @@ impl Starting<'_> {
                 .get(self.next_child)
                 .cloned()?;
             self.next_child += 1;
-            if matches!(child.node().state(), State::Init | State::Stopped) {
+            // A child its supervisor parked stays stopped until resumed.
+            if matches!(child.node().state(), State::Init | State::Stopped)
+                && child.node().parked().is_none()
+            {
                 return Some(child);
             }
         }

@@ -39,12 +39,12 @@ use crate::handle::ServiceHandle;
 use crate::lifecycle;
 use crate::node::{Command, Node, SupervisorRequest};
 use crate::service::DynService;
-use crate::state::{State, StopReason};
+use crate::state::{Parked, State, StopReason};
 use crate::supervisor::intensity::{Intensity, Streak};
 use crate::supervisor::reply::Responder;
 use crate::supervisor::{
-    Backoff, Factory, OnOperational, ReplaceError, Replacement, Strategy, Supervisor,
-    SupervisorError, SupervisorHandle,
+    Backoff, Factory, OnOperational, PauseError, ReplaceError, Replacement, ResumeError, Strategy,
+    Supervisor, SupervisorError, SupervisorHandle,
 };
 use crate::time::{Duration, Instant};
 
@@ -66,6 +66,16 @@ pub(crate) enum Request {
         service: Box<dyn DynService + Send>,
         reply: Responder<Result<ServiceHandle, ReplaceError>>,
     },
+    /// Stop the child at `index` on purpose and keep it stopped.
+    Pause {
+        index: usize,
+        reply: Responder<Result<ServiceHandle, PauseError>>,
+    },
+    /// Start the parked child at `index` again.
+    Unpause {
+        index: usize,
+        reply: Responder<Result<ServiceHandle, ResumeError>>,
+    },
     /// A backoff delay ended: start what `pending[key]` holds, if `ticket` is current.
     Resume { key: u64, ticket: u64 },
 }
@@ -86,6 +96,14 @@ impl fmt::Debug for Request {
                 .field("index", index)
                 .field("service", &service.label())
                 .finish_non_exhaustive(),
+            Request::Pause { index, .. } => f
+                .debug_struct("Pause")
+                .field("index", index)
+                .finish_non_exhaustive(),
+            Request::Unpause { index, .. } => f
+                .debug_struct("Unpause")
+                .field("index", index)
+                .finish_non_exhaustive(),
             Request::Resume { key, ticket } => f
                 .debug_struct("Resume")
                 .field("key", key)
@@ -93,6 +111,12 @@ impl fmt::Debug for Request {
                 .finish(),
         }
     }
+}
+
+/// Why there is no child at an index to pause or resume.
+enum ChildAt {
+    NotRunning,
+    OutOfRange { index: usize, len: usize },
 }
 
 /// What became of a crash that reached a supervisor.
@@ -125,7 +149,7 @@ pub(crate) struct SupervisorState {
     backoff: Option<Backoff>,
     intensity: Intensity,
     /// Backoff streaks: per child for one-for-one, one per group (the supervisor's id)
-    /// for one-for-all.
+    /// for one-for-all and rest-for-one.
     streaks: BTreeMap<u64, Streak>,
     pending: BTreeMap<u64, Pending>,
     next_ticket: u64,
@@ -136,6 +160,21 @@ pub(crate) struct SupervisorState {
     replacement: Option<Replacement>,
     /// Told when every child runs again after a restart.
     on_operational: Option<OnOperational>,
+    /// Each child's own restart budget (`max`, `over`), if the supervisor quarantines.
+    quarantine: Option<(u32, Duration)>,
+    /// The restarts each child used of its budget, by child id: a list, as `factories`.
+    budgets: Vec<(u64, Intensity)>,
+    /// Draws the jittered backoff delays; seeded at each start of the supervisor.
+    rng: fastrand::Rng,
+}
+
+/// What a supervisor does about a crash it answers with a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    /// Restart after this delay (zero: at once).
+    Restart(Duration),
+    /// The child used up its own restart budget: park it.
+    Quarantine,
 }
 
 impl fmt::Debug for SupervisorState {
@@ -148,6 +187,8 @@ impl fmt::Debug for SupervisorState {
             .field("factories", &self.factories.len())
             .field("replacement", &self.replacement.is_some())
             .field("on_operational", &self.on_operational.is_some())
+            .field("quarantine", &self.quarantine)
+            .field("budgets", &self.budgets)
             .finish_non_exhaustive()
     }
 }
@@ -167,6 +208,10 @@ impl SupervisorState {
             factories: Vec::new(),
             replacement: supervisor.replacement.take(),
             on_operational: supervisor.on_operational.take(),
+            quarantine: supervisor.quarantine,
+            budgets: Vec::new(),
+            // Seeded again at each start (`reset`), once the supervisor has its id.
+            rng: fastrand::Rng::with_seed(0),
         })
     }
 
@@ -196,15 +241,51 @@ impl SupervisorState {
         self.strategy
     }
 
-    /// A new start of the supervisor: fresh intensity and backoff, nothing pending.
-    pub(crate) fn reset(&mut self) {
+    /// A new start of the supervisor `id`: fresh intensity, budgets and backoff, nothing
+    /// pending, the jitter generator at its seed.
+    pub(crate) fn reset(&mut self, id: u64) {
         self.intensity.reset();
         self.streaks.clear();
         self.pending.clear();
+        self.budgets.clear();
+        if let Some(backoff) = &self.backoff {
+            self.rng = fastrand::Rng::with_seed(backoff.seed_for(id));
+        }
     }
 
-    /// Decides whether to restart after `crash` of `child` at `now`: the delay to wait, or
-    /// why the supervisor gives up.
+    /// Whether the child `id`'s crash at `now` exceeds its own restart budget (and so
+    /// quarantines it); otherwise counts the restart against it.
+    fn exceeds_budget(&mut self, id: u64, now: Instant) -> bool {
+        let Some((max, over)) = self.quarantine else {
+            return false;
+        };
+        let at = match self.budgets.iter().position(|(child, _)| *child == id) {
+            Some(at) => at,
+            None => {
+                self.budgets.push((id, Intensity::new(max, over)));
+                self.budgets.len() - 1
+            }
+        };
+        self.budgets[at].1.try_restart(now).is_err()
+    }
+
+    /// Forgets the restarts the child `id` used of its budget, and its backoff streak.
+    fn forgive(&mut self, id: u64) {
+        self.budgets.retain(|(child, _)| *child != id);
+        self.streaks.remove(&id);
+    }
+
+    /// Drops a pending restart of the child `id` alone (a group's pending restart skips
+    /// it when it starts: see `start_children`).
+    fn cancel_pending(&mut self, id: u64) {
+        self.pending.remove(&id);
+    }
+
+    /// Decides whether to restart after `crash` of `child` at `now`: the delay to wait,
+    /// whether to quarantine the child, or why the supervisor gives up.
+    ///
+    /// The child's own budget (with a quarantine) is checked first: a child over it is
+    /// parked, and its crash is not counted against the supervisor's intensity.
     fn decide(
         &mut self,
         child: &Node,
@@ -212,7 +293,7 @@ impl SupervisorState {
         failed_start: bool,
         key: u64,
         now: Instant,
-    ) -> Result<Duration, SupervisorError> {
+    ) -> Result<Decision, SupervisorError> {
         let delay = match &self.backoff {
             Some(backoff) => self
                 .streaks
@@ -228,6 +309,9 @@ impl SupervisorState {
                 crash.clone(),
             ));
         }
+        if self.exceeds_budget(child.id, now) {
+            return Ok(Decision::Quarantine);
+        }
         if let Err(restarts) = self.intensity.try_restart(now) {
             return Err(SupervisorError::max_restarts(
                 child.label.clone(),
@@ -236,13 +320,14 @@ impl SupervisorState {
                 self.over,
             ));
         }
-        if let Some(backoff) = &self.backoff {
-            self.streaks
-                .entry(key)
-                .or_default()
-                .next_delay(backoff, now);
-        }
-        Ok(delay)
+        let Some(backoff) = &self.backoff else {
+            return Ok(Decision::Restart(delay));
+        };
+        self.streaks
+            .entry(key)
+            .or_default()
+            .next_delay(backoff, now);
+        Ok(Decision::Restart(backoff.jittered(delay, &mut self.rng)))
     }
 
     /// Records that `key`'s restart finished at `now` (read only with a backoff, the one
@@ -253,9 +338,20 @@ impl SupervisorState {
         }
     }
 
-    fn add_pending(&mut self, key: u64, children: Vec<u64>) -> u64 {
+    /// Records a delayed restart of `children` under `key`, with a new ticket. The
+    /// children of an earlier pending restart under the same key stay in it (a rest-for-one
+    /// restart of an earlier child while a later one waits): the new ticket starts them all,
+    /// in the order of the children.
+    fn add_pending(&mut self, key: u64, mut children: Vec<u64>) -> u64 {
         let ticket = self.next_ticket;
         self.next_ticket = self.next_ticket.wrapping_add(1);
+        if let Some(earlier) = self.pending.remove(&key) {
+            for id in earlier.children {
+                if !children.contains(&id) {
+                    children.push(id);
+                }
+            }
+        }
         self.pending.insert(key, Pending { ticket, children });
         ticket
     }
@@ -273,6 +369,7 @@ impl SupervisorState {
         self.streaks.remove(&id);
         self.pending.remove(&id);
         self.remove_factory(id);
+        self.budgets.retain(|(child, _)| *child != id);
     }
 
     /// The child `new` replaced the child `old` after a crash: it goes on with its backoff
@@ -284,6 +381,9 @@ impl SupervisorState {
         self.pending.remove(&old);
         if let Some(factory) = self.remove_factory(old) {
             self.factories.push((new, factory));
+        }
+        if let Some(budget) = self.budgets.iter_mut().find(|(child, _)| *child == old) {
+            budget.0 = new;
         }
     }
 }
@@ -344,9 +444,24 @@ impl Driver {
                 self.forfeit(supervisor, child, &all, &crash).await;
                 Step::Done(Supervised::Handled)
             }
-            Strategy::OneForOne | Strategy::OneForAll => {
+            Strategy::ForfeitRestForOne => {
+                let rest = Self::rest_from(supervisor, child);
+                self.forfeit(supervisor, child, &rest, &crash).await;
+                Step::Done(Supervised::Handled)
+            }
+            Strategy::OneForOne | Strategy::OneForAll | Strategy::RestForOne => {
                 self.restart(supervisor, child, crash, strategy).await
             }
+        }
+    }
+
+    /// `child` and the children after it, in order (only `child` if it is no longer
+    /// among the children).
+    fn rest_from(supervisor: &LocalRef, child: &LocalRef) -> Vec<LocalRef> {
+        let children = supervisor.children.borrow();
+        match children.iter().position(|other| other.ptr_eq(child)) {
+            Some(at) => children[at..].to_vec(),
+            None => alloc::vec![child.clone()],
         }
     }
 
@@ -395,7 +510,28 @@ impl Driver {
         }
     }
 
-    /// One-for-one and one-for-all: count the restart, stop, then start again now or after
+    /// Parks `child`, over its own restart budget, with its crash: it stops and stays
+    /// stopped until resumed. The other children go on.
+    async fn quarantine(&self, supervisor: &LocalRef, child: &LocalRef, crash: &Crash) {
+        let Some((restarts, over)) =
+            (supervisor.supervisor.as_ref()).and_then(|state| state.borrow().quarantine)
+        else {
+            return;
+        };
+        child.node().set_parked(Some(Parked::Quarantined));
+        lifecycle::emit(
+            supervisor.node(),
+            LifecycleEvent::QuarantiningChild {
+                child: child.node().info(),
+                crash,
+                restarts,
+                over,
+            },
+        );
+        self.stop_node(child, StopReason::Requested).await;
+    }
+
+    /// One-for-one, one-for-all and rest-for-one: count the restart, stop, then start again now or after
     /// the backoff delay.
     async fn restart(
         &self,
@@ -406,7 +542,9 @@ impl Driver {
     ) -> Step {
         let node = supervisor.node();
         let now = node.tree.timers.now();
-        let group = strategy == Strategy::OneForAll;
+        // One-for-all and rest-for-one restart a group: one backoff streak and one
+        // pending restart for the supervisor.
+        let group = strategy != Strategy::OneForOne;
         let key = if group { node.id } else { child.node().id };
         let decision = match &supervisor.supervisor {
             Some(state) => {
@@ -414,21 +552,30 @@ impl Driver {
                     .borrow_mut()
                     .decide(child.node(), &crash, failed_start(child), key, now)
             }
-            None => Ok(Duration::ZERO),
+            None => Ok(Decision::Restart(Duration::ZERO)),
         };
         let delay = match decision {
-            Ok(delay) => delay,
+            Ok(Decision::Restart(delay)) => delay,
+            Ok(Decision::Quarantine) => {
+                self.quarantine(supervisor, child, &crash).await;
+                return Step::Done(Supervised::Handled);
+            }
             Err(error) => {
                 let crash = Crash::new(node.label.clone(), Box::new(error));
                 return Step::Done(self.give_up(supervisor, crash));
             }
         };
-        let all;
-        let targets: &[LocalRef] = if group {
-            all = supervisor.children.borrow().clone();
-            &all
-        } else {
-            core::slice::from_ref(child)
+        let group_targets;
+        let targets: &[LocalRef] = match strategy {
+            Strategy::OneForAll => {
+                group_targets = supervisor.children.borrow().clone();
+                &group_targets
+            }
+            Strategy::RestForOne => {
+                group_targets = Self::rest_from(supervisor, child);
+                &group_targets
+            }
+            _ => core::slice::from_ref(child),
         };
 
         lifecycle::emit(
@@ -483,6 +630,10 @@ impl Driver {
             if !matches!(target.node().state(), State::Init | State::Stopped) {
                 continue;
             }
+            if target.node().parked().is_some() {
+                // Paused or quarantined: it stays stopped until resumed.
+                continue;
+            }
             if target.node().stop_queued() {
                 // A stop requested meanwhile wins over the restart: the child stays
                 // stopped.
@@ -514,8 +665,10 @@ impl Driver {
         if state.borrow().on_operational.is_none() {
             return;
         }
-        let up = (supervisor.children.borrow().iter())
-            .all(|child| child.node().state() == State::Running && !child.node().should_stop());
+        let up = (supervisor.children.borrow().iter()).all(|child| {
+            let node = child.node();
+            node.parked().is_some() || (node.state() == State::Running && !node.should_stop())
+        });
         if !up || !state.borrow().pending.is_empty() {
             return;
         }
@@ -548,7 +701,7 @@ impl Driver {
             let node = target.node();
             // A child stopped by a request of its own stays stopped (see
             // `start_children`), and is not replaced.
-            if node.state() != State::Stopped || node.stop_queued() {
+            if node.state() != State::Stopped || node.stop_queued() || node.parked().is_some() {
                 fresh.push(target.clone());
                 continue;
             }
@@ -676,12 +829,120 @@ impl Driver {
                 };
                 reply.send(result);
             }
+            Request::Pause { index, reply } => {
+                let result = match &supervisor {
+                    Some(supervisor) => self.pause_child(supervisor, index).await,
+                    None => Err(PauseError::NotRunning),
+                };
+                reply.send(result);
+            }
+            Request::Unpause { index, reply } => {
+                let result = match &supervisor {
+                    Some(supervisor) => self.resume_child(supervisor, index).await,
+                    None => Err(ResumeError::NotRunning),
+                };
+                reply.send(result);
+            }
             Request::Resume { key, ticket } => {
                 if let Some(supervisor) = supervisor {
                     self.resume(&supervisor, key, ticket).await;
                 }
             }
         }
+    }
+
+    /// The child at `index` of a running supervisor.
+    fn running_child(supervisor: &LocalRef, index: usize) -> Result<LocalRef, ChildAt> {
+        let node = supervisor.node();
+        if node.state() != State::Running || node.should_stop() {
+            return Err(ChildAt::NotRunning);
+        }
+        let children = supervisor.children.borrow();
+        match children.get(index) {
+            Some(child) => Ok(child.clone()),
+            None => Err(ChildAt::OutOfRange {
+                index,
+                len: children.len(),
+            }),
+        }
+    }
+
+    /// Parks the child at `index` as paused and stops it.
+    async fn pause_child(
+        &self,
+        supervisor: &LocalRef,
+        index: usize,
+    ) -> Result<ServiceHandle, PauseError> {
+        let child = Self::running_child(supervisor, index).map_err(|error| match error {
+            ChildAt::NotRunning => PauseError::NotRunning,
+            ChildAt::OutOfRange { index, len } => PauseError::OutOfRange { index, len },
+        })?;
+        let node = child.node();
+        if let Some(parked) = node.parked() {
+            return Err(PauseError::AlreadyParked(parked));
+        }
+        // Parked before it stops: from now on nothing restarts it, and a restart it waits
+        // for (its backoff delay) is called off.
+        node.set_parked(Some(Parked::Paused));
+        if let Some(state) = &supervisor.supervisor {
+            state.borrow_mut().cancel_pending(node.id);
+        }
+        lifecycle::emit(
+            supervisor.node(),
+            LifecycleEvent::PausingChild { child: node.info() },
+        );
+        self.stop_node(&child, StopReason::Requested).await;
+        Ok(child.handle().clone())
+    }
+
+    /// Unparks the child at `index` and starts it; a quarantined child gets its restart
+    /// budget back. A child that fails to start stays parked as it was.
+    async fn resume_child(
+        &self,
+        supervisor: &LocalRef,
+        index: usize,
+    ) -> Result<ServiceHandle, ResumeError> {
+        let child = Self::running_child(supervisor, index).map_err(|error| match error {
+            ChildAt::NotRunning => ResumeError::NotRunning,
+            ChildAt::OutOfRange { index, len } => ResumeError::OutOfRange { index, len },
+        })?;
+        let node = child.node();
+        let Some(parked) = node.parked() else {
+            return Err(ResumeError::NotParked);
+        };
+        if let Some(state) = &supervisor.supervisor {
+            state.borrow_mut().forgive(node.id);
+        }
+        lifecycle::emit(
+            supervisor.node(),
+            LifecycleEvent::ResumingChild {
+                child: node.info(),
+                parked,
+            },
+        );
+        node.set_parked(None);
+        let handle = child.handle().clone();
+        if node.state().is_active() {
+            return Ok(handle);
+        }
+        let failure = match self.start_node(&child).await {
+            Ok(()) => return Ok(handle),
+            Err(failure) => failure,
+        };
+        let error = match (failure, node.crash_reason()) {
+            (StartError::Crashed(crash), _) | (StartError::Interrupted, Some(crash)) => {
+                // The caller is told: the crash is theirs to handle.
+                crash.mark_handled();
+                ResumeError::Crashed(crash)
+            }
+            (StartError::Interrupted, None) => ResumeError::NotRunning,
+        };
+        if let Some(crash) = node.crash_to_report() {
+            lifecycle::emit(node, LifecycleEvent::Crashed(&crash));
+        }
+        node.set_parked(Some(parked));
+        self.stop_node(&child, StopReason::Requested).await;
+        Err(error)
     }
 
     async fn resume(&self, supervisor: &LocalRef, key: u64, ticket: u64) {

@@ -155,6 +155,42 @@ impl ServiceHandle {
         self.node.crash_reason()
     }
 
+    /// Why the service's supervisor keeps it stopped on purpose, if it does: it was
+    /// [paused](crate::SupervisorHandle::pause), or
+    /// [quarantined](crate::Supervisor::with_quarantine) (then
+    /// [`crash_reason`](Self::crash_reason) keeps its last crash). `None` for a service
+    /// that is not parked, and for every service that is not a supervisor's child.
+    ///
+    /// ```
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::{Parked, Service, State, Strategy, Supervisor, SupervisorHandle, Tree};
+    ///
+    /// struct Worker;
+    /// impl Service for Worker {}
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let tree = Tree::new(
+    ///     Supervisor::new(Strategy::OneForOne).with_child(Worker),
+    ///     rt.clone(),
+    ///     rt.clone(),
+    /// );
+    /// let root = tree.handle();
+    /// let supervisor = SupervisorHandle::try_from(&root).unwrap();
+    /// let worker = root.children()[0].clone();
+    /// rt.block_on(futures_lite::future::zip(tree.run(), async {
+    ///     root.wait_until_running().await.unwrap();
+    ///     assert_eq!(worker.parked(), None);
+    ///     supervisor.pause(0).await.unwrap();
+    ///     assert_eq!((worker.state(), worker.parked()), (State::Stopped, Some(Parked::Paused)));
+    ///     root.stop().await;
+    /// }))
+    /// .unwrap();
+    /// ```
+    #[must_use]
+    pub fn parked(&self) -> Option<crate::state::Parked> {
+        self.node.parked()
+    }
+
     /// Whether the current (or last) run crashed.
     #[must_use]
     pub fn is_crashed(&self) -> bool {

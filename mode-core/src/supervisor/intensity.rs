@@ -181,6 +181,82 @@ mod tests {
     }
 }
 
+#[cfg(test)]
+mod jitter_tests {
+    use alloc::vec::Vec;
+
+    use super::*;
+
+    #[test]
+    fn out_of_range_jitter_is_clamped() {
+        let base = Backoff::exponential(Duration::from_millis(1), Duration::from_millis(2));
+        assert_eq!(base.jitter(), 0.0);
+        assert_eq!(base.with_jitter(f64::NAN).jitter(), 0.0);
+        assert_eq!(base.with_jitter(-0.5).jitter(), 0.0);
+        assert_eq!(base.with_jitter(1.5).jitter(), 1.0);
+        assert_eq!(base.with_jitter(f64::INFINITY).jitter(), 1.0);
+        assert_eq!(base.with_jitter(0.3).jitter(), 0.3);
+    }
+
+    #[test]
+    fn no_jitter_keeps_the_delay() {
+        let backoff = Backoff::exponential(Duration::from_millis(10), Duration::from_secs(1));
+        let mut rng = fastrand::Rng::with_seed(1);
+        for k in 0..8 {
+            let delay = backoff.delay(k);
+            assert_eq!(backoff.jittered(delay, &mut rng), delay);
+        }
+        let full = backoff.with_jitter(1.0);
+        assert_eq!(full.jittered(Duration::ZERO, &mut rng), Duration::ZERO);
+        // A delay too short for its jitter share to be a whole nanosecond stays as it is.
+        let tenth = backoff.with_jitter(0.1);
+        assert_eq!(
+            tenth.jittered(Duration::from_nanos(5), &mut rng),
+            Duration::from_nanos(5)
+        );
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_delays() {
+        let backoff = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10))
+            .with_jitter(0.5)
+            .with_jitter_seed(42);
+        let draw = |seed: u64| -> Vec<Duration> {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            (0..16)
+                .map(|k| backoff.jittered(backoff.delay(k % 6), &mut rng))
+                .collect()
+        };
+        assert_eq!(backoff.jitter_seed(), Some(42));
+        assert_eq!(backoff.seed_for(3), 42);
+        assert_eq!(draw(42), draw(42));
+        assert_ne!(draw(42), draw(43));
+        // Without a seed, each supervisor (by id) draws from a seed of its own.
+        let unseeded = Backoff::exponential(Duration::from_millis(1), Duration::from_secs(1));
+        assert_ne!(unseeded.seed_for(1), unseeded.seed_for(2));
+        assert_eq!(unseeded.seed_for(1), unseeded.seed_for(1));
+    }
+
+    #[test]
+    fn full_jitter_spreads_over_the_whole_range() {
+        // 10,000 draws of a 1 s delay with jitter 1: in (0, 1 s], each tenth of the range
+        // hit between 800 and 1,200 times (uniform: 1,000 expected, sigma 30).
+        let backoff =
+            Backoff::exponential(Duration::from_secs(1), Duration::from_secs(1)).with_jitter(1.0);
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut tenths = [0u32; 10];
+        for _ in 0..10_000 {
+            let delay = backoff.jittered(Duration::from_secs(1), &mut rng);
+            assert!(delay > Duration::ZERO && delay <= Duration::from_secs(1));
+            let tenth = (delay.as_nanos() - 1) / 100_000_000;
+            tenths[usize::try_from(tenth).unwrap()] += 1;
+        }
+        for count in tenths {
+            assert!((800..=1_200).contains(&count), "{tenths:?}");
+        }
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod proptests {
     use alloc::vec::Vec;
@@ -190,6 +266,29 @@ mod proptests {
     use super::*;
 
     proptest! {
+        /// A jittered delay lies in `(d × (1 − jitter), d]`: never longer than the delay
+        /// without jitter (so `max` still caps it), never shorter than its share.
+        #[test]
+        fn jittered_delays_stay_in_bounds(
+            nanos in 0u64..=u64::MAX / 2,
+            jitter in 0.0f64..=1.0,
+            seed in proptest::num::u64::ANY,
+        ) {
+            let delay = Duration::from_nanos(nanos);
+            let backoff = Backoff::exponential(delay, delay).with_jitter(jitter);
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let jittered = backoff.jittered(delay, &mut rng);
+            prop_assert!(jittered <= delay);
+            let ppm = u128::from(nanos) * ((backoff.jitter() * 1_000_000.0).round() as u128)
+                / 1_000_000;
+            let floor = u128::from(nanos) - ppm;
+            if ppm == 0 {
+                prop_assert_eq!(jittered, delay);
+            } else {
+                prop_assert!(jittered.as_nanos() > floor);
+            }
+        }
+
         /// Against a fake clock: the allowed restarts never number more than `max` in any
         /// half-open window of length `over`, and a restart is refused only when `max`
         /// allowed ones lie within `over` before it.
