@@ -9,13 +9,15 @@
 //! whether it was an `Err` from a task, a timer callback, a hook, a panic (with `std`) or
 //! [`ServiceHandle::crash`] makes no difference.
 //!
-//! | strategy | on a child's crash |
-//! |---|---|
-//! | [`OneForOne`](Strategy::OneForOne) | restart that child |
-//! | [`OneForAll`](Strategy::OneForAll) | restart every child: stopped in reverse order, started in order |
-//! | [`ForfeitOneForOne`](Strategy::ForfeitOneForOne) | stop that child for good; the others go on |
-//! | [`ForfeitOneForAll`](Strategy::ForfeitOneForAll) | stop every child for good; the supervisor stays up |
-//! | [`Crashing`](Strategy::Crashing) | crash the supervisor too, so its parent sees the crash |
+//! | strategy | on a child's crash | use when |
+//! |---|---|---|
+//! | [`OneForOne`](Strategy::OneForOne) | restart that child | the children are independent of each other |
+//! | [`OneForAll`](Strategy::OneForAll) | restart every child: stopped in reverse order, started in order | the children only work together |
+//! | [`RestForOne`](Strategy::RestForOne) | restart that child and those after it; the ones before keep running | each child depends on the ones before it |
+//! | [`ForfeitOneForOne`](Strategy::ForfeitOneForOne) | stop that child for good; the others go on | a child is optional |
+//! | [`ForfeitOneForAll`](Strategy::ForfeitOneForAll) | stop every child for good; the supervisor stays up | the group is optional but only works whole |
+//! | [`ForfeitRestForOne`](Strategy::ForfeitRestForOne) | stop that child and those after it for good | the ones after it are useless without it |
+//! | [`Crashing`](Strategy::Crashing) | crash the supervisor too, so its parent sees the crash | the supervisor above decides |
 //!
 //! A restart is the lifecycle's restart: `Restarting...`, the stop sequence, then the start
 //! sequence with `on_restart` (see the [crate docs](crate#lifecycle)). The services below a
@@ -43,7 +45,7 @@
 //! `over` ([`Supervisor::with_max_restarts`]; 100 within 1 s by default, as in mode). Windows
 //! are half-open: a restart exactly `over` after an earlier one no longer counts it. One
 //! crash answered by a restart is one restart, whether one child restarts or, for
-//! one-for-all, the whole group. When a crash would need one restart too many, the
+//! one-for-all and rest-for-one, a whole group. When a crash would need one restart too many, the
 //! supervisor gives up: it crashes with a [`SupervisorError`] that names the child, the
 //! number of restarts and the window, and that crash goes up the tree to the next
 //! supervisor, or stops the tree. A new start of the supervisor forgets its past restarts.
@@ -55,6 +57,17 @@
 //! [`Backoff::with_reset_after`] since its last restart starts a fresh run. The wait does not
 //! block the tree: the children stop at once, the supervisor keeps serving requests, and a
 //! stop of the supervisor during the wait stops it at once, without restarting anything.
+//! [`Backoff::with_jitter`] draws each delay at random below it, from a generator seeded
+//! deterministically ([`Backoff::with_jitter_seed`]).
+//!
+//! # Pause, resume and quarantine
+//!
+//! [`SupervisorHandle::pause`] stops a child on purpose: it is not restarted, counts no
+//! crash, and is left out of group restarts and of the supervisor's own starts until
+//! [`SupervisorHandle::resume`] starts it again. With [`Supervisor::with_quarantine`], a
+//! child that crashes more often than its own restart budget allows is parked the same
+//! way, with its last crash, instead of restarted (and instead of making the supervisor
+//! give up). [`ServiceHandle::parked`] tells which ([`Parked`]).
 //!
 //! # Failed starts
 //!
