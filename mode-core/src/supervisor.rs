@@ -995,7 +995,8 @@ impl SupervisorHandle {
     /// (one-for-all, rest-for-one) or starts again itself, until [`resume`](Self::resume).
     /// The child's state is `Stopped` and its [`parked`](ServiceHandle::parked) says
     /// [`Parked::Paused`]; it stays a child, at its index. A restart it was waiting for
-    /// (a backoff delay) is called off. Returns the child's handle once it stopped.
+    /// (a backoff delay) is called off. Returns the child's handle once it stopped. (A
+    /// start of the child by hand, [`ServiceHandle::start`], unparks it too.)
     ///
     /// The request is made at once, whether or not the future is awaited.
     ///

@@ -290,7 +290,8 @@ pub fn forfeit_rest_for_one_stops_the_crashed_child_and_those_after_it<B: Backen
 // ===== pause and resume =====
 
 /// A paused child is stopped on purpose: not restarted, no crash counted (the supervisor
-/// allows no restart at all here), visible as `Stopped` and parked; resume starts it again.
+/// allows no restart at all here), visible as `Stopped` and parked; resume starts it again,
+/// and so does a start by hand.
 pub fn pause_stops_a_child_on_purpose_until_resumed<B: Backend>(backend: B) {
     let sup = abc(Strategy::OneForOne).with_max_restarts(0, Duration::from_secs(3_600));
     let tree = backend.tree(sup);
@@ -318,6 +319,10 @@ pub fn pause_stops_a_child_on_purpose_until_resumed<B: Backend>(backend: B) {
         assert_eq!(resumed, b);
         assert_eq!((b.state(), b.parked()), (State::Running, None));
         assert_eq!(root.state(), State::Running);
+        // A paused child started by hand is no longer parked.
+        handle.pause(1).await.unwrap();
+        b.start().await.unwrap();
+        assert_eq!((b.state(), b.parked()), (State::Running, None));
         root.stop().await;
     });
     assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");

@@ -158,6 +158,10 @@ impl Driver {
     fn begin_start(&self, local: &LocalRef, top: bool) -> BeforeStart {
         let node = local.node();
         let ran_before = local.started_once.replace(true);
+        if node.parked().is_some() {
+            // Started by a request of its own (`handle.start()`): no longer parked.
+            node.set_parked(None);
+        }
         local.on_start_began.set(false);
         node.begin_run(ran_before, node.tree.timers.now());
         *local.deferred.borrow_mut() = Some(Few::None);
