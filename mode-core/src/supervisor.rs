@@ -278,19 +278,18 @@ impl Backoff {
         if self.jitter_ppm == 0 || delay.is_zero() {
             return delay;
         }
-        let nanos = delay.as_nanos();
-        // The largest amount taken off: below the delay's `jitter` share.
-        let span = nanos * u128::from(self.jitter_ppm) / 1_000_000;
+        // In 64 bits (no 128-bit arithmetic on a microcontroller): a delay of more than
+        // 584 years is jittered as if it were 584 years.
+        let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+        // The largest amount taken off, the delay's `jitter` share, without overflow:
+        // `jitter_ppm` is at most 10^6.
+        let ppm = u64::from(self.jitter_ppm);
+        let span = nanos / 1_000_000 * ppm + nanos % 1_000_000 * ppm / 1_000_000;
         if span == 0 {
             return delay;
         }
-        let cut = rng.u128(0..span);
-        let nanos = nanos - cut;
-        Duration::new(
-            u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX),
-            // Below 10^9.
-            u32::try_from(nanos % 1_000_000_000).unwrap_or(0),
-        )
+        let cut = rng.u64(0..span);
+        delay - Duration::from_nanos(cut)
     }
 
     /// Multiplies each delay by `factor` instead of 2 (`1` keeps it constant; `0` counts

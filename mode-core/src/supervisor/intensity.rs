@@ -281,6 +281,7 @@ mod proptests {
             prop_assert!(jittered <= delay);
             let ppm = u128::from(nanos) * ((backoff.jitter() * 1_000_000.0).round() as u128)
                 / 1_000_000;
+            // The 64-bit split computes the same share, exactly.
             let floor = u128::from(nanos) - ppm;
             if ppm == 0 {
                 prop_assert_eq!(jittered, delay);
