@@ -34,6 +34,7 @@ macro_rules! supervisor_control_tests {
             supervisor_control::pause_and_resume_errors_are_clear,
             supervisor_control::a_one_for_all_restart_leaves_a_paused_child_stopped,
             supervisor_control::a_rest_for_one_restart_leaves_a_paused_child_stopped,
+            supervisor_control::a_crash_while_a_child_pauses_restarts_the_group_without_it,
             supervisor_control::pausing_a_child_waiting_for_its_restart_calls_it_off,
             supervisor_control::quarantine_parks_a_child_over_its_budget,
             supervisor_control::quarantine_leaves_a_one_for_all_group_running,
@@ -460,6 +461,68 @@ pub fn a_one_for_all_restart_leaves_a_paused_child_stopped<B: Backend>(backend: 
 /// Rest-for-one, `C` paused, `A` crashes: `B` and `A` restart, `C` stays stopped.
 pub fn a_rest_for_one_restart_leaves_a_paused_child_stopped<B: Backend>(backend: B) {
     a_group_restart_leaves_a_paused_child_stopped(backend, Strategy::RestForOne, 2);
+}
+
+/// Sits in `on_stop` for `slow`, on a sleep of the tree's root (which is not stopping).
+struct SlowToStop {
+    slow: Duration,
+}
+
+impl Service for SlowToStop {
+    fn label(&self) -> Cow<'static, str> {
+        Cow::Borrowed("B")
+    }
+
+    async fn on_stop(&mut self, cx: &Context<'_>) -> BoxResult {
+        let mut root = cx.handle().clone();
+        while let Some(parent) = root.parent() {
+            root = parent;
+        }
+        root.sleep(self.slow).await?;
+        Ok(())
+    }
+}
+
+/// One-for-all: `A` crashes while `B` is being paused (it sits in a slow `on_stop`). The
+/// pause finishes first, then the group restart stops and starts `C` and `A`, never `B`.
+pub fn a_crash_while_a_child_pauses_restarts_the_group_without_it<B: Backend>(backend: B) {
+    let slow = if backend.is_virtual() {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_millis(50)
+    };
+    let sup = Supervisor::new(Strategy::OneForAll)
+        .with_label("Sup")
+        .with_child(Probe::new("A"))
+        .with_child(SlowToStop { slow })
+        .with_child(Probe::new("C"));
+    let tree = backend.tree(Group(std::vec![sup]));
+    let app = tree.handle();
+    let sup = app.children()[0].clone();
+    let handle = SupervisorHandle::try_from(&sup).unwrap();
+    let [a, b, c] = <[ServiceHandle; 3]>::try_from(sup.children()).unwrap();
+    let (exit, ()) = backend.block_on(crate::run_with(tree, async {
+        app.wait_until_running().await.unwrap();
+        let paused = handle.pause(1);
+        until(&app, || b.state() == State::Stopping).await;
+        a.crash("boom");
+        assert_eq!(paused.await.unwrap(), b);
+        until(&app, || {
+            [&a, &c]
+                .iter()
+                .all(|x| x.restart_count() == 1 && x.state() == State::Running)
+        })
+        .await;
+        assert_eq!(
+            (b.state(), b.parked()),
+            (State::Stopped, Some(Parked::Paused))
+        );
+        assert_eq!(b.restart_count(), 0);
+        assert!(b.crash_reason().is_none());
+        assert_eq!(sup.state(), State::Running);
+        app.stop().await;
+    }));
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
 }
 
 /// A child paused while it waits for its backoff delay is not started when the delay
