@@ -29,6 +29,7 @@ macro_rules! supervisor_control_tests {
         $crate::conformance_tests!(@tests $backend;
             supervisor_control::rest_for_one_restarts_the_crashed_child_and_those_after_it,
             supervisor_control::rest_for_one_counts_one_restart,
+            supervisor_control::rest_for_one_replaces_the_rest_and_reports_operational,
             supervisor_control::forfeit_rest_for_one_stops_the_crashed_child_and_those_after_it,
             supervisor_control::pause_stops_a_child_on_purpose_until_resumed,
             supervisor_control::pause_and_resume_errors_are_clear,
@@ -238,6 +239,60 @@ pub fn rest_for_one_counts_one_restart<B: Backend>(backend: B) {
             over: Duration::from_secs(3_600)
         }
     );
+}
+
+/// Rest-for-one with a replacement: the crashed child and those after it are replaced by
+/// fresh services, in order and in place; the ones before keep their service; the hook
+/// runs once every child is up again.
+pub fn rest_for_one_replaces_the_rest_and_reports_operational<B: Backend>(backend: B) {
+    let built: Arc<Mutex<Vec<(String, usize)>>> = Arc::default();
+    let operational = Arc::new(AtomicU32::new(0));
+    let sup = abc(Strategy::RestForOne)
+        .with_replacement({
+            let built = built.clone();
+            move |crashed: &ServiceHandle, index| {
+                let label = format!("{}2", crashed.label());
+                built.lock().unwrap().push((label.clone(), index));
+                Probe::new(label)
+            }
+        })
+        .on_operational({
+            let operational = operational.clone();
+            move |_| {
+                operational.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    let tree = backend.tree(sup);
+    let root = tree.handle();
+    let [a, b, _] = <[ServiceHandle; 3]>::try_from(root.children()).unwrap();
+    let (exit, journal) = crate::run_journaled(&backend, tree, async {
+        root.wait_until_running().await.unwrap();
+        record("-- crash --");
+        b.crash("boom");
+        until(&root, || operational.load(Ordering::SeqCst) == 1).await;
+        record("-- stop --");
+        let labels: Vec<String> = root
+            .children()
+            .iter()
+            .map(|c| c.label().to_string())
+            .collect();
+        assert_eq!(labels, ["A", "B2", "C2"]);
+        assert_eq!(root.children()[0], a);
+        assert!(root.children().iter().all(|c| c.state() == State::Running));
+        root.stop().await;
+    });
+    assert!(matches!(exit.reason(), StopReason::Requested), "{exit:?}");
+    assert_eq!(
+        *built.lock().unwrap(),
+        [("B2".to_string(), 1), ("C2".to_string(), 2)]
+    );
+    let first_starts: Vec<&str> = between(&journal, "-- crash --", "-- stop --")
+        .into_iter()
+        .filter(|l| l.ends_with(".on_first_start"))
+        .collect();
+    assert_eq!(first_starts, ["B2.on_first_start", "C2.on_first_start"]);
+    assert_eq!(a.restart_count(), 0);
+    assert_eq!(operational.load(Ordering::SeqCst), 1);
 }
 
 /// Forfeit rest-for-one: the crashed child and those after it stop for good, in reverse
