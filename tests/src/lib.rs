@@ -36,6 +36,7 @@ pub mod stop_parity;
 pub mod supervisor_parity;
 pub mod supervisors;
 pub mod tasks;
+pub mod threads;
 pub mod timer_parity;
 pub mod timers;
 pub mod waits;
