@@ -986,7 +986,9 @@ fn run_tree<S: Service, R: ThreadRuntime>(
     {
         let mut state = run.state();
         if state.stop_asked {
-            return Err(ThreadErrorKind::StoppedEarly);
+            // Stopped before its tree began: a clean stop (a start still waiting for the
+            // tree reports it as `StoppedEarly`).
+            return Ok(());
         }
         state.inner = Some(tree.handle());
     }
