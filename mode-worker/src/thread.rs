@@ -12,7 +12,7 @@
 //! A [`ThreadHandle`] sends work to the thread from any task or thread:
 //! [`call_thread`](ThreadHandle::call_thread) runs a closure there and returns its result,
 //! [`cast_thread`](ThreadHandle::cast_thread) queues one without waiting. The work goes
-//! through a bounded [`FlowControlQueue`](mode_core::sync::FlowControlQueue)
+//! through a bounded [`FlowControlQueue`]
 //! ([`DEFAULT_QUEUE_CAPACITY`] items unless set): a full queue makes `call_thread` wait
 //! (back-pressure) and `cast_thread` fail with [`ThreadCallError::Full`].
 //!
