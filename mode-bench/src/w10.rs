@@ -1,7 +1,7 @@
 //! W10: the round trip of a closure run on a service's own thread and its result awaited;
 //! measured: the mean time per call over C sequential calls, per repetition.
 //!
-//! mode: a [`ServiceThread`](mode_worker::ServiceThread) at the root of the tree (its own
+//! mode: a [`ServiceThread`] at the root of the tree (its own
 //! thread running `TokioThreadRuntime` or `SmolThreadRuntime`), called with
 //! [`call_thread`](mode_worker::ThreadHandle::call_thread) from the test's driver.
 //!
