@@ -1,4 +1,4 @@
-//! mode's benchmark harness: the workloads of `BENCHMARKS-SPEC` (W1–W9) on each backend,
+//! mode's benchmark harness: the workloads of `BENCHMARKS-SPEC` (W1–W10) on each backend,
 //! each next to its hand-written floor measured in the same process and run.
 //!
 //! ```text
@@ -20,6 +20,7 @@ mod report;
 mod rusage;
 mod summary;
 mod w1;
+mod w10;
 mod w2;
 mod w3;
 mod w4;
@@ -349,6 +350,19 @@ fn main() -> ExitCode {
         }
         if options.on("smol") {
             emit(&mut lines, w9::smol(config));
+        }
+    }
+
+    if options.wants("W10") {
+        let config = w10::Config {
+            calls: if options.quick { 1_000 } else { 20_000 },
+            reps,
+        };
+        if options.on("tokio") {
+            emit(&mut lines, w10::tokio(config));
+        }
+        if options.on("smol") {
+            emit(&mut lines, w10::smol(config));
         }
     }
 

@@ -300,6 +300,22 @@ pub(crate) fn table(lines: &[Json]) -> String {
                     ]);
                 }
             }
+            "W10" => {
+                row([
+                    format!("W10 ({} calls)", line.num("calls")),
+                    backend.clone(),
+                    format!(
+                        "call_thread round trip, µs (floor: a channel to a thread; {} {})",
+                        line.text("pool"),
+                        n(line.num("pool_us.median"))
+                    ),
+                    n(line.num("mode_us.median")),
+                    n(line.num("channel_us.median")),
+                    n(line.num("ratio")),
+                    "≤ 1.5".into(),
+                    met(line, "target_ratio_le_1_5").into(),
+                ]);
+            }
             "W8" => {
                 row([
                     format!("W8 ({} rounds)", line.num("rounds")),

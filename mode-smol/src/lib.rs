@@ -139,6 +139,11 @@ pub use entry::{run, run_until_signal, SmolRuntime, Worker};
 #[cfg(feature = "worker")]
 #[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
 pub use mode_worker::exit_code;
+#[cfg(feature = "worker")]
+mod thread;
+#[cfg(feature = "worker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "worker")))]
+pub use thread::{ServiceThread, SmolThreadRuntime};
 
 // ===== SmolSpawner =====
 

@@ -1,5 +1,6 @@
 //! The conformance suite on smol: a multi-threaded executor, a single thread, and smol's
-//! global executor.
+//! global executor; and thread services on each, their threads running
+//! `SmolThreadRuntime`.
 //!
 //! In every setup the tree's driver (and the tasks that are not `Send`, which it polls)
 //! runs on the test thread, in `async_io::block_on`; the setups differ in where `Send`
@@ -104,12 +105,21 @@ impl Backend for Smol {
 
 mod smol_multi_thread {
     mode_conformance::conformance_tests!(super::Smol::multi_thread());
+    mode_conformance::thread_service_tests!(
+        super::Smol::multi_thread(),
+        mode_smol::SmolThreadRuntime
+    );
 }
 
 mod smol_single_thread {
     mode_conformance::conformance_tests!(super::Smol::single_thread());
+    mode_conformance::thread_service_tests!(
+        super::Smol::single_thread(),
+        mode_smol::SmolThreadRuntime
+    );
 }
 
 mod smol_global {
     mode_conformance::conformance_tests!(super::Smol::global());
+    mode_conformance::thread_service_tests!(super::Smol::global(), mode_smol::SmolThreadRuntime);
 }

@@ -1,4 +1,5 @@
-//! The conformance suite on tokio: the multi-threaded and the current-thread runtime.
+//! The conformance suite on tokio: the multi-threaded and the current-thread runtime; and
+//! thread services on each, their threads running `TokioThreadRuntime`.
 
 use core::future::Future;
 
@@ -51,8 +52,16 @@ impl Backend for Tokio {
 }
 mod tokio_multi_thread {
     mode_conformance::conformance_tests!(super::Tokio::multi_thread());
+    mode_conformance::thread_service_tests!(
+        super::Tokio::multi_thread(),
+        mode_tokio::TokioThreadRuntime
+    );
 }
 
 mod tokio_current_thread {
     mode_conformance::conformance_tests!(super::Tokio::current_thread());
+    mode_conformance::thread_service_tests!(
+        super::Tokio::current_thread(),
+        mode_tokio::TokioThreadRuntime
+    );
 }

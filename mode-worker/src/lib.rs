@@ -29,6 +29,10 @@
 //! `--log-format mode|json`, `--blocking-timeout`, `--shutdown-timeout`,
 //! `--graph[=dot|mermaid]`.
 //!
+//! [`ServiceThread`] runs a service on a dedicated OS thread with an executor of its own
+//! (for blocking clients and CPU-bound loops), and [`ThreadHandle::call_thread`] runs
+//! closures there; see [`thread`].
+//!
 //! The Worker is generic over the executor ([`Runtime`]); `mode-tokio` and `mode-smol`
 //! implement it and name the Worker for their runtime.
 //!
@@ -48,6 +52,7 @@ mod logging;
 mod roots;
 mod runtime;
 mod serve;
+pub mod thread;
 mod watchdog;
 mod worker;
 
@@ -56,4 +61,8 @@ pub use dump::dump;
 pub use logging::{parse_level, LogFormat, ParseLevelError};
 pub use runtime::{Runtime, Signal, Signals};
 pub use serve::{exit_code, serve, FORCED_EXIT_STATUS, PREFIX, SHUTDOWN_TIMEOUT_STATUS};
+pub use thread::{
+    ServiceThread, ThreadCallError, ThreadError, ThreadErrorKind, ThreadHandle, ThreadRuntime,
+    DEFAULT_QUEUE_CAPACITY,
+};
 pub use worker::Worker;

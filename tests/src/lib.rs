@@ -37,6 +37,7 @@ pub mod supervisor_control;
 pub mod supervisor_parity;
 pub mod supervisors;
 pub mod tasks;
+pub mod threads;
 pub mod timer_parity;
 pub mod timers;
 pub mod waits;
