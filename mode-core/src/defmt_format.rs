@@ -6,7 +6,7 @@
 use crate::error::{Crash, Error, Panicked};
 use crate::exit::{Exit, StopFailure, UncleanStop};
 use crate::state::StopReason;
-use crate::supervisor::ResumeError;
+use crate::supervisor::{ReplaceError, ResumeError, SupervisorError};
 use crate::sync::{HandlerFailure, PutError, SendError, TryPutError};
 use crate::utils::{ParseSecondsError, Rate, Seconds, ZeroStepError};
 
@@ -29,6 +29,8 @@ format_as_display!(
     [] Panicked,
     [] StopReason,
     [] ResumeError,
+    [] ReplaceError,
+    [] SupervisorError,
     [] Exit,
     [] UncleanStop,
     [] StopFailure,

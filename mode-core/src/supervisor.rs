@@ -827,6 +827,7 @@ impl TryFrom<ServiceHandle> for SupervisorHandle {
 /// assert_eq!(NotASupervisor.to_string(), "the service is not a supervisor");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct NotASupervisor;
 
 impl fmt::Display for NotASupervisor {
@@ -1313,6 +1314,7 @@ pub struct SupervisorError {
 
 /// The kinds of [`SupervisorError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum SupervisorErrorKind {
     /// The supervisor had already restarted `restarts` times (its `max_restarts`) within
