@@ -18,6 +18,7 @@ mod alloc;
 mod backend;
 mod report;
 mod rusage;
+mod stack;
 mod summary;
 mod w1;
 mod w10;

@@ -508,6 +508,31 @@ pub(crate) fn table(lines: &[Json]) -> String {
                             if profile == "release" { met_if(ram_cost <= 1024.0) } else { "–".into() },
                         ]);
                     }
+                    for (profile, build) in [("release", "opt s + LTO"), ("debug", "opt 0, debug")]
+                    {
+                        let stack = |side: &str| line.num(&format!("{profile}_{side}_stack_bytes"));
+                        let debug = profile == "debug";
+                        row([
+                            "W7 pair".into(),
+                            "embassy".into(),
+                            format!(
+                                "quickstart ({build}): peak stack, bytes (floor: embassy alone)"
+                            ),
+                            n(stack("mode")),
+                            n(stack("plain")),
+                            format!("+{}", n(stack("mode") - stack("plain"))),
+                            if debug {
+                                "≤ 8192".into()
+                            } else {
+                                "report".into()
+                            },
+                            if debug {
+                                met_if(stack("mode") <= 8192.0)
+                            } else {
+                                "–".into()
+                            },
+                        ]);
+                    }
                 }
             }
             "W7" => {

@@ -6,7 +6,8 @@
 //! - mode's cost ([`pair`]): the docs' quickstart (`mode-embassy/quickstart`: a service
 //!   with a 100 ms timer and a task, ten ticks) against the same work on embassy alone
 //!   (its `plain` binary), both at `opt-level = "s"` with LTO (release) and at
-//!   `opt-level = "s"` without (dev).
+//!   `opt-level = "s"` without (dev); and the peak stack of both, release and at
+//!   `opt-level = 0`, read through QEMU's GDB stub ([`crate::stack`]).
 //!
 //! The same builds as `scripts/embedded.sh` (which also runs them and checks their output);
 //! it needs `arm-none-eabi-size`, `qemu-system-arm` and the rustup target. When one is
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::report::Json;
+use crate::stack;
 
 const TARGET: &str = "thumbv7em-none-eabihf";
 
@@ -34,7 +36,7 @@ fn skipped(reason: impl Into<String>) -> Json {
 }
 
 /// Runs `command`, returning its stdout, or why it failed.
-fn output(command: &mut Command) -> Result<String, String> {
+pub(crate) fn output(command: &mut Command) -> Result<String, String> {
     let out = command
         .output()
         .map_err(|err| format!("{command:?}: {err}"))?;
@@ -51,8 +53,13 @@ fn output(command: &mut Command) -> Result<String, String> {
 /// Builds the firmware in `dir` (its own workspace with its own target directory: a
 /// target directory inherited from the caller would put the ELF elsewhere).
 fn build(dir: &Path, release: bool) -> Result<(), String> {
+    build_with(dir, release, &[])
+}
+
+/// [`build`] with more arguments for cargo.
+fn build_with(dir: &Path, release: bool, args: &[&str]) -> Result<(), String> {
     let mut cargo = Command::new("cargo");
-    cargo.args(["build", "-q", "--bins"]);
+    cargo.args(["build", "-q", "--bins"]).args(args);
     if release {
         cargo.arg("--release");
     }
@@ -196,6 +203,34 @@ pub(crate) fn pair() -> Json {
         match heap_arena(&dir.join("mode-quickstart")) {
             Ok(arena) => line = line.with(&format!("{profile}_mode_heap_arena_bytes"), arena),
             Err(err) => return skipped(err),
+        }
+    }
+    // The peak stack, of the same binaries with cortex-m-rt's stack paint (built apart, so
+    // the sizes above are those of the build users make): release, and a debug build at
+    // `opt-level = 0`, as a project without the quickstart's `[profile.dev]` gets.
+    let painted = [
+        "--features",
+        "cortex-m-rt/paint-stack",
+        "--target-dir",
+        "target/stack",
+    ];
+    let debug = ["--config", "profile.dev.opt-level=0"];
+    for (profile, release, extra) in [("release", true, &[][..]), ("debug", false, &debug[..])] {
+        if let Err(err) = build_with(&quickstart, release, &[&painted[..], extra].concat()) {
+            return skipped(format!(
+                "the painted quickstart did not build ({profile}): {err}"
+            ));
+        }
+        let dir = quickstart
+            .join("target")
+            .join("stack")
+            .join(TARGET)
+            .join(profile);
+        for (side, binary) in [("mode", "mode-quickstart"), ("plain", "plain")] {
+            match stack::peak_stack(&dir.join(binary)) {
+                Ok(bytes) => line = line.with(&format!("{profile}_{side}_stack_bytes"), bytes),
+                Err(err) => return skipped(format!("the peak stack of {binary}: {err}")),
+            }
         }
     }
     line
