@@ -64,3 +64,22 @@ fn install_logger() {
         }
     });
 }
+
+/// The lines strictly between the marker lines `from` and `to`.
+pub fn between<'a>(journal: &'a [String], from: &str, to: &str) -> Vec<&'a str> {
+    journal
+        .iter()
+        .skip_while(|l| *l != from)
+        .skip(1)
+        .take_while(|l| *l != to)
+        .map(String::as_str)
+        .collect()
+}
+
+/// The non-empty lines of `text`, trimmed: an expected journal written as a block.
+pub fn lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
+}

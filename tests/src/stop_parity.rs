@@ -25,27 +25,9 @@ use mode_core::{
     Supervisor, SupervisorHandle, WaitingOn,
 };
 
-use crate::journal::{logs, record};
+use crate::journal::{between, lines, logs, record};
 use crate::probe::Probe;
 use crate::{run_with, Backend};
-
-/// The lines strictly between the marker lines `from` and `to`.
-fn between<'a>(journal: &'a [String], from: &str, to: &str) -> Vec<&'a str> {
-    journal
-        .iter()
-        .skip_while(|l| *l != from)
-        .skip(1)
-        .take_while(|l| *l != to)
-        .map(String::as_str)
-        .collect()
-}
-
-fn lines(text: &str) -> Vec<&str> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect()
-}
 
 // ===== wait_for_shutdown =====
 

@@ -18,7 +18,7 @@ use mode_core::{
     Strategy, Supervisor, SupervisorError, SupervisorErrorKind, SupervisorHandle,
 };
 
-use crate::journal::record;
+use crate::journal::{between, lines, record};
 use crate::probe::Probe;
 use crate::Backend;
 
@@ -46,24 +46,6 @@ macro_rules! supervisor_control_tests {
 }
 
 // ===== helpers =====
-
-fn lines(text: &str) -> Vec<&str> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
-/// The lines strictly between the marker lines `from` and `to`.
-fn between<'a>(journal: &'a [String], from: &str, to: &str) -> Vec<&'a str> {
-    journal
-        .iter()
-        .skip_while(|l| *l != from)
-        .skip(1)
-        .take_while(|l| *l != to)
-        .map(String::as_str)
-        .collect()
-}
 
 /// Waits (on `clock`'s timers, a millisecond at a time) until `done` holds.
 async fn until(clock: &ServiceHandle, mut done: impl FnMut() -> bool) {

@@ -29,7 +29,7 @@ use mode_core::{
     SupervisorError, SupervisorErrorKind, SupervisorHandle,
 };
 
-use crate::journal::{logs, record};
+use crate::journal::{between, lines, logs, record};
 use crate::probe::Probe;
 use crate::Backend;
 
@@ -47,24 +47,6 @@ impl Service for Broken {
     async fn on_start(&mut self, _cx: &Context<'_>) -> BoxResult {
         Err("cannot bind".into())
     }
-}
-
-fn lines(text: &str) -> Vec<&str> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
-/// The lines strictly between the marker lines `from` and `to`.
-fn between<'a>(journal: &'a [String], from: &str, to: &str) -> Vec<&'a str> {
-    journal
-        .iter()
-        .skip_while(|l| *l != from)
-        .skip(1)
-        .take_while(|l| *l != to)
-        .map(String::as_str)
-        .collect()
 }
 
 fn labels(service: &ServiceHandle) -> Vec<String> {

@@ -19,7 +19,7 @@ use mode_core::{
     Strategy, Supervisor, SupervisorError, SupervisorErrorKind, SupervisorHandle, Tree,
 };
 
-use crate::journal::{capture, record};
+use crate::journal::{between, capture, lines, record};
 use crate::probe::Probe;
 use crate::{run_with, Backend};
 
@@ -94,30 +94,12 @@ fn unit<B: Backend>(backend: &B) -> Duration {
     }
 }
 
-/// The lines strictly between the marker lines `from` and `to`.
-fn between<'a>(journal: &'a [String], from: &str, to: &str) -> Vec<&'a str> {
-    journal
-        .iter()
-        .skip_while(|l| *l != from)
-        .skip(1)
-        .take_while(|l| *l != to)
-        .map(String::as_str)
-        .collect()
-}
-
 /// The lines of `journal` that start with `prefix`.
 fn starting_with<'a>(journal: &'a [String], prefix: &str) -> Vec<&'a str> {
     journal
         .iter()
         .filter(|l| l.starts_with(prefix))
         .map(String::as_str)
-        .collect()
-}
-
-fn lines(text: &str) -> Vec<&str> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
         .collect()
 }
 
