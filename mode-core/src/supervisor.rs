@@ -141,7 +141,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
 
-pub(crate) use crate::engine::{Request, Supervised, SupervisorState};
+pub(crate) use crate::engine::{Request, Supervised, Supervision, SupervisorState};
 pub use strategy::Strategy;
 
 use crate::context::{Context, Dependencies};
@@ -731,22 +731,31 @@ impl Service for Supervisor {
     }
 
     fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
+        // Here rather than when the engine creates the node: only a program that uses a
+        // supervisor reaches this, and so links the engine's supervision.
+        Supervision::install(deps.parent, self);
         for (child, factory) in self.children.drain(..) {
             let child = deps
                 .driver
                 .create_node(child, Some(deps.parent), ChildKind::Declared);
-            if let (Some(factory), Some(state)) = (factory, &deps.parent.supervisor) {
+            if let (Some(factory), Some(state)) = (factory, deps.parent.supervisor_state()) {
                 state.borrow_mut().set_factory(child.node().id, factory);
             }
         }
     }
 
     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
-        if let Some(state) = &cx.local.supervisor {
+        if let Some(state) = cx.local.supervisor_state() {
             state.borrow_mut().reset(cx.local.node().id);
         }
         Ok(())
     }
+}
+
+/// The strategy of `service` if it is a [`Supervisor`], for its shared node.
+pub(crate) fn strategy_of(service: &mut dyn DynService) -> Option<Strategy> {
+    let supervisor = service.as_any_mut().downcast_mut::<Supervisor>()?;
+    Some(supervisor.strategy)
 }
 
 /// A handle of a [`Supervisor`], to add and remove children while it runs; made from the

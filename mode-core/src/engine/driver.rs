@@ -6,7 +6,7 @@ use crate::platform::plain::Arc;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::any::Any;
-use core::cell::{Cell, RefCell};
+use core::cell::{Cell, OnceCell, RefCell};
 use core::fmt;
 use core::task::Poll;
 
@@ -25,7 +25,7 @@ use crate::node::{Command, LogSettings, Node, TreeShared};
 use crate::runtime::{BoxFuture, LocalBoxFuture, Spawner};
 use crate::service::{DynAsyncClose, DynService, Hook};
 use crate::state::{State, StopReason};
-use crate::supervisor::{Supervised, SupervisorState};
+use crate::supervisor::{Supervised, Supervision, SupervisorState};
 use crate::task_run::Few;
 use crate::task_set::TaskSet;
 use crate::time::Duration;
@@ -52,9 +52,10 @@ pub(crate) enum Resource {
 pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     pub(crate) handle: ServiceHandle,
     pub(crate) children: RefCell<Vec<LocalRef>>,
-    /// Restart intensity, backoff and pending restarts, if the service is a supervisor
-    /// (boxed: most services are not, and pay one pointer for it).
-    pub(crate) supervisor: Option<Box<RefCell<SupervisorState>>>,
+    /// Restart intensity, backoff and pending restarts, and the way into supervision's
+    /// code, if the service is a supervisor: set when it joins the tree (boxed: most
+    /// services are not, and pay one pointer for it).
+    pub(crate) supervision: OnceCell<Box<Supervision>>,
     pub(crate) resources: RefCell<Vec<Resource>>,
     /// Tasks the service's hooks added before the start sequence's task step, in order;
     /// `None` after it. (Tasks added from other threads wait in the task run.)
@@ -179,14 +180,13 @@ impl Driver {
         kind: ChildKind,
     ) -> LocalRef {
         let parent_node = parent.map(|p| p.node());
-        let supervisor = SupervisorState::of(&mut service);
         let slot = self.registry.borrow().next_slot();
         let label = service.label();
         let log = LogSettings {
             target: service.log_target(),
             lifecycle_level: service.lifecycle_log_level(),
         };
-        let strategy = supervisor.as_ref().map(SupervisorState::strategy);
+        let strategy = crate::supervisor::strategy_of(&mut service);
         let id = self.next_id.get();
         self.next_id.set(id + 1);
         let node = Node::new(
@@ -212,7 +212,7 @@ impl Driver {
             holder: Holder::default(),
             stop_timeout: service.stop_timeout(),
             wait_for_shutdown: service.wait_for_shutdown(),
-            supervisor: supervisor.map(|state| Box::new(RefCell::new(state))),
+            supervision: OnceCell::new(),
             service: RefCell::new(service),
         });
         self.registry.borrow_mut().insert(local.clone());
@@ -307,8 +307,18 @@ impl Driver {
             Command::Restart(node) => operations.begin(|| self.execute_restart(node)),
             Command::Crashed(node) => operations.begin(|| self.execute_crashed(node)),
             Command::Supervisor(node, request) => {
-                if let Some(request) = request.into_inner::<Request>() {
-                    operations.begin(|| self.supervisor_request(node, request));
+                let Some(request) = request.into_inner::<Request>() else {
+                    return;
+                };
+                let supervisor = self.find(&node).and_then(|local| {
+                    let execute = local.supervision.get()?.execute;
+                    Some((local, execute))
+                });
+                match supervisor {
+                    Some((supervisor, execute)) => {
+                        operations.begin_boxed(execute(self, supervisor, request));
+                    }
+                    None => request.refuse(),
                 }
             }
         }
@@ -425,9 +435,10 @@ impl Driver {
                 }
                 return;
             };
-            if parent.supervisor.is_some() {
+            if let Some(supervision) = parent.supervision.get() {
+                let supervise = supervision.supervise;
                 let _held = self.hold(&parent).await;
-                match self.supervise(&parent, &crashed, crash).await {
+                match supervise(self, &parent, &crashed, crash).await {
                     Supervised::Handled => return,
                     Supervised::Escalate(escalated) => crash = escalated,
                 }
@@ -442,7 +453,7 @@ impl Driver {
     /// stay until removed).
     pub(crate) fn remove_runtime_children(&self, local: &LocalRef) {
         let is_runtime = |child: &LocalRef| child.node().kind == ChildKind::Runtime;
-        if local.supervisor.is_some() || !local.children.borrow().iter().any(is_runtime) {
+        if local.supervision.get().is_some() || !local.children.borrow().iter().any(is_runtime) {
             return;
         }
         let removed: Vec<LocalRef> = {
@@ -467,6 +478,13 @@ impl Driver {
             registry.remove(local.node());
             gone.append(&mut *local.children.borrow_mut());
         }
+    }
+}
+
+impl<S: ?Sized> LocalNode<S> {
+    /// The state of the supervisor this service is, if it is one.
+    pub(crate) fn supervisor_state(&self) -> Option<&RefCell<SupervisorState>> {
+        self.supervision.get().map(|supervision| &supervision.state)
     }
 }
 

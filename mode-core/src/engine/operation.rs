@@ -188,13 +188,15 @@ impl<'a> Operations<'a> {
     where
         F: Future<Output = ()> + 'a,
     {
+        self.begin_boxed(Box::pin(make()));
+    }
+
+    /// [`begin`](Self::begin) for an operation already boxed.
+    pub(crate) fn begin_boxed(&mut self, future: SequenceFuture<'a, ()>) {
         let state = &self.driver.operations;
         let number = state.next.get();
         state.next.set(number + 1);
-        self.running.push(Operation {
-            number,
-            future: Box::pin(make()),
-        });
+        self.running.push(Operation { number, future });
     }
 
     /// Polls every operation, in the order they began, until a pass releases nothing that

@@ -27,6 +27,7 @@ use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 use core::fmt;
 
 use crate::engine::Driver;
@@ -38,7 +39,7 @@ use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
 use crate::lifecycle;
 use crate::node::{Command, Node, SupervisorRequest};
-use crate::service::DynService;
+use crate::service::{DynService, SequenceFuture};
 use crate::state::{Parked, State, StopReason};
 use crate::supervisor::intensity::{Intensity, Streak};
 use crate::supervisor::reply::Responder;
@@ -109,6 +110,21 @@ impl fmt::Debug for Request {
                 .field("key", key)
                 .field("ticket", ticket)
                 .finish(),
+        }
+    }
+}
+
+impl Request {
+    /// Answers a request whose supervisor has left its tree (or never was one).
+    pub(crate) fn refuse(self) {
+        match self {
+            Request::Add { reply, .. } => reply.send(Err(Error::ServiceStopped)),
+            Request::Remove { reply, .. } => reply.send(Ok(false)),
+            Request::Replace { reply, .. } => reply.send(Err(ReplaceError::NotRunning)),
+            Request::Pause { reply, .. } => reply.send(Err(PauseError::NotRunning)),
+            Request::Unpause { reply, .. } => reply.send(Err(ResumeError::NotRunning)),
+            // A delayed restart of a supervisor that is gone is moot.
+            Request::Resume { .. } => {}
         }
     }
 }
@@ -193,11 +209,54 @@ impl fmt::Debug for SupervisorState {
     }
 }
 
+/// A supervisor's part of its driver half ([`LocalNode::supervision`]): its state, and the
+/// driver's two ways into this module, as function pointers.
+///
+/// Only a [`Supervisor`] joining a tree makes one ([`Supervision::install`]), and the
+/// driver reaches a strategy and a handle's requests only through one. So a program whose
+/// trees have no supervisor does not link this module's code: on a microcontroller that
+/// is most of the engine's flash.
+///
+/// [`LocalNode::supervision`]: crate::engine::LocalNode::supervision
+pub(crate) struct Supervision {
+    pub(crate) state: RefCell<SupervisorState>,
+    /// [`Driver::supervise`], boxed.
+    pub(crate) supervise:
+        for<'a> fn(&'a Driver, &'a LocalRef, &'a LocalRef, Crash) -> SequenceFuture<'a, Supervised>,
+    /// [`Driver::supervisor_request`], boxed.
+    pub(crate) execute: for<'a> fn(&'a Driver, LocalRef, Request) -> SequenceFuture<'a, ()>,
+}
+
+impl Supervision {
+    /// Makes `local`, the driver half of `supervisor`, a supervisor's: called once, as the
+    /// supervisor joins its tree.
+    pub(crate) fn install(local: &LocalRef, supervisor: &mut Supervisor) {
+        let supervision = Supervision {
+            state: RefCell::new(SupervisorState::new(supervisor)),
+            supervise: |driver, supervisor, child, crash| {
+                Box::pin(driver.supervise(supervisor, child, crash))
+            },
+            execute: |driver, supervisor, request| {
+                Box::pin(driver.supervisor_request(supervisor, request))
+            },
+        };
+        // Set once: a service joins one tree, once.
+        let _ = local.supervision.set(Box::new(supervision));
+    }
+}
+
+impl fmt::Debug for Supervision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Supervision")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SupervisorState {
-    /// The state of a supervisor joining a tree, or `None` for any other service.
-    pub(crate) fn of(service: &mut dyn DynService) -> Option<Self> {
-        let supervisor = service.as_any_mut().downcast_mut::<Supervisor>()?;
-        Some(SupervisorState {
+    /// The state of `supervisor`, joining a tree.
+    fn new(supervisor: &mut Supervisor) -> Self {
+        SupervisorState {
             strategy: supervisor.strategy,
             over: supervisor.over,
             backoff: supervisor.backoff,
@@ -212,7 +271,7 @@ impl SupervisorState {
             budgets: Vec::new(),
             // Seeded again at each start (`reset`), once the supervisor has its id.
             rng: fastrand::Rng::with_seed(0),
-        })
+        }
     }
 
     /// `factory` builds the replacements of the child `id`.
@@ -235,10 +294,6 @@ impl SupervisorState {
     /// Whether a restart of any child may build a fresh child.
     fn replaces_any(&self) -> bool {
         self.replacement.is_some() || !self.factories.is_empty()
-    }
-
-    pub(crate) fn strategy(&self) -> Strategy {
-        self.strategy
     }
 
     /// A new start of the supervisor `id`: fresh intensity, budgets and backoff, nothing
@@ -513,8 +568,9 @@ impl Driver {
     /// Parks `child`, over its own restart budget, with its crash: it stops and stays
     /// stopped until resumed. The other children go on.
     async fn quarantine(&self, supervisor: &LocalRef, child: &LocalRef, crash: &Crash) {
-        let Some((restarts, over)) =
-            (supervisor.supervisor.as_ref()).and_then(|state| state.borrow().quarantine)
+        let Some((restarts, over)) = supervisor
+            .supervisor_state()
+            .and_then(|state| state.borrow().quarantine)
         else {
             return;
         };
@@ -546,7 +602,7 @@ impl Driver {
         // pending restart for the supervisor.
         let group = strategy != Strategy::OneForOne;
         let key = if group { node.id } else { child.node().id };
-        let decision = match &supervisor.supervisor {
+        let decision = match supervisor.supervisor_state() {
             Some(state) => {
                 state
                     .borrow_mut()
@@ -592,7 +648,8 @@ impl Driver {
             }
             Self::report_sibling_crash(target, child);
             // A child that a fresh one replaces stops without restarting itself.
-            let replaced = (supervisor.supervisor.as_ref())
+            let replaced = supervisor
+                .supervisor_state()
                 .is_some_and(|state| state.borrow().replaces(target.node().id));
             if !replaced {
                 lifecycle::emit(target.node(), LifecycleEvent::Restarting);
@@ -649,7 +706,7 @@ impl Driver {
                 Err(StartError::Interrupted) => return Step::Done(Supervised::Handled),
             }
         }
-        if let Some(state) = &supervisor.supervisor {
+        if let Some(state) = supervisor.supervisor_state() {
             state.borrow_mut().started(key, || node.tree.timers.now());
         }
         Self::notify_operational(supervisor);
@@ -659,7 +716,7 @@ impl Driver {
     /// Tells the supervisor's `on_operational` hook, if every child runs and none waits
     /// for a delayed restart.
     fn notify_operational(supervisor: &LocalRef) {
-        let Some(state) = &supervisor.supervisor else {
+        let Some(state) = supervisor.supervisor_state() else {
             return;
         };
         if state.borrow().on_operational.is_none() {
@@ -690,7 +747,7 @@ impl Driver {
         supervisor: &LocalRef,
         targets: &'t [LocalRef],
     ) -> Cow<'t, [LocalRef]> {
-        let Some(state) = &supervisor.supervisor else {
+        let Some(state) = supervisor.supervisor_state() else {
             return Cow::Borrowed(targets);
         };
         if !state.borrow().replaces_any() {
@@ -775,7 +832,7 @@ impl Driver {
         children: Vec<u64>,
         deadline: Instant,
     ) -> Result<(), Error> {
-        let ticket = match &supervisor.supervisor {
+        let ticket = match supervisor.supervisor_state() {
             Some(state) => state.borrow_mut().add_pending(key, children),
             None => return Ok(()),
         };
@@ -795,59 +852,30 @@ impl Driver {
         Ok(())
     }
 
-    /// Executes a request for the supervisor `node`.
-    pub(crate) async fn supervisor_request(&self, node: Arc<Node>, request: Request) {
-        let supervisor = self.find(&node).filter(|local| local.supervisor.is_some());
+    /// Executes `request` for `supervisor`.
+    pub(crate) async fn supervisor_request(&self, supervisor: LocalRef, request: Request) {
         // Once no other operation works on the supervisor.
-        let _held = match &supervisor {
-            Some(supervisor) => Some(self.hold(supervisor).await),
-            None => None,
-        };
+        let _held = self.hold(&supervisor).await;
+        let supervisor = &supervisor;
         match request {
             Request::Add { service, reply } => {
-                let result = match &supervisor {
-                    Some(supervisor) => self.add_child(supervisor, service).await,
-                    None => Err(Error::ServiceStopped),
-                };
-                reply.send(result);
+                reply.send(self.add_child(supervisor, service).await);
             }
             Request::Remove { child, reply } => {
-                let result = match &supervisor {
-                    Some(supervisor) => Ok(self.remove_child(supervisor, &child).await),
-                    None => Ok(false),
-                };
-                reply.send(result);
+                reply.send(Ok(self.remove_child(supervisor, &child).await));
             }
             Request::Replace {
                 index,
                 service,
                 reply,
-            } => {
-                let result = match &supervisor {
-                    Some(supervisor) => self.replace_child(supervisor, index, service).await,
-                    None => Err(ReplaceError::NotRunning),
-                };
-                reply.send(result);
-            }
+            } => reply.send(self.replace_child(supervisor, index, service).await),
             Request::Pause { index, reply } => {
-                let result = match &supervisor {
-                    Some(supervisor) => self.pause_child(supervisor, index).await,
-                    None => Err(PauseError::NotRunning),
-                };
-                reply.send(result);
+                reply.send(self.pause_child(supervisor, index).await);
             }
             Request::Unpause { index, reply } => {
-                let result = match &supervisor {
-                    Some(supervisor) => self.resume_child(supervisor, index).await,
-                    None => Err(ResumeError::NotRunning),
-                };
-                reply.send(result);
+                reply.send(self.resume_child(supervisor, index).await);
             }
-            Request::Resume { key, ticket } => {
-                if let Some(supervisor) = supervisor {
-                    self.resume(&supervisor, key, ticket).await;
-                }
-            }
+            Request::Resume { key, ticket } => self.resume(supervisor, key, ticket).await,
         }
     }
 
@@ -884,7 +912,7 @@ impl Driver {
         // Parked before it stops: from now on nothing restarts it, and a restart it waits
         // for (its backoff delay) is called off.
         node.set_parked(Some(Parked::Paused));
-        if let Some(state) = &supervisor.supervisor {
+        if let Some(state) = supervisor.supervisor_state() {
             state.borrow_mut().cancel_pending(node.id);
         }
         lifecycle::emit(
@@ -910,7 +938,7 @@ impl Driver {
         let Some(parked) = node.parked() else {
             return Err(ResumeError::NotParked);
         };
-        if let Some(state) = &supervisor.supervisor {
+        if let Some(state) = supervisor.supervisor_state() {
             state.borrow_mut().forgive(node.id);
         }
         lifecycle::emit(
@@ -946,7 +974,7 @@ impl Driver {
     }
 
     async fn resume(&self, supervisor: &LocalRef, key: u64, ticket: u64) {
-        let ids = match &supervisor.supervisor {
+        let ids = match supervisor.supervisor_state() {
             Some(state) => state.borrow_mut().take_pending(key, ticket),
             None => None,
         };
@@ -1000,7 +1028,7 @@ impl Driver {
         self.stop_node(&old, StopReason::Requested).await;
         let new = self.swap_child(supervisor, &old, service);
         // The old child's factory and backoff streak leave with it.
-        if let Some(state) = &supervisor.supervisor {
+        if let Some(state) = supervisor.supervisor_state() {
             state.borrow_mut().forget_child(old.node().id);
         }
         self.start_new_child(supervisor, &new)
@@ -1066,7 +1094,7 @@ impl Driver {
             .borrow_mut()
             .retain(|local| !local.ptr_eq(child));
         supervisor.node().remove_child(child.node().id);
-        if let Some(state) = &supervisor.supervisor {
+        if let Some(state) = supervisor.supervisor_state() {
             state.borrow_mut().forget_child(child.node().id);
         }
         self.forget(child);
