@@ -11,7 +11,7 @@
 //! | `driver` | the driver: creation, requests, crash propagation, the driver's half of a node |
 //! | `operation` | operations, and the holds that order them per service |
 //! | `start`, `stop` | the start and stop sequences, the stop budget |
-//! | `supervision` | what a supervisor does with a crash, and its requests |
+//! | `supervision` | what a supervisor does with a crash, and its requests: reached only through the `Supervision` a supervisor installs |
 //! | `local` | the driver-only reference to a node's driver half |
 //! | `registry` | the driver's index of its services |
 
