@@ -182,6 +182,15 @@ impl Counted {
         OwnedTask::counted(future, self.run.clone(), self.node.clone(), self.slot)
     }
 
+    /// The task around the future `make` returns.
+    fn task_from<F, T>(&self, make: impl FnOnce() -> F) -> OwnedTask<F>
+    where
+        F: Future<Output = BoxResult<T>>,
+        T: Send + 'static,
+    {
+        self.task(make())
+    }
+
     /// The task's handle.
     pub(crate) fn handle<T>(self) -> TaskHandle<T> {
         TaskHandle::new(self.node, self.run, self.slot)
@@ -346,13 +355,18 @@ impl<F: Future<Output = BoxResult>> Future for CatchPanic<'_, F> {
     }
 }
 
-/// Boxes a task for the spawner.
-pub(crate) fn boxed<F, T>(task: OwnedTask<F>) -> BoxFuture
+/// Boxes the task `counted` around the future `make` returns, for the spawner.
+///
+/// The future is made here rather than passed in: a future moved by value through the
+/// spawn functions takes its size in each of their stack frames in a build without
+/// optimisations, where no move is elided. (For the same reason the task is made in a
+/// function of its own, which has returned when the allocator runs.)
+pub(crate) fn boxed<F, T>(counted: &Counted, make: impl FnOnce() -> F) -> BoxFuture
 where
     F: Future<Output = BoxResult<T>> + Send + 'static,
     T: Send + 'static,
 {
-    Box::pin(task)
+    Box::pin(counted.task_from(make))
 }
 
 #[cfg(all(test, feature = "test-util"))]
@@ -374,12 +388,8 @@ mod tests {
     }
 
     fn task(run: &Arc<TaskRun>, node: &Arc<Node>, slot: usize) -> BoxFuture {
-        boxed(OwnedTask::counted(
-            core::future::pending::<BoxResult>(),
-            Some(run.clone()),
-            node.clone(),
-            slot,
-        ))
+        let counted = Counted::new(node.clone(), Some(run.clone()), slot);
+        boxed(&counted, core::future::pending::<BoxResult>)
     }
 
     fn name() -> TaskName {
