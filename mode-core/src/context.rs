@@ -89,7 +89,7 @@ impl Context<'_> {
             .create_node(service, Some(self.local), ChildKind::Runtime);
         let handle = child.handle().clone();
         if state == State::Running {
-            match Box::pin(self.driver.start_node(&child)).await {
+            match self.driver.start_node(&child).await {
                 Ok(()) => {}
                 Err(StartError::Crashed(crash)) => {
                     // The caller is told: the crash is theirs to handle.
