@@ -75,7 +75,7 @@ pin_project_lite::pin_project! {
             let mut this = this.project();
             // Drop the future before the count goes down, so its drop guards have run by
             // the time the stop sequence sees the run empty.
-            this.future.set(None);
+            drop_future(this.future.as_mut());
             run_of(this.run, this.node).leave(*this.slot, this.outcome.take());
         }
     }
@@ -119,14 +119,14 @@ where
         let _probe = blocking::task(this.node, this.run, *this.slot);
         let run = run_of(this.run, this.node);
         if must_end(run, *this.slot, this.aborts_seen) {
-            this.future.set(None);
+            drop_future(this.future.as_mut());
             return Poll::Ready(());
         }
         let Some(future) = this.future.as_mut().as_pin_mut() else {
             return Poll::Ready(());
         };
         if let Poll::Ready(result) = poll_catching_panic(future, cx) {
-            this.future.set(None);
+            drop_future(this.future.as_mut());
             *this.outcome = Some(match result {
                 Ok(output) => Outcome::Output(Box::new(output)),
                 Err(err) if is_clean_exit(&err) => Outcome::Ended(TaskError::Cancelled),
@@ -149,11 +149,18 @@ where
         // Re-check after registering: a cancel or abort that took the wakers before our
         // registration set its flag first, so it is visible here.
         if must_end(run, *this.slot, this.aborts_seen) {
-            this.future.set(None);
+            drop_future(this.future.as_mut());
             return Poll::Ready(());
         }
         Poll::Pending
     }
+}
+
+/// Drops the task's future. A function of its own: the `None` it writes is as large as
+/// the future, and in a build without optimisations each write would keep a slot of that
+/// size in the frame of [`OwnedTask::poll`], under which the future's own polls run.
+fn drop_future<F>(mut future: Pin<&mut Option<F>>) {
+    future.set(None);
 }
 
 /// A task counted in its run, with its slot: makes the task around its future, then its
