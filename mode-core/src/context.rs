@@ -89,7 +89,7 @@ impl Context<'_> {
             .create_node(service, Some(self.local), ChildKind::Runtime);
         let handle = child.handle().clone();
         if state == State::Running {
-            match Box::pin(self.driver.start_node(&child)).await {
+            match self.driver.start_node(&child).await {
                 Ok(()) => {}
                 Err(StartError::Crashed(crash)) => {
                     // The caller is told: the crash is theirs to handle.
@@ -236,11 +236,8 @@ impl Context<'_> {
     {
         let timer = Periodic::new::<F>(interval.into().into(), options.into())?;
         let name = timer.name.clone();
-        let task = timer.task(
-            self.local.node().clone(),
-            with_handle(self.handle(), callback),
-        );
-        self.spawn_task(name, task)
+        let (node, handle) = (self.local.node().clone(), self.handle());
+        self.spawn_task(name, || timer.task(node, with_handle(handle, callback)))
     }
 
     /// Calls `callback` at the times `schedule` gives: [`ServiceHandle::crontab`], from a
@@ -321,7 +318,7 @@ impl Context<'_> {
     where
         F: Future<Output = BoxResult> + Send + 'static,
     {
-        self.spawn_task(default_name::<F>(), future)
+        self.spawn_task(default_name::<F>(), || future)
     }
 
     /// [`spawn`](Self::spawn) for the task `task` makes from a clone of this service's
@@ -337,7 +334,7 @@ impl Context<'_> {
         F: FnOnce(ServiceHandle) -> Fut,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
-        self.spawn_task(default_name::<Fut>(), task(self.handle().clone()))
+        self.spawn_task(default_name::<Fut>(), || task(self.handle().clone()))
     }
 
     /// [`spawn`](Self::spawn) with a name, as [`ServiceHandle::spawn_named`].
@@ -353,19 +350,25 @@ impl Context<'_> {
     where
         F: Future<Output = BoxResult> + Send + 'static,
     {
-        self.spawn_task(TaskName::Given(name.into()), future)
+        self.spawn_task(TaskName::Given(name.into()), || future)
     }
 
-    fn spawn_task<F, T>(&self, name: TaskName, future: F) -> Result<TaskHandle<T>, Error>
+    /// Spawns the task around the future `make` returns, made only once the task is
+    /// admitted (see [`boxed`]).
+    fn spawn_task<F, T>(
+        &self,
+        name: TaskName,
+        make: impl FnOnce() -> F,
+    ) -> Result<TaskHandle<T>, Error>
     where
         F: Future<Output = BoxResult<T>> + Send + 'static,
         T: Send + 'static,
     {
         if self.local.deferred.borrow().is_none() {
-            return self.handle().spawn_task(name, future);
+            return self.handle().spawn_task(name, make);
         }
         let counted = self.enter(name)?;
-        let task = boxed(counted.task(future));
+        let task = boxed(&counted, make);
         if let Some(list) = self.local.deferred.borrow_mut().as_mut() {
             list.push(Deferred::Send(task));
         }

@@ -585,7 +585,7 @@ impl ServiceHandle {
         let handle = self.clone();
         let name = default_name::<F>();
         let timer = name.clone();
-        self.spawn_task(name, async move {
+        self.spawn_task(name, move || async move {
             let node = handle.node();
             let (clock, timers) = (&node.tree.wall_clock, &node.tree.timers);
             let mut sleep = timers.sleep_until(Instant::MAX);

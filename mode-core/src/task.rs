@@ -75,7 +75,7 @@ pin_project_lite::pin_project! {
             let mut this = this.project();
             // Drop the future before the count goes down, so its drop guards have run by
             // the time the stop sequence sees the run empty.
-            this.future.set(None);
+            drop_future(this.future.as_mut());
             run_of(this.run, this.node).leave(*this.slot, this.outcome.take());
         }
     }
@@ -119,14 +119,14 @@ where
         let _probe = blocking::task(this.node, this.run, *this.slot);
         let run = run_of(this.run, this.node);
         if must_end(run, *this.slot, this.aborts_seen) {
-            this.future.set(None);
+            drop_future(this.future.as_mut());
             return Poll::Ready(());
         }
         let Some(future) = this.future.as_mut().as_pin_mut() else {
             return Poll::Ready(());
         };
         if let Poll::Ready(result) = poll_catching_panic(future, cx) {
-            this.future.set(None);
+            drop_future(this.future.as_mut());
             *this.outcome = Some(match result {
                 Ok(output) => Outcome::Output(Box::new(output)),
                 Err(err) if is_clean_exit(&err) => Outcome::Ended(TaskError::Cancelled),
@@ -149,11 +149,18 @@ where
         // Re-check after registering: a cancel or abort that took the wakers before our
         // registration set its flag first, so it is visible here.
         if must_end(run, *this.slot, this.aborts_seen) {
-            this.future.set(None);
+            drop_future(this.future.as_mut());
             return Poll::Ready(());
         }
         Poll::Pending
     }
+}
+
+/// Drops the task's future. A function of its own: the `None` it writes is as large as
+/// the future, and in a build without optimisations each write would keep a slot of that
+/// size in the frame of [`OwnedTask::poll`], under which the future's own polls run.
+fn drop_future<F>(mut future: Pin<&mut Option<F>>) {
+    future.set(None);
 }
 
 /// A task counted in its run, with its slot: makes the task around its future, then its
@@ -180,6 +187,15 @@ impl Counted {
         T: Send + 'static,
     {
         OwnedTask::counted(future, self.run.clone(), self.node.clone(), self.slot)
+    }
+
+    /// The task around the future `make` returns.
+    fn task_from<F, T>(&self, make: impl FnOnce() -> F) -> OwnedTask<F>
+    where
+        F: Future<Output = BoxResult<T>>,
+        T: Send + 'static,
+    {
+        self.task(make())
     }
 
     /// The task's handle.
@@ -346,13 +362,18 @@ impl<F: Future<Output = BoxResult>> Future for CatchPanic<'_, F> {
     }
 }
 
-/// Boxes a task for the spawner.
-pub(crate) fn boxed<F, T>(task: OwnedTask<F>) -> BoxFuture
+/// Boxes the task `counted` around the future `make` returns, for the spawner.
+///
+/// The future is made here rather than passed in: a future moved by value through the
+/// spawn functions takes its size in each of their stack frames in a build without
+/// optimisations, where no move is elided. (For the same reason the task is made in a
+/// function of its own, which has returned when the allocator runs.)
+pub(crate) fn boxed<F, T>(counted: &Counted, make: impl FnOnce() -> F) -> BoxFuture
 where
     F: Future<Output = BoxResult<T>> + Send + 'static,
     T: Send + 'static,
 {
-    Box::pin(task)
+    Box::pin(counted.task_from(make))
 }
 
 #[cfg(all(test, feature = "test-util"))]
@@ -374,12 +395,8 @@ mod tests {
     }
 
     fn task(run: &Arc<TaskRun>, node: &Arc<Node>, slot: usize) -> BoxFuture {
-        boxed(OwnedTask::counted(
-            core::future::pending::<BoxResult>(),
-            Some(run.clone()),
-            node.clone(),
-            slot,
-        ))
+        let counted = Counted::new(node.clone(), Some(run.clone()), slot);
+        boxed(&counted, core::future::pending::<BoxResult>)
     }
 
     fn name() -> TaskName {

@@ -16,6 +16,7 @@
 use crate::platform::plain::Arc;
 use alloc::boxed::Box;
 use core::fmt;
+use core::pin::pin;
 
 use crate::engine::{Driver, LocalRef};
 use crate::events::Observer;
@@ -57,8 +58,10 @@ use crate::timer_queue::{self, Clock, TimerQueue};
 /// assert_eq!(rt.now().as_duration(), Duration::from_secs(1));
 /// ```
 pub struct Tree<T: Timer> {
-    driver: Driver,
+    /// Declared before the driver, so that it drops first (as the driver's own list of
+    /// services does, before the driver's local tasks).
     root: LocalRef,
+    driver: Driver,
     timer: Arc<T>,
 }
 
@@ -202,14 +205,11 @@ impl<T: Timer> Tree<T> {
     /// Dropping the future abandons the stop sequence: every task of the tree is cancelled
     /// (dropped at its next poll), but hooks such as `on_stop` do not run.
     pub async fn run(self) -> Exit {
-        let Tree {
-            driver,
-            root,
-            timer,
-        } = self;
-        let timers = driver.shared.timers.clone();
-        let main = driver.main(&root);
-        let drive = timer_queue::drive(&timers, &*timer);
+        // The two futures are pinned where they are made and raced by reference: this
+        // future's poll, which every hook and task runs under, then keeps no moved copies
+        // of them on the stack in a build without optimisations.
+        let main = pin!(self.driver.main(&self.root));
+        let drive = pin!(timer_queue::drive(&self.driver.shared.timers, &*self.timer));
         match race(main, drive).await {
             Either::Left(exit) => exit,
             Either::Right(never) => match never {},

@@ -23,7 +23,7 @@ use crate::events::LifecycleEvent;
 use crate::lifecycle;
 use crate::node::Node;
 use crate::platform::plain::Arc;
-use crate::service::{BeforeStart, Hook};
+use crate::service::{BeforeStart, Hook, SequenceFuture};
 use crate::state::State;
 use crate::task_run::Few;
 
@@ -78,10 +78,22 @@ impl Driver {
     /// A child whose start is interrupted by a stop request of its own does not stop its
     /// parent's start: the parent goes on with its next child, and the child's queued stop
     /// finishes the job.
+    ///
+    /// Boxed here, so that the operations awaiting it (each already on the heap) keep a
+    /// pointer in their poll's stack frame rather than copies of the whole sequence, as
+    /// they would in a build without optimisations.
+    pub(crate) fn start_node<'a>(
+        &'a self,
+        top: &'a LocalRef,
+    ) -> SequenceFuture<'a, Result<(), StartError>> {
+        Box::pin(self.start_subtree(top))
+    }
+
+    /// [`start_node`](Self::start_node)'s sequence.
     // A service stays borrowed while its hooks run, on purpose: a nested sequence of the
     // same service finds it borrowed and fails instead.
     #[allow(clippy::await_holding_refcell_ref)]
-    pub(crate) async fn start_node(&self, top: &LocalRef) -> Result<(), StartError> {
+    async fn start_subtree(&self, top: &LocalRef) -> Result<(), StartError> {
         // The services being started, from `top` down to the deepest.
         let mut path = Path::<Starting<'_>>::new();
         let mut entering = Some(top.clone());

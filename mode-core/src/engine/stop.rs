@@ -50,7 +50,7 @@ use crate::exit::StopFailure;
 use crate::handle::Watch;
 use crate::lifecycle;
 use crate::node::Node;
-use crate::service::Hook;
+use crate::service::{Hook, SequenceFuture};
 use crate::state::{State, StopReason, WaitingOn};
 use crate::time::{Duration, Instant};
 use crate::timer_queue::{SharedTimerQueue, SleepUntil};
@@ -77,10 +77,23 @@ struct Stopping<'a> {
 impl Driver {
     /// Stops `top` and its subtree (mode's order: see the module docs). Does nothing if
     /// `top` is not starting or running.
+    ///
+    /// Boxed here, so that the operations awaiting it (each already on the heap) keep a
+    /// pointer in their poll's stack frame rather than copies of the whole sequence, as
+    /// they would in a build without optimisations.
+    pub(crate) fn stop_node<'a>(
+        &'a self,
+        top: &'a LocalRef,
+        reason: StopReason,
+    ) -> SequenceFuture<'a, ()> {
+        Box::pin(self.stop_subtree(top, reason))
+    }
+
+    /// [`stop_node`](Self::stop_node)'s sequence.
     // A service stays borrowed while its hooks run, on purpose: a nested sequence of the
     // same service finds it borrowed and fails instead.
     #[allow(clippy::await_holding_refcell_ref)]
-    pub(crate) async fn stop_node(&self, top: &LocalRef, reason: StopReason) {
+    async fn stop_subtree(&self, top: &LocalRef, reason: StopReason) {
         // The services being stopped, from `top` down to the deepest.
         let mut path = Path::<Stopping<'_>>::new();
         // A restart's stop (and so the stops of the children below) is not the run's to

@@ -655,7 +655,7 @@ impl ServiceHandle {
     where
         F: Future<Output = BoxResult> + Send + 'static,
     {
-        self.spawn_task(default_name::<F>(), future)
+        self.spawn_task(default_name::<F>(), || future)
     }
 
     /// [`spawn`](Self::spawn) for the task `task` makes from a clone of this handle: the
@@ -695,7 +695,7 @@ impl ServiceHandle {
         F: FnOnce(ServiceHandle) -> Fut,
         Fut: Future<Output = BoxResult> + Send + 'static,
     {
-        self.spawn_task(default_name::<Fut>(), task(self.clone()))
+        self.spawn_task(default_name::<Fut>(), || task(self.clone()))
     }
 
     /// [`spawn`](Self::spawn) for a task that returns a value, which awaiting its handle
@@ -713,7 +713,7 @@ impl ServiceHandle {
         F: Future<Output = BoxResult<T>> + Send + 'static,
         T: Send + 'static,
     {
-        self.spawn_task(default_name::<F>(), future)
+        self.spawn_task(default_name::<F>(), || future)
     }
 
     /// [`spawn`](Self::spawn) with a name for logs and [`task_names`](Self::task_names)
@@ -730,11 +730,15 @@ impl ServiceHandle {
     where
         F: Future<Output = BoxResult> + Send + 'static,
     {
-        self.spawn_task(TaskName::Given(name.into()), future)
+        self.spawn_task(TaskName::Given(name.into()), || future)
     }
 
     /// Spawns `future` as a task named `name` (see [`spawn`](Self::spawn)).
-    pub(crate) fn spawn_task<F, T>(&self, name: TaskName, future: F) -> Result<TaskHandle<T>, Error>
+    pub(crate) fn spawn_task<F, T>(
+        &self,
+        name: TaskName,
+        make: impl FnOnce() -> F,
+    ) -> Result<TaskHandle<T>, Error>
     where
         F: Future<Output = BoxResult<T>> + Send + 'static,
         T: Send + 'static,
@@ -747,7 +751,7 @@ impl ServiceHandle {
             return Err(Error::ServiceStopped);
         }
         let counted = |slot| Counted::new(self.node.clone(), run.for_task(), slot);
-        let admitted = run.admit(name, |slot| boxed(counted(slot).task(future)));
+        let admitted = run.admit(name, |slot| boxed(&counted(slot), make));
         match admitted {
             Admission::Deferred(slot) => Ok(counted(slot).handle()),
             Admission::Spawn(slot, task) => {
@@ -849,10 +853,8 @@ impl ServiceHandle {
     {
         let timer = Periodic::new::<F>(interval.into().into(), options.into())?;
         let name = timer.name.clone();
-        self.spawn_task(
-            name,
-            timer.task(self.node.clone(), with_handle(self, callback)),
-        )
+        let node = self.node.clone();
+        self.spawn_task(name, || timer.task(node, with_handle(self, callback)))
     }
 
     /// The ticks of a periodic timer every `interval`, as a [`Stream`](futures_core::Stream)
