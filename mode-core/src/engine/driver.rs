@@ -55,20 +55,69 @@ pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     /// Restart intensity, backoff and pending restarts, if the service is a supervisor
     /// (boxed: most services are not, and pay one pointer for it).
     pub(crate) supervisor: Option<Box<RefCell<SupervisorState>>>,
-    pub(crate) resources: RefCell<Vec<Resource>>,
-    /// Tasks the service's hooks added before the start sequence's task step, in order;
-    /// `None` after it. (Tasks added from other threads wait in the task run.)
-    pub(crate) deferred: RefCell<Option<Few<Deferred>>>,
+    /// What many services never use, allocated at its first use (see [`Extras`]).
+    extras: RefCell<Option<Box<Extras>>>,
+    /// Whether the start sequence has yet to reach its task step: tasks the hooks add
+    /// until then wait in [`Extras::deferred`].
+    pub(crate) deferring: Cell<bool>,
     pub(crate) started_once: Cell<bool>,
     /// Whether the current run's start began `on_start` (logged `Starting...`): only then
     /// does its stop run the stop hooks (see `stop.rs`).
     pub(crate) on_start_began: Cell<bool>,
-    pub(crate) stop_timeout: Option<Duration>,
     pub(crate) wait_for_shutdown: bool,
     /// The operation working on the service, if any (see `operation.rs`).
     pub(crate) holder: Holder,
     /// Borrowed while one of its hooks runs.
     pub(crate) service: RefCell<S>,
+}
+
+/// The part of a [`LocalNode`] that many services never use: a service that adds no
+/// resource, no task from its hooks and keeps the tree's stop timeout pays one pointer
+/// for it.
+#[derive(Default)]
+pub(crate) struct Extras {
+    /// Values and async resources, released in reverse order when the service stops.
+    pub(crate) resources: Vec<Resource>,
+    /// Tasks the service's hooks added before the start sequence's task step, in order.
+    /// (Tasks added from other threads wait in the task run.)
+    pub(crate) deferred: Few<Deferred>,
+    /// The service's own stop timeout ([`Service::stop_timeout`](crate::Service::stop_timeout)).
+    pub(crate) stop_timeout: Option<Duration>,
+}
+
+impl<S: ?Sized> LocalNode<S> {
+    /// The extras, allocated now if this is their first use.
+    pub(crate) fn extras(&self) -> core::cell::RefMut<'_, Extras> {
+        core::cell::RefMut::map(self.extras.borrow_mut(), |extras| {
+            &mut **extras.get_or_insert_with(Box::default)
+        })
+    }
+
+    /// Ends deferral (the start sequence's task step, or its stop) and takes the tasks
+    /// the hooks added meanwhile.
+    pub(crate) fn take_deferred(&self) -> Few<Deferred> {
+        self.deferring.set(false);
+        match self.extras.borrow_mut().as_deref_mut() {
+            Some(extras) => core::mem::take(&mut extras.deferred),
+            None => Few::None,
+        }
+    }
+
+    /// Takes the service's resources, for its stop to release.
+    pub(crate) fn take_resources(&self) -> Vec<Resource> {
+        match self.extras.borrow_mut().as_deref_mut() {
+            Some(extras) => core::mem::take(&mut extras.resources),
+            None => Vec::new(),
+        }
+    }
+
+    /// The service's own stop timeout, if it has one.
+    pub(crate) fn stop_timeout(&self) -> Option<Duration> {
+        self.extras
+            .borrow()
+            .as_ref()
+            .and_then(|extras| extras.stop_timeout)
+    }
 }
 
 /// The services a start or stop is inside of, from the top down (see `start.rs` and
@@ -202,15 +251,20 @@ impl Driver {
         if let Some(parent) = parent_node {
             parent.push_child(node.clone());
         }
+        let extras = service.stop_timeout().map(|stop_timeout| {
+            Box::new(Extras {
+                stop_timeout: Some(stop_timeout),
+                ..Extras::default()
+            })
+        });
         let local = LocalRef::new(LocalNode {
             handle: ServiceHandle::new(node),
             children: RefCell::new(Vec::new()),
-            resources: RefCell::new(Vec::new()),
-            deferred: RefCell::new(Some(Few::None)),
+            extras: RefCell::new(extras),
+            deferring: Cell::new(false),
             started_once: Cell::new(false),
             on_start_began: Cell::new(false),
             holder: Holder::default(),
-            stop_timeout: service.stop_timeout(),
             wait_for_shutdown: service.wait_for_shutdown(),
             supervisor: supervisor.map(|state| Box::new(RefCell::new(state))),
             service: RefCell::new(service),
