@@ -291,6 +291,17 @@ struct NodeInner {
     children: Vec<Arc<Node>>,
     stop_reason: Option<StopReason>,
     crash: Option<Crash>,
+    /// When the last start began, on the tree's clock (`None` before the first).
+    started_at: Option<Instant>,
+    /// Allocated at the first change of one of its fields, and kept (see [`Rare`]).
+    rare: Option<Box<Rare>>,
+}
+
+/// What a node records only once it was stopped through a request, restarted, or failed
+/// to start: a service that never is pays one pointer for it. Each field's default is its
+/// value before that.
+#[derive(Debug, Default)]
+struct Rare {
     /// The task run that replaced `Node::run`, once a restart found tasks of a timed-out
     /// stop still in it; `None` while the node's own run serves.
     tasks: Option<Arc<TaskRun>>,
@@ -302,8 +313,18 @@ struct NodeInner {
     stops_requested: u64,
     /// The number of the last [`Command::Stop`] the driver executed.
     stops_done: u64,
-    /// When the last start began, on the tree's clock (`None` before the first).
-    started_at: Option<Instant>,
+}
+
+impl NodeInner {
+    /// The rarely changed fields, allocated now if this is their first change.
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// A rarely changed field's value, its default if it never changed.
+    fn read<T: Default>(&self, field: impl FnOnce(&Rare) -> T) -> T {
+        self.rare.as_deref().map(field).unwrap_or_default()
+    }
 }
 
 impl core::fmt::Debug for Node {
@@ -358,12 +379,8 @@ impl Node {
                 children: Vec::new(),
                 stop_reason: None,
                 crash: None,
-                tasks: None,
-                restart_count: 0,
-                start_error: None,
-                stops_requested: 0,
-                stops_done: 0,
                 started_at: None,
+                rare: None,
             }),
         })
     }
@@ -522,10 +539,13 @@ impl Node {
         if !self.run_replaced.load(Ordering::Acquire) {
             return RunRef::Own(&self.run);
         }
-        self.inner.with(|inner| match &inner.tasks {
-            Some(run) => RunRef::Replaced(run.clone()),
+        match self
+            .inner
+            .with(|inner| inner.read(|rare| rare.tasks.clone()))
+        {
+            Some(run) => RunRef::Replaced(run),
             None => RunRef::Own(&self.run),
-        })
+        }
     }
 
     pub(crate) fn stop_reason(&self) -> Option<StopReason> {
@@ -566,7 +586,8 @@ impl Node {
     }
 
     pub(crate) fn restart_count(&self) -> u32 {
-        self.inner.with(|inner| inner.restart_count)
+        self.inner
+            .with(|inner| inner.read(|rare| rare.restart_count))
     }
 
     /// Completed start attempts, wrapping: compare for a change, not for order.
@@ -577,7 +598,7 @@ impl Node {
     /// The result of the last start that finished (`Ok` if none did).
     pub(crate) fn last_start(&self) -> Result<(), Error> {
         self.inner
-            .with(|inner| inner.start_error.clone())
+            .with(|inner| inner.read(|rare| rare.start_error.clone()))
             .map_or(Ok(()), Err)
     }
 
@@ -615,13 +636,14 @@ impl Node {
             // The first start keeps the run opened at creation, with any task spawned
             // before it; a restart reopens the run its stop cancelled, or opens a fresh
             // one if tasks of the old run are still there (the stop timed out).
-            let current = inner.tasks.as_deref().unwrap_or(&self.run);
+            let replaced = inner.rare.as_deref().and_then(|rare| rare.tasks.as_deref());
+            let current = replaced.unwrap_or(&self.run);
             if current.is_cancelled() && !current.reopen() {
-                inner.tasks = Some(Arc::new(TaskRun::new()));
+                inner.rare().tasks = Some(Arc::new(TaskRun::new()));
                 self.run_replaced.store(true, Ordering::Release);
             }
             if restarting {
-                inner.restart_count += 1;
+                inner.rare().restart_count += 1;
             }
         });
         self.shutdown_flag.store(false, Ordering::Release);
@@ -632,7 +654,14 @@ impl Node {
     pub(crate) fn finish_start(&self, result: Result<(), Error>) {
         let failed = result.is_err();
         if failed || self.start_failed.load(Ordering::Relaxed) {
-            self.inner.with(|inner| inner.start_error = result.err());
+            self.inner.with(|inner| match result {
+                Err(err) => inner.rare().start_error = Some(err),
+                Ok(()) => {
+                    if let Some(rare) = inner.rare.as_deref_mut() {
+                        rare.start_error = None;
+                    }
+                }
+            });
             self.start_failed.store(failed, Ordering::Relaxed);
         }
         // Publishes the result too: a waiter that sees the new count reads it after.
@@ -679,20 +708,25 @@ impl Node {
     pub(crate) fn take_stop_request(&self) -> u64 {
         self.inner.with(|inner| {
             self.stop_queued.store(false, Ordering::Release);
-            inner.stops_requested
+            inner.read(|rare| rare.stops_requested)
         })
     }
 
     /// The driver executed the stop request `number`: wakes the `stop()`s waiting for it.
     pub(crate) fn stop_request_done(&self, number: u64) {
-        self.inner
-            .with(|inner| inner.stops_done = inner.stops_done.max(number));
+        self.inner.with(|inner| {
+            // Number 0 (no request was queued) is done from the start.
+            if number > inner.read(|rare| rare.stops_done) {
+                inner.rare().stops_done = number;
+            }
+        });
         self.notify_changed();
     }
 
     /// Whether the driver has executed the stop request `number`.
     pub(crate) fn stop_request_is_done(&self, number: u64) -> bool {
-        self.inner.with(|inner| inner.stops_done >= number)
+        self.inner
+            .with(|inner| inner.read(|rare| rare.stops_done) >= number)
     }
 
     /// The recorded crash, if it was not reported yet; marks it reported. Whoever reports
@@ -766,9 +800,9 @@ impl SharedNode for Arc<Node> {
         let (number, first) = self.inner.with(|inner| {
             let first = !self.stop_queued.swap(true, Ordering::AcqRel);
             if first {
-                inner.stops_requested += 1;
+                inner.rare().stops_requested += 1;
             }
-            (inner.stops_requested, first)
+            (inner.read(|rare| rare.stops_requested), first)
         });
         if matches!(
             self.state(),
