@@ -248,7 +248,9 @@ pub(crate) struct Node {
     stop_flag: AtomicBool,
     shutdown_flag: AtomicBool,
     /// The operation that holds the node (0: none), as the driver's half records it; read
-    /// by `own_hook.rs`.
+    /// by `own_hook.rs`, which needs `std` (without it, nothing reads it, and nothing is
+    /// kept).
+    #[cfg(feature = "std")]
     held_by: AtomicUsize,
     /// The step of its stop sequence the service is in (`STEP_*`), for
     /// [`ServiceHandle::waiting_on`](crate::ServiceHandle::waiting_on).
@@ -362,6 +364,7 @@ impl Node {
             supervisor,
             state: AtomicU8::new(State::Init as u8),
             stop_flag: AtomicBool::new(false),
+            #[cfg(feature = "std")]
             held_by: AtomicUsize::new(0),
             stop_step: AtomicU8::new(STEP_NONE),
             shutdown_flag: AtomicBool::new(false),
@@ -470,13 +473,16 @@ impl Node {
     }
 
     /// The operation that holds the node (0: none; see `own_hook.rs`).
-    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    #[cfg(feature = "std")]
     pub(crate) fn held_by(&self) -> usize {
         self.held_by.load(Ordering::Relaxed)
     }
 
-    /// Records the operation that holds the node (the driver's half's `Holder` decides).
+    /// Records the operation that holds the node (the driver's half's `Holder` decides);
+    /// without `std`, nothing reads it.
+    #[cfg_attr(not(feature = "std"), allow(unused_variables))]
     pub(crate) fn set_held_by(&self, operation: usize) {
+        #[cfg(feature = "std")]
         self.held_by.store(operation, Ordering::Relaxed);
     }
 
