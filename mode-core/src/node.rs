@@ -260,7 +260,7 @@ pub(crate) struct Node {
     /// Whether a child was ever added (children may have left since): a node that never
     /// had one has nothing below it to drop.
     had_children: AtomicBool,
-    /// Whether the current run recorded a crash (`NodeInner::crash`), and whether it was
+    /// Whether the current run recorded a crash (`Rare::crash`), and whether it was
     /// reported ([`NO_CRASH`], [`UNREPORTED`], [`REPORTED`]): changed under the `inner`
     /// lock, read without it, so that the driver's checks take no lock when there is
     /// nothing to do.
@@ -270,19 +270,19 @@ pub(crate) struct Node {
     parked: AtomicU8,
     /// Whether a [`Command::Stop`] for the node waits in the queue (the driver clears it
     /// when it takes the command). Changed only under the `inner` lock, together with
-    /// `NodeInner::stops_requested`; read without it.
+    /// `Rare::stops_requested`; read without it.
     stop_queued: AtomicBool,
     /// Wakes the waiters of a change of state or flags.
     changes: ChangeNotify,
     /// The run of the node's tasks, reopened at every restart (see `task_run.rs`), unless
-    /// tasks of a timed-out stop are still in it: then `NodeInner::tasks` takes over.
+    /// tasks of a timed-out stop are still in it: then `Rare::tasks` takes over.
     pub(crate) run: TaskRun,
-    /// Whether `NodeInner::tasks` has taken over from `run`.
+    /// Whether `Rare::tasks` has taken over from `run`.
     run_replaced: AtomicBool,
     /// Completed start attempts (wrapping), for start and restart waiters; each one's
-    /// result is in `NodeInner::start_error` before the count moves.
+    /// result is in `Rare::start_error` before the count moves.
     starts: AtomicUsize,
-    /// Whether `NodeInner::start_error` holds an error (only the driver reads or writes
+    /// Whether `Rare::start_error` holds an error (only the driver reads or writes
     /// it), so that a successful start after a successful one takes no lock.
     start_failed: AtomicBool,
     inner: Mutex<NodeInner>,
@@ -292,18 +292,19 @@ pub(crate) struct Node {
 struct NodeInner {
     children: Vec<Arc<Node>>,
     stop_reason: Option<StopReason>,
-    crash: Option<Crash>,
     /// When the last start began, on the tree's clock (`None` before the first).
     started_at: Option<Instant>,
     /// Allocated at the first change of one of its fields, and kept (see [`Rare`]).
     rare: Option<Box<Rare>>,
 }
 
-/// What a node records only once it was stopped through a request, restarted, or failed
-/// to start: a service that never is pays one pointer for it. Each field's default is its
-/// value before that.
+/// What a node records only once it crashed, was stopped through a request, restarted,
+/// or failed to start: a service that never is pays one pointer for it. Each field's
+/// default is its value before that.
 #[derive(Debug, Default)]
 struct Rare {
+    /// The crash of the current run, if it crashed.
+    crash: Option<Crash>,
     /// The task run that replaced `Node::run`, once a restart found tasks of a timed-out
     /// stop still in it; `None` while the node's own run serves.
     tasks: Option<Arc<TaskRun>>,
@@ -321,6 +322,11 @@ impl NodeInner {
     /// The rarely changed fields, allocated now if this is their first change.
     fn rare(&mut self) -> &mut Rare {
         self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// The crash of the current run, if it crashed.
+    fn crash(&self) -> Option<&Crash> {
+        self.rare.as_deref()?.crash.as_ref()
     }
 
     /// A rarely changed field's value, its default if it never changed.
@@ -381,7 +387,6 @@ impl Node {
             inner: Mutex::new(NodeInner {
                 children: Vec::new(),
                 stop_reason: None,
-                crash: None,
                 started_at: None,
                 rare: None,
             }),
@@ -567,7 +572,7 @@ impl Node {
     /// requested, if any, or `requested`.
     pub(crate) fn begin_stop_with_reason(&self, requested: StopReason) -> StopReason {
         self.inner.with(|inner| {
-            let reason = match (&inner.crash, requested) {
+            let reason = match (inner.crash(), requested) {
                 (Some(crash), _) => StopReason::Crashed(crash.clone()),
                 (None, StopReason::Restarting) => StopReason::Restarting,
                 (None, requested) => inner.stop_reason.clone().unwrap_or(requested),
@@ -583,7 +588,7 @@ impl Node {
     }
 
     pub(crate) fn crash_reason(&self) -> Option<Crash> {
-        self.inner.with(|inner| inner.crash.clone())
+        self.inner.with(|inner| inner.crash().cloned())
     }
 
     /// Whether the current run recorded a crash; without a lock.
@@ -637,7 +642,9 @@ impl Node {
         self.inner.with(|inner| {
             inner.started_at = Some(now);
             inner.stop_reason = None;
-            inner.crash = None;
+            if let Some(rare) = inner.rare.as_deref_mut() {
+                rare.crash = None;
+            }
             self.crash_state.store(NO_CRASH, Ordering::Relaxed);
             // The first start keeps the run opened at creation, with any task spawned
             // before it; a restart reopens the run its stop cancelled, or opens a fresh
@@ -683,10 +690,10 @@ impl Node {
 
     /// [`record_crash`](Self::record_crash), the crash [`UNREPORTED`] or [`REPORTED`].
     fn record_crash_as(&self, crash: Crash, state: u8) -> (Crash, bool) {
-        let (crash, new) = self.inner.with(|inner| match &inner.crash {
+        let (crash, new) = self.inner.with(|inner| match inner.crash() {
             Some(existing) => (existing.clone(), false),
             None => {
-                inner.crash = Some(crash.clone());
+                inner.rare().crash = Some(crash.clone());
                 self.crash_state.store(state, Ordering::Release);
                 (crash, true)
             }
@@ -742,7 +749,7 @@ impl Node {
         if self.crash_state.load(Ordering::Acquire) != UNREPORTED {
             return None;
         }
-        self.inner.with(|inner| match &inner.crash {
+        self.inner.with(|inner| match inner.crash() {
             Some(crash) if self.crash_state.load(Ordering::Relaxed) == UNREPORTED => {
                 self.crash_state.store(REPORTED, Ordering::Release);
                 Some(crash.clone())
