@@ -179,7 +179,7 @@ impl Context<'_> {
         let handle = counted.handle();
         if self.local.deferring.get() {
             // While the service starts, the task waits in the driver's list (see `spawn`).
-            self.local.extras().deferred.push(Deferred::Local(task));
+            self.driver.defer(self.local, Deferred::Local(task));
         } else {
             self.driver.tasks.spawn_local(task)?;
         }
@@ -363,7 +363,7 @@ impl Context<'_> {
         }
         let counted = self.enter(name)?;
         let task = boxed(counted.task(future));
-        self.local.extras().deferred.push(Deferred::Send(task));
+        self.driver.defer(self.local, Deferred::Send(task));
         Ok(counted.handle())
     }
 

@@ -58,7 +58,7 @@ pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     /// What many services never use, allocated at its first use (see [`Extras`]).
     extras: RefCell<Option<Box<Extras>>>,
     /// Whether the start sequence has yet to reach its task step: tasks the hooks add
-    /// until then wait in [`Extras::deferred`].
+    /// until then wait in the driver's list (see [`Driver::defer`]).
     pub(crate) deferring: Cell<bool>,
     pub(crate) started_once: Cell<bool>,
     /// Whether the current run's start began `on_start` (logged `Starting...`): only then
@@ -72,15 +72,11 @@ pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
 }
 
 /// The part of a [`LocalNode`] that many services never use: a service that adds no
-/// resource, no task from its hooks and keeps the tree's stop timeout pays one pointer
-/// for it.
+/// resource and keeps the tree's stop timeout pays one pointer for it.
 #[derive(Default)]
 pub(crate) struct Extras {
     /// Values and async resources, released in reverse order when the service stops.
     pub(crate) resources: Vec<Resource>,
-    /// Tasks the service's hooks added before the start sequence's task step, in order.
-    /// (Tasks added from other threads wait in the task run.)
-    pub(crate) deferred: Few<Deferred>,
     /// The service's own stop timeout ([`Service::stop_timeout`](crate::Service::stop_timeout)).
     pub(crate) stop_timeout: Option<Duration>,
 }
@@ -91,16 +87,6 @@ impl<S: ?Sized> LocalNode<S> {
         core::cell::RefMut::map(self.extras.borrow_mut(), |extras| {
             &mut **extras.get_or_insert_with(Box::default)
         })
-    }
-
-    /// Ends deferral (the start sequence's task step, or its stop) and takes the tasks
-    /// the hooks added meanwhile.
-    pub(crate) fn take_deferred(&self) -> Few<Deferred> {
-        self.deferring.set(false);
-        match self.extras.borrow_mut().as_deref_mut() {
-            Some(extras) => core::mem::take(&mut extras.deferred),
-            None => Few::None,
-        }
     }
 
     /// Takes the service's resources, for its stop to release.
@@ -145,6 +131,10 @@ pub(crate) struct Driver {
     unclean: RefCell<Vec<UncleanStop>>,
     /// Which operation runs, and which was released (see `operation.rs`).
     pub(crate) operations: OperationState,
+    /// Tasks the hooks of starting services added before their start sequence's task
+    /// step, with their service's id, in the order they were added: one list for the
+    /// tree, which services pay nothing for (see [`defer`](Self::defer)).
+    deferred: RefCell<Vec<(u64, Deferred)>>,
     /// The tasks the tree polls itself: those that are not `Send`, and in a single-task
     /// tree every task. Declared last: they drop after the services are released.
     pub(crate) tasks: TaskSet,
@@ -189,6 +179,7 @@ impl Driver {
             next_id: Cell::new(1),
             unclean: RefCell::new(Vec::new()),
             operations: OperationState::default(),
+            deferred: RefCell::new(Vec::new()),
         }
     }
 
@@ -274,6 +265,34 @@ impl Driver {
             parent.children.borrow_mut().push(local.clone());
         }
         local
+    }
+
+    /// Queues `task`, added by a hook of `local` while it is
+    /// [`deferring`](LocalNode::deferring), until its start sequence's task step.
+    /// (Tasks added from other threads meanwhile wait in the task run.)
+    pub(crate) fn defer(&self, local: &LocalRef, task: Deferred) {
+        self.deferred.borrow_mut().push((local.node().id, task));
+    }
+
+    /// Ends deferral for `local` (its start sequence's task step, or its stop) and takes
+    /// the tasks its hooks added meanwhile, in order.
+    pub(crate) fn take_deferred(&self, local: &LocalRef) -> Few<Deferred> {
+        local.deferring.set(false);
+        let mut deferred = self.deferred.borrow_mut();
+        let mut taken = Few::None;
+        if deferred.is_empty() {
+            return taken;
+        }
+        let id = local.node().id;
+        let mut i = 0;
+        while i < deferred.len() {
+            if deferred[i].0 == id {
+                taken.push(deferred.remove(i).1);
+            } else {
+                i += 1;
+            }
+        }
+        taken
     }
 
     pub(crate) fn find(&self, node: &Node) -> Option<LocalRef> {
@@ -518,6 +537,8 @@ impl Driver {
         let mut registry = self.registry.borrow_mut();
         let mut gone = alloc::vec![local.clone()];
         while let Some(local) = gone.pop() {
+            // Tasks queued by a start that never reached its task step leave with it.
+            drop(self.take_deferred(&local));
             registry.remove(local.node());
             gone.append(&mut *local.children.borrow_mut());
         }

@@ -163,7 +163,7 @@ impl Driver {
         }
         local.on_start_began.set(false);
         node.begin_run(ran_before, node.tree.timers.now());
-        drop(local.take_deferred());
+        drop(self.take_deferred(local));
         local.deferring.set(true);
         node.set_starting();
         match (ran_before, top) {
@@ -202,7 +202,7 @@ impl Driver {
     ) -> Result<(), StartError> {
         self.hook_done(local, hook)?;
         let node = local.node();
-        let from_hooks = local.take_deferred();
+        let from_hooks = self.take_deferred(local);
         for task in from_hooks {
             let spawned = match task {
                 Deferred::Send(task) => node.tree.spawner.spawn(task),

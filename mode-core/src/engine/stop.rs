@@ -226,7 +226,7 @@ impl Driver {
         self.remove_runtime_children(local);
         let run = node.tasks();
         run.cancel();
-        drop(local.take_deferred());
+        drop(self.take_deferred(local));
         if local.on_start_began.get() {
             lifecycle::emit(node, LifecycleEvent::Stopped);
         }
