@@ -177,14 +177,11 @@ impl Context<'_> {
         let task: LocalBoxFuture = Box::pin(counted.task(future));
         // Made first, so that a refused task's handle is released with it.
         let handle = counted.handle();
-        let mut deferred = self.local.deferred.borrow_mut();
-        match deferred.as_mut() {
+        if self.local.deferring.get() {
             // While the service starts, the task waits in the driver's list (see `spawn`).
-            Some(list) => list.push(Deferred::Local(task)),
-            None => {
-                drop(deferred);
-                self.driver.tasks.spawn_local(task)?;
-            }
+            self.driver.defer(self.local, Deferred::Local(task));
+        } else {
+            self.driver.tasks.spawn_local(task)?;
         }
         Ok(handle)
     }
@@ -364,14 +361,12 @@ impl Context<'_> {
         F: Future<Output = BoxResult<T>> + Send + 'static,
         T: Send + 'static,
     {
-        if self.local.deferred.borrow().is_none() {
+        if !self.local.deferring.get() {
             return self.handle().spawn_task(name, make);
         }
         let counted = self.enter(name)?;
         let task = boxed(&counted, make);
-        if let Some(list) = self.local.deferred.borrow_mut().as_mut() {
-            list.push(Deferred::Send(task));
-        }
+        self.driver.defer(self.local, Deferred::Send(task));
         Ok(counted.handle())
     }
 
@@ -403,7 +398,7 @@ impl Context<'_> {
         if matches!(self.handle().state(), State::Stopping | State::Stopped) {
             return Err(Error::ServiceStopped);
         }
-        self.local.resources.borrow_mut().push(resource);
+        self.local.extras().resources.push(resource);
         Ok(())
     }
 }

@@ -248,7 +248,9 @@ pub(crate) struct Node {
     stop_flag: AtomicBool,
     shutdown_flag: AtomicBool,
     /// The operation that holds the node (0: none), as the driver's half records it; read
-    /// by `own_hook.rs`.
+    /// by `own_hook.rs`, which needs `std` (without it, nothing reads it, and nothing is
+    /// kept).
+    #[cfg(feature = "std")]
     held_by: AtomicUsize,
     /// The step of its stop sequence the service is in (`STEP_*`), for
     /// [`ServiceHandle::waiting_on`](crate::ServiceHandle::waiting_on).
@@ -258,7 +260,7 @@ pub(crate) struct Node {
     /// Whether a child was ever added (children may have left since): a node that never
     /// had one has nothing below it to drop.
     had_children: AtomicBool,
-    /// Whether the current run recorded a crash (`NodeInner::crash`), and whether it was
+    /// Whether the current run recorded a crash (`Rare::crash`), and whether it was
     /// reported ([`NO_CRASH`], [`UNREPORTED`], [`REPORTED`]): changed under the `inner`
     /// lock, read without it, so that the driver's checks take no lock when there is
     /// nothing to do.
@@ -268,19 +270,19 @@ pub(crate) struct Node {
     parked: AtomicU8,
     /// Whether a [`Command::Stop`] for the node waits in the queue (the driver clears it
     /// when it takes the command). Changed only under the `inner` lock, together with
-    /// `NodeInner::stops_requested`; read without it.
+    /// `Rare::stops_requested`; read without it.
     stop_queued: AtomicBool,
     /// Wakes the waiters of a change of state or flags.
     changes: ChangeNotify,
     /// The run of the node's tasks, reopened at every restart (see `task_run.rs`), unless
-    /// tasks of a timed-out stop are still in it: then `NodeInner::tasks` takes over.
+    /// tasks of a timed-out stop are still in it: then `Rare::tasks` takes over.
     pub(crate) run: TaskRun,
-    /// Whether `NodeInner::tasks` has taken over from `run`.
+    /// Whether `Rare::tasks` has taken over from `run`.
     run_replaced: AtomicBool,
     /// Completed start attempts (wrapping), for start and restart waiters; each one's
-    /// result is in `NodeInner::start_error` before the count moves.
+    /// result is in `Rare::start_error` before the count moves.
     starts: AtomicUsize,
-    /// Whether `NodeInner::start_error` holds an error (only the driver reads or writes
+    /// Whether `Rare::start_error` holds an error (only the driver reads or writes
     /// it), so that a successful start after a successful one takes no lock.
     start_failed: AtomicBool,
     inner: Mutex<NodeInner>,
@@ -290,6 +292,18 @@ pub(crate) struct Node {
 struct NodeInner {
     children: Vec<Arc<Node>>,
     stop_reason: Option<StopReason>,
+    /// When the last start began, on the tree's clock (`None` before the first).
+    started_at: Option<Instant>,
+    /// Allocated at the first change of one of its fields, and kept (see [`Rare`]).
+    rare: Option<Box<Rare>>,
+}
+
+/// What a node records only once it crashed, was stopped through a request, restarted,
+/// or failed to start: a service that never is pays one pointer for it. Each field's
+/// default is its value before that.
+#[derive(Debug, Default)]
+struct Rare {
+    /// The crash of the current run, if it crashed.
     crash: Option<Crash>,
     /// The task run that replaced `Node::run`, once a restart found tasks of a timed-out
     /// stop still in it; `None` while the node's own run serves.
@@ -302,8 +316,23 @@ struct NodeInner {
     stops_requested: u64,
     /// The number of the last [`Command::Stop`] the driver executed.
     stops_done: u64,
-    /// When the last start began, on the tree's clock (`None` before the first).
-    started_at: Option<Instant>,
+}
+
+impl NodeInner {
+    /// The rarely changed fields, allocated now if this is their first change.
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// The crash of the current run, if it crashed.
+    fn crash(&self) -> Option<&Crash> {
+        self.rare.as_deref()?.crash.as_ref()
+    }
+
+    /// A rarely changed field's value, its default if it never changed.
+    fn read<T: Default>(&self, field: impl FnOnce(&Rare) -> T) -> T {
+        self.rare.as_deref().map(field).unwrap_or_default()
+    }
 }
 
 impl core::fmt::Debug for Node {
@@ -341,6 +370,7 @@ impl Node {
             supervisor,
             state: AtomicU8::new(State::Init as u8),
             stop_flag: AtomicBool::new(false),
+            #[cfg(feature = "std")]
             held_by: AtomicUsize::new(0),
             stop_step: AtomicU8::new(STEP_NONE),
             shutdown_flag: AtomicBool::new(false),
@@ -357,13 +387,8 @@ impl Node {
             inner: Mutex::new(NodeInner {
                 children: Vec::new(),
                 stop_reason: None,
-                crash: None,
-                tasks: None,
-                restart_count: 0,
-                start_error: None,
-                stops_requested: 0,
-                stops_done: 0,
                 started_at: None,
+                rare: None,
             }),
         })
     }
@@ -453,13 +478,16 @@ impl Node {
     }
 
     /// The operation that holds the node (0: none; see `own_hook.rs`).
-    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    #[cfg(feature = "std")]
     pub(crate) fn held_by(&self) -> usize {
         self.held_by.load(Ordering::Relaxed)
     }
 
-    /// Records the operation that holds the node (the driver's half's `Holder` decides).
+    /// Records the operation that holds the node (the driver's half's `Holder` decides);
+    /// without `std`, nothing reads it.
+    #[cfg_attr(not(feature = "std"), allow(unused_variables))]
     pub(crate) fn set_held_by(&self, operation: usize) {
+        #[cfg(feature = "std")]
         self.held_by.store(operation, Ordering::Relaxed);
     }
 
@@ -522,10 +550,13 @@ impl Node {
         if !self.run_replaced.load(Ordering::Acquire) {
             return RunRef::Own(&self.run);
         }
-        self.inner.with(|inner| match &inner.tasks {
-            Some(run) => RunRef::Replaced(run.clone()),
+        match self
+            .inner
+            .with(|inner| inner.read(|rare| rare.tasks.clone()))
+        {
+            Some(run) => RunRef::Replaced(run),
             None => RunRef::Own(&self.run),
-        })
+        }
     }
 
     pub(crate) fn stop_reason(&self) -> Option<StopReason> {
@@ -541,7 +572,7 @@ impl Node {
     /// requested, if any, or `requested`.
     pub(crate) fn begin_stop_with_reason(&self, requested: StopReason) -> StopReason {
         self.inner.with(|inner| {
-            let reason = match (&inner.crash, requested) {
+            let reason = match (inner.crash(), requested) {
                 (Some(crash), _) => StopReason::Crashed(crash.clone()),
                 (None, StopReason::Restarting) => StopReason::Restarting,
                 (None, requested) => inner.stop_reason.clone().unwrap_or(requested),
@@ -557,7 +588,7 @@ impl Node {
     }
 
     pub(crate) fn crash_reason(&self) -> Option<Crash> {
-        self.inner.with(|inner| inner.crash.clone())
+        self.inner.with(|inner| inner.crash().cloned())
     }
 
     /// Whether the current run recorded a crash; without a lock.
@@ -566,7 +597,8 @@ impl Node {
     }
 
     pub(crate) fn restart_count(&self) -> u32 {
-        self.inner.with(|inner| inner.restart_count)
+        self.inner
+            .with(|inner| inner.read(|rare| rare.restart_count))
     }
 
     /// Completed start attempts, wrapping: compare for a change, not for order.
@@ -577,7 +609,7 @@ impl Node {
     /// The result of the last start that finished (`Ok` if none did).
     pub(crate) fn last_start(&self) -> Result<(), Error> {
         self.inner
-            .with(|inner| inner.start_error.clone())
+            .with(|inner| inner.read(|rare| rare.start_error.clone()))
             .map_or(Ok(()), Err)
     }
 
@@ -610,18 +642,21 @@ impl Node {
         self.inner.with(|inner| {
             inner.started_at = Some(now);
             inner.stop_reason = None;
-            inner.crash = None;
+            if let Some(rare) = inner.rare.as_deref_mut() {
+                rare.crash = None;
+            }
             self.crash_state.store(NO_CRASH, Ordering::Relaxed);
             // The first start keeps the run opened at creation, with any task spawned
             // before it; a restart reopens the run its stop cancelled, or opens a fresh
             // one if tasks of the old run are still there (the stop timed out).
-            let current = inner.tasks.as_deref().unwrap_or(&self.run);
+            let replaced = inner.rare.as_deref().and_then(|rare| rare.tasks.as_deref());
+            let current = replaced.unwrap_or(&self.run);
             if current.is_cancelled() && !current.reopen() {
-                inner.tasks = Some(Arc::new(TaskRun::new()));
+                inner.rare().tasks = Some(Arc::new(TaskRun::new()));
                 self.run_replaced.store(true, Ordering::Release);
             }
             if restarting {
-                inner.restart_count += 1;
+                inner.rare().restart_count += 1;
             }
         });
         self.shutdown_flag.store(false, Ordering::Release);
@@ -632,7 +667,14 @@ impl Node {
     pub(crate) fn finish_start(&self, result: Result<(), Error>) {
         let failed = result.is_err();
         if failed || self.start_failed.load(Ordering::Relaxed) {
-            self.inner.with(|inner| inner.start_error = result.err());
+            self.inner.with(|inner| match result {
+                Err(err) => inner.rare().start_error = Some(err),
+                Ok(()) => {
+                    if let Some(rare) = inner.rare.as_deref_mut() {
+                        rare.start_error = None;
+                    }
+                }
+            });
             self.start_failed.store(failed, Ordering::Relaxed);
         }
         // Publishes the result too: a waiter that sees the new count reads it after.
@@ -648,10 +690,10 @@ impl Node {
 
     /// [`record_crash`](Self::record_crash), the crash [`UNREPORTED`] or [`REPORTED`].
     fn record_crash_as(&self, crash: Crash, state: u8) -> (Crash, bool) {
-        let (crash, new) = self.inner.with(|inner| match &inner.crash {
+        let (crash, new) = self.inner.with(|inner| match inner.crash() {
             Some(existing) => (existing.clone(), false),
             None => {
-                inner.crash = Some(crash.clone());
+                inner.rare().crash = Some(crash.clone());
                 self.crash_state.store(state, Ordering::Release);
                 (crash, true)
             }
@@ -679,20 +721,25 @@ impl Node {
     pub(crate) fn take_stop_request(&self) -> u64 {
         self.inner.with(|inner| {
             self.stop_queued.store(false, Ordering::Release);
-            inner.stops_requested
+            inner.read(|rare| rare.stops_requested)
         })
     }
 
     /// The driver executed the stop request `number`: wakes the `stop()`s waiting for it.
     pub(crate) fn stop_request_done(&self, number: u64) {
-        self.inner
-            .with(|inner| inner.stops_done = inner.stops_done.max(number));
+        self.inner.with(|inner| {
+            // Number 0 (no request was queued) is done from the start.
+            if number > inner.read(|rare| rare.stops_done) {
+                inner.rare().stops_done = number;
+            }
+        });
         self.notify_changed();
     }
 
     /// Whether the driver has executed the stop request `number`.
     pub(crate) fn stop_request_is_done(&self, number: u64) -> bool {
-        self.inner.with(|inner| inner.stops_done >= number)
+        self.inner
+            .with(|inner| inner.read(|rare| rare.stops_done) >= number)
     }
 
     /// The recorded crash, if it was not reported yet; marks it reported. Whoever reports
@@ -702,7 +749,7 @@ impl Node {
         if self.crash_state.load(Ordering::Acquire) != UNREPORTED {
             return None;
         }
-        self.inner.with(|inner| match &inner.crash {
+        self.inner.with(|inner| match inner.crash() {
             Some(crash) if self.crash_state.load(Ordering::Relaxed) == UNREPORTED => {
                 self.crash_state.store(REPORTED, Ordering::Release);
                 Some(crash.clone())
@@ -766,9 +813,9 @@ impl SharedNode for Arc<Node> {
         let (number, first) = self.inner.with(|inner| {
             let first = !self.stop_queued.swap(true, Ordering::AcqRel);
             if first {
-                inner.stops_requested += 1;
+                inner.rare().stops_requested += 1;
             }
-            (inner.stops_requested, first)
+            (inner.read(|rare| rare.stops_requested), first)
         });
         if matches!(
             self.state(),

@@ -160,7 +160,9 @@ pub(crate) struct TaskRun {
     /// once ([`OPEN`]). Moves to `DEFERRED` under the lock, with the task queued; the
     /// driver ends deferral with one swap, and takes the lock only if a task is queued.
     deferral: AtomicU8,
-    state: Mutex<RunState>,
+    /// Allocated when the first task enters the run, and kept from then on (reopening
+    /// reuses it): a service that never has a task pays one pointer for it.
+    state: Mutex<Option<Box<RunState>>>,
 }
 
 /// Tasks are deferred until the start sequence's task step; none is queued yet.
@@ -170,6 +172,7 @@ const DEFERRED: u8 = 1;
 /// The task step has passed: tasks are spawned at once.
 const OPEN: u8 = 2;
 
+#[derive(Default)]
 struct RunState {
     /// Tasks admitted from other threads before the start sequence reached its task step,
     /// spawned there in the order they were added.
@@ -385,12 +388,15 @@ impl TaskRun {
             live: AtomicUsize::new(0),
             aborts: AtomicUsize::new(0),
             deferral: AtomicU8::new(DEFERRING),
-            state: Mutex::new(RunState {
-                deferred: Few::None,
-                tasks: Slots::default(),
-                stopper: None,
-            }),
+            state: Mutex::new(None),
         }
+    }
+
+    /// Runs `f` under the run's lock on its state, which it allocates if no task entered
+    /// the run yet.
+    fn with_state<R>(&self, f: impl FnOnce(&mut RunState) -> R) -> R {
+        self.state
+            .with(|state| f(state.get_or_insert_with(Box::default)))
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
@@ -416,8 +422,13 @@ impl TaskRun {
         // `OwnedTask::poll`).
         let (deferred, wakers) = self.state.with(|state| {
             self.cancelled.store(true, Ordering::Release);
-            let deferred = core::mem::take(&mut state.deferred);
-            (deferred, state.tasks.drain_wakers())
+            match state.as_deref_mut() {
+                Some(state) => (
+                    core::mem::take(&mut state.deferred),
+                    state.tasks.drain_wakers(),
+                ),
+                None => (Few::None, Few::None),
+            }
         });
         drop(deferred);
         wakers.into_iter().for_each(Waker::wake);
@@ -435,8 +446,10 @@ impl TaskRun {
             }
             self.cancelled.store(false, Ordering::Release);
             self.deferral.store(DEFERRING, Ordering::Release);
-            state.deferred = Few::None;
-            state.stopper = None;
+            if let Some(state) = state.as_deref_mut() {
+                state.deferred = Few::None;
+                state.stopper = None;
+            }
             true
         })
     }
@@ -445,7 +458,7 @@ impl TaskRun {
     /// create the task with [`OwnedTask::counted`](crate::task::OwnedTask::counted) and its
     /// handle with that slot.
     pub(crate) fn enter(&self, name: TaskName) -> Option<usize> {
-        self.state.with(|state| {
+        self.with_state(|state| {
             if self.is_cancelled() {
                 return None;
             }
@@ -458,7 +471,7 @@ impl TaskRun {
     /// the run has not reached its task step yet, or handed back to be spawned. The task
     /// is made under the run's lock, so a cancellation sees it either queued or counted.
     pub(crate) fn admit(&self, name: TaskName, make: impl FnOnce(usize) -> BoxFuture) -> Admission {
-        self.state.with(|state| {
+        self.with_state(|state| {
             if self.is_cancelled() {
                 return Admission::Refused;
             }
@@ -491,8 +504,7 @@ impl TaskRun {
         if self.deferral.swap(OPEN, Ordering::AcqRel) != DEFERRED {
             return Few::None.into_iter();
         }
-        self.state
-            .with(|state| core::mem::take(&mut state.deferred))
+        self.with_state(|state| core::mem::take(&mut state.deferred))
             .into_iter()
     }
 
@@ -510,7 +522,7 @@ impl TaskRun {
             }
             // `live` only goes down under the lock (in `OwnedTask::drop`), so checking it
             // and storing the waker in one section cannot miss the last task leaving.
-            self.state.with(|state| {
+            self.with_state(|state| {
                 if self.live.load(Ordering::Acquire) == 0 {
                     state.stopper = None;
                     Poll::Ready(())
@@ -527,7 +539,7 @@ impl TaskRun {
 
     /// Stores `waker` for the task in `slot`; returns the identity of the stored clone.
     pub(crate) fn register(&self, slot: usize, waker: &Waker) -> WakerId {
-        self.state.with(|state| {
+        self.with_state(|state| {
             let stored = state.tasks.get(slot).waker.insert(waker.clone());
             WakerId::of(stored)
         })
@@ -541,14 +553,14 @@ impl TaskRun {
 
     /// Whether the task in `slot` was aborted.
     pub(crate) fn is_aborted(&self, slot: usize) -> bool {
-        self.state.with(|state| state.tasks.get(slot).aborted)
+        self.with_state(|state| state.tasks.get(slot).aborted)
     }
 
     /// Forgets the task in `slot`, which ended with `outcome` (`None`: dropped before it
     /// finished). Hands the outcome to its handle, or frees the slot if the handle is gone;
     /// if the task was the last, wakes the stop sequence.
     pub(crate) fn leave(&self, slot: usize, outcome: Option<Outcome>) {
-        let (stale, waiter, freed, stopper) = self.state.with(|state| {
+        let (stale, waiter, freed, stopper) = self.with_state(|state| {
             let entry = state.tasks.get(slot);
             entry.running = false;
             let stale = entry.waker.take();
@@ -586,7 +598,7 @@ impl TaskRun {
 
     /// Asks the task in `slot` to end at its next poll, and wakes it.
     pub(crate) fn abort(&self, slot: usize) {
-        let waker = self.state.with(|state| {
+        let waker = self.with_state(|state| {
             let entry = state.tasks.get(slot);
             if !entry.running || entry.aborted {
                 return None;
@@ -602,13 +614,13 @@ impl TaskRun {
 
     /// Whether the task in `slot` has ended.
     pub(crate) fn is_finished(&self, slot: usize) -> bool {
-        self.state.with(|state| !state.tasks.get(slot).running)
+        self.with_state(|state| !state.tasks.get(slot).running)
     }
 
     /// The outcome of the task in `slot` once it has ended (taken: `None` afterwards);
     /// until then, stores `waker` to be woken when it does.
     pub(crate) fn poll_outcome(&self, slot: usize, waker: &Waker) -> Poll<Option<Outcome>> {
-        self.state.with(|state| {
+        self.with_state(|state| {
             let entry = state.tasks.get(slot);
             let running = entry.running;
             let join = entry.join.get_or_insert_with(Box::default);
@@ -628,7 +640,7 @@ impl TaskRun {
 
     /// The handle of the task in `slot` is gone: frees the slot if the task is too.
     pub(crate) fn release(&self, slot: usize) {
-        let freed = self.state.with(|state| {
+        let freed = self.with_state(|state| {
             state.tasks.get(slot).handle = false;
             state.tasks.free_if_unused(slot)
         });
@@ -640,20 +652,21 @@ impl TaskRun {
     #[cfg(feature = "std")]
     pub(crate) fn task_name(&self, slot: usize) -> Option<TaskName> {
         self.state.with(|state| {
-            let entry = state.tasks.find(slot)?;
+            let entry = state.as_deref_mut()?.tasks.find(slot)?;
             entry.running.then(|| entry.name.clone())
         })
     }
 
     /// The names of the tasks of this run that still exist.
     pub(crate) fn task_names(&self) -> Vec<Cow<'static, str>> {
-        self.state.with(|state| {
-            state
+        self.state.with(|state| match state.as_deref_mut() {
+            Some(state) => state
                 .tasks
                 .entries()
                 .filter(|entry| entry.running)
                 .map(|entry| entry.name.readable())
-                .collect()
+                .collect(),
+            None => Vec::new(),
         })
     }
 }

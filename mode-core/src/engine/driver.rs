@@ -56,20 +56,55 @@ pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     /// code, if the service is a supervisor: set when it joins the tree (boxed: most
     /// services are not, and pay one pointer for it).
     pub(crate) supervision: OnceCell<Box<Supervision>>,
-    pub(crate) resources: RefCell<Vec<Resource>>,
-    /// Tasks the service's hooks added before the start sequence's task step, in order;
-    /// `None` after it. (Tasks added from other threads wait in the task run.)
-    pub(crate) deferred: RefCell<Option<Few<Deferred>>>,
+    /// What many services never use, allocated at its first use (see [`Extras`]).
+    extras: RefCell<Option<Box<Extras>>>,
+    /// Whether the start sequence has yet to reach its task step: tasks the hooks add
+    /// until then wait in the driver's list (see [`Driver::defer`]).
+    pub(crate) deferring: Cell<bool>,
     pub(crate) started_once: Cell<bool>,
     /// Whether the current run's start began `on_start` (logged `Starting...`): only then
     /// does its stop run the stop hooks (see `stop.rs`).
     pub(crate) on_start_began: Cell<bool>,
-    pub(crate) stop_timeout: Option<Duration>,
     pub(crate) wait_for_shutdown: bool,
     /// The operation working on the service, if any (see `operation.rs`).
     pub(crate) holder: Holder,
     /// Borrowed while one of its hooks runs.
     pub(crate) service: RefCell<S>,
+}
+
+/// The part of a [`LocalNode`] that many services never use: a service that adds no
+/// resource and keeps the tree's stop timeout pays one pointer for it.
+#[derive(Default)]
+pub(crate) struct Extras {
+    /// Values and async resources, released in reverse order when the service stops.
+    pub(crate) resources: Vec<Resource>,
+    /// The service's own stop timeout ([`Service::stop_timeout`](crate::Service::stop_timeout)).
+    pub(crate) stop_timeout: Option<Duration>,
+}
+
+impl<S: ?Sized> LocalNode<S> {
+    /// The extras, allocated now if this is their first use.
+    pub(crate) fn extras(&self) -> core::cell::RefMut<'_, Extras> {
+        core::cell::RefMut::map(self.extras.borrow_mut(), |extras| {
+            &mut **extras.get_or_insert_with(Box::default)
+        })
+    }
+
+    /// Takes the service's resources, for its stop to release.
+    pub(crate) fn take_resources(&self) -> Vec<Resource> {
+        match self.extras.borrow_mut().as_deref_mut() {
+            Some(extras) => core::mem::take(&mut extras.resources),
+            None => Vec::new(),
+        }
+    }
+
+    /// The service's own stop timeout, if it has one.
+    pub(crate) fn stop_timeout(&self) -> Option<Duration> {
+        self.extras
+            .borrow()
+            .as_ref()
+            .and_then(|extras| extras.stop_timeout)
+    }
 }
 
 /// The services a start or stop is inside of, from the top down (see `start.rs` and
@@ -97,6 +132,10 @@ pub(crate) struct Driver {
     unclean: RefCell<Vec<UncleanStop>>,
     /// Which operation runs, and which was released (see `operation.rs`).
     pub(crate) operations: OperationState,
+    /// Tasks the hooks of starting services added before their start sequence's task
+    /// step, with their service's id, in the order they were added: one list for the
+    /// tree, which services pay nothing for (see [`defer`](Self::defer)).
+    deferred: RefCell<Vec<(u64, Deferred)>>,
     /// The tasks the tree polls itself: those that are not `Send`, and in a single-task
     /// tree every task. Declared last: they drop after the services are released.
     pub(crate) tasks: TaskSet,
@@ -141,6 +180,7 @@ impl Driver {
             next_id: Cell::new(1),
             unclean: RefCell::new(Vec::new()),
             operations: OperationState::default(),
+            deferred: RefCell::new(Vec::new()),
         }
     }
 
@@ -202,15 +242,20 @@ impl Driver {
         if let Some(parent) = parent_node {
             parent.push_child(node.clone());
         }
+        let extras = service.stop_timeout().map(|stop_timeout| {
+            Box::new(Extras {
+                stop_timeout: Some(stop_timeout),
+                ..Extras::default()
+            })
+        });
         let local = LocalRef::new(LocalNode {
             handle: ServiceHandle::new(node),
             children: RefCell::new(Vec::new()),
-            resources: RefCell::new(Vec::new()),
-            deferred: RefCell::new(Some(Few::None)),
+            extras: RefCell::new(extras),
+            deferring: Cell::new(false),
             started_once: Cell::new(false),
             on_start_began: Cell::new(false),
             holder: Holder::default(),
-            stop_timeout: service.stop_timeout(),
             wait_for_shutdown: service.wait_for_shutdown(),
             supervision: OnceCell::new(),
             service: RefCell::new(service),
@@ -220,6 +265,34 @@ impl Driver {
             parent.children.borrow_mut().push(local.clone());
         }
         local
+    }
+
+    /// Queues `task`, added by a hook of `local` while it is
+    /// [`deferring`](LocalNode::deferring), until its start sequence's task step.
+    /// (Tasks added from other threads meanwhile wait in the task run.)
+    pub(crate) fn defer(&self, local: &LocalRef, task: Deferred) {
+        self.deferred.borrow_mut().push((local.node().id, task));
+    }
+
+    /// Ends deferral for `local` (its start sequence's task step, or its stop) and takes
+    /// the tasks its hooks added meanwhile, in order.
+    pub(crate) fn take_deferred(&self, local: &LocalRef) -> Few<Deferred> {
+        local.deferring.set(false);
+        let mut deferred = self.deferred.borrow_mut();
+        let mut taken = Few::None;
+        if deferred.is_empty() {
+            return taken;
+        }
+        let id = local.node().id;
+        let mut i = 0;
+        while i < deferred.len() {
+            if deferred[i].0 == id {
+                taken.push(deferred.remove(i).1);
+            } else {
+                i += 1;
+            }
+        }
+        taken
     }
 
     pub(crate) fn find(&self, node: &Node) -> Option<LocalRef> {
@@ -475,6 +548,8 @@ impl Driver {
         let mut registry = self.registry.borrow_mut();
         let mut gone = alloc::vec![local.clone()];
         while let Some(local) = gone.pop() {
+            // Tasks queued by a start that never reached its task step leave with it.
+            drop(self.take_deferred(&local));
             registry.remove(local.node());
             gone.append(&mut *local.children.borrow_mut());
         }

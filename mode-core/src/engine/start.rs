@@ -25,7 +25,6 @@ use crate::node::Node;
 use crate::platform::plain::Arc;
 use crate::service::{BeforeStart, Hook, SequenceFuture};
 use crate::state::State;
-use crate::task_run::Few;
 
 /// Why a start sequence did not finish.
 #[derive(Debug)]
@@ -176,7 +175,8 @@ impl Driver {
         }
         local.on_start_began.set(false);
         node.begin_run(ran_before, node.tree.timers.now());
-        *local.deferred.borrow_mut() = Some(Few::None);
+        drop(self.take_deferred(local));
+        local.deferring.set(true);
         node.set_starting();
         match (ran_before, top) {
             (false, _) => BeforeStart::FirstStart,
@@ -214,7 +214,7 @@ impl Driver {
     ) -> Result<(), StartError> {
         self.hook_done(local, hook)?;
         let node = local.node();
-        let from_hooks = local.deferred.borrow_mut().take().unwrap_or(Few::None);
+        let from_hooks = self.take_deferred(local);
         for task in from_hooks {
             let spawned = match task {
                 Deferred::Send(task) => node.tree.spawner.spawn(task),

@@ -239,7 +239,7 @@ impl Driver {
         self.remove_runtime_children(local);
         let run = node.tasks();
         run.cancel();
-        local.deferred.borrow_mut().take();
+        drop(self.take_deferred(local));
         if local.on_start_began.get() {
             lifecycle::emit(node, LifecycleEvent::Stopped);
         }
@@ -256,7 +256,7 @@ impl Driver {
         {
             budget.timed_out = Some(WaitingOn::Tasks(run.live()));
         }
-        let resources = core::mem::take(&mut *local.resources.borrow_mut());
+        let resources = local.take_resources();
         for resource in resources.into_iter().rev() {
             match resource {
                 Resource::Value(value) => drop(value),
@@ -335,7 +335,7 @@ impl<'a> StopBudget<'a> {
 
     /// How long the service's stop may take: its own stop timeout, or the tree's.
     fn timeout(&self) -> Duration {
-        (self.local().stop_timeout).unwrap_or_else(|| self.driver().shared.default_stop_timeout())
+        (self.local().stop_timeout()).unwrap_or_else(|| self.driver().shared.default_stop_timeout())
     }
 
     /// The current time, if the deadline is running (the time children take must then be
