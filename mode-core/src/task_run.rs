@@ -160,9 +160,7 @@ pub(crate) struct TaskRun {
     /// once ([`OPEN`]). Moves to `DEFERRED` under the lock, with the task queued; the
     /// driver ends deferral with one swap, and takes the lock only if a task is queued.
     deferral: AtomicU8,
-    /// Allocated when the first task enters the run, and kept from then on (reopening
-    /// reuses it): a service that never has a task pays one pointer for it.
-    state: Mutex<Option<Box<RunState>>>,
+    state: Mutex<RunState>,
 }
 
 /// Tasks are deferred until the start sequence's task step; none is queued yet.
@@ -172,7 +170,6 @@ const DEFERRED: u8 = 1;
 /// The task step has passed: tasks are spawned at once.
 const OPEN: u8 = 2;
 
-#[derive(Default)]
 struct RunState {
     /// Tasks admitted from other threads before the start sequence reached its task step,
     /// spawned there in the order they were added.
@@ -388,15 +385,12 @@ impl TaskRun {
             live: AtomicUsize::new(0),
             aborts: AtomicUsize::new(0),
             deferral: AtomicU8::new(DEFERRING),
-            state: Mutex::new(None),
+            state: Mutex::new(RunState {
+                deferred: Few::None,
+                tasks: Slots::default(),
+                stopper: None,
+            }),
         }
-    }
-
-    /// Runs `f` under the run's lock on its state, which it allocates if no task entered
-    /// the run yet.
-    fn with_state<R>(&self, f: impl FnOnce(&mut RunState) -> R) -> R {
-        self.state
-            .with(|state| f(state.get_or_insert_with(Box::default)))
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
@@ -422,13 +416,8 @@ impl TaskRun {
         // `OwnedTask::poll`).
         let (deferred, wakers) = self.state.with(|state| {
             self.cancelled.store(true, Ordering::Release);
-            match state.as_deref_mut() {
-                Some(state) => (
-                    core::mem::take(&mut state.deferred),
-                    state.tasks.drain_wakers(),
-                ),
-                None => (Few::None, Few::None),
-            }
+            let deferred = core::mem::take(&mut state.deferred);
+            (deferred, state.tasks.drain_wakers())
         });
         drop(deferred);
         wakers.into_iter().for_each(Waker::wake);
@@ -446,10 +435,8 @@ impl TaskRun {
             }
             self.cancelled.store(false, Ordering::Release);
             self.deferral.store(DEFERRING, Ordering::Release);
-            if let Some(state) = state.as_deref_mut() {
-                state.deferred = Few::None;
-                state.stopper = None;
-            }
+            state.deferred = Few::None;
+            state.stopper = None;
             true
         })
     }
@@ -458,7 +445,7 @@ impl TaskRun {
     /// create the task with [`OwnedTask::counted`](crate::task::OwnedTask::counted) and its
     /// handle with that slot.
     pub(crate) fn enter(&self, name: TaskName) -> Option<usize> {
-        self.with_state(|state| {
+        self.state.with(|state| {
             if self.is_cancelled() {
                 return None;
             }
@@ -471,7 +458,7 @@ impl TaskRun {
     /// the run has not reached its task step yet, or handed back to be spawned. The task
     /// is made under the run's lock, so a cancellation sees it either queued or counted.
     pub(crate) fn admit(&self, name: TaskName, make: impl FnOnce(usize) -> BoxFuture) -> Admission {
-        self.with_state(|state| {
+        self.state.with(|state| {
             if self.is_cancelled() {
                 return Admission::Refused;
             }
@@ -504,7 +491,8 @@ impl TaskRun {
         if self.deferral.swap(OPEN, Ordering::AcqRel) != DEFERRED {
             return Few::None.into_iter();
         }
-        self.with_state(|state| core::mem::take(&mut state.deferred))
+        self.state
+            .with(|state| core::mem::take(&mut state.deferred))
             .into_iter()
     }
 
@@ -522,7 +510,7 @@ impl TaskRun {
             }
             // `live` only goes down under the lock (in `OwnedTask::drop`), so checking it
             // and storing the waker in one section cannot miss the last task leaving.
-            self.with_state(|state| {
+            self.state.with(|state| {
                 if self.live.load(Ordering::Acquire) == 0 {
                     state.stopper = None;
                     Poll::Ready(())
@@ -539,7 +527,7 @@ impl TaskRun {
 
     /// Stores `waker` for the task in `slot`; returns the identity of the stored clone.
     pub(crate) fn register(&self, slot: usize, waker: &Waker) -> WakerId {
-        self.with_state(|state| {
+        self.state.with(|state| {
             let stored = state.tasks.get(slot).waker.insert(waker.clone());
             WakerId::of(stored)
         })
@@ -553,14 +541,14 @@ impl TaskRun {
 
     /// Whether the task in `slot` was aborted.
     pub(crate) fn is_aborted(&self, slot: usize) -> bool {
-        self.with_state(|state| state.tasks.get(slot).aborted)
+        self.state.with(|state| state.tasks.get(slot).aborted)
     }
 
     /// Forgets the task in `slot`, which ended with `outcome` (`None`: dropped before it
     /// finished). Hands the outcome to its handle, or frees the slot if the handle is gone;
     /// if the task was the last, wakes the stop sequence.
     pub(crate) fn leave(&self, slot: usize, outcome: Option<Outcome>) {
-        let (stale, waiter, freed, stopper) = self.with_state(|state| {
+        let (stale, waiter, freed, stopper) = self.state.with(|state| {
             let entry = state.tasks.get(slot);
             entry.running = false;
             let stale = entry.waker.take();
@@ -598,7 +586,7 @@ impl TaskRun {
 
     /// Asks the task in `slot` to end at its next poll, and wakes it.
     pub(crate) fn abort(&self, slot: usize) {
-        let waker = self.with_state(|state| {
+        let waker = self.state.with(|state| {
             let entry = state.tasks.get(slot);
             if !entry.running || entry.aborted {
                 return None;
@@ -614,13 +602,13 @@ impl TaskRun {
 
     /// Whether the task in `slot` has ended.
     pub(crate) fn is_finished(&self, slot: usize) -> bool {
-        self.with_state(|state| !state.tasks.get(slot).running)
+        self.state.with(|state| !state.tasks.get(slot).running)
     }
 
     /// The outcome of the task in `slot` once it has ended (taken: `None` afterwards);
     /// until then, stores `waker` to be woken when it does.
     pub(crate) fn poll_outcome(&self, slot: usize, waker: &Waker) -> Poll<Option<Outcome>> {
-        self.with_state(|state| {
+        self.state.with(|state| {
             let entry = state.tasks.get(slot);
             let running = entry.running;
             let join = entry.join.get_or_insert_with(Box::default);
@@ -640,7 +628,7 @@ impl TaskRun {
 
     /// The handle of the task in `slot` is gone: frees the slot if the task is too.
     pub(crate) fn release(&self, slot: usize) {
-        let freed = self.with_state(|state| {
+        let freed = self.state.with(|state| {
             state.tasks.get(slot).handle = false;
             state.tasks.free_if_unused(slot)
         });
@@ -652,21 +640,20 @@ impl TaskRun {
     #[cfg(feature = "std")]
     pub(crate) fn task_name(&self, slot: usize) -> Option<TaskName> {
         self.state.with(|state| {
-            let entry = state.as_deref_mut()?.tasks.find(slot)?;
+            let entry = state.tasks.find(slot)?;
             entry.running.then(|| entry.name.clone())
         })
     }
 
     /// The names of the tasks of this run that still exist.
     pub(crate) fn task_names(&self) -> Vec<Cow<'static, str>> {
-        self.state.with(|state| match state.as_deref_mut() {
-            Some(state) => state
+        self.state.with(|state| {
+            state
                 .tasks
                 .entries()
                 .filter(|entry| entry.running)
                 .map(|entry| entry.name.readable())
-                .collect(),
-            None => Vec::new(),
+                .collect()
         })
     }
 }
