@@ -3,9 +3,9 @@
 //! A service lives in two halves. The [`Node`] (this module) is `Send + Sync`, reference
 //! counted and reachable from every [`ServiceHandle`](crate::ServiceHandle): it holds the
 //! state, the stop flag, the reasons and the list of children. The service value itself and
-//! everything that need not be `Send` form the driver's `LocalNode` (see `tree.rs`), which
-//! only the future driving the tree touches. Both halves share one allocation: the
-//! `LocalNode` is the node's last field, reached through a `LocalRef` (see `local.rs`).
+//! everything that need not be `Send` form the driver's `LocalNode` (see `engine/driver.rs`),
+//! which only the future driving the tree touches, through a `LocalRef` (an `Rc`, see
+//! `engine/local.rs`). The two are separate allocations: the driver's half holds the node.
 //!
 //! # Invariants
 //!
