@@ -398,7 +398,7 @@ impl Context<'_> {
         if matches!(self.handle().state(), State::Stopping | State::Stopped) {
             return Err(Error::ServiceStopped);
         }
-        self.local.extras().resources.push(resource);
+        self.local.extras().resources.borrow_mut().push(resource);
         Ok(())
     }
 }

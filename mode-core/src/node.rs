@@ -285,6 +285,9 @@ pub(crate) struct Node {
     /// Whether `Rare::start_error` holds an error (only the driver reads or writes
     /// it), so that a successful start after a successful one takes no lock.
     start_failed: AtomicBool,
+    /// Whether a start began, and so `NodeInner::started_at` holds a time. Changed and
+    /// read only under the `inner` lock.
+    began_a_run: AtomicBool,
     inner: Mutex<NodeInner>,
 }
 
@@ -292,8 +295,9 @@ pub(crate) struct Node {
 struct NodeInner {
     children: Vec<Arc<Node>>,
     stop_reason: Option<StopReason>,
-    /// When the last start began, on the tree's clock (`None` before the first).
-    started_at: Option<Instant>,
+    /// When the last start began, on the tree's clock (meaningless until
+    /// `Node::began_a_run`: not an `Option`, which would take another 8 B per service).
+    started_at: Instant,
     /// Allocated at the first change of one of its fields, and kept (see [`Rare`]).
     rare: Option<Box<Rare>>,
 }
@@ -384,10 +388,11 @@ impl Node {
             run_replaced: AtomicBool::new(false),
             starts: AtomicUsize::new(0),
             start_failed: AtomicBool::new(false),
+            began_a_run: AtomicBool::new(false),
             inner: Mutex::new(NodeInner {
                 children: Vec::new(),
                 stop_reason: None,
-                started_at: None,
+                started_at: Instant::ZERO,
                 rare: None,
             }),
         })
@@ -435,15 +440,34 @@ impl Node {
     /// The subtree is walked once per start: a stop flags the tree from its top, and the
     /// stop of each node below then finds its subtree flagged already (a restart clears
     /// the mark, and a crash sets the flag without it). The walk keeps its own list, so
-    /// the depth of the tree costs no stack.
+    /// the depth of the tree costs no stack; it goes depth first, each level by index,
+    /// so a wide service's list of children is not copied.
     pub(crate) fn flag_subtree_to_stop(&self) {
         if !self.set_stop_flag() {
             return;
         }
-        let mut below = self.children();
-        while let Some(node) = below.pop() {
-            if node.set_stop_flag() {
-                below.extend(node.children());
+        // The nodes whose children are being walked, below this one, each with the index
+        // of its successor in its own parent's list; `next` is the index of the next child
+        // at the level being walked.
+        let mut above: Vec<(Arc<Node>, usize)> = Vec::new();
+        let mut next = 0;
+        loop {
+            let child = match above.last() {
+                Some((parent, _)) => parent.child(next),
+                None => self.child(next),
+            };
+            match child {
+                Some(child) => {
+                    next += 1;
+                    if child.set_stop_flag() && child.had_children.load(Ordering::Relaxed) {
+                        above.push((child, next));
+                        next = 0;
+                    }
+                }
+                None => match above.pop() {
+                    Some((_, successor)) => next = successor,
+                    None => return,
+                },
             }
         }
     }
@@ -522,6 +546,22 @@ impl Node {
 
     pub(crate) fn children(&self) -> Vec<Arc<Node>> {
         self.inner.with(|inner| inner.children.clone())
+    }
+
+    /// The child at `index`, if there is one.
+    pub(crate) fn child(&self, index: usize) -> Option<Arc<Node>> {
+        self.inner.with(|inner| inner.children.get(index).cloned())
+    }
+
+    /// How many children the node has.
+    pub(crate) fn child_count(&self) -> usize {
+        self.inner.with(|inner| inner.children.len())
+    }
+
+    /// `f` of the list of children, under the node's lock: no copy of a wide service's
+    /// list.
+    pub(crate) fn with_children<R>(&self, f: impl FnOnce(&[Arc<Node>]) -> R) -> R {
+        self.inner.with(|inner| f(&inner.children))
     }
 
     pub(crate) fn push_child(&self, child: Arc<Node>) {
@@ -615,7 +655,10 @@ impl Node {
 
     /// When the last start began (`None` before the first).
     pub(crate) fn started_at(&self) -> Option<Instant> {
-        self.inner.with(|inner| inner.started_at)
+        self.inner.with(|inner| {
+            let began = self.began_a_run.load(Ordering::Relaxed);
+            began.then_some(inner.started_at)
+        })
     }
 
     /// Why its supervisor keeps the node stopped on purpose, if it does.
@@ -640,7 +683,8 @@ impl Node {
     /// run.
     pub(crate) fn begin_run(&self, restarting: bool, now: Instant) {
         self.inner.with(|inner| {
-            inner.started_at = Some(now);
+            inner.started_at = now;
+            self.began_a_run.store(true, Ordering::Relaxed);
             inner.stop_reason = None;
             if let Some(rare) = inner.rare.as_deref_mut() {
                 rare.crash = None;

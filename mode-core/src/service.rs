@@ -322,7 +322,7 @@ impl<S: Service> DynService for S {
             driver.before_on_start(local, first)?;
             let start = CatchPanic::new(self.on_start(&cx), local.node(), "on_start").await;
             driver.after_on_start(local, start)?;
-            if !local.children.borrow().is_empty() {
+            if local.node().child_count() > 0 {
                 return Ok(false);
             }
             driver.started(local);

@@ -172,8 +172,10 @@ const OPEN: u8 = 2;
 
 struct RunState {
     /// Tasks admitted from other threads before the start sequence reached its task step,
-    /// spawned there in the order they were added.
-    deferred: Few<BoxFuture>,
+    /// spawned there in the order they were added. Rare, so boxed: 4 B per service while
+    /// there are none, where a list inline would take 12.
+    #[allow(clippy::box_collection)] // the box is what keeps the field one pointer wide
+    deferred: Option<Box<Vec<BoxFuture>>>,
     /// Each task (and each handle that outlives its task), by slot.
     tasks: Slots,
     /// The stop sequence waiting for the run to empty.
@@ -386,7 +388,7 @@ impl TaskRun {
             aborts: AtomicUsize::new(0),
             deferral: AtomicU8::new(DEFERRING),
             state: Mutex::new(RunState {
-                deferred: Few::None,
+                deferred: None,
                 tasks: Slots::default(),
                 stopper: None,
             }),
@@ -416,7 +418,7 @@ impl TaskRun {
         // `OwnedTask::poll`).
         let (deferred, wakers) = self.state.with(|state| {
             self.cancelled.store(true, Ordering::Release);
-            let deferred = core::mem::take(&mut state.deferred);
+            let deferred = state.deferred.take();
             (deferred, state.tasks.drain_wakers())
         });
         drop(deferred);
@@ -435,7 +437,7 @@ impl TaskRun {
             }
             self.cancelled.store(false, Ordering::Release);
             self.deferral.store(DEFERRING, Ordering::Release);
-            state.deferred = Few::None;
+            state.deferred = None;
             state.stopper = None;
             true
         })
@@ -473,7 +475,7 @@ impl TaskRun {
                     .compare_exchange(DEFERRING, DEFERRED, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok();
             if deferring {
-                state.deferred.push(task);
+                state.deferred.get_or_insert_default().push(task);
                 Admission::Deferred(slot)
             } else {
                 Admission::Spawn(slot, task)
@@ -487,12 +489,13 @@ impl TaskRun {
     /// Takes the lock only if a task was queued: one that is queued concurrently either
     /// marks the run `DEFERRED` before the swap below (then this waits for its section to
     /// end, and takes it), or finds it `OPEN` and is spawned by its caller.
-    pub(crate) fn take_deferred(&self) -> FewIter<BoxFuture> {
+    pub(crate) fn take_deferred(&self) -> alloc::vec::IntoIter<BoxFuture> {
         if self.deferral.swap(OPEN, Ordering::AcqRel) != DEFERRED {
-            return Few::None.into_iter();
+            return Vec::new().into_iter();
         }
-        self.state
-            .with(|state| core::mem::take(&mut state.deferred))
+        let deferred = self.state.with(|state| state.deferred.take());
+        deferred
+            .map_or_else(Vec::new, |deferred| *deferred)
             .into_iter()
     }
 

@@ -51,13 +51,12 @@ pub(crate) enum Resource {
 /// `LocalNode<dyn DynService>`).
 pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     pub(crate) handle: ServiceHandle,
-    pub(crate) children: RefCell<Vec<LocalRef>>,
     /// Restart intensity, backoff and pending restarts, and the way into supervision's
     /// code, if the service is a supervisor: set when it joins the tree (boxed: most
     /// services are not, and pay one pointer for it).
     pub(crate) supervision: OnceCell<Box<Supervision>>,
     /// What many services never use, allocated at its first use (see [`Extras`]).
-    extras: RefCell<Option<Box<Extras>>>,
+    extras: OnceCell<Box<Extras>>,
     /// Whether the start sequence has yet to reach its task step: tasks the hooks add
     /// until then wait in the driver's list (see [`Driver::defer`]).
     pub(crate) deferring: Cell<bool>,
@@ -77,33 +76,28 @@ pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
 #[derive(Default)]
 pub(crate) struct Extras {
     /// Values and async resources, released in reverse order when the service stops.
-    pub(crate) resources: Vec<Resource>,
+    pub(crate) resources: RefCell<Vec<Resource>>,
     /// The service's own stop timeout ([`Service::stop_timeout`](crate::Service::stop_timeout)).
     pub(crate) stop_timeout: Option<Duration>,
 }
 
 impl<S: ?Sized> LocalNode<S> {
     /// The extras, allocated now if this is their first use.
-    pub(crate) fn extras(&self) -> core::cell::RefMut<'_, Extras> {
-        core::cell::RefMut::map(self.extras.borrow_mut(), |extras| {
-            &mut **extras.get_or_insert_with(Box::default)
-        })
+    pub(crate) fn extras(&self) -> &Extras {
+        self.extras.get_or_init(Box::default)
     }
 
     /// Takes the service's resources, for its stop to release.
     pub(crate) fn take_resources(&self) -> Vec<Resource> {
-        match self.extras.borrow_mut().as_deref_mut() {
-            Some(extras) => core::mem::take(&mut extras.resources),
+        match self.extras.get() {
+            Some(extras) => extras.resources.take(),
             None => Vec::new(),
         }
     }
 
     /// The service's own stop timeout, if it has one.
     pub(crate) fn stop_timeout(&self) -> Option<Duration> {
-        self.extras
-            .borrow()
-            .as_ref()
-            .and_then(|extras| extras.stop_timeout)
+        self.extras.get().and_then(|extras| extras.stop_timeout)
     }
 }
 
@@ -158,7 +152,6 @@ impl Drop for Driver {
             local.node().tasks().cancel();
             // After `set_finished` above: waiters' conditions see the tree finished.
             local.node().notify_changed();
-            local.children.borrow_mut().clear();
         }
     }
 }
@@ -242,16 +235,16 @@ impl Driver {
         if let Some(parent) = parent_node {
             parent.push_child(node.clone());
         }
-        let extras = service.stop_timeout().map(|stop_timeout| {
-            Box::new(Extras {
+        let extras = match service.stop_timeout() {
+            Some(stop_timeout) => OnceCell::from(Box::new(Extras {
                 stop_timeout: Some(stop_timeout),
                 ..Extras::default()
-            })
-        });
+            })),
+            None => OnceCell::new(),
+        };
         let local = LocalRef::new(LocalNode {
             handle: ServiceHandle::new(node),
-            children: RefCell::new(Vec::new()),
-            extras: RefCell::new(extras),
+            extras,
             deferring: Cell::new(false),
             started_once: Cell::new(false),
             on_start_began: Cell::new(false),
@@ -261,9 +254,6 @@ impl Driver {
             service: RefCell::new(service),
         });
         self.registry.borrow_mut().insert(local.clone());
-        if let Some(parent) = parent {
-            parent.children.borrow_mut().push(local.clone());
-        }
         local
     }
 
@@ -525,21 +515,19 @@ impl Driver {
     /// Runtime dependencies leave with the run that added them (a supervisor's children
     /// stay until removed).
     pub(crate) fn remove_runtime_children(&self, local: &LocalRef) {
-        let is_runtime = |child: &LocalRef| child.node().kind == ChildKind::Runtime;
-        if local.supervision.get().is_some() || !local.children.borrow().iter().any(is_runtime) {
+        let is_runtime = |child: &Arc<Node>| child.kind == ChildKind::Runtime;
+        if local.supervision.get().is_some()
+            || !local
+                .node()
+                .with_children(|children| children.iter().any(is_runtime))
+        {
             return;
         }
-        let removed: Vec<LocalRef> = {
-            let mut children = local.children.borrow_mut();
-            let (runtime, declared) = core::mem::take(&mut *children)
-                .into_iter()
-                .partition(is_runtime);
-            *children = declared;
-            runtime
-        };
-        for child in removed {
-            local.node().remove_child(child.node().id);
-            self.forget(&child);
+        for child in self.children_of(local) {
+            if is_runtime(child.node()) {
+                local.node().remove_child(child.node().id);
+                self.forget(&child);
+            }
         }
     }
 
@@ -551,8 +539,32 @@ impl Driver {
             // Tasks queued by a start that never reached its task step leave with it.
             drop(self.take_deferred(&local));
             registry.remove(local.node());
-            gone.append(&mut *local.children.borrow_mut());
+            local.node().with_children(|children| {
+                gone.extend(
+                    children
+                        .iter()
+                        .filter_map(|child| registry.get(child).cloned()),
+                );
+            });
         }
+    }
+
+    /// The driver's half of `parent`'s child at `index`, if there is one. (The driver
+    /// changes a node's list of children and the registry together: every child listed
+    /// is registered.)
+    pub(crate) fn child_at(&self, parent: &LocalRef, index: usize) -> Option<LocalRef> {
+        let child = parent.node().child(index)?;
+        self.registry.borrow().get(&child).cloned()
+    }
+
+    /// The driver's halves of `parent`'s children, in order.
+    pub(crate) fn children_of(&self, parent: &LocalRef) -> Vec<LocalRef> {
+        let registry = self.registry.borrow();
+        parent.node().with_children(|children| {
+            (children.iter())
+                .filter_map(|child| registry.get(child).cloned())
+                .collect()
+        })
     }
 }
 

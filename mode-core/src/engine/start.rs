@@ -54,11 +54,9 @@ struct Starting<'a> {
 
 impl Starting<'_> {
     /// The next child that is not started yet; the list may grow meanwhile.
-    fn next_child(&mut self) -> Option<LocalRef> {
+    fn next_child(&mut self, driver: &Driver) -> Option<LocalRef> {
         loop {
-            let child = (self.held.local().children.borrow())
-                .get(self.next_child)
-                .cloned()?;
+            let child = driver.child_at(self.held.local(), self.next_child)?;
             self.next_child += 1;
             // A child its supervisor parked stays stopped until resumed.
             if matches!(child.node().state(), State::Init | State::Stopped)
@@ -128,7 +126,7 @@ impl Driver {
             };
             let interrupted = current.held.local().node().should_stop();
             if !interrupted {
-                if let Some(child) = current.next_child() {
+                if let Some(child) = current.next_child(self) {
                     entering = Some(child);
                     continue;
                 }

@@ -36,7 +36,6 @@
 //! run ([`Exit::unclean_stops`](crate::Exit::unclean_stops)).
 
 use alloc::boxed::Box;
-use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::Poll;
@@ -128,9 +127,7 @@ impl Driver {
                 current.remaining -= 1;
                 // By index, not over a copy of the list: only the driver changes it, and
                 // it is busy here.
-                let child = (current.budget.local().children.borrow())
-                    .get(current.remaining)
-                    .cloned();
+                let child = self.child_at(current.budget.local(), current.remaining);
                 let crash = current.crash.clone();
                 entering = child.map(|child| (child, StopReason::ParentStopping, crash));
                 continue;
@@ -190,7 +187,7 @@ impl Driver {
             None if counts => reason.crash().cloned(),
             None => None,
         };
-        flag_subtree_to_stop(local);
+        node.flag_subtree_to_stop();
         node.set_state(State::Stopping);
         let hooks = local.on_start_began.get();
         // A crash the stop began with: reported here, in the order it happened.
@@ -198,7 +195,7 @@ impl Driver {
         if hooks {
             lifecycle::emit(node, LifecycleEvent::Stopping(&reason));
         }
-        let remaining = local.children.borrow().len();
+        let remaining = node.child_count();
         path.push(Stopping {
             budget: StopBudget {
                 held,
@@ -266,32 +263,6 @@ impl Driver {
             }
         }
         shut_down
-    }
-}
-
-/// [`Node::flag_subtree_to_stop`] from the driver: the same walk over the driver's lists
-/// of children, which take no lock.
-pub(crate) fn flag_subtree_to_stop(local: &LocalRef) {
-    if !local.node().set_stop_flag() {
-        return;
-    }
-    // Depth first, each level by index: no copy of a wide service's list of children.
-    let mut above: Vec<(LocalRef, usize)> = Vec::new();
-    let mut current = (local.clone(), 0);
-    loop {
-        let child = current.0.children.borrow().get(current.1).cloned();
-        match child {
-            Some(child) => {
-                current.1 += 1;
-                if child.node().set_stop_flag() && !child.children.borrow().is_empty() {
-                    above.push(core::mem::replace(&mut current, (child, 0)));
-                }
-            }
-            None => match above.pop() {
-                Some(parent) => current = parent,
-                None => return,
-            },
-        }
     }
 }
 

@@ -499,12 +499,12 @@ impl Driver {
                 Step::Done(Supervised::Handled)
             }
             Strategy::ForfeitOneForAll => {
-                let all = supervisor.children.borrow().clone();
+                let all = self.children_of(supervisor);
                 self.forfeit(supervisor, child, &all, &crash).await;
                 Step::Done(Supervised::Handled)
             }
             Strategy::ForfeitRestForOne => {
-                let rest = Self::rest_from(supervisor, child);
+                let rest = self.rest_from(supervisor, child);
                 self.forfeit(supervisor, child, &rest, &crash).await;
                 Step::Done(Supervised::Handled)
             }
@@ -516,10 +516,10 @@ impl Driver {
 
     /// `child` and the children after it, in order (only `child` if it is no longer
     /// among the children).
-    fn rest_from(supervisor: &LocalRef, child: &LocalRef) -> Vec<LocalRef> {
-        let children = supervisor.children.borrow();
+    fn rest_from(&self, supervisor: &LocalRef, child: &LocalRef) -> Vec<LocalRef> {
+        let mut children = self.children_of(supervisor);
         match children.iter().position(|other| other.ptr_eq(child)) {
-            Some(at) => children[at..].to_vec(),
+            Some(at) => children.split_off(at),
             None => alloc::vec![child.clone()],
         }
     }
@@ -628,11 +628,11 @@ impl Driver {
         let group_targets;
         let targets: &[LocalRef] = match strategy {
             Strategy::OneForAll => {
-                group_targets = supervisor.children.borrow().clone();
+                group_targets = self.children_of(supervisor);
                 &group_targets
             }
             Strategy::RestForOne => {
-                group_targets = Self::rest_from(supervisor, child);
+                group_targets = self.rest_from(supervisor, child);
                 &group_targets
             }
             _ => core::slice::from_ref(child),
@@ -726,9 +726,10 @@ impl Driver {
         if state.borrow().on_operational.is_none() {
             return;
         }
-        let up = (supervisor.children.borrow().iter()).all(|child| {
-            let node = child.node();
-            node.parked().is_some() || (node.state() == State::Running && !node.should_stop())
+        let up = supervisor.node().with_children(|children| {
+            children.iter().all(|node| {
+                node.parked().is_some() || (node.state() == State::Running && !node.should_stop())
+            })
         });
         if !up || !state.borrow().pending.is_empty() {
             return;
@@ -766,11 +767,9 @@ impl Driver {
                 fresh.push(target.clone());
                 continue;
             }
-            let index = supervisor
-                .children
-                .borrow()
-                .iter()
-                .position(|child| child.ptr_eq(target));
+            let index = supervisor.node().with_children(|children| {
+                (children.iter()).position(|child| Arc::ptr_eq(child, target.node()))
+            });
             let Some(index) = index else {
                 fresh.push(target.clone());
                 continue;
@@ -814,14 +813,6 @@ impl Driver {
     ) -> LocalRef {
         // Created as the last child, then moved into the old one's place.
         let new = self.create_node(service, Some(supervisor), old.node().kind);
-        {
-            let mut children = supervisor.children.borrow_mut();
-            children.retain(|child| !child.ptr_eq(&new));
-            match children.iter_mut().find(|child| child.ptr_eq(old)) {
-                Some(slot) => *slot = new.clone(),
-                None => children.push(new.clone()),
-            }
-        }
         supervisor.node().replace_child(old.node().id, new.node());
         self.forget(old);
         new
@@ -884,17 +875,16 @@ impl Driver {
     }
 
     /// The child at `index` of a running supervisor.
-    fn running_child(supervisor: &LocalRef, index: usize) -> Result<LocalRef, ChildAt> {
+    fn running_child(&self, supervisor: &LocalRef, index: usize) -> Result<LocalRef, ChildAt> {
         let node = supervisor.node();
         if node.state() != State::Running || node.should_stop() {
             return Err(ChildAt::NotRunning);
         }
-        let children = supervisor.children.borrow();
-        match children.get(index) {
-            Some(child) => Ok(child.clone()),
+        match self.child_at(supervisor, index) {
+            Some(child) => Ok(child),
             None => Err(ChildAt::OutOfRange {
                 index,
-                len: children.len(),
+                len: node.child_count(),
             }),
         }
     }
@@ -905,10 +895,12 @@ impl Driver {
         supervisor: &LocalRef,
         index: usize,
     ) -> Result<ServiceHandle, PauseError> {
-        let child = Self::running_child(supervisor, index).map_err(|error| match error {
-            ChildAt::NotRunning => PauseError::NotRunning,
-            ChildAt::OutOfRange { index, len } => PauseError::OutOfRange { index, len },
-        })?;
+        let child = self
+            .running_child(supervisor, index)
+            .map_err(|error| match error {
+                ChildAt::NotRunning => PauseError::NotRunning,
+                ChildAt::OutOfRange { index, len } => PauseError::OutOfRange { index, len },
+            })?;
         let node = child.node();
         if let Some(parked) = node.parked() {
             return Err(PauseError::AlreadyParked(parked));
@@ -934,10 +926,12 @@ impl Driver {
         supervisor: &LocalRef,
         index: usize,
     ) -> Result<ServiceHandle, ResumeError> {
-        let child = Self::running_child(supervisor, index).map_err(|error| match error {
-            ChildAt::NotRunning => ResumeError::NotRunning,
-            ChildAt::OutOfRange { index, len } => ResumeError::OutOfRange { index, len },
-        })?;
+        let child = self
+            .running_child(supervisor, index)
+            .map_err(|error| match error {
+                ChildAt::NotRunning => ResumeError::NotRunning,
+                ChildAt::OutOfRange { index, len } => ResumeError::OutOfRange { index, len },
+            })?;
         let node = child.node();
         let Some(parked) = node.parked() else {
             return Err(ResumeError::NotParked);
@@ -987,13 +981,8 @@ impl Driver {
         if node.state() != State::Running || node.should_stop() {
             return;
         }
-        let targets: Vec<LocalRef> = supervisor
-            .children
-            .borrow()
-            .iter()
-            .filter(|child| ids.contains(&child.node().id))
-            .cloned()
-            .collect();
+        let mut targets = self.children_of(supervisor);
+        targets.retain(|child| ids.contains(&child.node().id));
         let outcome = match self.start_children(supervisor, key, &targets).await {
             Step::Done(outcome) => outcome,
             Step::StartFailed(child, crash) => self.supervise(supervisor, &child, crash).await,
@@ -1024,9 +1013,8 @@ impl Driver {
         if node.state() != State::Running || node.should_stop() {
             return Err(ReplaceError::NotRunning);
         }
-        let old = supervisor.children.borrow().get(index).cloned();
-        let Some(old) = old else {
-            let len = supervisor.children.borrow().len();
+        let Some(old) = self.child_at(supervisor, index) else {
+            let len = node.child_count();
             return Err(ReplaceError::OutOfRange { index, len });
         };
         self.stop_node(&old, StopReason::Requested).await;
@@ -1079,13 +1067,12 @@ impl Driver {
     }
 
     async fn remove_child(&self, supervisor: &LocalRef, child: &Arc<Node>) -> bool {
-        let found = supervisor
-            .children
-            .borrow()
-            .iter()
-            .find(|local| Arc::ptr_eq(local.node(), child))
-            .cloned();
-        let Some(local) = found else { return false };
+        let listed = supervisor
+            .node()
+            .with_children(|children| children.iter().any(|other| Arc::ptr_eq(other, child)));
+        let Some(local) = listed.then(|| self.find(child)).flatten() else {
+            return false;
+        };
         self.stop_node(&local, StopReason::Requested).await;
         self.detach(supervisor, &local);
         true
@@ -1093,10 +1080,6 @@ impl Driver {
 
     /// Removes a stopped child from the supervisor and from the tree.
     fn detach(&self, supervisor: &LocalRef, child: &LocalRef) {
-        supervisor
-            .children
-            .borrow_mut()
-            .retain(|local| !local.ptr_eq(child));
         supervisor.node().remove_child(child.node().id);
         if let Some(state) = supervisor.supervisor_state() {
             state.borrow_mut().forget_child(child.node().id);
