@@ -19,7 +19,7 @@ use crate::task_run::TaskName;
 use crate::time::Duration;
 use crate::timer_queue::SharedTimerQueue;
 
-/// A periodic timer of a service ([`ServiceHandle::timer_with`],
+/// A periodic timer of a service ([`ServiceHandle::timer_with`](crate::ServiceHandle::timer_with),
 /// [`Context::timer_with`](crate::Context::timer_with),
 /// [`Context::timer_local`](crate::Context::timer_local)), checked, before its task is made.
 pub(crate) struct Periodic {

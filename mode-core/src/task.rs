@@ -304,7 +304,7 @@ impl<T> core::fmt::Debug for TaskHandle<T> {
 }
 
 /// The name of a task spawned without one: its future's (or callback's) type, read when
-/// shown (see [`readable_name`]).
+/// shown (see [`TaskName::readable`]).
 pub(crate) fn default_name<F>() -> TaskName {
     TaskName::OfType(core::any::type_name::<F>())
 }

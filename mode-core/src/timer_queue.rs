@@ -160,7 +160,7 @@ impl SharedTimerQueue for Arc<TimerQueue> {
 /// The deadline queue shared by every sleep and periodic timer of one service tree.
 ///
 /// Create it once per tree with the adapter's timer as its clock, hand out
-/// [`SleepUntil`]s with [`sleep_until`](TimerQueue::sleep_until), and keep one [`drive`]
+/// [`SleepUntil`]s with [`sleep_until`](SharedTimerQueue::sleep_until), and keep one [`drive`]
 /// future running for as long as any of them may be pending.
 pub(crate) struct TimerQueue {
     clock: Arc<dyn Clock>,

@@ -19,8 +19,8 @@ use crate::{SmolSpawner, SmolTimer};
 /// left to the end of the process rather than hanging the exit.
 const THREADS_EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The [Worker](mode_worker::Worker) on smol: `Send` tasks run on an
-/// [`Executor`](async_executor::Executor) driven by one thread per available core; the
+/// The [Worker] on smol: `Send` tasks run on an
+/// [`Executor`] driven by one thread per available core; the
 /// tree's driver and the local tasks run on the calling thread, which blocks until the
 /// tree has stopped. The executor threads then exit and are joined (a thread still blocked
 /// in a task after a few seconds is left to the end of the process).

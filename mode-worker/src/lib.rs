@@ -16,7 +16,7 @@
 //! program installed a logger first; `RUST_LOG` filters), starts the runtime, runs the tree
 //! until it stops, and turns how it ended into the process's exit status. SIGINT and
 //! SIGTERM stop the tree gracefully (`[^Worker]: Stopping on SIGTERM...`), a second one
-//! exits at once; SIGUSR1 logs a [`dump`] of the tree. With a blocking timeout, a watchdog
+//! exits at once; SIGUSR1 logs a [`dump`](fn@dump) of the tree. With a blocking timeout, a watchdog
 //! thread names a hook, task or timer that holds its thread without yielding
 //! ([`Worker::with_blocking_timeout`]).
 //!

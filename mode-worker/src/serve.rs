@@ -28,7 +28,7 @@ const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Runs `tree` until its root stops. The first stop signal (SIGINT, SIGTERM) stops it
 /// gracefully, a second one exits the process at once with [`FORCED_EXIT_STATUS`];
-/// SIGUSR1 logs a [`dump`](crate::dump) of the tree. Once the root is stopping (a signal,
+/// SIGUSR1 logs a [`dump`](fn@crate::dump) of the tree. Once the root is stopping (a signal,
 /// a crash, a request), `shutdown_timeout` bounds the rest: when it expires, the services
 /// still stopping are logged with what each waits on, and the process exits with
 /// [`SHUTDOWN_TIMEOUT_STATUS`]. Returns how the run ended.

@@ -111,7 +111,7 @@ pub(crate) fn busy(hook: Hook) -> crate::error::BoxError {
     alloc::format!("{} called while another hook runs", hook.name()).into()
 }
 
-/// Runs the lifecycle sequences. Lives inside [`Tree::run`].
+/// Runs the lifecycle sequences. Lives inside [`Tree::run`](crate::Tree::run).
 pub(crate) struct Driver {
     pub(crate) shared: Arc<TreeShared>,
     registry: RefCell<Registry>,

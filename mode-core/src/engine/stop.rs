@@ -315,7 +315,7 @@ impl<'a> StopBudget<'a> {
         self.deadline.map(|_| self.driver().shared.timers.now())
     }
 
-    /// Moves the deadline by the time elapsed since `since` (from [`running_since`]).
+    /// Moves the deadline by the time elapsed since `since` (from [`running_since`](Self::running_since)).
     fn extend_since(&mut self, since: Option<Instant>) {
         if let (Some(since), Some(deadline)) = (since, self.deadline) {
             self.deadline = Some(deadline + (self.driver().shared.timers.now() - since));
