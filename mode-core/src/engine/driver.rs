@@ -114,8 +114,30 @@ pub(crate) type Path<T> = smallvec::SmallVec<[T; 3]>;
 /// The error of a hook that cannot run because a sequence of its service is already
 /// running further up the stack.
 pub(crate) fn busy(hook: Hook) -> crate::error::BoxError {
-    alloc::format!("{} called while another hook runs", hook.name()).into()
+    Box::new(Busy(hook))
 }
+
+/// `on_stop called while another hook runs`: written when shown rather than formatted
+/// into a `String` up front, which would link `str`'s escaping `Debug` into every firmware.
+struct Busy(Hook);
+
+impl fmt::Display for Busy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name())?;
+        f.write_str(" called while another hook runs")
+    }
+}
+
+/// Quoted, as the message's `String` was.
+impl fmt::Debug for Busy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        fmt::Display::fmt(self, f)?;
+        f.write_str("\"")
+    }
+}
+
+impl core::error::Error for Busy {}
 
 /// Runs the lifecycle sequences. Lives inside [`Tree::run`].
 pub(crate) struct Driver {
