@@ -108,8 +108,8 @@ impl<S: ?Sized> LocalNode<S> {
 }
 
 /// The services a start or stop is inside of, from the top down (see `start.rs` and
-/// `stop.rs`): kept inline for trees a few levels deep, on the heap beyond.
-pub(crate) type Path<T> = smallvec::SmallVec<[T; 3]>;
+/// `stop.rs`).
+pub(crate) type Path<T> = Vec<T>;
 
 /// The error of a hook that cannot run because a sequence of its service is already
 /// running further up the stack.
