@@ -228,7 +228,9 @@ impl Driver {
                 });
             }
             // The children just declared are initialised next, in declaration order.
-            uninitialised[declared_from..].reverse();
+            if let Some(declared) = uninitialised.get_mut(declared_from..) {
+                declared.reverse();
+            }
         }
         created
     }
