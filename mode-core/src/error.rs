@@ -4,7 +4,7 @@
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::String;
-use core::fmt;
+use core::fmt::{self, Write as _};
 
 use crate::platform::sync::atomic::{AtomicBool, Ordering};
 use crate::platform::sync::Arc;
@@ -118,9 +118,27 @@ impl Crash {
 impl fmt::Debug for Crash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Crash")
-            .field("service", &self.service())
+            .field("service", &Quoted(self.service()))
             .field("error", &self.inner.error)
             .finish()
+    }
+}
+
+/// A label in quotes, as `str`'s `Debug` writes it, escaping only quotes and backslashes:
+/// `str`'s own escapes every character that does not print, and the Unicode tables it needs
+/// for that would be linked into every firmware, whose users can `{:?}` a crash.
+struct Quoted<'a>(&'a str);
+
+impl fmt::Debug for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        for c in self.0.chars() {
+            if matches!(c, '"' | '\\') {
+                f.write_char('\\')?;
+            }
+            f.write_char(c)?;
+        }
+        f.write_char('"')
     }
 }
 
@@ -396,4 +414,21 @@ impl From<SpawnError> for Error {
 pub(crate) fn is_clean_exit(err: &BoxError) -> bool {
     err.downcast_ref::<Stopped>().is_some()
         || matches!(err.downcast_ref::<WaitError>(), Some(WaitError::Stopped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+
+    #[test]
+    fn a_crash_debugs_its_label_as_str_does() {
+        for label in ["Webserver", "say \"hi\"", "C:\\svc", "ünï"] {
+            let crash = Crash::new(label, "down".into());
+            assert_eq!(
+                format!("{crash:?}"),
+                format!("Crash {{ service: {label:?}, error: \"down\" }}")
+            );
+        }
+    }
 }

@@ -144,40 +144,36 @@ pub trait Service: 'static {
 /// The last path segment of a type's name, without generic arguments.
 pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
     let path = type_path::<T>();
-    match last_separator(path) {
-        Some(at) => &path[at + 2..],
-        None => path,
-    }
+    split_last_segment(path).map_or(path, |(_, name)| name)
 }
 
 /// The log target of a service type: its module path, as mode logs with the module's logger.
 pub(crate) fn module_of<T: ?Sized>() -> &'static str {
     let path = type_path::<T>();
-    match last_separator(path) {
-        Some(at) => &path[..at],
-        None => path,
-    }
+    split_last_segment(path).map_or(path, |(module, _)| module)
 }
 
 /// A type's name without generic arguments (`a::B<c::D>` is `a::B`).
 ///
 /// Both helpers run for every service a tree creates, so they scan bytes: `str`'s
 /// substring search sets up a two-way searcher per call, which costs more than the scan.
+/// They slice with `get`, which cannot panic: indexing would link the formatting of
+/// `str`'s slicing panic into every firmware.
 fn type_path<T: ?Sized>() -> &'static str {
     let full = core::any::type_name::<T>();
-    match full.bytes().position(|byte| byte == b'<') {
-        Some(end) => &full[..end],
-        None => full,
-    }
+    full.bytes()
+        .position(|byte| byte == b'<')
+        .and_then(|end| full.get(..end))
+        .unwrap_or(full)
 }
 
-/// Where the last `::` of `path` begins.
-fn last_separator(path: &str) -> Option<usize> {
+/// `path` split around its last `::`: `a::b::C` is `("a::b", "C")`.
+fn split_last_segment(path: &str) -> Option<(&str, &str)> {
     let bytes = path.as_bytes();
-    (1..bytes.len())
+    let at = (1..bytes.len())
         .rev()
-        .find(|&i| bytes[i] == b':' && bytes[i - 1] == b':')
-        .map(|i| i - 1)
+        .find(|&i| bytes[i] == b':' && bytes[i - 1] == b':')?;
+    Some((path.get(..at - 1)?, path.get(at + 1..)?))
 }
 
 /// The hooks the driver names in errors and logs.

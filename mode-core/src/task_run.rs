@@ -48,7 +48,9 @@ impl TaskName {
 /// The last two segments of a type's path, read as [`TaskName::readable`] says.
 ///
 /// It scans bytes rather than searching substrings with `str`'s patterns, whose searcher
-/// costs more flash than the rest of this (it matters on a microcontroller).
+/// costs more flash than the rest of this (it matters on a microcontroller), and slices
+/// with `get`, which cannot panic: indexing would link the formatting of `str`'s slicing
+/// panic.
 fn short_path(full: &str) -> String {
     let segments: Vec<&str> = split_path(full)
         .into_iter()
@@ -57,10 +59,11 @@ fn short_path(full: &str) -> String {
             Some(inner) => {
                 let inner = inner.strip_suffix('>').unwrap_or(inner);
                 let ty = match (inner.starts_with("impl "), find(inner, " as ")) {
-                    (true, _) => rfind(inner, " for ").map_or(inner, |at| &inner[at + 5..]),
-                    (false, Some(at)) => &inner[..at],
-                    (false, None) => inner,
-                };
+                    (true, _) => rfind(inner, " for ").and_then(|at| inner.get(at + 5..)),
+                    (false, Some(at)) => inner.get(..at),
+                    (false, None) => None,
+                }
+                .unwrap_or(inner);
                 split_path(ty).last().copied().unwrap_or(ty)
             }
             None => segment,
@@ -95,7 +98,7 @@ fn split_path(path: &str) -> Vec<&str> {
             b'<' => depth += 1,
             b'>' => depth = depth.saturating_sub(1),
             b':' if depth == 0 && bytes.get(i + 1) == Some(&b':') => {
-                segments.push(&path[start..i]);
+                segments.push(path.get(start..i).unwrap_or_default());
                 start = i + 2;
                 i += 1;
             }
@@ -103,7 +106,7 @@ fn split_path(path: &str) -> Vec<&str> {
         }
         i += 1;
     }
-    segments.push(&path[start..]);
+    segments.push(path.get(start..).unwrap_or_default());
     segments
 }
 

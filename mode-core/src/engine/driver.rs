@@ -102,14 +102,36 @@ impl<S: ?Sized> LocalNode<S> {
 }
 
 /// The services a start or stop is inside of, from the top down (see `start.rs` and
-/// `stop.rs`): kept inline for trees a few levels deep, on the heap beyond.
-pub(crate) type Path<T> = smallvec::SmallVec<[T; 3]>;
+/// `stop.rs`).
+pub(crate) type Path<T> = Vec<T>;
 
 /// The error of a hook that cannot run because a sequence of its service is already
 /// running further up the stack.
 pub(crate) fn busy(hook: Hook) -> crate::error::BoxError {
-    alloc::format!("{} called while another hook runs", hook.name()).into()
+    Box::new(Busy(hook))
 }
+
+/// `on_stop called while another hook runs`: written when shown rather than formatted
+/// into a `String` up front, which would link `str`'s escaping `Debug` into every firmware.
+struct Busy(Hook);
+
+impl fmt::Display for Busy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name())?;
+        f.write_str(" called while another hook runs")
+    }
+}
+
+/// Quoted, as the message's `String` was.
+impl fmt::Debug for Busy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        fmt::Display::fmt(self, f)?;
+        f.write_str("\"")
+    }
+}
+
+impl core::error::Error for Busy {}
 
 /// Runs the lifecycle sequences. Lives inside [`Tree::run`](crate::Tree::run).
 pub(crate) struct Driver {
@@ -199,7 +221,9 @@ impl Driver {
                 });
             }
             // The children just declared are initialised next, in declaration order.
-            uninitialised[declared_from..].reverse();
+            if let Some(declared) = uninitialised.get_mut(declared_from..) {
+                declared.reverse();
+            }
         }
         created
     }
