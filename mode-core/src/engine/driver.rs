@@ -71,6 +71,9 @@ pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     pub(crate) service: RefCell<S>,
 }
 
+/// [`Driver::remove_runtime_children`], as [`Extras`] keeps it.
+pub(crate) type RemoveRuntimeChildren = fn(&Driver, &LocalRef);
+
 /// The part of a [`LocalNode`] that many services never use: a service that adds no
 /// resource and keeps the tree's stop timeout pays one pointer for it.
 #[derive(Default)]
@@ -79,6 +82,10 @@ pub(crate) struct Extras {
     pub(crate) resources: RefCell<Vec<Resource>>,
     /// The service's own stop timeout ([`Service::stop_timeout`](crate::Service::stop_timeout)).
     pub(crate) stop_timeout: Option<Duration>,
+    /// [`Driver::remove_runtime_children`], set when the service adds a runtime
+    /// dependency: its stop reaches that code only through here, so a program that adds
+    /// none does not link it.
+    pub(crate) remove_runtime_children: Cell<Option<RemoveRuntimeChildren>>,
 }
 
 impl<S: ?Sized> LocalNode<S> {
@@ -98,6 +105,11 @@ impl<S: ?Sized> LocalNode<S> {
     /// The service's own stop timeout, if it has one.
     pub(crate) fn stop_timeout(&self) -> Option<Duration> {
         self.extras.get().and_then(|extras| extras.stop_timeout)
+    }
+
+    /// How its stop removes its runtime dependencies, if it added any.
+    pub(crate) fn runtime_children_removal(&self) -> Option<RemoveRuntimeChildren> {
+        (self.extras.get()).and_then(|extras| extras.remove_runtime_children.get())
     }
 }
 

@@ -239,7 +239,9 @@ impl Driver {
     /// out.
     pub(crate) async fn stop_steps(&self, local: &LocalRef, budget: &StopBudget<'_>) -> bool {
         let node = local.node();
-        self.remove_runtime_children(local);
+        if let Some(remove_runtime_children) = local.runtime_children_removal() {
+            remove_runtime_children(self, local);
+        }
         let run = node.tasks();
         run.cancel();
         drop(self.take_deferred(local));
