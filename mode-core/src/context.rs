@@ -84,6 +84,8 @@ impl Context<'_> {
         if !state.is_active() || self.handle().should_stop() {
             return Err(Error::ServiceStopped);
         }
+        let removal = &self.local.extras().remove_runtime_children;
+        removal.set(Some(Driver::remove_runtime_children));
         let child = self
             .driver
             .create_node(service, Some(self.local), ChildKind::Runtime);

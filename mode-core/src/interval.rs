@@ -175,14 +175,17 @@ impl Schedule {
         let late_by = now - due;
         let (next, skipped) = match self.behavior {
             MissedTickBehavior::Skip => {
-                let interval = self.interval.as_nanos().max(1);
-                let missed = late_by.as_nanos() / interval + 1;
-                let missed = u64::try_from(missed).unwrap_or(u64::MAX);
-                let step = Duration::from_nanos(
-                    u64::try_from(self.interval.as_nanos().saturating_mul(u128::from(missed)))
-                        .unwrap_or(u64::MAX),
-                );
-                (due + step, missed)
+                // In u64 nanoseconds, the clock's own range: a u128 division would link
+                // hundreds of bytes of arithmetic into a firmware. `late_by` always fits;
+                // an interval that does not is longer than any lateness, one tick missed.
+                let late = u64::try_from(late_by.as_nanos()).unwrap_or(u64::MAX);
+                let interval = u64::try_from(self.interval.as_nanos()).ok();
+                let missed =
+                    interval.map_or(1, |interval| (late / interval.max(1)).saturating_add(1));
+                let step = interval
+                    .and_then(|interval| interval.checked_mul(missed))
+                    .unwrap_or(u64::MAX);
+                (due + Duration::from_nanos(step), missed)
             }
             MissedTickBehavior::Burst => (due, 0),
             MissedTickBehavior::Delay => (now + self.interval, 0),

@@ -251,12 +251,14 @@ pub(crate) trait DynService: 'static {
     ) -> SequenceFuture<'a, Result<bool, StartError>>;
     /// The stop, once the state is `Stopping` and the children have stopped (see
     /// `stop.rs`): `on_stop` first if `with_on_stop` (a service without children), the
-    /// driver's steps, `on_shutdown` (unless the wait for the shutdown flag timed out).
+    /// driver's `steps`, `on_shutdown` (unless the wait for the shutdown flag timed out:
+    /// `steps` gave `false`).
     fn stop_sequence<'a>(
         &'a mut self,
         driver: &'a Driver,
         local: &'a LocalRef,
-        budget: &'a mut StopBudget<'_>,
+        budget: &'a StopBudget<'_>,
+        steps: Pin<&'a mut dyn Future<Output = bool>>,
         with_on_stop: bool,
     ) -> SequenceFuture<'a, ()>;
     /// One hook (`on_started` or `on_stop` of a service with children), a panic caught as
@@ -332,7 +334,8 @@ impl<S: Service> DynService for S {
         &'a mut self,
         driver: &'a Driver,
         local: &'a LocalRef,
-        budget: &'a mut StopBudget<'_>,
+        budget: &'a StopBudget<'_>,
+        steps: Pin<&'a mut dyn Future<Output = bool>>,
         with_on_stop: bool,
     ) -> SequenceFuture<'a, ()> {
         Box::pin(async move {
@@ -346,7 +349,7 @@ impl<S: Service> DynService for S {
                     .await;
                 budget.hook_result(Hook::Stop, stop);
             }
-            if !driver.stop_steps(local, budget).await {
+            if !steps.await {
                 // The wait for the shutdown flag timed out: mode's stop ends there.
                 return;
             }
@@ -424,10 +427,11 @@ impl DynService for Box<dyn DynService> {
         &'a mut self,
         driver: &'a Driver,
         local: &'a LocalRef,
-        budget: &'a mut StopBudget<'_>,
+        budget: &'a StopBudget<'_>,
+        steps: Pin<&'a mut dyn Future<Output = bool>>,
         with_on_stop: bool,
     ) -> SequenceFuture<'a, ()> {
-        (**self).stop_sequence(driver, local, budget, with_on_stop)
+        (**self).stop_sequence(driver, local, budget, steps, with_on_stop)
     }
 
     fn run_hook<'a>(

@@ -141,7 +141,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
 
-pub(crate) use crate::engine::{Request, Supervised, Supervision, SupervisorState};
+pub(crate) use crate::engine::{AsSupervision, Request, Supervised, Supervision, SupervisorState};
 pub use strategy::Strategy;
 
 use crate::context::{Context, Dependencies};

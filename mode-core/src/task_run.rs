@@ -52,7 +52,7 @@ impl TaskName {
 /// with `get`, which cannot panic: indexing would link the formatting of `str`'s slicing
 /// panic.
 fn short_path(full: &str) -> String {
-    let segments: Vec<&str> = split_path(full)
+    let segments = split_path(full)
         .into_iter()
         .map(|segment| match segment.strip_prefix('<') {
             // `<impl Trait for a::Type>` or `<a::Type as Trait>`: the type's last segment.
@@ -69,9 +69,19 @@ fn short_path(full: &str) -> String {
             None => segment,
         })
         .map(|segment| segment.split('<').next().unwrap_or(segment))
-        .filter(|segment| !segment.starts_with("{{"))
-        .collect();
-    segments[segments.len().saturating_sub(2)..].join("::")
+        .filter(|segment| !segment.starts_with("{{"));
+    // The last two, kept as they go by: no list of them, no `join`.
+    let (mut before_last, mut last) = (None, None);
+    for segment in segments {
+        before_last = last.replace(segment);
+    }
+    let mut name = String::new();
+    if let Some(segment) = before_last {
+        name.push_str(segment);
+        name.push_str("::");
+    }
+    name.push_str(last.unwrap_or_default());
+    name
 }
 
 /// Where `needle` first occurs in `text`.

@@ -3,7 +3,14 @@
 use mode_core::runtime::Timer;
 use mode_core::time::Instant;
 
-const NANOS_PER_SEC: u128 = 1_000_000_000;
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+const TICK_HZ: u64 = embassy_time::TICK_HZ;
+
+// The conversions below work in u64 (whole seconds apart from the rest), not u128: u128
+// division links hundreds of bytes of arithmetic into a firmware. The rest of a second
+// times the other rate fits in u64 for any rate up to this bound (embassy's highest is
+// about 5 GHz).
+const _: () = assert!(TICK_HZ <= u64::MAX / NANOS_PER_SEC);
 
 /// mode's [`Timer`] on embassy-time's clock: [`now`](Timer::now) reads
 /// [`embassy_time::Instant::now`] and [`sleep_until`](Timer::sleep_until) is an
@@ -47,8 +54,10 @@ impl EmbassyTimer {
     /// The mode instant at embassy tick `ticks` (rounded down to a nanosecond).
     #[must_use]
     pub fn instant_from_ticks(ticks: u64) -> Instant {
-        let nanos = u128::from(ticks) * NANOS_PER_SEC / u128::from(embassy_time::TICK_HZ);
-        Instant::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        let (secs, rest) = (ticks / TICK_HZ, ticks % TICK_HZ);
+        let nanos = (secs.checked_mul(NANOS_PER_SEC))
+            .and_then(|nanos| nanos.checked_add(rest * NANOS_PER_SEC / TICK_HZ));
+        Instant::from_nanos(nanos.unwrap_or(u64::MAX))
     }
 
     /// The first embassy tick at or after `instant`, or [`embassy_time::Instant::MAX`] if
@@ -58,9 +67,11 @@ impl EmbassyTimer {
         if instant == Instant::MAX {
             return u64::MAX;
         }
-        let scaled = u128::from(instant.as_nanos()) * u128::from(embassy_time::TICK_HZ);
-        let ticks = scaled.div_ceil(NANOS_PER_SEC);
-        u64::try_from(ticks).unwrap_or(u64::MAX)
+        let nanos = instant.as_nanos();
+        let (secs, rest) = (nanos / NANOS_PER_SEC, nanos % NANOS_PER_SEC);
+        (secs.checked_mul(TICK_HZ))
+            .and_then(|ticks| ticks.checked_add((rest * TICK_HZ).div_ceil(NANOS_PER_SEC)))
+            .unwrap_or(u64::MAX)
     }
 }
 

@@ -201,6 +201,33 @@ fn timer_rounds_deadlines_up_to_ticks() {
 }
 
 #[test]
+fn timer_conversions_agree_with_exact_arithmetic() {
+    let hz = u128::from(embassy_time::TICK_HZ);
+    let saturate = |n: u128| u64::try_from(n).unwrap_or(u64::MAX);
+    let edges = [
+        0,
+        1,
+        999,
+        1_000_000_000,
+        1_999_999_999,
+        u64::MAX / 1_000,
+        u64::MAX - 1,
+    ];
+    for n in edges
+        .into_iter()
+        .chain((0..64).map(|shift| (1u64 << shift) + 7))
+    {
+        let ticks = EmbassyTimer::ticks_from_instant(Instant::from_nanos(n));
+        assert_eq!(
+            ticks,
+            saturate((u128::from(n) * hz).div_ceil(1_000_000_000))
+        );
+        let nanos = EmbassyTimer::instant_from_ticks(n).as_nanos();
+        assert_eq!(nanos, saturate(u128::from(n) * 1_000_000_000 / hz));
+    }
+}
+
+#[test]
 fn timer_sleeps_until_the_deadline() {
     let timer = EmbassyTimer::new();
     let (before, deadline, after) = block_on_embassy(&Arc::default(), |_| {}, async {

@@ -25,7 +25,7 @@ use crate::node::{Command, LogSettings, Node, TreeShared};
 use crate::runtime::{BoxFuture, LocalBoxFuture, Spawner};
 use crate::service::{DynAsyncClose, DynService, Hook};
 use crate::state::{State, StopReason};
-use crate::supervisor::{Supervised, Supervision, SupervisorState};
+use crate::supervisor::{AsSupervision, Supervised, Supervision, SupervisorState};
 use crate::task_run::Few;
 use crate::task_set::TaskSet;
 use crate::time::Duration;
@@ -53,8 +53,8 @@ pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     pub(crate) handle: ServiceHandle,
     /// Restart intensity, backoff and pending restarts, and the way into supervision's
     /// code, if the service is a supervisor: set when it joins the tree (boxed: most
-    /// services are not, and pay one pointer for it).
-    pub(crate) supervision: OnceCell<Box<Supervision>>,
+    /// services are not, and pay one pointer for it). Through [`supervision`](Self::supervision).
+    supervision: OnceCell<Box<dyn AsSupervision>>,
     /// What many services never use, allocated at its first use (see [`Extras`]).
     extras: OnceCell<Box<Extras>>,
     /// Whether the start sequence has yet to reach its task step: tasks the hooks add
@@ -71,6 +71,9 @@ pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     pub(crate) service: RefCell<S>,
 }
 
+/// [`Driver::remove_runtime_children`], as [`Extras`] keeps it.
+pub(crate) type RemoveRuntimeChildren = fn(&Driver, &LocalRef);
+
 /// The part of a [`LocalNode`] that many services never use: a service that adds no
 /// resource and keeps the tree's stop timeout pays one pointer for it.
 #[derive(Default)]
@@ -79,6 +82,10 @@ pub(crate) struct Extras {
     pub(crate) resources: RefCell<Vec<Resource>>,
     /// The service's own stop timeout ([`Service::stop_timeout`](crate::Service::stop_timeout)).
     pub(crate) stop_timeout: Option<Duration>,
+    /// [`Driver::remove_runtime_children`], set when the service adds a runtime
+    /// dependency: its stop reaches that code only through here, so a program that adds
+    /// none does not link it.
+    pub(crate) remove_runtime_children: Cell<Option<RemoveRuntimeChildren>>,
 }
 
 impl<S: ?Sized> LocalNode<S> {
@@ -98,6 +105,11 @@ impl<S: ?Sized> LocalNode<S> {
     /// The service's own stop timeout, if it has one.
     pub(crate) fn stop_timeout(&self) -> Option<Duration> {
         self.extras.get().and_then(|extras| extras.stop_timeout)
+    }
+
+    /// How its stop removes its runtime dependencies, if it added any.
+    pub(crate) fn runtime_children_removal(&self) -> Option<RemoveRuntimeChildren> {
+        (self.extras.get()).and_then(|extras| extras.remove_runtime_children.get())
     }
 }
 
@@ -398,7 +410,7 @@ impl Driver {
                     return;
                 };
                 let supervisor = self.find(&node).and_then(|local| {
-                    let execute = local.supervision.get()?.execute;
+                    let execute = local.supervision()?.execute;
                     Some((local, execute))
                 });
                 match supervisor {
@@ -522,7 +534,7 @@ impl Driver {
                 }
                 return;
             };
-            if let Some(supervision) = parent.supervision.get() {
+            if let Some(supervision) = parent.supervision() {
                 let supervise = supervision.supervise;
                 let _held = self.hold(&parent).await;
                 match supervise(self, &parent, &crashed, crash).await {
@@ -540,7 +552,7 @@ impl Driver {
     /// stay until removed).
     pub(crate) fn remove_runtime_children(&self, local: &LocalRef) {
         let is_runtime = |child: &Arc<Node>| child.kind == ChildKind::Runtime;
-        if local.supervision.get().is_some()
+        if local.supervision().is_some()
             || !local
                 .node()
                 .with_children(|children| children.iter().any(is_runtime))
@@ -593,9 +605,21 @@ impl Driver {
 }
 
 impl<S: ?Sized> LocalNode<S> {
+    /// The supervisor's part of this service, if it is one.
+    pub(crate) fn supervision(&self) -> Option<&Supervision> {
+        self.supervision
+            .get()
+            .map(|supervision| supervision.supervision())
+    }
+
+    /// Makes this service a supervisor (once: a service joins one tree, once).
+    pub(crate) fn set_supervision(&self, supervision: Supervision) {
+        let _ = self.supervision.set(Box::new(supervision));
+    }
+
     /// The state of the supervisor this service is, if it is one.
     pub(crate) fn supervisor_state(&self) -> Option<&RefCell<SupervisorState>> {
-        self.supervision.get().map(|supervision| &supervision.state)
+        self.supervision().map(|supervision| &supervision.state)
     }
 }
 

@@ -27,4 +27,4 @@ pub(crate) use driver::{busy, Deferred, Driver, LocalNode, Path, Resource};
 pub(crate) use local::LocalRef;
 pub(crate) use start::StartError;
 pub(crate) use stop::StopBudget;
-pub(crate) use supervision::{Request, Supervised, Supervision, SupervisorState};
+pub(crate) use supervision::{AsSupervision, Request, Supervised, Supervision, SupervisorState};

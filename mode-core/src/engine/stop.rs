@@ -36,6 +36,7 @@
 //! run ([`Exit::unclean_stops`](crate::Exit::unclean_stops)).
 
 use alloc::boxed::Box;
+use core::cell::Cell;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::Poll;
@@ -137,25 +138,30 @@ impl Driver {
             let done = current;
             done.budget.extend_since(done.children_since);
             let local = done.budget.local().clone();
-            if done.hooks {
-                match local.service.try_borrow_mut() {
-                    Ok(mut service) => {
-                        let budget = &mut done.budget;
-                        (service.stop_sequence(self, &local, budget, done.leaf)).await;
-                    }
-                    Err(_) => {
-                        if done.leaf {
-                            done.budget
-                                .hook_result(Hook::Stop, Some(Err(busy(Hook::Stop))));
+            {
+                let budget = &done.budget;
+                // The driver's steps, made here and handed to the service's sequence: polled
+                // through one function for every service type, not inlined into each type's
+                // sequence.
+                let steps: Pin<&mut dyn Future<Output = bool>> =
+                    core::pin::pin!(self.stop_steps(&local, budget));
+                if done.hooks {
+                    match local.service.try_borrow_mut() {
+                        Ok(mut service) => {
+                            (service.stop_sequence(self, &local, budget, steps, done.leaf)).await;
                         }
-                        if self.stop_steps(&local, &mut done.budget).await {
-                            let busy = Some(Err(busy(Hook::Shutdown)));
-                            done.budget.hook_result(Hook::Shutdown, busy);
+                        Err(_) => {
+                            if done.leaf {
+                                budget.hook_result(Hook::Stop, Some(Err(busy(Hook::Stop))));
+                            }
+                            if steps.await {
+                                budget.hook_result(Hook::Shutdown, Some(Err(busy(Hook::Shutdown))));
+                            }
                         }
                     }
+                } else {
+                    steps.await;
                 }
-            } else {
-                self.stop_steps(&local, &mut done.budget).await;
             }
             self.end_stop(done);
             // Releases the service.
@@ -200,8 +206,8 @@ impl Driver {
             budget: StopBudget {
                 held,
                 counts,
-                deadline: None,
-                timed_out: None,
+                deadline: Cell::new(None),
+                timed_out: Cell::new(None),
             },
             remaining,
             children_since: None,
@@ -221,7 +227,7 @@ impl Driver {
         if stopping.hooks {
             lifecycle::emit(node, LifecycleEvent::ShutdownComplete);
         }
-        if let Some(waiting_on) = budget.timed_out {
+        if let Some(waiting_on) = budget.timed_out.get() {
             node.set_stop_reason(StopReason::StopTimeout { waiting_on });
         }
         node.set_state(State::Stopped);
@@ -231,9 +237,11 @@ impl Driver {
     /// `Stopped`, the shutdown flag, tasks gone, resources released in reverse order.
     /// Returns whether `on_shutdown` runs: not after the wait for the shutdown flag timed
     /// out.
-    pub(crate) async fn stop_steps(&self, local: &LocalRef, budget: &mut StopBudget<'_>) -> bool {
+    pub(crate) async fn stop_steps(&self, local: &LocalRef, budget: &StopBudget<'_>) -> bool {
         let node = local.node();
-        self.remove_runtime_children(local);
+        if let Some(remove_runtime_children) = local.runtime_children_removal() {
+            remove_runtime_children(self, local);
+        }
         let run = node.tasks();
         run.cancel();
         drop(self.take_deferred(local));
@@ -251,7 +259,7 @@ impl Driver {
                 .await
                 .is_none()
         {
-            budget.timed_out = Some(WaitingOn::Tasks(run.live()));
+            budget.timed_out.set(Some(WaitingOn::Tasks(run.live())));
         }
         let resources = local.take_resources();
         for resource in resources.into_iter().rev() {
@@ -290,8 +298,9 @@ pub(crate) struct StopBudget<'a> {
     held: Held<'a>,
     /// Whether this stop's failures are the run's unclean stops (a restart's are not).
     counts: bool,
-    deadline: Option<Instant>,
-    timed_out: Option<WaitingOn>,
+    // Cells, so that the driver's steps and the service's hooks share the budget.
+    deadline: Cell<Option<Instant>>,
+    timed_out: Cell<Option<WaitingOn>>,
 }
 
 impl<'a> StopBudget<'a> {
@@ -312,22 +321,18 @@ impl<'a> StopBudget<'a> {
     /// The current time, if the deadline is running (the time children take must then be
     /// added to it).
     fn running_since(&self) -> Option<Instant> {
-        self.deadline.map(|_| self.driver().shared.timers.now())
+        (self.deadline.get()).map(|_| self.driver().shared.timers.now())
     }
 
     /// Moves the deadline by the time elapsed since `since` (from [`running_since`](Self::running_since)).
-    fn extend_since(&mut self, since: Option<Instant>) {
-        if let (Some(since), Some(deadline)) = (since, self.deadline) {
-            self.deadline = Some(deadline + (self.driver().shared.timers.now() - since));
+    fn extend_since(&self, since: Option<Instant>) {
+        if let (Some(since), Some(deadline)) = (since, self.deadline.get()) {
+            (self.deadline).set(Some(deadline + (self.driver().shared.timers.now() - since)));
         }
     }
 
     /// Runs `step` until the deadline; `None` (and a logged stop timeout) if it expired.
-    pub(crate) fn bounded<F: Future>(
-        &mut self,
-        step: F,
-        waiting_on: WaitingOn,
-    ) -> Bounded<'_, 'a, F> {
+    pub(crate) fn bounded<F: Future>(&self, step: F, waiting_on: WaitingOn) -> Bounded<'_, 'a, F> {
         self.local().node().set_stop_step(waiting_on);
         Bounded {
             step,
@@ -341,12 +346,12 @@ impl<'a> StopBudget<'a> {
     /// The sleep until the deadline, which starts to run now if it does not yet. Steps
     /// never nest, so the tree's one stop sleep is normally there to take; if not, a fresh
     /// one does the same job.
-    fn arm(&mut self) -> Box<SleepUntil> {
-        let deadline = match self.deadline {
+    fn arm(&self) -> Box<SleepUntil> {
+        let deadline = match self.deadline.get() {
             Some(deadline) => deadline,
             None => self.driver().shared.timers.now() + self.timeout(),
         };
-        self.deadline = Some(deadline);
+        self.deadline.set(Some(deadline));
         match self.driver().stop_sleep.borrow_mut().take() {
             Some(mut sleep) => {
                 sleep.reset(deadline);
@@ -364,7 +369,7 @@ impl<'a> StopBudget<'a> {
     }
 
     /// The deadline passed while a step waited on `waiting_on`.
-    fn expired(&mut self, waiting_on: WaitingOn) {
+    fn expired(&self, waiting_on: WaitingOn) {
         let node = self.local().node();
         let waiting_on = match waiting_on {
             WaitingOn::Tasks(_) => WaitingOn::Tasks(node.tasks().live()),
@@ -378,7 +383,9 @@ impl<'a> StopBudget<'a> {
                 timeout,
             },
         );
-        self.timed_out.get_or_insert(waiting_on);
+        if self.timed_out.get().is_none() {
+            self.timed_out.set(Some(waiting_on));
+        }
         self.fail(StopFailure::TimedOut {
             waiting_on,
             timeout,
@@ -387,7 +394,7 @@ impl<'a> StopBudget<'a> {
 
     /// A stop hook's result (`None`: it timed out, which is recorded already): its error
     /// is logged and recorded, and the stop goes on.
-    pub(crate) fn hook_result(&mut self, hook: Hook, result: Option<crate::error::BoxResult>) {
+    pub(crate) fn hook_result(&self, hook: Hook, result: Option<crate::error::BoxResult>) {
         if let Some(Err(error)) = result {
             hook_failed(self.local().node(), hook, &error);
             self.fail(StopFailure::HookFailed {
@@ -398,7 +405,7 @@ impl<'a> StopBudget<'a> {
     }
 
     /// Records `failure` as an unclean stop of the run, unless the stop is a restart's.
-    fn fail(&mut self, failure: StopFailure) {
+    fn fail(&self, failure: StopFailure) {
         if self.counts {
             self.driver().record_unclean(self.local().node(), failure);
         }
@@ -423,7 +430,7 @@ pin_project_lite::pin_project! {
     pub(crate) struct Bounded<'b, 'a, F> {
         #[pin]
         step: F,
-        budget: &'b mut StopBudget<'a>,
+        budget: &'b StopBudget<'a>,
         waiting_on: WaitingOn,
         sleep: Option<Box<SleepUntil>>,
         rounds: u8,

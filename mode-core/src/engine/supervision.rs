@@ -244,8 +244,20 @@ impl Supervision {
                 Box::pin(driver.supervisor_request(supervisor, request))
             },
         };
-        // Set once: a service joins one tree, once.
-        let _ = local.supervision.set(Box::new(supervision));
+        local.set_supervision(supervision);
+    }
+}
+
+/// How a service's driver half holds its [`Supervision`]: as a trait object, so that
+/// dropping one (a supervisor's state: its children's factories, restart budgets,
+/// pending restarts) is code linked, like the rest of this module, only with supervisors.
+pub(crate) trait AsSupervision {
+    fn supervision(&self) -> &Supervision;
+}
+
+impl AsSupervision for Supervision {
+    fn supervision(&self) -> &Supervision {
+        self
     }
 }
 
