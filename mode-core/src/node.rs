@@ -54,22 +54,25 @@ const REPORTED: u8 = 2;
 /// What handles ask the driver to do.
 #[derive(Debug)]
 pub(crate) enum Command {
-    Start(Arc<Node>),
     Stop(Arc<Node>),
-    Restart(Arc<Node>),
     Crashed(Arc<Node>),
+    /// A handle's start or restart of `Arc<Node>`: the request is the engine's function
+    /// that executes it. Named where the request is made, not where the driver takes
+    /// commands, that code is left out of a program that never makes such a request.
+    Execute(Arc<Node>, EngineRequest),
     /// A request for the supervisor `Arc<Node>`: add or remove a child, or a delayed
     /// restart that is due.
-    Supervisor(Arc<Node>, SupervisorRequest),
+    Supervisor(Arc<Node>, EngineRequest),
 }
 
-/// A supervisor's request, opaque here: the engine's `Request` (which carries a service to
-/// add, an engine type), so that the shared node does not depend on the engine.
-pub(crate) struct SupervisorRequest(Box<dyn Any + Send>);
+/// A request only the engine opens (a supervisor's `Request`, which carries a service to
+/// add, or the function that executes a handle's request: engine types), so that the
+/// shared node does not depend on the engine.
+pub(crate) struct EngineRequest(Box<dyn Any + Send>);
 
-impl SupervisorRequest {
+impl EngineRequest {
     pub(crate) fn new<R: Any + Send>(request: R) -> Self {
-        SupervisorRequest(Box::new(request))
+        EngineRequest(Box::new(request))
     }
 
     /// The request, if it is an `R` (the engine's requests always are).
@@ -78,9 +81,9 @@ impl SupervisorRequest {
     }
 }
 
-impl core::fmt::Debug for SupervisorRequest {
+impl core::fmt::Debug for EngineRequest {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("SupervisorRequest").finish_non_exhaustive()
+        f.debug_struct("EngineRequest").finish_non_exhaustive()
     }
 }
 

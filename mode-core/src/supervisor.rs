@@ -148,7 +148,7 @@ use crate::context::{Context, Dependencies};
 use crate::error::{BoxResult, ChildCrash, Crash, Error};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
-use crate::node::{Command, SupervisorRequest};
+use crate::node::{Command, EngineRequest};
 use crate::service::{DynService, Service};
 use crate::state::Parked;
 use crate::time::Duration;
@@ -1112,7 +1112,7 @@ impl SupervisorHandle {
         } else {
             node.tree.send(Command::Supervisor(
                 node.clone(),
-                SupervisorRequest::new(request(responder)),
+                EngineRequest::new(request(responder)),
             ));
         }
         async move {

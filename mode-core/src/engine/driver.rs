@@ -12,10 +12,10 @@ use core::task::Poll;
 
 use super::operation::{Holder, OperationState, Operations};
 use super::registry::Registry;
-use super::{LocalRef, Request, StartError};
+use super::{ExecuteRequest, LocalRef, Request, StartError};
 use crate::blocking;
 use crate::context::Dependencies;
-use crate::error::{Crash, Error};
+use crate::error::Crash;
 use crate::events::LifecycleEvent;
 use crate::exit::{Exit, StopFailure, UncleanStop};
 use crate::graph::ChildKind;
@@ -402,8 +402,11 @@ impl Driver {
     fn begin<'a>(&'a self, operations: &mut Operations<'a>, command: Command) {
         match command {
             Command::Stop(node) => operations.begin(|| self.execute_stop(node)),
-            Command::Start(node) => operations.begin(|| self.execute_start(node)),
-            Command::Restart(node) => operations.begin(|| self.execute_restart(node)),
+            Command::Execute(node, request) => {
+                if let Some(execute) = request.into_inner::<ExecuteRequest>() {
+                    operations.begin_boxed(execute(self, node));
+                }
+            }
             Command::Crashed(node) => operations.begin(|| self.execute_crashed(node)),
             Command::Supervisor(node, request) => {
                 let Some(request) = request.into_inner::<Request>() else {
@@ -436,50 +439,6 @@ impl Driver {
         node.stop_request_done(number);
     }
 
-    async fn execute_start(&self, node: Arc<Node>) {
-        let Some(local) = self.find(&node) else {
-            node.finish_start(Err(Error::TreeFinished));
-            return;
-        };
-        let _held = self.hold(&local).await;
-        if let Err(err) = self.check_startable(&node) {
-            node.finish_start(Err(err));
-            return;
-        }
-        self.start_and_handle(&local).await;
-    }
-
-    async fn execute_restart(&self, node: Arc<Node>) {
-        let Some(local) = self.find(&node) else {
-            node.finish_start(Err(Error::TreeFinished));
-            return;
-        };
-        let _held = self.hold(&local).await;
-        if node.state() == State::Init {
-            node.finish_start(Err(Error::NotStarted));
-            return;
-        }
-        if node.parent().is_some_and(|p| p.state() != State::Running) {
-            node.finish_start(Err(Error::ParentNotRunning));
-            return;
-        }
-        // A stop requested before the restart starts the service again wins: the queued
-        // stop (or the ancestor's) stops it, and the restart is cancelled.
-        let stop_wins =
-            |node: &Node| node.stop_queued() || node.parent().is_some_and(|p| p.should_stop());
-        if stop_wins(&node) {
-            node.finish_start(Err(Error::RestartCancelled));
-            return;
-        }
-        lifecycle::emit(&node, LifecycleEvent::Restarting);
-        self.stop_node(&local, StopReason::Restarting).await;
-        if stop_wins(&node) {
-            node.finish_start(Err(Error::RestartCancelled));
-            return;
-        }
-        self.start_and_handle(&local).await;
-    }
-
     async fn execute_crashed(&self, node: Arc<Node>) {
         if let Some(local) = self.find(&node) {
             if let Some(crash) = node.crash_to_report() {
@@ -489,25 +448,9 @@ impl Driver {
         }
     }
 
-    fn check_startable(&self, node: &Node) -> Result<(), Error> {
-        if node.state().is_active() {
-            return Err(Error::AlreadyStarted);
-        }
-        if node.parent().is_some_and(|p| p.state() != State::Running) {
-            return Err(Error::ParentNotRunning);
-        }
-        Ok(())
-    }
-
-    async fn start_and_handle(&self, local: &LocalRef) {
-        if let Err(StartError::Crashed(_)) = self.start_node(local).await {
-            self.handle_crash(local).await;
-        }
-    }
-
     /// A service crashed: the nearest supervisor above it applies its strategy; without
     /// one, the crash stops the whole tree.
-    async fn handle_crash(&self, local: &LocalRef) {
+    pub(super) async fn handle_crash(&self, local: &LocalRef) {
         let node = local.node();
         let Some(crash) = node.crash_reason() else {
             return;

@@ -12,6 +12,7 @@
 //! | `operation` | operations, and the holds that order them per service |
 //! | `start`, `stop` | the start and stop sequences, the stop budget |
 //! | `supervision` | what a supervisor does with a crash, and its requests: reached only through the `Supervision` a supervisor installs |
+//! | `requests` | a handle's start and restart, and what executes them: linked only where a program asks for one |
 //! | `local` | the driver-only reference to a node's driver half |
 //! | `registry` | the driver's index of its services |
 
@@ -19,12 +20,14 @@ mod driver;
 pub(crate) mod local;
 mod operation;
 mod registry;
+mod requests;
 mod start;
 mod stop;
 mod supervision;
 
 pub(crate) use driver::{busy, Deferred, Driver, LocalNode, Path, Resource};
 pub(crate) use local::LocalRef;
+pub(crate) use requests::ExecuteRequest;
 pub(crate) use start::StartError;
 pub(crate) use stop::StopBudget;
 pub(crate) use supervision::{AsSupervision, Request, Supervised, Supervision, SupervisorState};

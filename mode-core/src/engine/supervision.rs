@@ -42,7 +42,7 @@ use crate::events::LifecycleEvent;
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
 use crate::lifecycle;
-use crate::node::{Command, Node, SupervisorRequest};
+use crate::node::{Command, EngineRequest, Node};
 use crate::service::{DynService, SequenceFuture};
 use crate::state::{Parked, State, StopReason};
 use crate::supervisor::intensity::{Intensity, Streak};
@@ -852,7 +852,7 @@ impl Driver {
                 let node = handle.node();
                 node.tree.send(Command::Supervisor(
                     node.clone(),
-                    SupervisorRequest::new(Request::Resume { key, ticket }),
+                    EngineRequest::new(Request::Resume { key, ticket }),
                 ));
                 Ok(())
             })?;

@@ -180,7 +180,7 @@ pub struct Restart {
 }
 
 impl Restart {
-    pub(super) fn new(start: Start) -> Self {
+    pub(crate) fn new(start: Start) -> Self {
         Restart {
             start,
             checked: false,
@@ -211,7 +211,7 @@ impl Future for Restart {
 /// Cancel safe: dropping it only stops waiting; the start goes on.
 #[derive(Debug)]
 #[must_use = "the start is requested already; the future only waits for its outcome"]
-pub struct MaybeStart(pub(super) Start);
+pub struct MaybeStart(pub(crate) Start);
 
 impl Future for MaybeStart {
     type Output = Result<bool, Error>;

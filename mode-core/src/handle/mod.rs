@@ -361,67 +361,8 @@ impl ServiceHandle {
         Some(self.node.queue_stop_request())
     }
 
-    /// Starts a service that was never started or was stopped, and waits until it runs.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::AlreadyStarted`] if it is starting or running; [`Error::ParentNotRunning`]
-    /// if its parent is not running; [`Error::Crashed`] if its start failed;
-    /// [`Error::TreeFinished`] if the tree no longer runs.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: dropping the future only stops waiting; the start goes on.
-    pub fn start(&self) -> Start {
-        let early = if self.state().is_active() {
-            Some(Err(Error::AlreadyStarted))
-        } else {
-            None
-        };
-        self.request(Command::Start(self.node.clone()), early)
-    }
-
-    /// Starts the service unless it is already starting or running; returns whether it
-    /// started it.
-    ///
-    /// # Errors
-    ///
-    /// As [`start`](Self::start), except that a started service is `Ok(false)`.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: dropping the future only stops waiting; the start goes on.
-    pub fn maybe_start(&self) -> MaybeStart {
-        MaybeStart(self.start())
-    }
-
-    /// Restarts the service: stop, `on_restart`, start (with its children). Waits until it
-    /// runs again. Restarting a crashed service is how supervisors recover it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotStarted`] for a service that was never started, [`Error::Crashed`] if
-    /// the new start failed, [`Error::RestartCancelled`] if a stop of the service (or of an
-    /// ancestor) was requested before it started again, [`Error::ServiceStopped`] if one
-    /// was requested while it started, [`Error::ParentNotRunning`],
-    /// [`Error::TreeFinished`]; [`Error::AwaitedFromOwnHook`] at once when awaited from a
-    /// hook of the service or of one below it, which the restart waits for (the restart
-    /// then runs once the hook has returned).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: dropping the future only stops waiting; the restart goes on.
-    pub fn restart(&self) -> Restart {
-        let early = if self.state() == State::Init {
-            Some(Err(Error::NotStarted))
-        } else {
-            None
-        };
-        Restart::new(self.request(Command::Restart(self.node.clone()), early))
-    }
-
     /// Sends `command` unless `early` (or the tree's end) already decides the outcome.
-    fn request(&self, command: Command, early: Option<Result<(), Error>>) -> Start {
+    pub(crate) fn request(&self, command: Command, early: Option<Result<(), Error>>) -> Start {
         let node = self.node.clone();
         let early = early.or_else(|| {
             if node.tree.is_finished() {
