@@ -340,6 +340,12 @@ mod tests {
         }
         assert_eq!(run(StopsAtOnce), ExitCode::SUCCESS);
         if cfg!(target_os = "linux") {
+            // A joined thread may still be listed for a moment: its joiner wakes a little
+            // before the kernel takes it out of `/proc`.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while live_threads_named("mode-smol-") > 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
             assert_eq!(
                 live_threads_named("mode-smol-"),
                 0,

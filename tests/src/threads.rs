@@ -51,9 +51,18 @@ pub fn live_threads(name: &str) -> Option<usize> {
     )
 }
 
+/// Asserts that `expected` threads named `name` are live. A joined thread may still be
+/// listed for a moment: its joiner wakes when the exiting thread releases its memory, a
+/// little before the kernel takes it out of `/proc`. So more threads than expected are
+/// counted again, for up to five seconds, before the assertion fails.
 fn assert_live_threads(name: &str, expected: usize) {
-    if let Some(live) = live_threads(name) {
-        assert_eq!(live, expected, "live threads named {name}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while let Some(live) = live_threads(name) {
+        if live <= expected || std::time::Instant::now() >= deadline {
+            assert_eq!(live, expected, "live threads named {name}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
