@@ -122,7 +122,6 @@ use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
 
 use crate::error::{BoxResult, Error};
-use crate::events::LifecycleEvent;
 use crate::handle::ServiceHandle;
 use crate::interval::{WarnLimiter, OVERLAP_WARNING_EVERY};
 use crate::lifecycle;
@@ -627,14 +626,12 @@ impl ServiceHandle {
                 let (wall, now) = clock.now(timers);
                 if let Some(first_missed) = schedule.next_after(due).filter(|t| *t <= wall) {
                     if warnings.allow(now) {
-                        lifecycle::emit(
+                        lifecycle::emit_timer_overlap(
                             node,
-                            LifecycleEvent::TimerOverlap {
-                                timer: &timer.readable(),
-                                interval: until(first_missed, due),
-                                late_by: until(wall, first_missed),
-                                skipped: count_missed(&schedule, first_missed, wall),
-                            },
+                            &timer,
+                            until(first_missed, due),
+                            until(wall, first_missed),
+                            count_missed(&schedule, first_missed, wall),
                         );
                     }
                 }

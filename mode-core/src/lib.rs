@@ -111,6 +111,7 @@ mod lifecycle;
 pub mod log_macros;
 mod node;
 mod notify;
+mod observers;
 mod own_hook;
 mod periodic;
 mod race;

@@ -4,17 +4,40 @@
 use crate::error::ChildCrash;
 use crate::events::{LifecycleEvent, LOG_TARGET};
 use crate::node::Node;
+use crate::observers::Emitted;
+use crate::task_run::TaskName;
+use crate::time::Duration;
 
 /// Reports `event` of `node` to the log and to the tree's observers.
 // The check whether anyone listens is inlined at every call site, where the event's level is
 // a constant: with no logger at that level and no observer, an event costs two loads.
 #[inline]
 pub(crate) fn emit(node: &Node, event: LifecycleEvent<'_>) {
-    // defmt filters at compile time (`DEFMT_LOG`), so with it every event is delivered.
-    let logged = cfg!(feature = "defmt") || event.level(node) <= log::max_level();
-    let observed = node.tree.has_observers();
-    if logged || observed {
-        deliver(node, &event, logged);
+    let level = event.level(node);
+    if logged(level) || node.tree.observers.any() {
+        deliver(node, &Emitted::Event(event), level);
+    }
+}
+
+/// Reports that a timer of `node` overran its interval
+/// ([`LifecycleEvent::TimerOverlap`]); the timer's name is made readable only if the
+/// event is logged or observed.
+pub(crate) fn emit_timer_overlap(
+    node: &Node,
+    timer: &TaskName,
+    interval: Duration,
+    late_by: Duration,
+    skipped: u64,
+) {
+    let level = log::Level::Warn;
+    if logged(level) || node.tree.observers.any() {
+        let event = Emitted::TimerOverlap {
+            timer,
+            interval,
+            late_by,
+            skipped,
+        };
+        deliver(node, &event, level);
     }
 }
 
@@ -35,18 +58,25 @@ impl LifecycleEvent<'_> {
     }
 }
 
-#[inline(never)]
-fn deliver(node: &Node, event: &LifecycleEvent<'_>, logged: bool) {
-    if logged {
-        log_event(node, event);
-        #[cfg(feature = "defmt")]
-        defmt_event(node, event);
+/// Whether an event at `level` is logged.
+#[inline]
+fn logged(level: log::Level) -> bool {
+    // defmt filters at compile time (`DEFMT_LOG`), so with it every event is delivered.
+    cfg!(feature = "defmt") || level <= log::max_level()
+}
+
+// Not told whether the event is logged, but the level: `logged` again here is what lets a
+// program without a logger (whose level then stays `Off`) link none of the log's side.
+fn deliver(node: &Node, event: &Emitted<'_>, level: log::Level) {
+    if logged(level) {
+        event.with_event(|event| {
+            log_event(node, event);
+            #[cfg(feature = "defmt")]
+            defmt_event(node, event);
+        });
     }
-    if let Some(observers) = node.tree.observers() {
-        let info = node.info();
-        for observer in &observers {
-            observer.observe(&info, event);
-        }
+    if node.tree.observers.any() {
+        node.tree.observers.deliver(&node.info(), event);
     }
 }
 

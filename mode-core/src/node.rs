@@ -30,9 +30,10 @@ use core::any::Any;
 
 use crate::change_notify::ChangeNotify;
 use crate::error::{BoxError, Crash, Error};
-use crate::events::{Observer, Prefix, ServiceInfo};
+use crate::events::{Prefix, ServiceInfo};
 use crate::graph::ChildKind;
 use crate::notify::Notify;
+use crate::observers::Observers;
 use crate::platform::sync::Mutex;
 use crate::runtime::Spawner;
 use crate::state::{Parked, State, StopReason, WaitingOn};
@@ -97,8 +98,7 @@ pub(crate) struct TreeShared {
     finished: AtomicBool,
     stop_timeout: Mutex<Duration>,
     base_depth: AtomicUsize,
-    observers: Mutex<Vec<Arc<dyn Observer>>>,
-    has_observers: AtomicBool,
+    pub(crate) observers: Observers,
     /// The process exit status a service asked for (`ServiceHandle::request_exit`): the
     /// first one asked.
     exit_status: Mutex<Option<u8>>,
@@ -124,8 +124,7 @@ impl TreeShared {
             finished: AtomicBool::new(false),
             stop_timeout: Mutex::new(DEFAULT_STOP_TIMEOUT),
             base_depth: AtomicUsize::new(1),
-            observers: Mutex::new(Vec::new()),
-            has_observers: AtomicBool::new(false),
+            observers: Observers::new(),
             exit_status: Mutex::new(None),
             #[cfg(feature = "cron")]
             wall_clock: crate::wall_clock::WallClock::new(),
@@ -171,25 +170,6 @@ impl TreeShared {
 
     pub(crate) fn set_base_depth(&self, depth: usize) {
         self.base_depth.store(depth, Ordering::Relaxed);
-    }
-
-    pub(crate) fn add_observer(&self, observer: Arc<dyn Observer>) {
-        self.observers.with(|list| list.push(observer));
-        self.has_observers.store(true, Ordering::Release);
-    }
-
-    /// Whether an observer was added (then [`observers`](Self::observers) lists them).
-    #[inline]
-    pub(crate) fn has_observers(&self) -> bool {
-        self.has_observers.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn observers(&self) -> Option<Vec<Arc<dyn Observer>>> {
-        if self.has_observers() {
-            Some(self.observers.with(|list| list.clone()))
-        } else {
-            None
-        }
     }
 }
 

@@ -6,7 +6,6 @@ use crate::platform::plain::Arc;
 use core::future::Future;
 
 use crate::error::{BoxResult, Error};
-use crate::events::LifecycleEvent;
 use crate::interval::{
     MissedTickBehavior, Schedule, TimerOptions, WarnLimiter, OVERLAP_WARNING_EVERY,
 };
@@ -97,14 +96,12 @@ where
         let advance = schedule.advance(now);
         if let Some(late_by) = advance.late_by {
             if warnings.allow(now) {
-                lifecycle::emit(
+                lifecycle::emit_timer_overlap(
                     &node,
-                    LifecycleEvent::TimerOverlap {
-                        timer: &name.readable(),
-                        interval: schedule.interval(),
-                        late_by,
-                        skipped: advance.skipped,
-                    },
+                    &name,
+                    schedule.interval(),
+                    late_by,
+                    advance.skipped,
                 );
             }
         }

@@ -155,7 +155,7 @@ impl<T: Timer> Tree<T> {
     #[must_use]
     pub fn with_observer(self, observer: impl Observer) -> Self {
         let observer: Box<dyn Observer> = Box::new(observer);
-        self.driver.shared.add_observer(Arc::from(observer));
+        self.driver.shared.observers.add(Arc::from(observer));
         self
     }
 
