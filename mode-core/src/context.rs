@@ -19,10 +19,10 @@ use crate::graph::ChildKind;
 use crate::handle::{with_handle, ServiceHandle};
 use crate::interval::TimerOptions;
 use crate::periodic::Periodic;
-use crate::runtime::LocalBoxFuture;
+use crate::runtime::{BoxFuture, LocalBoxFuture};
 use crate::service::{AsyncClose, Service};
 use crate::state::State;
-use crate::task::{boxed, default_name, Counted, TaskHandle};
+use crate::task::{boxed, default_name, Counted, TaskHandle, TaskRef};
 use crate::task_run::TaskName;
 use crate::utils::Seconds;
 
@@ -363,13 +363,27 @@ impl Context<'_> {
         F: Future<Output = BoxResult<T>> + Send + 'static,
         T: Send + 'static,
     {
+        // As `ServiceHandle::spawn_task`: the rest is compiled once.
+        let mut make = Some(make);
+        let task = self.spawn_boxed(name, &mut |counted| {
+            boxed(counted, make.take().expect("a task is made once"))
+        })?;
+        Ok(TaskHandle::of(task))
+    }
+
+    /// [`spawn_task`](Self::spawn_task) for the boxed task `make` returns.
+    fn spawn_boxed(
+        &self,
+        name: TaskName,
+        make: &mut dyn FnMut(&Counted) -> BoxFuture,
+    ) -> Result<TaskRef, Error> {
         if !self.local.deferring.get() {
-            return self.handle().spawn_task(name, make);
+            return self.handle().spawn_boxed(name, make);
         }
         let counted = self.enter(name)?;
-        let task = boxed(&counted, make);
+        let task = make(&counted);
         self.driver.defer(self.local, Deferred::Send(task));
-        Ok(counted.handle())
+        Ok(counted.task_ref())
     }
 
     /// Keeps `value` until this service stops, then drops it (mode's `add_context`).

@@ -200,7 +200,16 @@ impl Counted {
 
     /// The task's handle.
     pub(crate) fn handle<T>(self) -> TaskHandle<T> {
-        TaskHandle::new(self.node, self.run, self.slot)
+        TaskHandle::of(self.task_ref())
+    }
+
+    /// What the task's handle holds.
+    pub(crate) fn task_ref(self) -> TaskRef {
+        TaskRef {
+            node: self.node,
+            run: self.run,
+            slot: self.slot,
+        }
     }
 }
 
@@ -238,37 +247,49 @@ fn run_of<'a>(run: &'a Option<Arc<TaskRun>>, node: &'a Node) -> &'a TaskRun {
 ///
 /// Polling the handle again after it returned `Ready` panics, as with any future.
 pub struct TaskHandle<T = ()> {
-    node: Arc<Node>,
-    run: Option<Arc<TaskRun>>,
-    slot: usize,
+    task: TaskRef,
     output: PhantomData<fn() -> T>,
 }
 
+/// What a [`TaskHandle`] holds, whatever its task's output: the task's slot in its run,
+/// released when dropped. Spawning makes one in code that is the same for every future
+/// type.
+pub(crate) struct TaskRef {
+    node: Arc<Node>,
+    run: Option<Arc<TaskRun>>,
+    slot: usize,
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        run_of(&self.run, &self.node).release(self.slot);
+    }
+}
+
 impl<T> TaskHandle<T> {
-    fn new(node: Arc<Node>, run: Option<Arc<TaskRun>>, slot: usize) -> Self {
+    /// The handle of `task`, whose output is a `T`.
+    pub(crate) fn of(task: TaskRef) -> Self {
         TaskHandle {
-            node,
-            run,
-            slot,
+            task,
             output: PhantomData,
         }
     }
 
     fn run(&self) -> &TaskRun {
-        run_of(&self.run, &self.node)
+        run_of(&self.task.run, &self.task.node)
     }
 
     /// Ends the task at its next poll (it is woken for it), without crashing its service;
     /// awaiting the handle then gives [`TaskError::Aborted`]. Does nothing if the task has
     /// ended already.
     pub fn abort(&self) {
-        self.run().abort(self.slot);
+        self.run().abort(self.task.slot);
     }
 
     /// Whether the task has ended: finished, failed, aborted or cancelled.
     #[must_use]
     pub fn is_finished(&self) -> bool {
-        self.run().is_finished(self.slot)
+        self.run().is_finished(self.task.slot)
     }
 }
 
@@ -276,7 +297,7 @@ impl<T: 'static> Future for TaskHandle<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.run().poll_outcome(self.slot, cx.waker()) {
+        match self.run().poll_outcome(self.task.slot, cx.waker()) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Outcome::Output(output))) => match output.downcast::<T>() {
                 Ok(output) => Poll::Ready(Ok(*output)),
@@ -288,16 +309,10 @@ impl<T: 'static> Future for TaskHandle<T> {
     }
 }
 
-impl<T> Drop for TaskHandle<T> {
-    fn drop(&mut self) {
-        self.run().release(self.slot);
-    }
-}
-
 impl<T> core::fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TaskHandle")
-            .field("service", &self.node.label)
+            .field("service", &self.task.node.label)
             .field("finished", &self.is_finished())
             .finish_non_exhaustive()
     }

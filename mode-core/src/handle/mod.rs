@@ -72,9 +72,10 @@ use crate::interval::TimerOptions;
 use crate::node::{Command, Node, SharedNode};
 use crate::periodic::Periodic;
 use crate::race::{race, Either};
+use crate::runtime::BoxFuture;
 use crate::state::{State, StopReason, WaitingOn};
 use crate::stop_signal::StopSignal;
-use crate::task::{boxed, default_name, Counted, TaskHandle};
+use crate::task::{boxed, default_name, Counted, TaskHandle, TaskRef};
 use crate::task_run::{Admission, TaskName};
 use crate::ticks::Ticks;
 use crate::time::{Duration, Instant};
@@ -684,6 +685,21 @@ impl ServiceHandle {
         F: Future<Output = BoxResult<T>> + Send + 'static,
         T: Send + 'static,
     {
+        // `make` behind `dyn`, called once (as std's `Once` takes its `FnOnce`): the rest of
+        // a spawn is compiled once, not for every future type spawned.
+        let mut make = Some(make);
+        let task = self.spawn_boxed(name, &mut |counted| {
+            boxed(counted, make.take().expect("a task is made once"))
+        })?;
+        Ok(TaskHandle::of(task))
+    }
+
+    /// [`spawn_task`](Self::spawn_task) for the boxed task `make` returns.
+    pub(crate) fn spawn_boxed(
+        &self,
+        name: TaskName,
+        make: &mut dyn FnMut(&Counted) -> BoxFuture,
+    ) -> Result<TaskRef, Error> {
         if matches!(self.state(), State::Stopping | State::Stopped) {
             return Err(Error::ServiceStopped);
         }
@@ -692,12 +708,12 @@ impl ServiceHandle {
             return Err(Error::ServiceStopped);
         }
         let counted = |slot| Counted::new(self.node.clone(), run.for_task(), slot);
-        let admitted = run.admit(name, |slot| boxed(&counted(slot), make));
+        let admitted = run.admit(name, |slot| make(&counted(slot)));
         match admitted {
-            Admission::Deferred(slot) => Ok(counted(slot).handle()),
+            Admission::Deferred(slot) => Ok(counted(slot).task_ref()),
             Admission::Spawn(slot, task) => {
                 // Made first, so that a refused task's handle is released with it.
-                let handle = counted(slot).handle();
+                let handle = counted(slot).task_ref();
                 self.node.tree.spawner.spawn(task)?;
                 Ok(handle)
             }
