@@ -61,8 +61,9 @@ pub(crate) enum Command {
     /// that executes it. Named where the request is made, not where the driver takes
     /// commands, that code is left out of a program that never makes such a request.
     Execute(Arc<Node>, EngineRequest),
-    /// A request for the supervisor `Arc<Node>`: add or remove a child, or a delayed
-    /// restart that is due.
+    /// A request for the supervisor `Arc<Node>` (add or remove a child, or a delayed
+    /// restart that is due), with the engine's function that takes it: as for `Execute`,
+    /// a program without supervisors links none of it.
     Supervisor(Arc<Node>, EngineRequest),
 }
 

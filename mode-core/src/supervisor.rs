@@ -148,7 +148,6 @@ use crate::context::{Context, Dependencies};
 use crate::error::{BoxResult, ChildCrash, Crash, Error};
 use crate::graph::ChildKind;
 use crate::handle::ServiceHandle;
-use crate::node::{Command, EngineRequest};
 use crate::service::{DynService, Service};
 use crate::state::Parked;
 use crate::time::Duration;
@@ -1110,10 +1109,7 @@ impl SupervisorHandle {
         if node.tree.is_finished() {
             drop(responder);
         } else {
-            node.tree.send(Command::Supervisor(
-                node.clone(),
-                EngineRequest::new(request(responder)),
-            ));
+            node.tree.send(request(responder).command(node.clone()));
         }
         async move {
             let tree_finished = || node.tree.is_finished();

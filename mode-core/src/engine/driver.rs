@@ -12,7 +12,7 @@ use core::task::Poll;
 
 use super::operation::{Holder, OperationState, Operations};
 use super::registry::Registry;
-use super::{ExecuteRequest, LocalRef, Request, StartError};
+use super::{ExecuteRequest, LocalRef, Request, StartError, TakeRequest};
 use crate::blocking;
 use crate::context::Dependencies;
 use crate::error::Crash;
@@ -409,18 +409,10 @@ impl Driver {
             }
             Command::Crashed(node) => operations.begin(|| self.execute_crashed(node)),
             Command::Supervisor(node, request) => {
-                let Some(request) = request.into_inner::<Request>() else {
-                    return;
-                };
-                let supervisor = self.find(&node).and_then(|local| {
-                    let execute = local.supervision()?.execute;
-                    Some((local, execute))
-                });
-                match supervisor {
-                    Some((supervisor, execute)) => {
-                        operations.begin_boxed(execute(self, supervisor, request));
+                if let Some((request, take)) = request.into_inner::<(Request, TakeRequest)>() {
+                    if let Some(execute) = take(self, node, request) {
+                        operations.begin_boxed(execute);
                     }
-                    None => request.refuse(),
                 }
             }
         }

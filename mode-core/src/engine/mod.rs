@@ -30,4 +30,6 @@ pub(crate) use local::LocalRef;
 pub(crate) use requests::ExecuteRequest;
 pub(crate) use start::StartError;
 pub(crate) use stop::StopBudget;
-pub(crate) use supervision::{AsSupervision, Request, Supervised, Supervision, SupervisorState};
+pub(crate) use supervision::{
+    AsSupervision, Request, Supervised, Supervision, SupervisorState, TakeRequest,
+};

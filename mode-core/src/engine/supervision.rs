@@ -118,9 +118,21 @@ impl fmt::Debug for Request {
     }
 }
 
+/// The driver's function that takes a supervisor's request, as [`Command::Supervisor`]
+/// carries it (with the request): named where requests are sent, so a program without
+/// supervisors does not link it, nor the answers to a request refused.
+pub(crate) type TakeRequest =
+    for<'a> fn(&'a Driver, Arc<Node>, Request) -> Option<SequenceFuture<'a, ()>>;
+
 impl Request {
+    /// The command that queues this request for the supervisor `supervisor`.
+    pub(crate) fn command(self, supervisor: Arc<Node>) -> Command {
+        let take: TakeRequest = Driver::take_supervisor_request;
+        Command::Supervisor(supervisor, EngineRequest::new((self, take)))
+    }
+
     /// Answers a request whose supervisor has left its tree (or never was one).
-    pub(crate) fn refuse(self) {
+    fn refuse(self) {
         match self {
             Request::Add { reply, .. } => reply.send(Err(Error::ServiceStopped)),
             Request::Remove { reply, .. } => reply.send(Ok(false)),
@@ -850,13 +862,31 @@ impl Driver {
                 // Ends early, and cleanly, when the supervisor is asked to stop.
                 handle.sleep_until(deadline).await?;
                 let node = handle.node();
-                node.tree.send(Command::Supervisor(
-                    node.clone(),
-                    EngineRequest::new(Request::Resume { key, ticket }),
-                ));
+                node.tree
+                    .send(Request::Resume { key, ticket }.command(node.clone()));
                 Ok(())
             })?;
         Ok(())
+    }
+
+    /// The operation that executes `request` for the supervisor `node`, if it is still a
+    /// supervisor of this tree; the request is refused otherwise.
+    fn take_supervisor_request(
+        &self,
+        node: Arc<Node>,
+        request: Request,
+    ) -> Option<SequenceFuture<'_, ()>> {
+        let supervisor = self.find(&node).and_then(|local| {
+            let execute = local.supervision()?.execute;
+            Some((local, execute))
+        });
+        match supervisor {
+            Some((supervisor, execute)) => Some(execute(self, supervisor, request)),
+            None => {
+                request.refuse();
+                None
+            }
+        }
     }
 
     /// Executes `request` for `supervisor`.
