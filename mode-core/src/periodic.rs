@@ -16,7 +16,7 @@ use crate::stop_signal::StopSignal;
 use crate::task::default_name;
 use crate::task_run::TaskName;
 use crate::time::Duration;
-use crate::timer_queue::SharedTimerQueue;
+use crate::timer_queue::{SharedTimerQueue, SleepUntil, TimerQueue};
 
 /// A periodic timer of a service ([`ServiceHandle::timer_with`](crate::ServiceHandle::timer_with),
 /// [`Context::timer_with`](crate::Context::timer_with),
@@ -61,50 +61,80 @@ impl Periodic {
     }
 }
 
-/// The loop of a periodic timer (see [`Periodic`]).
+/// The loop of a periodic timer (see [`Periodic`]). Only the loop is compiled for each
+/// callback type; the [`Ticker`] it drives is the same code for every timer.
 async fn periodic<F, Fut>(node: Arc<Node>, timer: Periodic, mut callback: F) -> BoxResult
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = BoxResult>,
 {
-    let Periodic {
-        interval,
-        behavior,
-        first_tick_at_once,
-        name,
-    } = timer;
-    let timers = node.tree.timers.clone();
-    let start = timers.now();
-    let first = if first_tick_at_once {
-        start
-    } else {
-        start + interval
-    };
-    let mut schedule = Schedule::new(first, interval, behavior);
-    let mut sleep = timers.sleep_until(schedule.deadline());
-    let mut stop = StopSignal::new(&node);
-    let mut warnings = WarnLimiter::new(OVERLAP_WARNING_EVERY);
-    loop {
-        if let Either::Right(()) = race(&mut sleep, stop.wait()).await {
-            return Ok(());
-        }
-        if node.should_stop() {
-            return Ok(());
-        }
+    let mut ticker = Ticker::new(&node, timer);
+    while ticker.tick().await {
         callback().await?;
-        let now = timers.now();
-        let advance = schedule.advance(now);
+        ticker.ticked();
+    }
+    Ok(())
+}
+
+/// A periodic timer's deadlines, its sleep, its service's stop signal, and its overlap
+/// warning.
+struct Ticker<'a> {
+    node: &'a Node,
+    timers: Arc<TimerQueue>,
+    schedule: Schedule,
+    sleep: SleepUntil,
+    stop: StopSignal<'a>,
+    warnings: WarnLimiter,
+    name: TaskName,
+}
+
+impl<'a> Ticker<'a> {
+    fn new(node: &'a Node, timer: Periodic) -> Self {
+        let Periodic {
+            interval,
+            behavior,
+            first_tick_at_once,
+            name,
+        } = timer;
+        let timers = node.tree.timers.clone();
+        let start = timers.now();
+        let first = if first_tick_at_once {
+            start
+        } else {
+            start + interval
+        };
+        let schedule = Schedule::new(first, interval, behavior);
+        let sleep = timers.sleep_until(schedule.deadline());
+        Ticker {
+            node,
+            timers,
+            schedule,
+            sleep,
+            stop: StopSignal::new(node),
+            warnings: WarnLimiter::new(OVERLAP_WARNING_EVERY),
+            name,
+        }
+    }
+
+    /// Waits for the next tick: `false` once the service is asked to stop.
+    async fn tick(&mut self) -> bool {
+        if let Either::Right(()) = race(&mut self.sleep, self.stop.wait()).await {
+            return false;
+        }
+        !self.node.should_stop()
+    }
+
+    /// The tick's callback returned: warns if it overran, and sleeps until the next one.
+    fn ticked(&mut self) {
+        let now = self.timers.now();
+        let advance = self.schedule.advance(now);
         if let Some(late_by) = advance.late_by {
-            if warnings.allow(now) {
-                lifecycle::emit_timer_overlap(
-                    &node,
-                    &name,
-                    schedule.interval(),
-                    late_by,
-                    advance.skipped,
-                );
+            if self.warnings.allow(now) {
+                let interval = self.schedule.interval();
+                let skipped = advance.skipped;
+                lifecycle::emit_timer_overlap(self.node, &self.name, interval, late_by, skipped);
             }
         }
-        sleep.reset_at(advance.next, now);
+        self.sleep.reset_at(advance.next, now);
     }
 }
