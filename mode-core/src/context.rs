@@ -386,6 +386,17 @@ impl Context<'_> {
         Ok(counted.task_ref())
     }
 
+    /// Shows `root`, the root of a tree this service runs of its own on another executor
+    /// (a thread service's tree), below the service: [`ServiceHandle::nested_tree`]
+    /// returns it while that tree exists, and the Worker's dump lists that tree under the
+    /// service; `None` unsets it. The tree is not a child: its services start, stop and
+    /// crash in their own tree.
+    pub fn set_nested_tree(&self, root: Option<&ServiceHandle>) {
+        self.local
+            .node()
+            .set_nested_tree(root.map(ServiceHandle::node));
+    }
+
     /// Keeps `value` until this service stops, then drops it (mode's `add_context`).
     /// Values and async resources are released in reverse order of adding, after the
     /// service's tasks are gone and before `on_shutdown`.

@@ -304,6 +304,10 @@ struct Rare {
     stops_requested: u64,
     /// The number of the last [`Command::Stop`] the driver executed.
     stops_done: u64,
+    /// The root of a tree the service runs of its own, shown below it (a thread
+    /// service's tree; see `Context::set_nested_tree`). Weak: gone with that tree, and
+    /// never a cycle.
+    nested_tree: Option<Weak<Node>>,
 }
 
 impl NodeInner {
@@ -623,6 +627,27 @@ impl Node {
     pub(crate) fn restart_count(&self) -> u32 {
         self.inner
             .with(|inner| inner.read(|rare| rare.restart_count))
+    }
+
+    /// The root of the tree the service runs of its own, if it set one and that tree
+    /// still exists.
+    pub(crate) fn nested_tree(&self) -> Option<Arc<Node>> {
+        let root = self
+            .inner
+            .with(|inner| inner.read(|rare| rare.nested_tree.clone()));
+        root?.upgrade()
+    }
+
+    pub(crate) fn set_nested_tree(&self, root: Option<&Arc<Node>>) {
+        let root = root.map(Arc::downgrade);
+        self.inner.with(|inner| match root {
+            Some(root) => inner.rare().nested_tree = Some(root),
+            None => {
+                if let Some(rare) = inner.rare.as_deref_mut() {
+                    rare.nested_tree = None;
+                }
+            }
+        });
     }
 
     /// Completed start attempts, wrapping: compare for a change, not for order.

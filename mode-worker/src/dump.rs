@@ -9,7 +9,8 @@ use mode_core::{ServiceHandle, State};
 /// depth, with its state (and `(paused)` or `(quarantined)` for a child its supervisor
 /// [parked](mode_core::ServiceHandle::parked)), its uptime while it runs (since its last
 /// start began), restarts, last crash, what it waits on while it stops, and its tasks and
-/// timers by name.
+/// timers by name. A [`ServiceThread`](crate::ServiceThread)'s tree, which runs on its
+/// thread, is shown below it, its root marked `[own tree]`.
 ///
 /// ```
 /// use mode::testing::VirtualRuntime;
@@ -37,23 +38,38 @@ pub fn dump(root: &ServiceHandle) -> String {
     lines(root).join("\n")
 }
 
-/// The dump's lines, depth first in start order.
+/// The dump's lines, depth first in start order; a service's
+/// [nested tree](ServiceHandle::nested_tree) (a thread service's) comes right below it,
+/// before its children.
 pub(crate) fn lines(root: &ServiceHandle) -> Vec<String> {
     let mut lines = Vec::new();
-    let mut stack = vec![(root.clone(), 0usize)];
-    while let Some((service, depth)) = stack.pop() {
-        lines.push(line(&service, depth));
+    // The roots of the trees shown so far: a tree that names one of them as its nested
+    // tree is not shown again.
+    let mut trees = vec![root.clone()];
+    let mut stack = vec![(root.clone(), 0usize, false)];
+    while let Some((service, depth, nested)) = stack.pop() {
+        lines.push(line(&service, depth, nested));
         let children = service.children();
-        stack.extend(children.into_iter().rev().map(|child| (child, depth + 1)));
+        stack.extend(
+            children
+                .into_iter()
+                .rev()
+                .map(|child| (child, depth + 1, false)),
+        );
+        if let Some(tree) = service.nested_tree().filter(|tree| !trees.contains(tree)) {
+            trees.push(tree.clone());
+            stack.push((tree, depth + 1, true));
+        }
     }
     lines
 }
 
-/// One service's line.
-fn line(service: &ServiceHandle, depth: usize) -> String {
+/// One service's line; `nested` for the root of a nested tree.
+fn line(service: &ServiceHandle, depth: usize, nested: bool) -> String {
     let mut line = format!(
-        "{:indent$}{}: {}",
+        "{:indent$}{}{}: {}",
         "",
+        if nested { "[own tree] " } else { "" },
         service.label(),
         service.state(),
         indent = 2 * depth

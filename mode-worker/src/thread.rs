@@ -738,6 +738,8 @@ impl<S: Service + Send, R: ThreadRuntime> Service for ServiceThread<S, R> {
             let kind = outcome.err().unwrap_or(ThreadErrorKind::StoppedEarly);
             return Err(ThreadError::new(&name, kind).into());
         }
+        // The thread's tree, for the dump.
+        cx.set_nested_tree(run.state().inner.as_ref());
         // Watches the thread while it runs: its end crashes (or stops) this service.
         let me = cx.handle().clone();
         let shared = Arc::clone(&self.shared);
@@ -784,6 +786,7 @@ impl<S: Service + Send, R: ThreadRuntime> Service for ServiceThread<S, R> {
         run.finished.wait().await;
         abandoned.disarm();
         let outcome = run.join();
+        cx.set_nested_tree(None);
         *lock(&self.shared.run) = None;
         self.shared.phase.store(IDLE, Ordering::Release);
         match outcome {

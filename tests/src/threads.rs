@@ -611,6 +611,51 @@ pub fn a_thread_that_overruns_its_stop_is_an_unclean_stop<B: Backend, R: ThreadR
     assert_live_threads(&name, 0);
 }
 
+/// A service with one child, to run on a thread.
+struct Outer;
+
+impl Service for Outer {
+    fn on_init_dependencies(&mut self, deps: &mut Dependencies<'_>) {
+        deps.add(Inner);
+    }
+}
+
+struct Inner;
+
+impl Service for Inner {}
+
+/// The Worker's dump shows the tree a thread service runs on its thread below it, for as
+/// long as it runs.
+pub fn the_dump_shows_the_thread_tree<B: Backend, R: ThreadRuntime>(backend: B) {
+    let name = unique("dump");
+    let service = ServiceThread::<Outer, R>::new(Outer).with_thread_name(&name);
+    let tree = backend.tree(App::new().with(service));
+    let root = tree.handle();
+    let (exit, ()) = backend.block_on(run_with(tree, async {
+        root.wait_until_running().await.unwrap();
+        let thread_service = root.children()[0].clone();
+        let inner = thread_service.nested_tree().expect("the thread's tree");
+        assert_eq!(inner.label(), "Outer");
+        assert_eq!(inner.children()[0].label(), "Inner");
+        let dump = mode_worker::dump(&root);
+        let lines: Vec<&str> = dump.lines().collect();
+        assert_eq!(lines.len(), 4, "{dump}");
+        assert!(lines[1].starts_with("  Outer: running"), "{dump}");
+        assert!(
+            lines[2].starts_with("    [own tree] Outer: running"),
+            "{dump}"
+        );
+        assert!(lines[3].starts_with("      Inner: running"), "{dump}");
+        thread_service.stop().await;
+        assert!(thread_service.nested_tree().is_none(), "{dump}");
+        let dump = mode_worker::dump(&root);
+        assert_eq!(dump.lines().count(), 2, "{dump}");
+        root.stop().await;
+    }));
+    assert!(exit.is_clean(), "{exit}");
+    assert_live_threads(&name, 0);
+}
+
 /// Generates one `#[test]` per thread-service test, for the backend built by `$backend`
 /// and the thread runtime `$runtime`.
 #[macro_export]
@@ -627,6 +672,7 @@ macro_rules! thread_service_tests {
             a_full_queue_pushes_back,
             no_thread_outlives_the_tree,
             a_thread_that_overruns_its_stop_is_an_unclean_stop,
+            the_dump_shows_the_thread_tree,
         );
     };
     (@tests $backend:expr, $runtime:ty; $($test:ident),* $(,)?) => {

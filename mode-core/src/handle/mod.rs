@@ -228,6 +228,50 @@ impl ServiceHandle {
             .collect()
     }
 
+    /// The root of a tree this service runs of its own, on another executor, if it
+    /// [set one](crate::Context::set_nested_tree): a thread service's tree (mode-worker's
+    /// `ServiceThread`). That tree is not among the service's [`children`](Self::children); the Worker's
+    /// dump shows it below the service.
+    ///
+    /// ```
+    /// use mode::testing::VirtualRuntime;
+    /// use mode::{BoxResult, Context, Service, Tree};
+    ///
+    /// struct Engine;
+    ///
+    /// impl Service for Engine {}
+    ///
+    /// struct Host;
+    ///
+    /// impl Service for Host {
+    ///     async fn on_start(&mut self, cx: &Context<'_>) -> BoxResult {
+    ///         // A tree of its own (here built only to be shown; a thread service runs
+    ///         // one on its thread).
+    ///         let rt = VirtualRuntime::new();
+    ///         let engine = Tree::new(Engine, rt.clone(), rt);
+    ///         cx.set_nested_tree(Some(&engine.handle()));
+    ///         assert_eq!(cx.handle().nested_tree().unwrap().label(), "Engine");
+    ///         assert!(cx.handle().children().is_empty());
+    ///         cx.set_nested_tree(None);
+    ///         assert!(cx.handle().nested_tree().is_none());
+    ///         // Shown while that tree exists.
+    ///         cx.set_nested_tree(Some(&engine.handle()));
+    ///         drop(engine);
+    ///         assert!(cx.handle().nested_tree().is_none());
+    ///         cx.handle().request_stop();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let rt = VirtualRuntime::new();
+    /// let exit = rt.block_on(Tree::new(Host, rt.clone(), rt.clone()).run()).unwrap();
+    /// assert!(exit.is_clean());
+    /// ```
+    #[must_use]
+    pub fn nested_tree(&self) -> Option<ServiceHandle> {
+        self.node.nested_tree().map(ServiceHandle::new)
+    }
+
     /// The service's parent, if it is not the root.
     #[must_use]
     pub fn parent(&self) -> Option<ServiceHandle> {
