@@ -19,10 +19,10 @@ use crate::graph::ChildKind;
 use crate::handle::{with_handle, ServiceHandle};
 use crate::interval::TimerOptions;
 use crate::periodic::Periodic;
-use crate::runtime::{BoxFuture, LocalBoxFuture};
+use crate::runtime::LocalBoxFuture;
 use crate::service::{AsyncClose, Service};
 use crate::state::State;
-use crate::task::{boxed, default_name, Counted, TaskHandle, TaskRef};
+use crate::task::{default_name, Counted, Make, MakeTask, TaskHandle, TaskRef};
 use crate::task_run::TaskName;
 use crate::utils::Seconds;
 
@@ -353,7 +353,7 @@ impl Context<'_> {
     }
 
     /// Spawns the task around the future `make` returns, made only once the task is
-    /// admitted (see [`boxed`]).
+    /// admitted (see [`crate::task::boxed`]).
     fn spawn_task<F, T>(
         &self,
         name: TaskName,
@@ -364,24 +364,17 @@ impl Context<'_> {
         T: Send + 'static,
     {
         // As `ServiceHandle::spawn_task`: the rest is compiled once.
-        let mut make = Some(make);
-        let task = self.spawn_boxed(name, &mut |counted| {
-            boxed(counted, make.take().expect("a task is made once"))
-        })?;
+        let task = self.spawn_boxed(name, &mut Make(Some(make)))?;
         Ok(TaskHandle::of(task))
     }
 
     /// [`spawn_task`](Self::spawn_task) for the boxed task `make` returns.
-    fn spawn_boxed(
-        &self,
-        name: TaskName,
-        make: &mut dyn FnMut(&Counted) -> BoxFuture,
-    ) -> Result<TaskRef, Error> {
+    fn spawn_boxed(&self, name: TaskName, make: &mut dyn MakeTask) -> Result<TaskRef, Error> {
         if !self.local.deferring.get() {
             return self.handle().spawn_boxed(name, make);
         }
         let counted = self.enter(name)?;
-        let task = make(&counted);
+        let task = make.make(&counted);
         self.driver.defer(self.local, Deferred::Send(task));
         Ok(counted.task_ref())
     }

@@ -391,6 +391,28 @@ where
     Box::pin(counted.task_from(make))
 }
 
+/// A task to make once it is admitted, behind `dyn` so that the admission is compiled once
+/// (see `ServiceHandle::spawn_boxed`). A trait of its own rather than `dyn FnMut`, whose
+/// vtable would also carry a `call_once` shim for every future type spawned.
+pub(crate) trait MakeTask {
+    /// The boxed task around the future, for `counted`'s slot. Called once.
+    fn make(&mut self, counted: &Counted) -> BoxFuture;
+}
+
+/// [`MakeTask`] for the future that `.0` returns (taken at the one call).
+pub(crate) struct Make<M>(pub(crate) Option<M>);
+
+impl<M, F, T> MakeTask for Make<M>
+where
+    M: FnOnce() -> F,
+    F: Future<Output = BoxResult<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    fn make(&mut self, counted: &Counted) -> BoxFuture {
+        boxed(counted, self.0.take().expect("a task is made once"))
+    }
+}
+
 #[cfg(all(test, feature = "test-util"))]
 mod tests {
     use super::*;

@@ -72,10 +72,9 @@ use crate::interval::TimerOptions;
 use crate::node::{Command, Node, SharedNode};
 use crate::periodic::Periodic;
 use crate::race::{race, Either};
-use crate::runtime::BoxFuture;
 use crate::state::{State, StopReason, WaitingOn};
 use crate::stop_signal::StopSignal;
-use crate::task::{boxed, default_name, Counted, TaskHandle, TaskRef};
+use crate::task::{default_name, Counted, Make, MakeTask, TaskHandle, TaskRef};
 use crate::task_run::{Admission, TaskName};
 use crate::ticks::Ticks;
 use crate::time::{Duration, Instant};
@@ -729,12 +728,9 @@ impl ServiceHandle {
         F: Future<Output = BoxResult<T>> + Send + 'static,
         T: Send + 'static,
     {
-        // `make` behind `dyn`, called once (as std's `Once` takes its `FnOnce`): the rest of
-        // a spawn is compiled once, not for every future type spawned.
-        let mut make = Some(make);
-        let task = self.spawn_boxed(name, &mut |counted| {
-            boxed(counted, make.take().expect("a task is made once"))
-        })?;
+        // `make` behind `dyn`: the rest of a spawn is compiled once, not for every future
+        // type spawned.
+        let task = self.spawn_boxed(name, &mut Make(Some(make)))?;
         Ok(TaskHandle::of(task))
     }
 
@@ -742,7 +738,7 @@ impl ServiceHandle {
     pub(crate) fn spawn_boxed(
         &self,
         name: TaskName,
-        make: &mut dyn FnMut(&Counted) -> BoxFuture,
+        make: &mut dyn MakeTask,
     ) -> Result<TaskRef, Error> {
         if matches!(self.state(), State::Stopping | State::Stopped) {
             return Err(Error::ServiceStopped);
@@ -752,7 +748,7 @@ impl ServiceHandle {
             return Err(Error::ServiceStopped);
         }
         let counted = |slot| Counted::new(self.node.clone(), run.for_task(), slot);
-        let admitted = run.admit(name, |slot| make(&counted(slot)));
+        let admitted = run.admit(name, |slot| make.make(&counted(slot)));
         match admitted {
             Admission::Deferred(slot) => Ok(counted(slot).task_ref()),
             Admission::Spawn(slot, task) => {
