@@ -67,6 +67,7 @@ fn logged(level: log::Level) -> bool {
 
 // Not told whether the event is logged, but the level: `logged` again here is what lets a
 // program without a logger (whose level then stays `Off`) link none of the log's side.
+#[inline(never)]
 fn deliver(node: &Node, event: &Emitted<'_>, level: log::Level) {
     if logged(level) {
         event.with_event(|event| {

@@ -738,8 +738,9 @@ impl<S: Service + Send, R: ThreadRuntime> Service for ServiceThread<S, R> {
             let kind = outcome.err().unwrap_or(ThreadErrorKind::StoppedEarly);
             return Err(ThreadError::new(&name, kind).into());
         }
-        // The thread's tree, for the dump.
-        cx.set_nested_tree(run.state().inner.as_ref());
+        // The thread's tree, for the dump (taken out of the run's lock first).
+        let inner = run.state().inner.clone();
+        cx.set_nested_tree(inner.as_ref());
         // Watches the thread while it runs: its end crashes (or stops) this service.
         let me = cx.handle().clone();
         let shared = Arc::clone(&self.shared);
