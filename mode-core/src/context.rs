@@ -13,7 +13,7 @@ use core::future::Future;
 
 use crate::engine::LocalRef;
 use crate::engine::StartError;
-use crate::engine::{Deferred, Driver, Resource};
+use crate::engine::{close_resources, Deferred, Driver, Resource};
 use crate::error::{BoxResult, Error};
 use crate::graph::ChildKind;
 use crate::handle::{with_handle, ServiceHandle};
@@ -411,7 +411,10 @@ impl Context<'_> {
     /// [`Error::ServiceStopped`] if the service is stopping or stopped (`resource` is
     /// dropped without closing).
     pub fn add_async_context(&self, resource: impl AsyncClose) -> Result<(), Error> {
-        self.add_resource(Resource::Async(Box::new(resource)))
+        self.add_resource(Resource::Async(Box::new(resource)))?;
+        let closing = &self.local.extras().close_resources;
+        closing.set(Some(close_resources));
+        Ok(())
     }
 
     fn add_resource(&self, resource: Resource) -> Result<(), Error> {

@@ -24,7 +24,7 @@ use crate::context::{Context, Dependencies};
 use crate::engine::Driver;
 use crate::engine::LocalRef;
 use crate::engine::StartError;
-use crate::engine::StopBudget;
+use crate::engine::{wait_for_shutdown, StopBudget, WaitForShutdown};
 use crate::error::BoxResult;
 use crate::state::WaitingOn;
 use crate::task::CatchPanic;
@@ -238,7 +238,10 @@ pub(crate) trait DynService: 'static {
     fn lifecycle_log_level(&self) -> log::Level;
     fn init_dependencies(&mut self, deps: &mut Dependencies<'_>);
     fn stop_timeout(&self) -> Option<Duration>;
-    fn wait_for_shutdown(&self) -> bool;
+    /// How its stop waits for the shutdown flag, if it does
+    /// ([`Service::wait_for_shutdown`]). Decided in each service type's code, so that a
+    /// program whose services never wait does not link the wait.
+    fn shutdown_wait(&self) -> Option<WaitForShutdown>;
     /// The start, once the state is `Starting` (see `start.rs`): `on_first_start` (or
     /// `on_restart`, or neither: `before`), `Starting...`, `on_start`, the tasks; then, if
     /// the service has no children to start first, `Started` and `on_started` too.
@@ -295,8 +298,12 @@ impl<S: Service> DynService for S {
         Service::stop_timeout(self)
     }
 
-    fn wait_for_shutdown(&self) -> bool {
-        Service::wait_for_shutdown(self)
+    fn shutdown_wait(&self) -> Option<WaitForShutdown> {
+        if Service::wait_for_shutdown(self) {
+            Some(wait_for_shutdown)
+        } else {
+            None
+        }
     }
 
     fn start_sequence<'a>(
@@ -410,8 +417,8 @@ impl DynService for Box<dyn DynService> {
         (**self).stop_timeout()
     }
 
-    fn wait_for_shutdown(&self) -> bool {
-        (**self).wait_for_shutdown()
+    fn shutdown_wait(&self) -> Option<WaitForShutdown> {
+        (**self).shutdown_wait()
     }
 
     fn start_sequence<'a>(

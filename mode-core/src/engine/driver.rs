@@ -12,7 +12,9 @@ use core::task::Poll;
 
 use super::operation::{Holder, OperationState, Operations};
 use super::registry::Registry;
-use super::{ExecuteRequest, LocalRef, Request, StartError, TakeRequest};
+use super::{
+    CloseResources, ExecuteRequest, LocalRef, Request, StartError, TakeRequest, WaitForShutdown,
+};
 use crate::blocking;
 use crate::context::Dependencies;
 use crate::error::Crash;
@@ -64,7 +66,6 @@ pub(crate) struct LocalNode<S: ?Sized = dyn DynService> {
     /// Whether the current run's start began `on_start` (logged `Starting...`): only then
     /// does its stop run the stop hooks (see `stop.rs`).
     pub(crate) on_start_began: Cell<bool>,
-    pub(crate) wait_for_shutdown: bool,
     /// The operation working on the service, if any (see `operation.rs`).
     pub(crate) holder: Holder,
     /// Borrowed while one of its hooks runs.
@@ -86,6 +87,13 @@ pub(crate) struct Extras {
     /// dependency: its stop reaches that code only through here, so a program that adds
     /// none does not link it.
     pub(crate) remove_runtime_children: Cell<Option<RemoveRuntimeChildren>>,
+    /// How its stop waits for the shutdown flag, for a service that
+    /// [waits for it](crate::Service::wait_for_shutdown): a program whose services do not
+    /// wait does not link the wait.
+    pub(crate) wait_for_shutdown: Option<WaitForShutdown>,
+    /// How its stop closes its resources, set when it adds an async one: a program that
+    /// adds none links only the dropping of values.
+    pub(crate) close_resources: Cell<Option<CloseResources>>,
 }
 
 impl<S: ?Sized> LocalNode<S> {
@@ -105,6 +113,18 @@ impl<S: ?Sized> LocalNode<S> {
     /// The service's own stop timeout, if it has one.
     pub(crate) fn stop_timeout(&self) -> Option<Duration> {
         self.extras.get().and_then(|extras| extras.stop_timeout)
+    }
+
+    /// How its stop waits for the shutdown flag, if it does.
+    pub(crate) fn shutdown_wait(&self) -> Option<WaitForShutdown> {
+        self.extras
+            .get()
+            .and_then(|extras| extras.wait_for_shutdown)
+    }
+
+    /// How its stop closes its resources, if one of them closes asynchronously.
+    pub(crate) fn resource_closing(&self) -> Option<CloseResources> {
+        (self.extras.get()).and_then(|extras| extras.close_resources.get())
     }
 
     /// How its stop removes its runtime dependencies, if it added any.
@@ -271,12 +291,15 @@ impl Driver {
         if let Some(parent) = parent_node {
             parent.push_child(node.clone());
         }
-        let extras = match service.stop_timeout() {
-            Some(stop_timeout) => OnceCell::from(Box::new(Extras {
-                stop_timeout: Some(stop_timeout),
+        let (stop_timeout, wait_for_shutdown) = (service.stop_timeout(), service.shutdown_wait());
+        let extras = if stop_timeout.is_some() || wait_for_shutdown.is_some() {
+            OnceCell::from(Box::new(Extras {
+                stop_timeout,
+                wait_for_shutdown,
                 ..Extras::default()
-            })),
-            None => OnceCell::new(),
+            }))
+        } else {
+            OnceCell::new()
         };
         let local = LocalRef::new(LocalNode {
             handle: ServiceHandle::new(node),
@@ -285,7 +308,6 @@ impl Driver {
             started_once: Cell::new(false),
             on_start_began: Cell::new(false),
             holder: Holder::default(),
-            wait_for_shutdown: service.wait_for_shutdown(),
             supervision: OnceCell::new(),
             service: RefCell::new(service),
         });

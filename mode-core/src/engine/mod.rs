@@ -29,7 +29,9 @@ pub(crate) use driver::{busy, Deferred, Driver, LocalNode, Path, Resource};
 pub(crate) use local::LocalRef;
 pub(crate) use requests::ExecuteRequest;
 pub(crate) use start::StartError;
-pub(crate) use stop::StopBudget;
+pub(crate) use stop::{
+    close_resources, wait_for_shutdown, CloseResources, StopBudget, WaitForShutdown,
+};
 pub(crate) use supervision::{
     AsSupervision, Request, Supervised, Supervision, SupervisorState, TakeRequest,
 };

@@ -36,6 +36,7 @@
 //! run ([`Exit::unclean_stops`](crate::Exit::unclean_stops)).
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::cell::Cell;
 use core::future::Future;
 use core::pin::Pin;
@@ -249,9 +250,8 @@ impl Driver {
             lifecycle::emit(node, LifecycleEvent::Stopped);
         }
         let mut shut_down = true;
-        if local.wait_for_shutdown {
-            let flag = Watch::until(node.clone(), |node| node.shutdown_set().then_some(()));
-            shut_down = budget.bounded(flag, WaitingOn::Shutdown).await.is_some();
+        if let Some(wait_for_shutdown) = local.shutdown_wait() {
+            shut_down = wait_for_shutdown(local, budget).await;
         }
         if run.live() > 0
             && budget
@@ -262,6 +262,45 @@ impl Driver {
             budget.timed_out.set(Some(WaitingOn::Tasks(run.live())));
         }
         let resources = local.take_resources();
+        match local.resource_closing() {
+            Some(close_resources) => close_resources(resources, budget).await,
+            // Values only: dropped in reverse order.
+            None => resources.into_iter().rev().for_each(drop),
+        }
+        shut_down
+    }
+}
+
+/// How a stop waits for its service's shutdown flag: `false` if the wait timed out.
+/// Boxed, and reached only through [`Extras`](super::driver::Extras), so a program whose
+/// services do not wait for the flag does not link it.
+pub(crate) type WaitForShutdown =
+    for<'a> fn(&'a LocalRef, &'a StopBudget<'_>) -> SequenceFuture<'a, bool>;
+
+/// The [`WaitForShutdown`] of every service that waits (`DynService::shutdown_wait`).
+pub(crate) fn wait_for_shutdown<'a>(
+    local: &'a LocalRef,
+    budget: &'a StopBudget<'_>,
+) -> SequenceFuture<'a, bool> {
+    let flag = Watch::until(local.node().clone(), |node| {
+        node.shutdown_set().then_some(())
+    });
+    let wait = budget.bounded(flag, WaitingOn::Shutdown);
+    Box::pin(async move { wait.await.is_some() })
+}
+
+/// How a stop releases resources of which some close asynchronously, as
+/// [`Extras`](super::driver::Extras) keeps it once the first such resource is added.
+pub(crate) type CloseResources =
+    for<'a> fn(Vec<Resource>, &'a StopBudget<'_>) -> SequenceFuture<'a, ()>;
+
+/// The [`CloseResources`]: values dropped and async resources closed, in reverse order,
+/// each close bounded by the stop's deadline.
+pub(crate) fn close_resources<'a>(
+    resources: Vec<Resource>,
+    budget: &'a StopBudget<'_>,
+) -> SequenceFuture<'a, ()> {
+    Box::pin(async move {
         for resource in resources.into_iter().rev() {
             match resource {
                 Resource::Value(value) => drop(value),
@@ -270,8 +309,7 @@ impl Driver {
                 }
             }
         }
-        shut_down
-    }
+    })
 }
 
 /// How many rounds of the executor a waiting stop step lets pass before it arms its
