@@ -47,7 +47,7 @@ impl Emitted<'_> {
 }
 
 /// How the observers get an event: installed with the first of them.
-type Deliver = fn(&[Arc<dyn Observer>], &ServiceInfo<'_>, &Emitted<'_>);
+type Deliver = fn(&Observers, &ServiceInfo<'_>, &Emitted<'_>);
 
 /// The observers of a tree ([`Tree::with_observer`](crate::Tree::with_observer)).
 pub(crate) struct Observers {
@@ -88,19 +88,18 @@ impl Observers {
 
     /// Hands `event` of the service `info` to every observer, in the order they were added.
     pub(crate) fn deliver(&self, info: &ServiceInfo<'_>, event: &Emitted<'_>) {
-        // Outside the lock: an observer may emit in turn.
-        let observers = self
-            .list
-            .with(|list| Some((list.observers.clone(), list.deliver?)));
-        if let Some((observers, deliver)) = observers {
-            deliver(&observers, info, event);
+        if let Some(deliver) = self.list.with(|list| list.deliver) {
+            deliver(self, info, event);
         }
     }
 }
 
-fn deliver_to_each(list: &[Arc<dyn Observer>], info: &ServiceInfo<'_>, event: &Emitted<'_>) {
+/// The [`Deliver`] of every tree with observers.
+fn deliver_to_each(observers: &Observers, info: &ServiceInfo<'_>, event: &Emitted<'_>) {
+    // Outside the lock: an observer may emit in turn.
+    let list = observers.list.with(|list| list.observers.clone());
     event.with_event(|event| {
-        for observer in list {
+        for observer in &list {
             observer.observe(info, event);
         }
     });
