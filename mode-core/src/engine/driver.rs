@@ -492,9 +492,7 @@ impl Driver {
                 return;
             };
             if let Some(supervision) = parent.supervision() {
-                let supervise = supervision.supervise;
-                let _held = self.hold(&parent).await;
-                match supervise(self, &parent, &crashed, crash).await {
+                match (supervision.supervise)(self, &parent, &crashed, crash).await {
                     Supervised::Handled => return,
                     Supervised::Escalate(escalated) => crash = escalated,
                 }

@@ -236,7 +236,7 @@ impl fmt::Debug for SupervisorState {
 /// [`LocalNode::supervision`]: crate::engine::LocalNode::supervision
 pub(crate) struct Supervision {
     pub(crate) state: RefCell<SupervisorState>,
-    /// [`Driver::supervise`], boxed.
+    /// [`Driver::supervise`] once the supervisor is held, boxed.
     pub(crate) supervise:
         for<'a> fn(&'a Driver, &'a LocalRef, &'a LocalRef, Crash) -> SequenceFuture<'a, Supervised>,
     /// [`Driver::supervisor_request`], boxed.
@@ -250,7 +250,11 @@ impl Supervision {
         let supervision = Supervision {
             state: RefCell::new(SupervisorState::new(supervisor)),
             supervise: |driver, supervisor, child, crash| {
-                Box::pin(driver.supervise(supervisor, child, crash))
+                Box::pin(async move {
+                    // Once no other operation works on the supervisor.
+                    let _held = driver.hold(supervisor).await;
+                    driver.supervise(supervisor, child, crash).await
+                })
             },
             execute: |driver, supervisor, request| {
                 Box::pin(driver.supervisor_request(supervisor, request))
