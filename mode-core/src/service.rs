@@ -223,6 +223,23 @@ impl BeforeStart {
     }
 }
 
+/// A hook that a service with children runs apart from its sequences, its children
+/// starting before `on_started` and stopping after `on_stop` (see `DynService::run_hook`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ParentHook {
+    Started,
+    Stop,
+}
+
+impl ParentHook {
+    pub(crate) fn hook(self) -> Hook {
+        match self {
+            ParentHook::Started => Hook::Started,
+            ParentHook::Stop => Hook::Stop,
+        }
+    }
+}
+
 /// The future of a hook, or of several with the driver's steps between them.
 pub(crate) type SequenceFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
@@ -264,11 +281,10 @@ pub(crate) trait DynService: 'static {
         steps: Pin<&'a mut dyn Future<Output = bool>>,
         with_on_stop: bool,
     ) -> SequenceFuture<'a, ()>;
-    /// One hook (`on_started` or `on_stop` of a service with children), a panic caught as
-    /// an error.
+    /// `on_started` or `on_stop` of a service with children, a panic caught as an error.
     fn run_hook<'a>(
         &'a mut self,
-        hook: Hook,
+        hook: ParentHook,
         driver: &'a Driver,
         local: &'a LocalRef,
     ) -> SequenceFuture<'a, BoxResult>;
@@ -372,20 +388,16 @@ impl<S: Service> DynService for S {
 
     fn run_hook<'a>(
         &'a mut self,
-        hook: Hook,
+        hook: ParentHook,
         driver: &'a Driver,
         local: &'a LocalRef,
     ) -> SequenceFuture<'a, BoxResult> {
         Box::pin(async move {
             let cx = Context { driver, local };
-            let (node, name) = (local.node(), hook.name());
+            let (node, name) = (local.node(), hook.hook().name());
             match hook {
-                Hook::Stop => CatchPanic::new(self.on_stop(&cx), node, name).await,
-                Hook::Started => CatchPanic::new(self.on_started(&cx), node, name).await,
-                Hook::Shutdown => CatchPanic::new(self.on_shutdown(&cx), node, name).await,
-                Hook::FirstStart => CatchPanic::new(self.on_first_start(&cx), node, name).await,
-                Hook::Start => CatchPanic::new(self.on_start(&cx), node, name).await,
-                Hook::Restart => CatchPanic::new(self.on_restart(&cx), node, name).await,
+                ParentHook::Stop => CatchPanic::new(self.on_stop(&cx), node, name).await,
+                ParentHook::Started => CatchPanic::new(self.on_started(&cx), node, name).await,
             }
         })
     }
@@ -443,7 +455,7 @@ impl DynService for Box<dyn DynService> {
 
     fn run_hook<'a>(
         &'a mut self,
-        hook: Hook,
+        hook: ParentHook,
         driver: &'a Driver,
         local: &'a LocalRef,
     ) -> SequenceFuture<'a, BoxResult> {

@@ -23,7 +23,7 @@ use crate::events::LifecycleEvent;
 use crate::lifecycle;
 use crate::node::Node;
 use crate::platform::plain::Arc;
-use crate::service::{BeforeStart, Hook, SequenceFuture};
+use crate::service::{BeforeStart, Hook, ParentHook, SequenceFuture};
 use crate::state::State;
 
 /// Why a start sequence did not finish.
@@ -142,7 +142,7 @@ impl Driver {
                 // The tail: `Started`, `on_started`.
                 self.started(local);
                 let started = match local.service.try_borrow_mut() {
-                    Ok(mut service) => service.run_hook(Hook::Started, self, local).await,
+                    Ok(mut service) => service.run_hook(ParentHook::Started, self, local).await,
                     Err(_) => Err(busy(Hook::Started)),
                 };
                 self.start_hook_result(local, started)

@@ -51,7 +51,7 @@ use crate::exit::StopFailure;
 use crate::handle::Watch;
 use crate::lifecycle;
 use crate::node::Node;
-use crate::service::{Hook, SequenceFuture};
+use crate::service::{Hook, ParentHook, SequenceFuture};
 use crate::state::{State, StopReason, WaitingOn};
 use crate::time::{Duration, Instant};
 use crate::timer_queue::{SharedTimerQueue, SleepUntil};
@@ -111,7 +111,7 @@ impl Driver {
                         let local = stopping.budget.local().clone();
                         let stopped = match local.service.try_borrow_mut() {
                             Ok(mut service) => {
-                                let on_stop = service.run_hook(Hook::Stop, self, &local);
+                                let on_stop = service.run_hook(ParentHook::Stop, self, &local);
                                 stopping.budget.bounded(on_stop, WaitingOn::OnStop).await
                             }
                             Err(_) => Some(Err(busy(Hook::Stop))),
