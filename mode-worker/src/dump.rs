@@ -100,3 +100,32 @@ fn line(service: &ServiceHandle, depth: usize, nested: bool) -> String {
     }
     line
 }
+
+#[cfg(test)]
+mod tests {
+    use mode_core::testing::VirtualRuntime;
+    use mode_core::{BoxResult, Context, Service, Tree};
+
+    /// Names its own tree as its nested tree: a cycle the dump must not follow.
+    struct OwnTree;
+
+    impl Service for OwnTree {
+        async fn on_started(&mut self, cx: &Context<'_>) -> BoxResult {
+            cx.set_nested_tree(Some(cx.handle()));
+            let lines = super::lines(cx.handle());
+            assert_eq!(lines.len(), 1, "{lines:?}");
+            assert!(lines[0].starts_with("OwnTree: running"), "{lines:?}");
+            cx.handle().request_stop();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_tree_is_shown_once_even_if_it_names_itself() {
+        let rt = VirtualRuntime::new();
+        let exit = rt
+            .block_on(Tree::new(OwnTree, rt.clone(), rt.clone()).run())
+            .unwrap();
+        assert!(exit.is_clean(), "{exit}");
+    }
+}
